@@ -1,0 +1,250 @@
+"""The ``socialcrm`` command line: thin; it parses, calls the library, and prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from socialcrm.config import Settings, get_settings
+from socialcrm.store.schemas import INPUT_TABLES
+
+app = typer.Typer(
+    name="socialcrm",
+    help="socialcrm: a Social CRM on DuckDB or Spark.\n\nExample: socialcrm demo --no-serve",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _workspace(settings: Settings | None = None):  # noqa: ANN202
+    from socialcrm.store.workspace import Workspace
+
+    return Workspace.open(settings or get_settings())
+
+
+@app.command()
+def ingest(
+    table: Annotated[str, typer.Argument(help=f"Input table: {', '.join(INPUT_TABLES)}.")],
+    file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet file.")],
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="csv | jsonl | parquet (default: by extension).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Load nothing if any row is rejected.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Load a file into an input table, validating every row.
+
+    Good rows are committed atomically; bad rows are kept in the `rejects` table with
+    their line, field and reason. Loading the same file again changes nothing.
+
+    Example: socialcrm ingest orders exports/orders.csv --json
+    """
+    from socialcrm.store.ingest import IngestError, ingest_file
+
+    if format not in (None, "csv", "jsonl", "parquet"):
+        raise _fail(f"unknown format {format!r}; use csv, jsonl or parquet")
+    if table not in INPUT_TABLES:
+        raise _fail(f"unknown table {table!r}; known tables: {', '.join(INPUT_TABLES)}")
+    size = file.stat().st_size if file.is_file() else 0
+    with (
+        _workspace() as ws,
+        Progress(
+            TextColumn(f"loading {file.name}"), BarColumn(), DownloadColumn(),
+            TimeRemainingColumn(), console=err, transient=True,
+            disable=size < 5_000_000,
+        ) as progress,
+    ):
+        task = progress.add_task("ingest", total=size)
+        try:
+            report = ingest_file(
+                ws, table, file, format,  # type: ignore[arg-type]
+                strict=strict, on_bytes=lambda n: progress.advance(task, n),
+            )
+        except IngestError as e:
+            raise _fail(str(e)) from None
+    if as_json:
+        out.print_json(json.dumps(report.to_json()))
+    else:
+        verdict = "loaded" if report.committed else "[red]not loaded[/] (--strict)"
+        out.print(
+            f"{table}: {verdict} — accepted {report.accepted:,}, updated {report.updated:,}, "
+            f"unchanged {report.unchanged:,}, rejected {report.rejected:,}"
+        )
+        if report.ignored_columns:
+            out.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+        if report.rejects:
+            t = Table("line", "field", "reason", title="first rejects", title_justify="left")
+            for r in report.rejects[:10]:
+                t.add_row(str(r.line), r.field or "", r.reason)
+            out.print(t)
+            out.print("all rejects: socialcrm rejects --table " + table)
+    if strict and not report.committed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def rejects(
+    table: Annotated[str | None, typer.Option(help="Only this input table.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show rejected input rows with their file, line, field and reason.
+
+    Example: socialcrm rejects --table orders --limit 20
+    """
+    with _workspace() as ws:
+        if not ws.warehouse.exists("rejects"):
+            rows = []
+        else:
+            t = ws.warehouse.read_arrow("rejects").to_pandas()
+            if table:
+                t = t[t.table_name == table]
+            rows = t.sort_values(["table_name", "file", "line"]).head(limit)
+            rows = rows.drop(columns=["rejected_at"]).to_dict("records")
+    if as_json:
+        out.print_json(json.dumps(rows, default=str))
+        return
+    if not rows:
+        out.print("no rejected rows")
+        return
+    t = Table("table", "file", "line", "field", "reason", "raw")
+    for r in rows:
+        t.add_row(r["table_name"], Path(r["file"]).name, str(r["line"]), r["field"] or "",
+                  r["reason"], (r["raw"] or "")[:60])
+    out.print(t)
+
+
+@app.command()
+def score(
+    step: Annotated[list[str] | None, typer.Option(help="Run only this step (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run the pipeline: derived tables from the input tables.
+
+    Example: socialcrm score --step rfm
+    """
+    from socialcrm.pipeline import run_pipeline
+
+    with _workspace() as ws:
+        try:
+            with err.status("scoring…") as status:
+                results = run_pipeline(
+                    ws, step, on_step=lambda s: status.update(f"{s.name}: {s.description}")
+                )
+        except ValueError as e:
+            raise _fail(str(e)) from None
+    if as_json:
+        out.print_json(json.dumps([r.__dict__ for r in results]))
+        return
+    for r in results:
+        if r.skipped:
+            out.print(f"[yellow]{r.name}[/]: skipped ({r.skipped})")
+        else:
+            written = ", ".join(f"{k} {v:,} rows" for k, v in r.written.items())
+            out.print(f"[green]{r.name}[/]: {written} in {r.seconds:.1f}s")
+
+
+@app.command()
+def tables(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the workspace's tables with their row counts.
+
+    Example: socialcrm tables --json
+    """
+    with _workspace() as ws:
+        infos = ws.warehouse.tables()
+        home = ws.settings.home
+    if as_json:
+        out.print_json(json.dumps([{"name": i.name, "rows": i.rows} for i in infos]))
+        return
+    t = Table("table", "rows", "updated", title=f"workspace {home}", title_justify="left")
+    for i in infos:
+        t.add_row(i.name, f"{i.rows:,}", i.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    out.print(t)
+
+
+@app.command()
+def schema(
+    table: Annotated[str | None, typer.Argument(help="One input table (default: all).")] = None,
+    markdown: Annotated[bool, typer.Option(help="Print the data model as Markdown.")] = False,
+) -> None:
+    """Describe the input tables: columns, types, keys and meanings.
+
+    Example: socialcrm schema orders
+    """
+    from socialcrm.store.datamodel import data_model_markdown
+
+    if table and table not in INPUT_TABLES:
+        raise _fail(f"unknown table {table!r}; known tables: {', '.join(INPUT_TABLES)}")
+    if markdown:
+        sys.stdout.write(data_model_markdown())
+        return
+    for s in [INPUT_TABLES[table]] if table else INPUT_TABLES.values():
+        t = Table("column", "type", "required", "meaning", title=f"{s.name} (key: {', '.join(s.key)})",
+                  title_justify="left")
+        for c in s.columns:
+            t.add_row(c.name, c.type, "yes" if c.required else "", c.meaning)
+        out.print(t)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the web app and REST API.
+
+    Example: socialcrm serve --port 8000
+    """
+    import uvicorn
+
+    from socialcrm.web.app import create_app
+
+    out.print(f"socialcrm on http://{host}:{port} (Ctrl+C to stop)")
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="People in the demo brand.", min=50)] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same brand).")] = 0,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after scoring.")] = False,
+    host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """Build a realistic demo brand, load it like a user's files, score it, serve it.
+
+    The hidden truth (who is who, what each post means, who dropped out) is written
+    apart, under the workspace's demo/truth folder.
+
+    Example: socialcrm demo --customers 2000 --no-serve
+    """
+    from socialcrm.demo import run_demo
+
+    settings = get_settings()
+    summary = run_demo(settings, customers=customers, seed=seed, console=err)
+    out.print(summary)
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,74 @@
+"""Settings: the one place that reads the environment.
+
+Everything else receives a :class:`Settings` (or calls :func:`get_settings`), so tests
+and notebooks can point the library at any workspace without touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EngineName = Literal["duckdb", "spark"]
+
+
+class Settings(BaseSettings):
+    """socialcrm settings, read from ``SOCIALCRM_*`` environment variables.
+
+    >>> s = Settings(home="/tmp/ws")
+    >>> s.warehouse_dir.as_posix()
+    '/tmp/ws/warehouse'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SOCIALCRM_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("socialcrm-data"), description="Workspace folder (warehouse, app db)."
+    )
+    engine: EngineName = Field(default="duckdb", description="Where relational work runs.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the app database; default a SQLite file in the workspace.",
+    )
+    spark_master: str = Field(default="local[2]", description="Spark master for engine=spark.")
+    duckdb_threads: int | None = Field(default=None, description="DuckDB threads (default: all).")
+    duckdb_memory_limit: str | None = Field(
+        default=None, description="DuckDB memory limit, e.g. '4GB' (default: DuckDB's 80%)."
+    )
+
+    calibration_end: date | None = Field(
+        default=None,
+        description="Last day of the calibration period of value models (default: last order).",
+    )
+    time_unit: Literal["day", "week"] = Field(
+        default="day", description="Time unit of recency and tenure in RFM summaries."
+    )
+
+    phone_region: str = Field(
+        default="US",
+        description="ISO country whose national format is assumed for phones without a +code.",
+    )
+    timezone: str = Field(
+        default="UTC", description="Time zone of imported timestamps that carry no offset."
+    )
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'app.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,106 @@
+"""The pipeline: ordered steps from raw tables to derived tables.
+
+Each step is a plain function of the workspace that reads warehouse tables through the
+engine and writes the tables it owns, returning their row counts. Later domains append
+their steps to :data:`STEPS`; ``socialcrm score`` runs them in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from time import perf_counter
+
+import ibis
+from ibis.expr import types as ir
+
+from socialcrm.store.schemas import IDENTITIES, ORDERS
+from socialcrm.store.workspace import Workspace
+from socialcrm.value.rfm import rfm_summary
+
+StepFn = Callable[[Workspace], dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    description: str
+    run: StepFn
+    needs: tuple[str, ...]
+    """Input tables without which the step is skipped."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    written: dict[str, int]
+    seconds: float
+    skipped: str | None = None
+
+
+def customer_orders(ws: Workspace) -> ir.Table:
+    """Orders with a ``customer_id`` on every row that can have one.
+
+    Guest orders name only an email; they are attributed to the customer record that
+    holds that email (the oldest id when several do). Emails no record holds keep a
+    stable pseudo id ``email:<address>``, so their buyers are still counted.
+    """
+    orders = ws.warehouse.table("orders")
+    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
+    emails = (
+        ids.filter(ids.kind == "email")
+        .group_by(email_value=ids.value)
+        .aggregate(owner=ids.customer_id.min())
+    )
+    joined = orders.left_join(emails, orders.email == emails.email_value)
+    cid = ibis.coalesce(
+        joined.customer_id, joined.owner, ibis.literal("email:") + joined.email
+    )
+    return joined.select(*[c for c in ORDERS.column_names if c != "customer_id"], customer_id=cid)
+
+
+def calibration_end(ws: Workspace, orders: ir.Table) -> date:
+    """The configured calibration end, or the day of the last order."""
+    if ws.settings.calibration_end is not None:
+        return ws.settings.calibration_end
+    last = ws.engine.execute(orders.ordered_at.max())
+    if last is None:
+        raise ValueError("the orders table is empty: nothing to score")
+    return last.date()
+
+
+def step_rfm(ws: Workspace) -> dict[str, int]:
+    orders = customer_orders(ws)
+    end = calibration_end(ws, orders)
+    summary = rfm_summary(orders, end, ws.settings.time_unit)
+    return {"customer_rfm": ws.warehouse.write("customer_rfm", summary)}
+
+
+STEPS: list[Step] = [
+    Step("rfm", "RFM summary per customer (frequency, recency, T, monetary)", step_rfm,
+         needs=("orders",)),
+]
+
+
+def run_pipeline(
+    ws: Workspace, only: list[str] | None = None, on_step: Callable[[Step], None] | None = None
+) -> list[StepResult]:
+    """Run every step (or those named in ``only``) in order."""
+    unknown = set(only or []) - {s.name for s in STEPS}
+    if unknown:
+        raise ValueError(f"unknown pipeline steps: {', '.join(sorted(unknown))}")
+    results = []
+    for step in STEPS:
+        if only and step.name not in only:
+            continue
+        if on_step:
+            on_step(step)
+        missing = [t for t in step.needs if not ws.warehouse.exists(t)]
+        if missing:
+            results.append(StepResult(step.name, {}, 0.0, f"missing {', '.join(missing)}"))
+            continue
+        t0 = perf_counter()
+        written = step.run(ws)
+        results.append(StepResult(step.name, written, perf_counter() - t0))
+    return results

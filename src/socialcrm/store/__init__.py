@@ -1,0 +1,1 @@
+"""The warehouse: table schemas, engines (DuckDB, Spark), atomic storage, ingestion."""

@@ -1,0 +1,1 @@
+"""One module per engine; each fills in the hooks of :class:`socialcrm.store.engine.Engine`."""

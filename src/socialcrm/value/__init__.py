@@ -1,0 +1,1 @@
+"""The Value TRInity: transaction, relationship and influence value."""
