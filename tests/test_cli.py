@@ -15,7 +15,11 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SOCIALCRM_HOME": str(home), "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "socialcrm.cli", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -26,7 +30,11 @@ def test_ingest_json_report(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert {k: report[k] for k in ("table", "accepted", "rejected", "unchanged", "updated")} == {
-        "table": "orders", "accepted": 3, "rejected": 10, "unchanged": 0, "updated": 0,
+        "table": "orders",
+        "accepted": 3,
+        "rejected": 10,
+        "unchanged": 0,
+        "updated": 0,
     }
     assert {"line": 6, "field": "currency", "reason": "'ABC' is not an ISO 4217 currency code"} in (
         report["rejects"]
@@ -62,7 +70,7 @@ def test_strict_exits_non_zero_and_loads_nothing(tmp_path: Path) -> None:
         (("score", "--step", "nope"), "unknown pipeline steps: nope"),
     ],
 )
-def test_errors_are_one_line_without_traceback(tmp_path: Path, args, message: str) -> None:  # noqa: ANN001
+def test_errors_are_one_line_without_traceback(tmp_path: Path, args, message: str) -> None:
     res = run(tmp_path / "ws", *args)
     assert res.returncode == 2
     assert message in res.stderr
@@ -81,8 +89,9 @@ def test_score_writes_rfm(tmp_path: Path) -> None:
     assert rfm["name"] == "rfm" and rfm["written"] == {"customer_rfm": 2}
 
 
-@pytest.mark.parametrize("command", ["ingest", "score", "demo", "serve", "tables", "rejects",
-                                     "schema"])
+@pytest.mark.parametrize(
+    "command", ["ingest", "score", "demo", "serve", "tables", "rejects", "schema"]
+)
 def test_every_command_has_help_with_an_example(tmp_path: Path, command: str) -> None:
     res = run(tmp_path / "ws", command, "--help")
     assert res.returncode == 0

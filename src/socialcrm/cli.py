@@ -31,7 +31,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _workspace(settings: Settings | None = None):  # noqa: ANN202
+def _workspace(settings: Settings | None = None):
     from socialcrm.store.workspace import Workspace
 
     return Workspace.open(settings or get_settings())
@@ -42,7 +42,8 @@ def ingest(
     table: Annotated[str, typer.Argument(help=f"Input table: {', '.join(INPUT_TABLES)}.")],
     file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet file.")],
     format: Annotated[
-        str | None, typer.Option("--format", "-f", help="csv | jsonl | parquet (default: by extension).")
+        str | None,
+        typer.Option("--format", "-f", help="csv | jsonl | parquet (default: by extension)."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Load nothing if any row is rejected.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -64,16 +65,24 @@ def ingest(
     with (
         _workspace() as ws,
         Progress(
-            TextColumn(f"loading {file.name}"), BarColumn(), DownloadColumn(),
-            TimeRemainingColumn(), console=err, transient=True,
+            TextColumn(f"loading {file.name}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
             disable=size < 5_000_000,
         ) as progress,
     ):
         task = progress.add_task("ingest", total=size)
         try:
             report = ingest_file(
-                ws, table, file, format,  # type: ignore[arg-type]
-                strict=strict, on_bytes=lambda n: progress.advance(task, n),
+                ws,
+                table,
+                file,
+                format,  # type: ignore[arg-type]
+                strict=strict,
+                on_bytes=lambda n: progress.advance(task, n),
             )
         except IngestError as e:
             raise _fail(str(e)) from None
@@ -124,8 +133,14 @@ def rejects(
         return
     t = Table("table", "file", "line", "field", "reason", "raw")
     for r in rows:
-        t.add_row(r["table_name"], Path(r["file"]).name, str(r["line"]), r["field"] or "",
-                  r["reason"], (r["raw"] or "")[:60])
+        t.add_row(
+            r["table_name"],
+            Path(r["file"]).name,
+            str(r["line"]),
+            r["field"] or "",
+            r["reason"],
+            (r["raw"] or "")[:60],
+        )
     out.print(t)
 
 
@@ -194,8 +209,14 @@ def schema(
         sys.stdout.write(data_model_markdown())
         return
     for s in [INPUT_TABLES[table]] if table else INPUT_TABLES.values():
-        t = Table("column", "type", "required", "meaning", title=f"{s.name} (key: {', '.join(s.key)})",
-                  title_justify="left")
+        t = Table(
+            "column",
+            "type",
+            "required",
+            "meaning",
+            title=f"{s.name} (key: {', '.join(s.key)})",
+            title_justify="left",
+        )
         for c in s.columns:
             t.add_row(c.name, c.type, "yes" if c.required else "", c.meaning)
         out.print(t)

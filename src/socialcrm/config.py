@@ -6,8 +6,8 @@ and notebooks can point the library at any workspace without touching ``os.envir
 
 from __future__ import annotations
 
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 

@@ -44,12 +44,15 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
                 lines.append(f"  {name:<11} {rows:>10,} rows  (pipeline step {r.name})")
     seconds = perf_counter() - t0
     return "\n".join(
-        [f"demo brand ready in {seconds:.0f}s — workspace {settings.home}", *lines,
-         f"  hidden truth in {files.truth_dir}"]
+        [
+            f"demo brand ready in {seconds:.0f}s — workspace {settings.home}",
+            *lines,
+            f"  hidden truth in {files.truth_dir}",
+        ]
     )
 
 
-def _home_region(inputs: dict) -> str | None:  # noqa: ANN001
+def _home_region(inputs: dict) -> str | None:
     """The brand's home country, if its catalogue names one (for national phone numbers)."""
     from importlib import resources
 

@@ -54,9 +54,7 @@ def customer_orders(ws: Workspace) -> ir.Table:
         .aggregate(owner=ids.customer_id.min())
     )
     joined = orders.left_join(emails, orders.email == emails.email_value)
-    cid = ibis.coalesce(
-        joined.customer_id, joined.owner, ibis.literal("email:") + joined.email
-    )
+    cid = ibis.coalesce(joined.customer_id, joined.owner, ibis.literal("email:") + joined.email)
     return joined.select(*[c for c in ORDERS.column_names if c != "customer_id"], customer_id=cid)
 
 
@@ -78,8 +76,12 @@ def step_rfm(ws: Workspace) -> dict[str, int]:
 
 
 STEPS: list[Step] = [
-    Step("rfm", "RFM summary per customer (frequency, recency, T, monetary)", step_rfm,
-         needs=("orders",)),
+    Step(
+        "rfm",
+        "RFM summary per customer (frequency, recency, T, monetary)",
+        step_rfm,
+        needs=("orders",),
+    ),
 ]
 
 

@@ -50,11 +50,18 @@ def test_returns_reduce_the_day_and_cancelled_orders_do_not_count(ws: Workspace)
     orders = pa.table(
         {
             "customer_id": ["a", "a", "a", "a", "a", "b"],
-            "ordered_at": ts(["2024-01-01 10:00", "2024-01-01 12:00", "2024-01-08 00:00",
-                              "2024-01-15 00:00", "2024-01-22 00:00", "2024-01-03 00:00"]).tz_localize("UTC"),
+            "ordered_at": ts(
+                [
+                    "2024-01-01 10:00",
+                    "2024-01-01 12:00",
+                    "2024-01-08 00:00",
+                    "2024-01-15 00:00",
+                    "2024-01-22 00:00",
+                    "2024-01-03 00:00",
+                ]
+            ).tz_localize("UTC"),
             "amount": [30.0, -10.0, 40.0, -40.0, 99.0, 15.0],
-            "status": ["completed", "returned", "completed", "returned", "cancelled",
-                       "completed"],
+            "status": ["completed", "returned", "completed", "returned", "cancelled", "completed"],
         }
     )
     out = _rfm(ws, orders, date(2024, 3, 1)).set_index("customer_id")

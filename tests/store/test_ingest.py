@@ -88,10 +88,14 @@ def test_loading_twice_changes_nothing(ws: Workspace, messy: Path) -> None:
 
 def test_changed_row_updates_it(ws: Workspace, tmp_path: Path) -> None:
     first = tmp_path / "a.csv"
-    first.write_text(HEADER + "o1,c1,,2024-01-05,19.90,EUR,completed,1\no2,c2,,2024-01-06,5,EUR,completed,1\n")
+    first.write_text(
+        HEADER + "o1,c1,,2024-01-05,19.90,EUR,completed,1\no2,c2,,2024-01-06,5,EUR,completed,1\n"
+    )
     ingest_file(ws, "orders", first)
     second = tmp_path / "b.csv"
-    second.write_text(HEADER + "o1,c1,,2024-01-05,21.00,EUR,completed,1\no3,c3,,2024-01-07,7,EUR,completed,1\n")
+    second.write_text(
+        HEADER + "o1,c1,,2024-01-05,21.00,EUR,completed,1\no3,c3,,2024-01-07,7,EUR,completed,1\n"
+    )
     report = ingest_file(ws, "orders", second)
     assert (report.accepted, report.updated, report.unchanged) == (1, 1, 0)
     orders = ws.warehouse.read_arrow("orders").to_pandas().set_index("order_id")
@@ -111,8 +115,10 @@ def test_whole_file_errors_are_one_clear_line(ws: Workspace, tmp_path: Path) -> 
     with pytest.raises(IngestError, match="no such file"):
         ingest_file(ws, "orders", tmp_path / "missing.csv")
     no_amount = tmp_path / "no_amount.csv"
-    no_amount.write_text("order_id,customer_id,ordered_at,currency,status\n1,c,2024-01-01,EUR,completed\n")
-    with pytest.raises(IngestError, match="missing required column.*amount"):
+    no_amount.write_text(
+        "order_id,customer_id,ordered_at,currency,status\n1,c,2024-01-01,EUR,completed\n"
+    )
+    with pytest.raises(IngestError, match=r"missing required column.*amount"):
         ingest_file(ws, "orders", no_amount)
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"\xff\xfe\x00\x01" * 100)
@@ -146,10 +152,23 @@ def test_identities_normalised_by_kind(ws: Workspace, tmp_path: Path) -> None:
 def test_jsonl_posts_and_parquet_orders(ws: Workspace, tmp_path: Path) -> None:
     posts = tmp_path / "posts.jsonl"
     rows = [
-        {"post_id": "p1", "platform": "Twitter", "author_handle": "@Anna", "created_at":
-         "2024-03-01T10:00:00Z", "text": "Love my new jacket 😍", "likes": 3},
-        {"post_id": "p2", "platform": "twitter", "author_handle": "@bob", "created_at":
-         "2024-03-01T11:00:00Z", "text": "@anna same!", "reply_to_post_id": "p1", "likes": -1},
+        {
+            "post_id": "p1",
+            "platform": "Twitter",
+            "author_handle": "@Anna",
+            "created_at": "2024-03-01T10:00:00Z",
+            "text": "Love my new jacket 😍",
+            "likes": 3,
+        },
+        {
+            "post_id": "p2",
+            "platform": "twitter",
+            "author_handle": "@bob",
+            "created_at": "2024-03-01T11:00:00Z",
+            "text": "@anna same!",
+            "reply_to_post_id": "p1",
+            "likes": -1,
+        },
     ]
     posts.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
     report = ingest_file(ws, "posts", posts)
@@ -162,8 +181,9 @@ def test_jsonl_posts_and_parquet_orders(ws: Workspace, tmp_path: Path) -> None:
         {
             "order_id": ["a", "b"],
             "customer_id": ["c1", "c2"],
-            "ordered_at": pa.array([1_700_000_000_000_000, 1_700_000_100_000_000],
-                                   pa.timestamp("us", tz="UTC")),
+            "ordered_at": pa.array(
+                [1_700_000_000_000_000, 1_700_000_100_000_000], pa.timestamp("us", tz="UTC")
+            ),
             "amount": [10.5, 3.0],
             "currency": ["EUR", "usd"],
             "status": ["completed", "completed"],
@@ -190,7 +210,9 @@ def test_kill_during_large_import_leaves_previous_table(ws: Workspace, tmp_path:
     env = {**os.environ, "SOCIALCRM_HOME": str(ws.settings.home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "socialcrm.cli", "ingest", "orders", str(big)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     scratch = ws.warehouse.root / ".scratch"
     # wait until the import is under way (its staging file exists), then kill it hard

@@ -42,7 +42,7 @@ def test_jsonl_structural_rejects(tmp_path: Path) -> None:
         '{"a": 1, "b": true}\nnot json\n[1, 2]\n{"a": {"x": 1}}\n\n{"a": null, "c": "x"}\n',
         "f.jsonl",
     )
-    names, chunks = read_chunks(path, "jsonl")
+    _names, chunks = read_chunks(path, "jsonl")
     (chunk,) = list(chunks)
     assert chunk.lines == [1, 6]
     assert chunk.columns == {"a": ["1", None], "b": ["true", None], "c": [None, "x"]}

@@ -36,7 +36,9 @@ def test_health_and_tables(server: str) -> None:
     health = httpx.get(f"{server}/health").json()
     assert health["status"] == "ok" and health["tables"] == 1
     assert httpx.get(f"{server}/api/v1/tables").json()[0] | {"updated_at": None} == {
-        "name": "orders", "rows": 1234, "updated_at": None,
+        "name": "orders",
+        "rows": 1234,
+        "updated_at": None,
     }
 
 

@@ -60,7 +60,8 @@ def data_model_markdown() -> str:
                 allowed = "ISO 4217"
             if schema.name == "customers" and c.name == "country":
                 allowed = "ISO 3166-1 alpha-2"
-            row = f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {allowed} | {c.meaning} |"
+            required = "yes" if c.required else ""
+            row = f"| `{c.name}` | {c.type} | {required} | {allowed} | {c.meaning} |"
             if four_ps:
                 row += f" {c.four_p or ''} |"
             parts.append(row + "\n")

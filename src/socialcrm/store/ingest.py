@@ -138,12 +138,13 @@ def _check_header(schema: TableSchema, path: Path, names: list[str], report: Ing
     present = set(names)
     in_groups = {c for g in schema.one_of for c in g}
     missing = [
-        c.name for c in schema.columns if c.required and c.name not in present
+        c.name
+        for c in schema.columns
+        if c.required
+        and c.name not in present
         and not (schema.name == "identities" and c.name == "raw_value")
     ]
-    missing += [
-        " or ".join(g) for g in schema.one_of if not present.intersection(g)
-    ]
+    missing += [" or ".join(g) for g in schema.one_of if not present.intersection(g)]
     missing = [m for m in missing if m not in in_groups]
     if missing:
         raise IngestError(
@@ -153,7 +154,7 @@ def _check_header(schema: TableSchema, path: Path, names: list[str], report: Ing
     report.ignored_columns = sorted(present - set(schema.column_names))
 
 
-def _stage(ws, schema, path, chunks, scratch, report):  # noqa: ANN001, ANN202
+def _stage(ws, schema, path, chunks, scratch, report):
     """Validate every chunk; write good rows and rejects to scratch Parquet files."""
     accepted_file = scratch / "accepted.parquet"
     rejects_file = scratch / "rejects.parquet"
@@ -174,8 +175,9 @@ def _stage(ws, schema, path, chunks, scratch, report):  # noqa: ANN001, ANN202
                     if result.accepted.num_rows:
                         good.write_table(result.accepted.cast(accepted_schema))
                     if result.rejects:
-                        bad.write_table(_rejects_table(schema.name, report.file, result.rejects,
-                                                       now))
+                        bad.write_table(
+                            _rejects_table(schema.name, report.file, result.rejects, now)
+                        )
                         _remember(report, result.rejects)
             except UnicodeDecodeError as e:
                 raise IngestError(f"{path}: not UTF-8 text ({e.reason})") from None
@@ -184,7 +186,7 @@ def _stage(ws, schema, path, chunks, scratch, report):  # noqa: ANN001, ANN202
     return accepted_file, rejects_file
 
 
-def _rejects_table(table: str, file: str, rejects, now: datetime) -> pa.Table:  # noqa: ANN001
+def _rejects_table(table: str, file: str, rejects, now: datetime) -> pa.Table:
     lines, fields, reasons, raws = zip(*rejects, strict=True)
     n = len(lines)
     return pa.table(
@@ -201,13 +203,13 @@ def _rejects_table(table: str, file: str, rejects, now: datetime) -> pa.Table:  
     )
 
 
-def _remember(report: IngestReport, rejects) -> None:  # noqa: ANN001
+def _remember(report: IngestReport, rejects) -> None:
     room = REPORTED_REJECTS - len(report.rejects)
     for line, fld, reason, _ in rejects[: max(room, 0)]:
         report.rejects.append(Reject(line, fld, reason))
 
 
-def _reject_repeated_keys(schema, staged, rejects_file, scratch, report):  # noqa: ANN001, ANN202
+def _reject_repeated_keys(schema, staged, rejects_file, scratch, report):
     """Keep the first row of each natural key in the file; reject the repeats."""
     keys = ", ".join(f'"{k}"' for k in schema.key)
     out = scratch / "deduped.parquet"
@@ -262,9 +264,7 @@ def _merge(ws: Workspace, schema: TableSchema, staged: Path, report: IngestRepor
     old = current.rename({f"old_{c}": c for c in schema.column_names}).mutate(
         _present=ibis.literal(True)
     )
-    joined = incoming.left_join(
-        old, [incoming[k] == old[f"old_{k}"] for k in schema.key]
-    )
+    joined = incoming.left_join(old, [incoming[k] == old[f"old_{k}"] for k in schema.key])
     same = ibis.and_(*[joined[c].identical_to(joined[f"old_{c}"]) for c in others])
     status = ibis.cases((joined._present.isnull(), "new"), (same, "unchanged"), else_="updated")
     counts = ws.engine.execute(

@@ -12,7 +12,9 @@ from functools import lru_cache
 
 import phonenumbers
 
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\.[a-z]{2,}$")
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
+)
 _HANDLE_URL = re.compile(
     r"^(?:https?://)?(?:www\.|mobile\.)?"
     r"(?:twitter\.com|x\.com|instagram\.com|facebook\.com|linkedin\.com/in|bsky\.app/profile)/",

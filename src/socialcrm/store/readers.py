@@ -73,7 +73,7 @@ def read_chunks(
 class _Lines:
     """Physical lines with their numbers, a record buffer, and push-back for re-reading."""
 
-    def __init__(self, fh, on_bytes: Callable[[int], None] | None) -> None:  # noqa: ANN001
+    def __init__(self, fh, on_bytes: Callable[[int], None] | None) -> None:
         self._fh = fh
         self._on_bytes = on_bytes
         self._next_number = 1
@@ -106,7 +106,7 @@ class _Lines:
         self._pushed.extendleft(reversed(lines))
 
 
-def _open_text(path: Path):  # noqa: ANN202
+def _open_text(path: Path):
     fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
     try:
         fh.read(4096)
@@ -171,8 +171,11 @@ def _csv_chunks(
                         )
                         continue
                     chunk.structural.append(
-                        (taken[0][0], f"expected {width} fields, found {len(row)}",
-                         _verbatim(taken))
+                        (
+                            taken[0][0],
+                            f"expected {width} fields, found {len(row)}",
+                            _verbatim(taken),
+                        )
                     )
                     continue
                 chunk.lines.append(taken[0][0])
@@ -207,7 +210,10 @@ def _quoting_reason(message: str) -> str:
     if "unexpected end of data" in message:
         return "broken CSV quoting: a quote opened on this line is never closed"
     if "expected after" in message:
-        return "broken CSV quoting: text follows a closing quote (quotes inside a field must be doubled)"
+        return (
+            "broken CSV quoting: text follows a closing quote "
+            "(a quote inside a field must be doubled)"
+        )
     return f"broken CSV quoting: {message}"
 
 
@@ -255,8 +261,9 @@ def _jsonl_chunks(
                 try:
                     record = {str(k).strip().lower(): scalar(v) for k, v in obj.items()}
                 except TypeError:
-                    chunk.structural.append((number, "nested objects or lists are not allowed",
-                                             text))
+                    chunk.structural.append(
+                        (number, "nested objects or lists are not allowed", text)
+                    )
                     continue
                 for k in record:
                     if k not in chunk.columns:

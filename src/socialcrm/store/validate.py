@@ -67,8 +67,15 @@ class ChunkValidator:
             fn = self._normaliser(col, platforms, kinds)
             if fn is None:
                 continue
-            out, err = _map_cached(cols[col.name], fn, platforms if col.normalise == "handle"
-                                   else kinds if col.name == "value" and kinds else None)
+            out, err = _map_cached(
+                cols[col.name],
+                fn,
+                platforms
+                if col.normalise == "handle"
+                else kinds
+                if col.name == "value" and kinds
+                else None,
+            )
             cols[col.name] = out
             if any(e is not None for e in err):
                 errors[col.name] = err
@@ -78,7 +85,7 @@ class ChunkValidator:
             cols["raw_value"] = [r if r else o for r, o in zip(raw, orig, strict=True)]
         return cols, [[name, errs] for name, errs in errors.items()]
 
-    def _normaliser(self, col: Column, platforms, kinds):  # noqa: ANN001, ANN202
+    def _normaliser(self, col: Column, platforms, kinds):
         region = self.phone_region
         if self.schema.name == "identities" and col.name == "value":
             return lambda v, kind: (
@@ -135,13 +142,16 @@ class ChunkValidator:
                     f"WHEN {c} IS NOT NULL AND {c} NOT IN ({allowed}) THEN "
                     f"'''' || {c} || ''' is not {what}'"
                 )
-            checks.append(f"CASE {' '.join(cases)} END AS \"{col.name}__error\"" if cases
-                          else f"NULL::VARCHAR AS \"{col.name}__error\"")
+            checks.append(
+                f'CASE {" ".join(cases)} END AS "{col.name}__error"'
+                if cases
+                else f'NULL::VARCHAR AS "{col.name}__error"'
+            )
         for group in self.schema.one_of:
             absent = " AND ".join(f'"{g}" IS NULL' for g in group)
             checks.append(
                 f"CASE WHEN {absent} THEN 'one of {', '.join(group)} is required' END "
-                f"AS \"{'|'.join(group)}__error\""
+                f'AS "{"|".join(group)}__error"'
             )
         return f"SELECT _idx, {', '.join(selects)}, {', '.join(checks)} FROM chunk ORDER BY _idx"
 
@@ -216,7 +226,8 @@ def _typed(col: Column, c: str) -> tuple[str, str | None]:
             )
             return t, f"WHEN {c} IS NOT NULL AND ({t}) IS NULL THEN 'not true/false: ' || {c}"
         case "date":
-            t = f"CASE WHEN regexp_full_match({c}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN TRY_CAST({c} AS DATE) END"
+            iso_date = f"regexp_full_match({c}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')"
+            t = f"CASE WHEN {iso_date} THEN TRY_CAST({c} AS DATE) END"
             return t, (
                 f"WHEN {c} IS NOT NULL AND ({t}) IS NULL THEN 'not a date (YYYY-MM-DD): ' || {c} "
                 f"WHEN year({t}) NOT BETWEEN 1900 AND 2100 THEN 'date out of range: ' || {c}"
@@ -238,7 +249,7 @@ def _typed(col: Column, c: str) -> tuple[str, str | None]:
     raise AssertionError(col.type)
 
 
-def _map_cached(values, fn, context):  # noqa: ANN001, ANN202
+def _map_cached(values, fn, context):
     """Apply ``fn(value, context)`` once per distinct (value, context); collect reasons."""
     cache: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
     out: list[str | None] = []
