@@ -165,13 +165,14 @@ def rfm_scores(summary: ir.Table) -> ir.Table:
     >>> import pandas as pd
     >>> s = ibis.memtable(pd.DataFrame({"customer_id": list("abcde"),
     ...     "frequency": [0, 1, 2, 3, 4], "recency": [0.0, 1, 2, 3, 4],
-    ...     "T": [5.0] * 5, "spend": [10.0, 20, 30, 40, 50]}))
+    ...     "T": [5.0] * 5, "spend": [10.0, 40, 90, 160, 250]}))
     >>> rfm_scores(s).order_by("customer_id").rfm_code.execute().tolist()
     ['111', '222', '333', '444', '555']
     """
     n = summary.count().over()
     silence = summary["T"] - summary.recency
-    avg = summary.spend / (summary.frequency + 1).cast("float64")
+    # rounded so that engines summing in different orders still tie equal spends
+    avg = (summary.spend / (summary.frequency + 1).cast("float64")).round(6)
 
     def score(rank: ir.IntegerValue) -> ir.IntegerValue:
         return (1 + (rank * RFM_BINS) // n).cast("int64")
