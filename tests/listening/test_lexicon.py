@@ -1,0 +1,73 @@
+"""The vectorised lexicon analyzer: VADER's rules, checked rule by rule and on TweetEval."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import recall_score
+
+from socialcrm.listening.lexicon import THRESHOLDS, LexiconAnalyzer, lexicon_scores
+from socialcrm.listening.sentiment import LABELS, SentimentAnalyzer
+
+
+def compound(text: str) -> float:
+    return float(lexicon_scores([text]).compound[0])
+
+
+def test_rules_move_the_score_the_right_way():
+    assert compound("good") > 0
+    assert compound("not good") < 0  # negation
+    assert compound("very good") > compound("good")  # booster
+    assert compound("kinda good") < compound("good")  # dampener
+    assert compound("GOOD day") > compound("good day")  # caps emphasis, mixed case
+    assert compound("good!!!") > compound("good")  # exclamation
+    assert compound("bad but good") > compound("good but bad")  # the clause after "but" wins
+    assert compound("at least good") == pytest.approx(compound("good"))  # "at least" ≠ "least"
+    assert compound("the box is blue") == 0.0
+
+
+def test_emoji_and_emoticons_carry_sentiment():
+    assert compound("new jacket 😍") > 0.3
+    assert compound("new jacket 😡") < -0.3
+    assert compound("new jacket :(") < 0
+
+
+def test_empty_and_null_inputs():
+    s = lexicon_scores(["", "   ", "good"])
+    assert s.compound.tolist()[:2] == [0.0, 0.0]
+    assert len(lexicon_scores([]).compound) == 0
+
+
+def test_analyzer_contract():
+    analyzer = LexiconAnalyzer()
+    assert isinstance(analyzer, SentimentAnalyzer)
+    labels, scores = analyzer.analyze(["love it", "hate it", "it is a box"])
+    assert labels.tolist() == ["positive", "negative", "neutral"]
+    assert set(labels) <= set(LABELS)
+    assert np.all(np.abs(scores) <= 1)
+
+
+def test_agrees_with_vader_on_tweets(tweeteval_test):
+    """Same lexicon and rules as vaderSentiment: compound scores nearly identical."""
+    vader = pytest.importorskip("vaderSentiment.vaderSentiment").SentimentIntensityAnalyzer()
+    texts = tweeteval_test[0][:2000]
+    ours = lexicon_scores(texts).compound
+    theirs = np.array([vader.polarity_scores(t)["compound"] for t in texts])
+    # Measured 0.990 on the whole test set; the differences are emoji (scored directly
+    # here, from VADER's own descriptions plus a few social-media overrides).
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.97
+    assert np.mean(np.abs(ours - theirs) < 0.01) > 0.95
+
+
+def test_macro_recall_on_tweeteval_test_beats_vader(tweeteval_test):
+    """TweetEval's metric on all 12,284 test tweets (half a second): vaderSentiment gets
+    0.570 with its ±0.05 thresholds; ours, with thresholds chosen on train, 0.586."""
+    texts, y = tweeteval_test
+    labels, _ = LexiconAnalyzer().analyze(texts)
+    assert recall_score(y, codes(labels), average="macro") >= 0.575
+    # the same rules with VADER's own thresholds land where VADER does
+    vader_like, _ = LexiconAnalyzer(thresholds=(-0.05, 0.05)).analyze(texts)
+    assert recall_score(y, codes(vader_like), average="macro") == pytest.approx(0.570, abs=0.01)
+    assert THRESHOLDS[0] < THRESHOLDS[1]
+
+
+def codes(labels: np.ndarray) -> np.ndarray:
+    return np.searchsorted(LABELS.astype(str), labels.astype(str))
