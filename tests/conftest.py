@@ -10,8 +10,9 @@ import pytest
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
+from tests.shared_data import SHARED_DATA, shared_file
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+__all__ = ["SHARED_DATA"]
 
 
 @pytest.fixture
@@ -38,7 +39,4 @@ def spark_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 
 @pytest.fixture
 def cdnow_path() -> Path:
-    path = SHARED_DATA / "cdnow" / "cdnow_sample.csv"
-    if not path.exists():
-        pytest.fail(f"real data missing: {path} (the repo expects ../shared/data beside it)")
-    return path
+    return shared_file("cdnow", "cdnow_sample.csv")

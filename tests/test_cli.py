@@ -84,15 +84,32 @@ def test_score_writes_rfm(tmp_path: Path) -> None:
     run(tmp_path / "ws", "ingest", "orders", str(orders))
     res = run(tmp_path / "ws", "score", "--json")
     assert res.returncode == 0, res.stderr
-    (rfm,) = json.loads(res.stdout)
+    steps = {s["name"]: s for s in json.loads(res.stdout)}
     # o1 (c1), o2 (guest email) and o12 (a refund only: no purchase) -> 2 buyers
-    assert rfm["name"] == "rfm" and rfm["written"] == {"customer_rfm": 2}
+    assert steps["rfm"]["written"] == {"customer_rfm": 2}
+    # no posts loaded: listening is skipped, and says why
+    assert steps["listening"]["skipped"] == "missing posts"
 
 
 @pytest.mark.parametrize(
-    "command", ["ingest", "score", "demo", "serve", "tables", "rejects", "schema"]
+    "command",
+    [
+        "ingest",
+        "score",
+        "demo",
+        "serve",
+        "tables",
+        "rejects",
+        "schema",
+        "clv fit",
+        "clv predict",
+        "clv check",
+        "sentiment",
+        "listen run",
+        "listen report",
+    ],
 )
 def test_every_command_has_help_with_an_example(tmp_path: Path, command: str) -> None:
-    res = run(tmp_path / "ws", command, "--help")
+    res = run(tmp_path / "ws", *command.split(), "--help")
     assert res.returncode == 0
     assert "Example:" in res.stdout

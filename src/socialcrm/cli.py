@@ -263,6 +263,18 @@ def demo(
         serve(host=host, port=port)
 
 
+def _mount_domains() -> None:
+    from socialcrm.cli_clv import clv_app
+    from socialcrm.cli_listening import listen_app, sentiment_app
+
+    app.add_typer(clv_app, name="clv")
+    app.add_typer(sentiment_app, name="sentiment")
+    app.add_typer(listen_app, name="listen")
+
+
+_mount_domains()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -49,6 +49,33 @@ class Settings(BaseSettings):
         default="day", description="Time unit of recency and tenure in RFM summaries."
     )
 
+    clv_model: Literal["bgnbd", "paretonbd"] = Field(
+        default="bgnbd", description="Purchase model behind P(alive), expected purchases and CLV."
+    )
+    clv_horizon_days: int = Field(
+        default=365, gt=0, description="Horizon of expected purchases, spend and CLV, in days."
+    )
+    clv_discount_rate: float = Field(
+        default=0.10, ge=0, lt=1, description="Annual discount rate of CLV (0.10 = 10% a year)."
+    )
+
+    sentiment_analyzer: Literal["lexicon", "embedding"] = Field(
+        default="lexicon",
+        description="Sentiment of posts: fast rule-based 'lexicon' or the 'embedding' model.",
+    )
+    listening_catalogue: Path | None = Field(
+        default=None,
+        description="Brand catalogue (brands, products, competitors) for mentions; default "
+        "the workspace's catalogue.json when present.",
+    )
+    listening_topics: int = Field(default=12, gt=1, description="Topics the listening step finds.")
+    listening_refit_topics: bool = Field(
+        default=False, description="Refit the topic model on every run instead of reusing it."
+    )
+    listening_spike_threshold: float = Field(
+        default=4.0, gt=0, description="Robust z-score above which a day's volume is a spike."
+    )
+
     phone_region: str = Field(
         default="US",
         description="ISO country whose national format is assumed for phones without a +code.",

@@ -24,6 +24,7 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
     demo_dir = settings.home / "demo"
     console.print(f"generating a demo brand of {customers:,} people (seed {seed})…")
     files = generate_brand(demo_dir, customers=customers, seed=seed, progress=True)
+    _install_catalogue(settings)
     region = _home_region(files.inputs)
     if region:
         settings = settings.model_copy(update={"phone_region": region})
@@ -50,6 +51,21 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
             f"  hidden truth in {files.truth_dir}",
         ]
     )
+
+
+def _install_catalogue(settings: Settings) -> None:
+    """Give listening the demo brand's catalogue (brand, products, competitor).
+
+    A user's own workspace gets its ``catalogue.json`` from them; the demo's comes
+    with the generator. An existing one is left alone.
+    """
+    from importlib import resources
+
+    target = settings.home / "catalogue.json"
+    if target.exists():
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    target.write_text(resources.files("socialcrm.synth").joinpath("catalogue.json").read_text())
 
 
 def _home_region(inputs: dict) -> str | None:

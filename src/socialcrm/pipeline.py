@@ -75,12 +75,36 @@ def step_rfm(ws: Workspace) -> dict[str, int]:
     return {"customer_rfm": ws.warehouse.write("customer_rfm", summary)}
 
 
+def step_transaction_scores(ws: Workspace) -> dict[str, int]:
+    from socialcrm.value.transaction import step_transaction_scores as run
+
+    return run(ws)
+
+
+def step_listening(ws: Workspace) -> dict[str, int]:
+    from socialcrm.listening.step import step_listening as run
+
+    return run(ws)
+
+
 STEPS: list[Step] = [
     Step(
         "rfm",
         "RFM summary per customer (frequency, recency, T, monetary)",
         step_rfm,
         needs=("orders",),
+    ),
+    Step(
+        "transaction_scores",
+        "P(alive), expected purchases and spend, CLV, risk band and overdue flag",
+        step_transaction_scores,
+        needs=("orders",),
+    ),
+    Step(
+        "listening",
+        "Cleaned posts with language, spam, duplicates, sentiment, intent, topics, mentions",
+        step_listening,
+        needs=("posts",),
     ),
 ]
 
