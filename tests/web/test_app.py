@@ -1,53 +1,27 @@
-"""The app over real HTTP: uvicorn on a loopback port, httpx as the client."""
+"""The app shell over real HTTP: health, tables, the published OpenAPI schema."""
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from __future__ import annotations
 
 import httpx
-import pyarrow as pa
-import pytest
-import uvicorn
 
-from socialcrm.config import Settings
-from socialcrm.store.warehouse import Warehouse
-from socialcrm.web.app import create_app
+from tests.web.conftest import Site
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    Warehouse(settings.warehouse_dir).write("orders", pa.table({"x": list(range(1234))}))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join()
+def test_health_is_open_and_counts_tables(site: Site) -> None:
+    health = httpx.get(f"{site.url}/health").json()
+    assert health["status"] == "ok" and health["tables"] == 12
 
 
-def test_health_and_tables(server: str) -> None:
-    health = httpx.get(f"{server}/health").json()
-    assert health["status"] == "ok" and health["tables"] == 1
-    assert httpx.get(f"{server}/api/v1/tables").json()[0] | {"updated_at": None} == {
-        "name": "orders",
-        "rows": 1234,
-        "updated_at": None,
-    }
+def test_tables_need_a_caller_and_list_row_counts(site: Site) -> None:
+    assert httpx.get(f"{site.url}/api/v1/tables").status_code == 401
+    with site.api("viewer") as c:
+        rows = {t["name"]: t["rows"] for t in c.get("/api/v1/tables").json()}
+    assert rows["customers"] == 60 and rows["posts_enriched"] == 30
 
 
-def test_home_lists_tables_with_counts(server: str) -> None:
-    page = httpx.get(f"{server}/")
-    assert page.status_code == 200
-    assert "<td>orders</td>" in page.text and "1,234" in page.text
-
-
-def test_openapi_is_published(server: str) -> None:
-    spec = httpx.get(f"{server}/api/v1/openapi.json").json()
-    assert "/api/v1/tables" in spec["paths"]
+def test_openapi_is_published_with_the_api(site: Site) -> None:
+    spec = httpx.get(f"{site.url}/api/v1/openapi.json").json()
+    assert {"/api/v1/customers", "/api/v1/customers/{customer_id}", "/api/v1/posts"} <= set(
+        spec["paths"]
+    )
+    assert "/login" not in spec["paths"]  # pages are not part of the API

@@ -1,22 +1,45 @@
-"""The web app: FastAPI, server-rendered pages and the REST API.
+"""The web app: FastAPI serving server-rendered pages and the REST API under ``/api/v1``.
 
-This is the shell later issues fill: a health endpoint, the workspace's tables, and the
-JSON API under ``/api/v1``.
+``create_app`` wires the pieces: the app database (migrated on start), the per-process
+read model over the warehouse, signed-cookie sessions, security headers and error
+bodies that are the same shape everywhere in the API.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialcrm import __version__
+from socialcrm.appdb.accounts import Principal
+from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings, get_settings
 from socialcrm.store.warehouse import Warehouse
+from socialcrm.web import api, pages
+from socialcrm.web.deps import AppState, LoginRequired, api_principal
+from socialcrm.web.readmodel import ReadModel
+from socialcrm.web.security import SECURITY_HEADERS, LoginLimiter, TokenCache, secret_key
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC = Path(__file__).parent / "static"
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,32 +47,116 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="socialcrm",
         version=__version__,
+        description="REST API of socialcrm. Authenticate with `Authorization: Bearer <token>` "
+        "(make one with `socialcrm users token EMAIL`).",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # Swagger UI loads from a CDN, which the CSP forbids
         redoc_url=None,
+        lifespan=_lifespan,
+    )
+    app.state.crm = AppState(
+        settings=settings,
+        db=AppDB(settings.resolved_database_url),
+        rm=ReadModel(settings.warehouse_dir, settings.duckdb_threads),
+        limiter=LoginLimiter(settings.web_login_attempts, settings.web_login_window_seconds),
+        tokens=TokenCache(settings.web_token_cache_seconds),
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings.home, settings.web_secret_key),
+        session_cookie="socialcrm_session",
+        max_age=settings.web_session_hours * 3600,
+        same_site="lax",
+        https_only=settings.web_secure_cookies,
     )
 
-    def warehouse() -> Warehouse:
-        # Row counts come from Parquet footers: no engine (and no Spark) needed to list.
-        return Warehouse(settings.warehouse_dir)
+    app.add_middleware(SecurityHeaders)
 
-    @app.get("/health")
-    def health() -> dict[str, object]:
-        return {"status": "ok", "version": __version__, "tables": len(warehouse().tables())}
+    def _wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/") or request.url.path == "/health"
 
-    @app.get("/api/v1/tables")
-    def list_tables() -> list[dict[str, object]]:
-        return [
-            {"name": t.name, "rows": t.rows, "updated_at": t.updated_at.isoformat()}
-            for t in warehouse().tables()
-        ]
-
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(
-            request,
-            "home.html",
-            {"tables": warehouse().tables(), "home": settings.home, "version": __version__},
+    def _error(
+        request: Request,
+        status: int,
+        message: str,
+        details: object = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        if _wants_json(request):
+            body: dict[str, object] = {
+                "status": status,
+                "code": CODES.get(status, "error"),
+                "message": message,
+            }
+            if details is not None:
+                body["details"] = details
+            return JSONResponse({"error": body}, status_code=status, headers=headers)
+        return pages.render(
+            request, "error.html", None, status=status, status_code=status, message=message
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            {"field": ".".join(str(x) for x in e["loc"][1:]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(d["field"] for d in details)
+        return _error(request, 422, f"invalid value for {fields}", details)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, object]:
+        # Row counts come from Parquet footers: no engine (and no Spark) needed.
+        tables = Warehouse(settings.warehouse_dir).tables()
+        return {"status": "ok", "version": __version__, "tables": len(tables)}
+
+    @app.get("/api/v1/tables", tags=["meta"], summary="Warehouse tables and row counts")
+    def list_tables(p: Principal = Depends(api_principal)) -> list[dict[str, object]]:
+        return [
+            {"name": t.name, "rows": t.rows, "updated_at": t.updated_at.isoformat()}
+            for t in Warehouse(settings.warehouse_dir).tables()
+        ]
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     return app
+
+
+class SecurityHeaders:
+    """Security headers on every response (plain ASGI: no per-request task overhead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/api/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.crm.db.close()

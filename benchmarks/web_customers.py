@@ -1,0 +1,300 @@
+"""The customer list and customer 360 at 1 million customers, under 20 concurrent clients.
+
+The app serves from this process (uvicorn on loopback, one worker, as `socialcrm serve`
+runs it); the load comes from a second process: 20 clients, each sending its next
+request as soon as the last answered, for a fixed time per scenario. Requests carry a
+bearer token, so authentication is part of every measured request.
+
+Target (issue 8): p95 under 100 ms for both. The peer is the naive read path the app
+does not take — a DuckDB query straight over the Parquet files per request — measured
+in-process, one request at a time, against our read model on the same queries.
+
+    python benchmarks/web_customers.py              # 1,000,000 customers, 15 s a scenario
+    python benchmarks/web_customers.py 100000 5     # a quicker run
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from time import perf_counter
+
+import duckdb
+
+CLIENTS = 20
+RISK = ["low", "medium", "high", "very_high"]
+SORTS = ["clv", "p_alive", "spend", "last_purchase"]
+
+
+def build(home: Path, n: int) -> None:
+    """A warehouse of n customers with scores, identities, consents, orders and posts."""
+    from socialcrm.store.warehouse import Warehouse
+
+    w = Warehouse(home / "warehouse")
+    con = duckdb.connect()
+    cid = "'c' || lpad(i::VARCHAR, 7, '0')"
+    tables = {
+        "customers": f"""SELECT {cid} AS customer_id, 'shop' AS source,
+            TIMESTAMPTZ '2023-01-01' + to_seconds((hash(i) % 60000000)::BIGINT) AS created_at,
+            ['Ada','Ben','Cleo','Dan','Eva','Finn','Gus','Hana'][1 + i % 8] AS first_name,
+            ['Smith','Meyer','Rossi','Dubois','Novak','Silva'][1 + (i // 8) % 6] || (i % 997)
+                AS last_name,
+            ['Berlin','Paris','Milano','Wien'][1 + i % 4] AS city, 'DE' AS country,
+            'email' AS preferred_channel FROM range({n}) t(i)""",
+        "customer_transaction_scores": f"""SELECT {cid} AS customer_id,
+            (hash(i) % 9)::BIGINT AS frequency, (hash(i) % 300)::DOUBLE AS recency,
+            400.0 AS T, (hash(i * 3) % 50000) / 100.0 AS monetary,
+            (hash(i * 5) % 200000) / 100.0 AS spend,
+            DATE '2025-06-30' - (hash(i) % 500)::INT AS last_purchase, '345' AS rfm_code,
+            (hash(i * 7) % 1000) / 1000.0 AS p_alive, (hash(i * 11) % 300) / 100.0
+                AS expected_purchases, 100.0 AS expected_spend,
+            (hash(i * 13) % 500000) / 100.0 AS clv,
+            ['low','medium','high','very_high'][1 + (hash(i * 17) % 4)::INT] AS risk_band,
+            hash(i) % 5 = 0 AS overdue FROM range({n}) t(i)""",
+        "identities": f"""SELECT {cid} AS customer_id, 'email' AS kind,
+            'user' || i || '@example.com' AS value, 'User' || i || '@Example.com' AS raw_value,
+            'checkout' AS source, true AS verified FROM range({n}) t(i)
+            UNION ALL SELECT {cid}, 'phone', '+4915' || lpad(i::VARCHAR, 9, '0'), NULL,
+            'loyalty_form', false FROM range({n}) t(i) WHERE i % 3 = 0""",
+        "consents": f"""SELECT {cid} AS customer_id,
+            ['email_marketing','profiling','social_linking'][1 + k] AS purpose,
+            ['granted','refused','withdrawn'][1 + (hash(i + k) % 3)::INT] AS status,
+            TIMESTAMPTZ '2024-01-01' + to_seconds((hash(i) % 9000000)::BIGINT) AS recorded_at,
+            'web' AS source FROM range({n}) t(i), range(3) k(k)""",
+        "orders": f"""SELECT 'o' || i || '-' || k AS order_id, {cid} AS customer_id,
+            NULL::VARCHAR AS email,
+            TIMESTAMPTZ '2024-01-01' + to_seconds((hash(i * 31 + k) % 50000000)::BIGINT)
+                AS ordered_at, 10 + (hash(i + k) % 20000) / 100.0 AS amount, 'EUR' AS currency,
+            'completed' AS status, 1 AS quantity, 'P-' || (k % 7) AS product_id,
+            'online' AS channel FROM range({n}) t(i), range(3) k(k) WHERE hash(i + k) % 6 < 5""",
+    }
+    for name, sql in tables.items():
+        t0 = perf_counter()
+        rows = w.write(name, con.sql(sql).to_arrow_table())
+        print(f"  {name:<28} {rows:>12,} rows  {perf_counter() - t0:5.1f}s", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def list_params(rng: random.Random) -> dict[str, object]:
+    p: dict[str, object] = {
+        "risk_band": rng.choice(RISK),
+        "sort": rng.choice(SORTS),
+        "order": rng.choice(["asc", "desc"]),
+        "page": rng.randint(1, 20),
+        "page_size": 50,
+    }
+    if rng.random() < 0.5:
+        p["min_clv"] = rng.choice([100, 1000, 2500])
+    if rng.random() < 0.3:
+        p["min_p_alive"] = 0.5
+    return p
+
+
+def client_main(url: str, token: str, n: int, seconds: float) -> None:
+    """The load generator (second process): 20 closed-loop clients per scenario.
+
+    Plain keep-alive ``http.client`` connections: the client shares this machine's cores
+    with the server, so it should spend as little of them as it can.
+    """
+    import http.client
+    from urllib.parse import urlencode, urlsplit
+
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    headers = {"Authorization": f"Bearer {token}"}
+    results: dict[str, dict[str, float]] = {}
+    for scenario in ("list", "360"):
+        latencies: list[float] = []
+        errors = [0]
+        deadline = time.monotonic() + seconds
+
+        def worker(
+            seed: int,
+            scenario: str = scenario,
+            lat: list = latencies,
+            errors: list = errors,
+            deadline: float = deadline,
+        ) -> None:
+            rng = random.Random(seed)
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            while time.monotonic() < deadline:
+                if scenario == "list":
+                    path = "/api/v1/customers?" + urlencode(list_params(rng))
+                else:
+                    path = f"/api/v1/customers/c{rng.randrange(n):07d}"
+                t0 = perf_counter()
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                lat.append(perf_counter() - t0)
+                if response.status != 200:
+                    errors[0] += 1
+            conn.close()
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        q = statistics.quantiles(latencies, n=100)
+        results[scenario] = {
+            "requests": len(latencies),
+            "errors": errors[0],
+            "rps": len(latencies) / seconds,
+            "p50_ms": 1000 * q[49],
+            "p95_ms": 1000 * q[94],
+            "p99_ms": 1000 * q[98],
+        }
+    print(json.dumps(results))
+
+
+def peer_comparison(home: Path, n: int, rounds: int = 40) -> None:
+    """Our read model vs plain DuckDB on the same requests, in-process, one at a time.
+
+    Peers: for the list, DuckDB's filtered top-N over the same in-memory table; for the
+    360, DuckDB point queries straight over the Parquet files.
+    """
+    from socialcrm.web.readmodel import SORTS, ReadModel
+
+    rm = ReadModel(home / "warehouse")
+    rm.refresh()
+    rng = random.Random(7)
+    w = home / "warehouse"
+
+    def src(name: str) -> str:
+        version = (w / name / "_CURRENT").read_text().strip()
+        return f"read_parquet('{w / name / version}/*.parquet')"
+
+    def median_ms(fn, args) -> float:  # type: ignore[no-untyped-def]
+        times = []
+        for a in args:
+            t0 = perf_counter()
+            fn(a)
+            times.append(perf_counter() - t0)
+        return 1000 * statistics.median(times)
+
+    lists = [list_params(rng) for _ in range(rounds)]
+    for p in lists:  # warm the sort permutations both sides may cache
+        rm.customers(sort=str(p["sort"]), order=str(p["order"]))
+
+    def ours_list(p: dict) -> None:
+        rm.customers(**p)  # type: ignore[arg-type]
+
+    def duck_list(p: dict) -> None:
+        where = ["risk_band = ?"]
+        args: list[object] = [p["risk_band"]]
+        for k, col, op in (("min_clv", "clv", ">="), ("min_p_alive", "p_alive", ">=")):
+            if k in p:
+                where.append(f"{col} {op} ?")
+                args.append(p[k])
+        clause = " AND ".join(where)
+        key = SORTS[str(p["sort"])]
+        rm.rows(
+            f"SELECT * FROM customer_list WHERE {clause} ORDER BY {key} {p['order']} "
+            f"NULLS LAST, customer_id LIMIT 50 OFFSET {(int(p['page']) - 1) * 50}",
+            args,
+        )
+        rm.rows(f"SELECT count(*) FROM customer_list WHERE {clause}", args, raw=True)
+
+    a, b = median_ms(ours_list, lists), median_ms(duck_list, lists)
+    print(
+        f"list in-process, median: ours {a:.2f} ms, DuckDB top-N {b:.2f} ms → {b / a:.1f}× faster"
+    )
+    ids = [f"c{rng.randrange(n):07d}" for _ in range(10)]  # the peer takes ~1 s each
+    con = duckdb.connect()
+
+    def ours_360(cid: str) -> None:
+        rm.customer(cid)
+        for name in ("identities", "consents", "orders"):
+            rm.detail(name, cid)
+
+    def duck_360(cid: str) -> None:
+        con.execute(
+            f"SELECT * FROM {src('customers')} c LEFT JOIN "
+            f"{src('customer_transaction_scores')} s USING (customer_id) WHERE customer_id = ?",
+            [cid],
+        ).fetchall()
+        for name in ("identities", "consents", "orders"):
+            con.execute(f"SELECT * FROM {src(name)} WHERE customer_id = ?", [cid]).fetchall()
+
+    a, b = median_ms(ours_360, ids), median_ms(duck_360, ids)
+    print(
+        f"360 in-process, median: ours {a:.2f} ms, DuckDB over Parquet {b:.2f} ms "
+        f"→ {b / a:.1f}× faster"
+    )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        client_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        return
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 15.0
+    import uvicorn
+
+    from socialcrm.appdb.accounts import create_token, create_user
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.config import Settings
+    from socialcrm.web.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="socialcrm-web-bench-") as tmp:
+        home = Path(tmp) / "ws"
+        print(f"building a warehouse of {n:,} customers…", flush=True)
+        build(home, n)
+        settings = Settings(home=home)
+        db = AppDB(settings.resolved_database_url)
+        with db.session() as s:
+            create_user(s, "bench@example.com", "benchmark password", "analyst")
+            token = create_token(s, "bench@example.com", "bench")[1]
+        db.close()
+        app = create_app(settings)
+        t0 = perf_counter()
+        app.state.crm.rm.refresh()  # what the first request would do
+        print(f"read model built in {perf_counter() - t0:.1f}s", flush=True)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        print(
+            f"load: {CLIENTS} clients from a second process, {seconds:.0f}s a scenario", flush=True
+        )
+        out = subprocess.run(
+            [sys.executable, __file__, "--client", url, token, str(n), str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds * 2 + 120,
+        )
+        server.should_exit = True
+        thread.join()
+        results = json.loads(out.stdout)
+        for name, r in results.items():
+            verdict = "meets" if r["p95_ms"] < 100 else "MISSES"
+            label = "customer list (filtered, paginated)" if name == "list" else "customer 360"
+            print(
+                f"{label:<38} {r['requests']:>6,} requests, {r['rps']:6.0f}/s, "
+                f"p50 {r['p50_ms']:6.1f} ms, p95 {r['p95_ms']:6.1f} ms, "
+                f"p99 {r['p99_ms']:6.1f} ms, errors {r['errors']} — {verdict} p95 < 100 ms"
+            )
+        peer_comparison(home, n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Request dependencies: the app's state, the caller, and role checks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
+
+from socialcrm.appdb.accounts import Principal
+from socialcrm.appdb.db import AppDB
+from socialcrm.config import Settings
+from socialcrm.web.readmodel import ReadModel
+from socialcrm.web.security import LoginLimiter, TokenCache, principal_of
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: AppDB
+    rm: ReadModel
+    limiter: LoginLimiter
+    tokens: TokenCache
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in user: the handler redirects to the sign-in form."""
+
+
+# Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in
+# its thread pool, a hop per dependency per request. Their work is a dict lookup, or a
+# millisecond's indexed query when a token is not cached.
+async def state(request: Request) -> AppState:
+    return request.app.state.crm
+
+
+async def api_principal(request: Request, st: AppState = Depends(state)) -> Principal:
+    p = principal_of(request, st.db, st.tokens)
+    if p is None:
+        raise HTTPException(
+            401,
+            "sign in or send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return p
+
+
+async def page_principal(request: Request, st: AppState = Depends(state)) -> Principal:
+    p = principal_of(request, st.db, st.tokens)
+    if p is None or p.via_token:
+        raise LoginRequired
+    return p
+
+
+def require(role: str, *, page: bool = False):
+    """A dependency letting through callers whose role is at least ``role`` (else 403)."""
+    base = page_principal if page else api_principal
+
+    async def check(p: Principal = Depends(base)) -> Principal:
+        if not p.can(role):
+            raise HTTPException(403, f"this needs the {role} role or higher; you are {p.role}")
+        return p
+
+    return check
+
+
+def respond(data: Any) -> Any:
+    """``data`` as a JSON response, skipping FastAPI's re-encoding.
+
+    orjson writes dates as ISO 8601 and NaN/inf as null (what :func:`clean` does, ten
+    times faster). Endpoints keep their return annotations for the OpenAPI schema; a
+    Response returned is sent as it is.
+    """
+    return Response(orjson.dumps(data, default=_encode), media_type="application/json")
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe values: NaN/inf become null, decimals floats, dates ISO strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return clean(float(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value

@@ -1,0 +1,367 @@
+"""Server-rendered pages for marketers: overview, customers, 360, listening, influence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from socialcrm import __version__
+from socialcrm.appdb.accounts import Principal, authenticate
+from socialcrm.store.warehouse import Warehouse
+from socialcrm.web import charts, views
+from socialcrm.web.deps import AppState, page_principal, require, state
+from socialcrm.web.readmodel import SORTS
+from socialcrm.web.security import check_csrf, csrf_token, mask_row
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.globals["version"] = __version__
+
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+
+
+def render(request: Request, name: str, p: Principal | None, status: int = 200, **ctx: Any):
+    return TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {"user": p, "csrf": csrf_token(request), "nav": name.removesuffix(".html"), **ctx},
+        status_code=status,
+    )
+
+
+def _parse(kind: Callable[[str], T], text: str | None) -> T | None:
+    """A filter from a form: empty or malformed input means no filter, never an error page."""
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        return None
+
+
+def _money(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f}"
+
+
+TEMPLATES.env.filters["money"] = _money
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+def _safe_next(target: str) -> str:
+    # Only paths on this site: an open redirect would make the sign-in form a phishing aid.
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
+async def login(request: Request, st: AppState = Depends(state)) -> Response:
+    form = await request.form()
+    email = str(form.get("email", "")).strip().lower()[:320]
+    password = str(form.get("password", ""))[:1000]
+    target = _safe_next(str(form.get("next", "/")))
+    client = request.client.host if request.client else "?"
+    keys = (f"ip:{client}", f"email:{email}")
+    wait = st.limiter.retry_after(*keys)
+    if wait > 0:
+        return render(
+            request,
+            "login.html",
+            None,
+            status=429,
+            next=target,
+            error=f"Too many failed sign-ins. Try again in {wait:.0f} seconds.",
+        )
+    with st.db.session() as s:
+        p = authenticate(s, email, password)
+    if p is None:
+        st.limiter.failed(*keys)
+        return render(
+            request, "login.html", None, status=401, next=target, error="Wrong email or password."
+        )
+    st.limiter.succeeded(*keys)
+    request.session.clear()  # a fresh session (and CSRF secret) on sign-in: no fixation
+    request.session["uid"] = p.user_id
+    csrf_token(request)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout", dependencies=[Depends(check_csrf)])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
+) -> Response:
+    head = views.overview(st.rm)
+    days = views.daily(st.rm, "all", days=120)
+    labels = [d["day"].strftime("%d %b") for d in days]
+    volume = charts.line_chart(
+        "Posts per day and mean sentiment",
+        labels,
+        {
+            "mean sentiment ×100": [
+                None if d["mean_score"] is None else 100 * d["mean_score"] for d in days
+            ]
+        },
+        bars=[d["posts"] for d in days],
+    )
+    sentiment = charts.line_chart(
+        "Negative share per day (%)",
+        labels,
+        {"negative share": [100 * (d["negative_share"] or 0) for d in days]},
+        y_min=0,
+    )
+    bands = charts.bar_list(
+        "CLV by risk band", [(b["risk_band"], b["clv"] or 0) for b in head["risk_bands"]]
+    )
+    segs = views.segments(st.rm)
+    infl = views.influencers(st.rm, limit=300)
+    trinity = charts.scatter(
+        "TRInity map",
+        [
+            (
+                r.get("clv") or 0,
+                r.get("influence_score") or 0,
+                r.get("followers") or 1,
+                r.get("name") or r["customer_id"],
+            )
+            for r in infl
+        ],
+        x_label="CLV (log) →",
+        y_label="influence ↑",
+        log_x=True,
+    )
+    tables = Warehouse(st.settings.warehouse_dir).tables()
+    return render(
+        request,
+        "overview.html",
+        p,
+        head=head,
+        volume=volume,
+        sentiment=sentiment,
+        bands=bands,
+        segments=segs,
+        trinity=trinity,
+        tables=tables,
+        home=st.settings.home,
+        has_posts=bool(days),
+    )
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customers(
+    request: Request,
+    q: str | None = Query(None, max_length=200),
+    risk_band: str | None = Query(None, max_length=20),
+    min_clv: str | None = Query(None, max_length=30),
+    sort: str = Query("clv", max_length=30),
+    order: str = Query("desc", max_length=4),
+    page: int = Query(1, ge=1, le=100_000),
+    p: Principal = Depends(page_principal),
+    st: AppState = Depends(state),
+) -> Response:
+    sort = sort if sort in SORTS else "clv"
+    order = "asc" if order == "asc" else "desc"
+    risk_band = risk_band or None
+    q = q or None
+    min_clv = _parse(float, min_clv)
+    size = 50
+    items, total = st.rm.customers(
+        q=q,
+        search_contacts=p.can("agent"),
+        risk_band=risk_band,
+        min_clv=min_clv,
+        sort=sort,
+        order=order,
+        page=page,
+        page_size=size,
+    )
+    params = {
+        k: v
+        for k, v in {
+            "q": q,
+            "risk_band": risk_band,
+            "min_clv": min_clv,
+            "sort": sort,
+            "order": order,
+        }.items()
+        if v is not None
+    }
+    pages = max((total + size - 1) // size, 1)
+    return render(
+        request,
+        "customers.html",
+        p,
+        items=[mask_row(i, p) for i in items],
+        total=total,
+        page=page,
+        pages=pages,
+        q=q or "",
+        risk_band=risk_band or "",
+        min_clv=min_clv,
+        sort=sort,
+        order=order,
+        sorts=list(SORTS),
+        prev_url=f"/customers?{urlencode(params | {'page': page - 1})}" if page > 1 else None,
+        next_url=f"/customers?{urlencode(params | {'page': page + 1})}" if page < pages else None,
+        loaded=st.rm.exists("customers"),
+    )
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer(
+    request: Request,
+    customer_id: str,
+    p: Principal = Depends(page_principal),
+    st: AppState = Depends(state),
+) -> Response:
+    c = views.customer_360(st.rm, customer_id)
+    if c is None:
+        raise HTTPException(404, f"No customer {customer_id!r} in this workspace.")
+    c["profile"] = mask_row(c["profile"], p)
+    c["identities"] = [mask_row(i, p) for i in c["identities"]]
+    orders = sorted(c["orders"], key=lambda o: o["ordered_at"])
+    spend, running = [], 0.0
+    for o in orders:
+        running += o["amount"] or 0
+        spend.append(running)
+    timeline = charts.line_chart(
+        "Cumulative spend",
+        [o["ordered_at"].strftime("%d %b %y") for o in orders],
+        {"cumulative spend": spend},
+        bars=[o["amount"] or 0 for o in orders],
+        y_min=0,
+    )
+    return render(request, "customer.html", p, c=c, timeline=timeline)
+
+
+@router.get("/listening", response_class=HTMLResponse)
+def listening(
+    request: Request,
+    sentiment: str | None = Query(None, max_length=10),
+    topic_id: str | None = Query(None, max_length=10),
+    entity: str | None = Query(None, max_length=200),
+    q: str | None = Query(None, max_length=200),
+    since: str | None = Query(None, max_length=10),
+    until: str | None = Query(None, max_length=10),
+    page: int = Query(1, ge=1, le=100_000),
+    p: Principal = Depends(page_principal),
+    st: AppState = Depends(state),
+) -> Response:
+    days = views.daily(st.rm, "all", days=120)
+    labels = [d["day"].strftime("%d %b") for d in days]
+    volume = charts.line_chart(
+        "Posts per day",
+        labels,
+        {"positive": [d["positive"] for d in days], "negative": [d["negative"] for d in days]},
+        bars=[d["posts"] for d in days],
+        y_min=0,
+        width=1200,
+    )
+    tops = views.topics(st.rm)
+    topic_chart = charts.bar_list("Topics", [(t["label"], t["posts"]) for t in tops])
+    ments = views.mentions(st.rm)
+    mention_chart = charts.bar_list(
+        "Mentions", [(m["entity_name"], m["posts"]) for m in ments[:12]]
+    )
+    sentiment = sentiment if sentiment in ("negative", "neutral", "positive") else None
+    topic = _parse(int, topic_id)
+    start, end = _parse(date.fromisoformat, since), _parse(date.fromisoformat, until)
+    posts, total = views.posts(
+        st.rm,
+        sentiment=sentiment,
+        topic_id=topic,
+        entity=entity or None,
+        q=q or None,
+        since=start,
+        until=end,
+        page=page,
+        page_size=25,
+    )
+    f = {
+        "sentiment": sentiment,
+        "topic_id": topic,
+        "entity": entity or None,
+        "q": q or None,
+        "since": start,
+        "until": end,
+    }
+    return render(
+        request,
+        "listening.html",
+        p,
+        volume=volume,
+        topics=tops,
+        topic_chart=topic_chart,
+        mentions=ments,
+        mention_chart=mention_chart,
+        alerts=views.alerts(st.rm, 10),
+        posts=posts,
+        total=total,
+        page=page,
+        mix=views.sentiment_mix(st.rm),
+        f={k: ("" if v is None else v) for k, v in f.items()},
+        f_set={k: str(v) for k, v in f.items() if v is not None},
+        topic_names={t["topic_id"]: t["label"] for t in tops},
+    )
+
+
+@router.get("/influencers", response_class=HTMLResponse)
+def influencers(
+    request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
+) -> Response:
+    roster = views.influencers(st.rm, limit=50)
+    comms = views.communities(st.rm)
+    cmap = charts.scatter(
+        "Community map",
+        [
+            (
+                c.get("mean_clv") or 0,
+                c.get("mean_sentiment") or 0,
+                c.get("size") or 1,
+                str(c.get("label") or c.get("community_id")),
+            )
+            for c in comms
+        ],
+        x_label="mean CLV →",
+        y_label="sentiment ↑",
+    )
+    return render(request, "influencers.html", p, roster=roster, communities=comms, cmap=cmap)
+
+
+@router.get("/segments", response_class=HTMLResponse)
+def segments(
+    request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
+) -> Response:
+    segs = views.segments(st.rm)
+    chart = charts.bar_list("Segment sizes", [(s["segment"], s["customers"]) for s in segs])
+    return render(request, "segments.html", p, segments=segs, chart=chart)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(
+    request: Request,
+    p: Principal = Depends(require("admin", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    from sqlalchemy import select
+
+    from socialcrm.appdb.models import AuditEntry, User
+
+    with st.db.session() as s:
+        users = list(s.scalars(select(User).order_by(User.email)))
+        log = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(50)))
+    return render(request, "admin.html", p, users=users, log=log)

@@ -1,0 +1,457 @@
+"""The web app's read path: one in-process DuckDB per server process over the warehouse.
+
+Pages and the API read through here, never through the pipeline's engine: a request
+must not start Spark, and must answer in milliseconds at a million customers. The
+customer list and the customer 360's detail tables are copied into DuckDB's memory,
+sorted by ``customer_id`` (so a point lookup touches one row group through its zone
+map) and rebuilt when the warehouse swaps a new version in. Everything else is read
+straight from the current Parquet files. Any table may be missing: readers get empty
+results, and the pages say what to run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialcrm.store.warehouse import POINTER
+
+# The tables the customer list is built from; a new version of any rebuilds it.
+LIST_SOURCES = ("customers", "customer_transaction_scores", "identities", "customer_influence")
+# Per-customer detail tables of the 360 and the order of a customer's rows in each.
+DETAIL_TABLES = {
+    "identities": "kind, value",
+    "consents": "purpose, recorded_at",
+    "orders": "ordered_at DESC",
+    "posts_enriched": "created_at DESC",
+    "customer_influence": "customer_id",
+}
+
+# What a row of the customer list carries (the 360 has every column).
+LIST_COLUMNS = [
+    "customer_id", "name", "city", "country", "email", "phone", "frequency", "spend",
+    "last_purchase", "p_alive", "clv", "risk_band", "influence_score", "amplifier",
+    "community_id", "segment",
+]  # fmt: skip
+
+SORTS = {
+    "clv": "clv",
+    "p_alive": "p_alive",
+    "expected_purchases": "expected_purchases",
+    "spend": "spend",
+    "frequency": "frequency",
+    "last_purchase": "last_purchase",
+    "influence": "influence_score",
+    "name": "name",
+    "customer_id": "customer_id",
+}
+
+
+class ReadModel:
+    """Read-only queries over the warehouse at ``root``; safe to share between threads."""
+
+    def __init__(
+        self, root: Path, threads: int | None = None, recheck_seconds: float = 1.0
+    ) -> None:
+        self.root = root
+        self.recheck_seconds = recheck_seconds
+        self._checked = -1e9
+        self._con = duckdb.connect(":memory:")
+        if threads:
+            self._con.execute(f"SET threads = {int(threads)}")
+        self._lock = threading.Lock()
+        self._built: dict[str, str | None] = {}
+        self._index: CustomerIndex | None = None
+        self._details: dict[str, Detail | None] = {}
+
+    # -- plumbing ----------------------------------------------------------------------
+    def version(self, name: str) -> str | None:
+        try:
+            return (self.root / name / POINTER).read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, name: str) -> bool:
+        return self.version(name) is not None
+
+    def source(self, name: str) -> str:
+        """A ``read_parquet`` of the current version of ``name`` (callers check it exists)."""
+        folder = self.root / name / (self.version(name) or "_missing")
+        return f"read_parquet('{(folder / '*.parquet').as_posix()}', union_by_name=true)"
+
+    def columns(self, name: str) -> set[str]:
+        if not self.exists(name):
+            return set()
+        return {r[0] for r in self.rows(f"DESCRIBE SELECT * FROM {self.source(name)}", raw=True)}
+
+    def rows(self, sql: str, params: Sequence[Any] = (), *, raw: bool = False) -> list[Any]:
+        cur = self._con.cursor()
+        try:
+            result = cur.execute(sql, list(params))
+            if raw:
+                return result.fetchall()
+            names = [d[0] for d in result.description]
+            return [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+        finally:
+            cur.close()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    # -- materialised tables -----------------------------------------------------------
+    def stale(self) -> bool:
+        """Whether :meth:`refresh` would look at the warehouse now (it may then rebuild)."""
+        return self._index is None or time.monotonic() - self._checked >= self.recheck_seconds
+
+    def refresh(self) -> None:
+        """Rebuild the in-memory copies whose warehouse tables changed.
+
+        The version pointers are read at most every ``recheck_seconds``: a new pipeline
+        run shows up within that time, and a busy server does not read files per request.
+        """
+        now = time.monotonic()
+        if self._index is not None and now - self._checked < self.recheck_seconds:
+            return
+        self._checked = now
+        wanted = {n: self.version(n) for n in {*LIST_SOURCES, *DETAIL_TABLES}}
+        if all(self._built.get(n, "?") == v for n, v in wanted.items()):
+            return
+        with self._lock:
+            wanted = {n: self.version(n) for n in wanted}
+            changed = {n for n, v in wanted.items() if self._built.get(n, "?") != v}
+            if not changed:
+                return
+            con = self._con.cursor()
+            try:
+                if changed & set(LIST_SOURCES) or self._index is None:
+                    self._index = self._build_list(con)
+                    changed |= set(DETAIL_TABLES)  # positions moved: re-slice every detail
+                details = dict(self._details)
+                for name in DETAIL_TABLES:
+                    if name in changed:
+                        details[name] = self._build_detail(con, name)
+                self._details = details
+            finally:
+                con.close()
+            self._built.update(wanted)
+
+    def _build_detail(self, con: duckdb.DuckDBPyConnection, name: str) -> Detail | None:
+        """A customer's rows of ``name`` as one slice: rows ordered by list position."""
+        if self._index is None or not self.exists(name) or "customer_id" not in self.columns(name):
+            return None
+        rows = con.execute(
+            f"""SELECT d.*, l.pos AS _pos FROM {self.source(name)} d
+                JOIN (SELECT customer_id, (row_number() OVER (ORDER BY customer_id)) - 1 AS pos
+                      FROM customer_list) l USING (customer_id)
+                ORDER BY l.pos, {DETAIL_TABLES[name]}"""
+        ).to_arrow_table()
+        pos = rows.column("_pos").to_numpy()
+        offsets = np.searchsorted(pos, np.arange(self._index.n + 1), side="left")
+        return Detail(rows.drop_columns(["_pos"]), offsets)
+
+    def _build_list(self, con: duckdb.DuckDBPyConnection) -> CustomerIndex | None:
+        if not self.exists("customers"):
+            con.execute("DROP TABLE IF EXISTS customer_list")
+            return None
+        scores = self.exists("customer_transaction_scores")
+        influence = self.exists("customer_influence")
+        ids = self.exists("identities")
+        infl_cols = self.columns("customer_influence")
+        sql = f"""
+        CREATE OR REPLACE TABLE customer_list AS
+        SELECT c.customer_id, c.source, c.first_name, c.last_name,
+               trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS name,
+               lower(trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')))
+                   AS name_lc,
+               c.city, c.country, c.preferred_channel, c.created_at,
+               {"i.email, i.phone" if ids else "NULL::VARCHAR AS email, NULL::VARCHAR AS phone"},
+               {_score_cols(scores)},
+               {_influence_cols(influence, infl_cols)},
+               NULL::VARCHAR AS segment
+        FROM {self.source("customers")} c
+        {
+            f"LEFT JOIN {self.source('customer_transaction_scores')} s USING (customer_id)"
+            if scores
+            else ""
+        }
+        {
+            f"LEFT JOIN {self.source('customer_influence')} f USING (customer_id)"
+            if influence
+            else ""
+        }
+        {
+            f'''LEFT JOIN (SELECT customer_id,
+                   min(value) FILTER (WHERE kind = 'email') AS email,
+                   min(value) FILTER (WHERE kind = 'phone') AS phone
+                 FROM {self.source("identities")} GROUP BY customer_id) i USING (customer_id)'''
+            if ids
+            else ""
+        }
+        ORDER BY c.customer_id
+        """
+        con.execute(sql)
+        return CustomerIndex(con.execute("SELECT * FROM customer_list").to_arrow_table())
+
+    # -- the customer list -------------------------------------------------------------
+    def customers(
+        self,
+        *,
+        q: str | None = None,
+        search_contacts: bool = False,
+        risk_band: str | None = None,
+        segment: str | None = None,
+        min_clv: float | None = None,
+        max_clv: float | None = None,
+        min_p_alive: float | None = None,
+        max_p_alive: float | None = None,
+        community_id: int | None = None,
+        amplifier: bool | None = None,
+        sort: str = "clv",
+        order: str = "desc",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of customers matching every given filter, and how many match in all."""
+        self.refresh()
+        index = self._index
+        if index is None:
+            return [], 0
+        mask = index.cached_mask(
+            q=q,
+            search_contacts=search_contacts,
+            equal={
+                "risk_band": risk_band,
+                "segment": segment,
+                "community_id": community_id,
+                "amplifier": amplifier,
+            },
+            ranges={"clv": (min_clv, max_clv), "p_alive": (min_p_alive, max_p_alive)},
+        )
+        return index.page(mask, SORTS[sort], order == "desc", (page - 1) * page_size, page_size)
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        self.refresh()
+        index = self._index
+        if index is None or (i := index.pos.get(customer_id)) is None:
+            return None
+        return index.rows(np.array([i]), full=True)[0]
+
+    def detail(self, name: str, customer_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Rows of a per-customer table for one customer (empty when the table is missing)."""
+        self.refresh()
+        index, found = self._index, self._details.get(name)
+        if index is None or found is None or (i := index.pos.get(customer_id)) is None:
+            return []
+        start, end = int(found.offsets[i]), int(found.offsets[i + 1])
+        return found.table.slice(start, min(end - start, limit)).to_pylist()
+
+
+@dataclass(frozen=True)
+class Detail:
+    table: pa.Table
+    offsets: np.ndarray
+    """Rows of the customer at list position i are table[offsets[i]:offsets[i + 1]]."""
+
+
+class CustomerIndex:
+    """The customer list in memory with what makes a filtered, sorted page cheap.
+
+    A page is found by walking a cached sort permutation and keeping rows whose filter
+    mask is set, stopping once the page is full: a few hundred thousand comparisons at
+    most, however many customers match. DuckDB's top-N would sort every match on each
+    request (see ``benchmarks/web_customers.py`` for the comparison).
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        # Timestamps as naive UTC: turning zone-aware ones into Python objects costs
+        # more than the rest of a page.
+        for i, field in enumerate(table.schema):
+            if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+                table = table.set_column(
+                    i, field.name, table.column(i).cast(pa.timestamp(field.type.unit))
+                )
+        self.table = table.combine_chunks()
+        # A list page carries what the list shows; the 360 reads the full row. Fewer
+        # columns is most of what a page costs (Arrow to Python objects).
+        self.summary = self.table.select(LIST_COLUMNS)
+        self.n = table.num_rows
+        self.pos = dict(
+            zip(self.table.column("customer_id").to_pylist(), range(self.n), strict=True)
+        )
+        self._numeric = {
+            c: self.table.column(c).to_numpy(zero_copy_only=False).astype("float64")
+            for c in ("clv", "p_alive", "community_id")
+        }
+        self._codes: dict[str, tuple[np.ndarray, dict[Any, int]]] = {}
+        for c in ("risk_band", "segment", "amplifier"):
+            enc = pc.dictionary_encode(self.table.column(c)).combine_chunks()
+            codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+            codes = codes.astype(np.int8 if len(enc.dictionary) < 127 else np.int32)
+            self._codes[c] = (codes, {v: k for k, v in enumerate(enc.dictionary.to_pylist())})
+        self._perms: dict[tuple[str, bool], np.ndarray] = {}
+        self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._lock = threading.Lock()
+        for key in SORTS.values():  # every order ready before the first request
+            for descending in (True, False):
+                self.perm(key, descending)
+
+    def cached_mask(self, **filters: Any) -> np.ndarray | None:
+        """:meth:`mask`, remembered for the last 64 filter combinations.
+
+        Paging through one filtered list, or many people opening the same view, asks
+        for the same mask again; on a hit a page costs only the walk. The cache lives
+        and dies with this index, so a pipeline run never serves stale rows.
+        """
+        key = repr(sorted(filters.items()))
+        with self._lock:
+            if key in self._masks:
+                self._masks.move_to_end(key)
+                return self._masks[key]
+        found = self.mask(**filters)
+        with self._lock:
+            self._masks[key] = found
+            if len(self._masks) > 64:
+                self._masks.popitem(last=False)
+        return found
+
+    def mask(
+        self,
+        *,
+        q: str | None,
+        search_contacts: bool,
+        equal: dict[str, Any],
+        ranges: dict[str, tuple[float | None, float | None]],
+    ) -> np.ndarray | None:
+        """Rows matching every filter (None: no filter, every row)."""
+        m: np.ndarray | None = None
+
+        def both(x: np.ndarray) -> None:
+            nonlocal m
+            m = x if m is None else m & x
+
+        for column, value in equal.items():
+            if value is None:
+                continue
+            if column == "community_id":
+                both(self._numeric[column] == float(value))
+            else:
+                codes, lookup = self._codes[column]
+                code = lookup.get(value)
+                both(codes == code if code is not None else np.zeros(self.n, dtype=bool))
+        for column, (lo, hi) in ranges.items():
+            values = self._numeric[column]
+            if lo is not None:
+                both(values >= lo)
+            if hi is not None:
+                both(values <= hi)
+        if q and q.strip():
+            needle = q.strip()
+            hit = pc.match_substring(self.table.column("name_lc"), needle.lower())
+            hit = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+            if needle in self.pos:
+                hit[self.pos[needle]] = True
+            if search_contacts:
+                for c, v in (("email", needle.lower()), ("phone", needle)):
+                    eq = pc.fill_null(pc.equal(self.table.column(c), v), False)
+                    hit |= eq.to_numpy(zero_copy_only=False)
+            both(hit)
+        return m
+
+    def perm(self, key: str, descending: bool) -> np.ndarray:
+        """Row positions in sort order (nulls last, ties by customer_id), computed once."""
+        found = self._perms.get((key, descending))
+        if found is None:
+            with self._lock:
+                column = self.table.column(key)
+                if (
+                    pa.types.is_integer(column.type)
+                    or pa.types.is_floating(column.type)
+                    or (pa.types.is_date(column.type))
+                ):
+                    # Rows are in customer_id order, so a stable sort breaks ties by it;
+                    # NaN (null) sorts last either way round.
+                    if pa.types.is_date(column.type):
+                        column = column.cast(pa.int32())
+                    values = column.to_numpy(zero_copy_only=False).astype("float64")
+                    found = np.argsort(-values if descending else values, kind="stable")
+                else:
+                    keys = [(key, "descending" if descending else "ascending")]
+                    if key != "customer_id":
+                        keys.append(("customer_id", "ascending"))
+                    found = _sort_indices(self.table, keys).to_numpy()
+                self._perms[(key, descending)] = found
+        return found
+
+    def page(
+        self, mask: np.ndarray | None, key: str, descending: bool, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        perm = self.perm(key, descending)
+        if mask is None:
+            return self.rows(perm[offset : offset + limit]), self.n
+        total = int(np.count_nonzero(mask))
+        need, found, start, chunk = offset + limit, [], 0, 4096
+        have = 0
+        while start < self.n and have < need:
+            part = perm[start : start + chunk]
+            kept = part[mask[part]]
+            found.append(kept)
+            have += len(kept)
+            start += chunk
+            chunk *= 4
+        picked = np.concatenate(found)[offset:need] if found else np.empty(0, dtype=np.int64)
+        return self.rows(picked), total
+
+    def rows(self, positions: np.ndarray, *, full: bool = False) -> list[dict[str, Any]]:
+        """Rows at ``positions``: the list's summary columns, or every column (the 360)."""
+        table = self.table if full else self.summary
+        out = table.take(pa.array(positions, type=pa.int64())).to_pylist()
+        if full:
+            for r in out:
+                del r["name_lc"]
+        return out
+
+
+def _sort_indices(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Array:
+    """Sort indices with nulls last, on pyarrow before and after 25 (per-key placement)."""
+    try:
+        return pc.sort_indices(table, sort_keys=[(k, o, "at_end") for k, o in keys])
+    except (TypeError, ValueError):
+        return pc.sort_indices(table, sort_keys=keys, null_placement="at_end")
+
+
+def _score_cols(present: bool) -> str:
+    cols = {
+        "frequency": "BIGINT",
+        "recency": "DOUBLE",
+        "monetary": "DOUBLE",
+        "spend": "DOUBLE",
+        "last_purchase": "DATE",
+        "rfm_code": "VARCHAR",
+        "p_alive": "DOUBLE",
+        "expected_purchases": "DOUBLE",
+        "clv": "DOUBLE",
+        "risk_band": "VARCHAR",
+        "overdue": "BOOLEAN",
+    }
+    if present:
+        return ", ".join(f"s.{c}" for c in cols)
+    return ", ".join(f"NULL::{t} AS {c}" for c, t in cols.items())
+
+
+def _influence_cols(present: bool, available: set[str]) -> str:
+    cols = {"influence_score": "DOUBLE", "amplifier": "BOOLEAN", "community_id": "BIGINT"}
+    return ", ".join(
+        f"f.{c}::{t} AS {c}" if present and c in available else f"NULL::{t} AS {c}"
+        for c, t in cols.items()
+    )

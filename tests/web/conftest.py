@@ -1,0 +1,446 @@
+"""A small, fully known warehouse and a real server (uvicorn on loopback) for the web tests.
+
+The warehouse is written table by table with the columns the pipeline steps write, so
+every count and order a test asserts can be worked out from this file. The app
+database runs on SQLite and, for the API tests, on a throwaway PostgreSQL cluster.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pytest
+import uvicorn
+
+from socialcrm.appdb.accounts import create_token, create_user
+from socialcrm.appdb.db import AppDB
+from socialcrm.config import Settings
+from socialcrm.store.warehouse import Warehouse
+from socialcrm.web.app import create_app
+
+PASSWORD = "a long test password"
+XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
+N = 60
+BANDS = ("low", "medium", "high", "very_high")
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def clv_of(i: int) -> float:
+    return round(1000 - 13.7 * i + (i % 7) * 3.1, 2)
+
+
+def band_of(i: int) -> str:
+    return BANDS[i % 4]
+
+
+def build_warehouse(root: Path) -> None:
+    """N customers c000…; c000 has every kind of record; posts include an XSS payload."""
+    w = Warehouse(root)
+    ids = [f"c{i:03d}" for i in range(N)]
+    w.write(
+        "customers",
+        pa.table(
+            {
+                "customer_id": ids,
+                "source": ["shop"] * N,
+                "created_at": [T0 + timedelta(days=i) for i in range(N)],
+                "first_name": [f"Ada{i}" if i % 2 else f"Bob{i}" for i in range(N)],
+                "last_name": ["Lovelace" if i % 3 == 0 else "Smith" for i in range(N)],
+                "city": ["Berlin"] * N,
+                "country": ["DE"] * N,
+                "preferred_channel": ["email"] * N,
+            }
+        ),
+    )
+    scored = ids[:50]  # c050…c059 never bought: no scores
+    w.write(
+        "customer_transaction_scores",
+        pa.table(
+            {
+                "customer_id": scored,
+                "frequency": [i % 5 for i in range(50)],
+                "recency": [float(10 * (i % 5)) for i in range(50)],
+                "T": [300.0] * 50,
+                "monetary": [50.0 + i for i in range(50)],
+                "spend": [100.0 + 2 * i for i in range(50)],
+                "last_purchase": [date(2025, 6, 1) - timedelta(days=i) for i in range(50)],
+                "rfm_code": ["345"] * 50,
+                "p_alive": [round(1 - i / 50, 3) for i in range(50)],
+                "expected_purchases": [round(2 - i / 30, 3) for i in range(50)],
+                "expected_spend": [100.0] * 50,
+                "clv": [clv_of(i) for i in range(50)],
+                "risk_band": [band_of(i) for i in range(50)],
+                "overdue": [i % 4 == 3 for i in range(50)],
+            }
+        ),
+    )
+    w.write(
+        "identities",
+        pa.table(
+            {
+                "customer_id": [*ids, "c000", "c000"],
+                "kind": ["email"] * N + ["phone", "instagram"],
+                "value": [f"user{i}@example.com" for i in range(N)]
+                + ["+4915112345678", "ada_insta"],
+                "raw_value": [f"User{i}@Example.com" for i in range(N)]
+                + ["0151 12345678", "@ada_insta"],
+                "source": ["checkout"] * N + ["loyalty_form", "social_login"],
+                "verified": [True] * (N + 2),
+            }
+        ),
+    )
+    w.write(
+        "consents",
+        pa.table(
+            {
+                "customer_id": ["c000", "c000", "c000", "c001"],
+                "purpose": ["email_marketing", "email_marketing", "social_linking", "profiling"],
+                "status": ["granted", "withdrawn", "granted", "refused"],
+                "recorded_at": [T0, T0 + timedelta(days=30), T0, T0],
+                "source": ["web", "app", "app", "store"],
+            }
+        ),
+    )
+    w.write(
+        "orders",
+        pa.table(
+            {
+                "order_id": ["o1", "o2", "o3"],
+                "customer_id": ["c000", "c000", "c001"],
+                "email": [None, None, None],
+                "ordered_at": [T0, T0 + timedelta(days=40), T0],
+                "amount": [120.0, 80.5, 10.0],
+                "currency": ["EUR"] * 3,
+                "status": ["completed"] * 3,
+                "quantity": [1, 2, 1],
+                "product_id": ["P-1", "P-2", "P-1"],
+                "channel": ["online"] * 3,
+            },
+            schema=pa.schema(
+                [
+                    ("order_id", pa.string()),
+                    ("customer_id", pa.string()),
+                    ("email", pa.string()),
+                    ("ordered_at", pa.timestamp("us", tz="UTC")),
+                    ("amount", pa.float64()),
+                    ("currency", pa.string()),
+                    ("status", pa.string()),
+                    ("quantity", pa.int64()),
+                    ("product_id", pa.string()),
+                    ("channel", pa.string()),
+                ]
+            ),
+        ),
+    )
+    labels = ["negative", "neutral", "positive"]
+    n_posts = 30
+    texts = [f"post number {i} about the Aurora lamp" for i in range(n_posts)]
+    texts[0] = XSS
+    w.write(
+        "posts_enriched",
+        pa.table(
+            {
+                "post_id": [f"p{i:02d}" for i in range(n_posts)],
+                "platform": ["instagram" if i % 2 else "bluesky" for i in range(n_posts)],
+                "author_handle": [f"author{i}" for i in range(n_posts)],
+                "customer_id": ["c000" if i < 3 else None for i in range(n_posts)],
+                "created_at": [T0 + timedelta(days=i) for i in range(n_posts)],
+                "day": [(T0 + timedelta(days=i)).date() for i in range(n_posts)],
+                "text": texts,
+                "sentiment_label": [labels[i % 3] for i in range(n_posts)],
+                "sentiment_score": [(i % 3 - 1) * 0.5 for i in range(n_posts)],
+                "intent": ["complaint"] * n_posts,
+                "topic_id": [i % 2 for i in range(n_posts)],
+                "mentions": [["product:P-1"] if i % 5 == 0 else [] for i in range(n_posts)],
+                "reach": [10.0] * n_posts,
+                "engagement": [1.0] * n_posts,
+                "is_spam": [i == 29 for i in range(n_posts)],
+            },
+            schema=pa.schema(
+                [
+                    ("post_id", pa.string()),
+                    ("platform", pa.string()),
+                    ("author_handle", pa.string()),
+                    ("customer_id", pa.string()),
+                    ("created_at", pa.timestamp("us", tz="UTC")),
+                    ("day", pa.date32()),
+                    ("text", pa.string()),
+                    ("sentiment_label", pa.string()),
+                    ("sentiment_score", pa.float64()),
+                    ("intent", pa.string()),
+                    ("topic_id", pa.int64()),
+                    ("mentions", pa.list_(pa.string())),
+                    ("reach", pa.float64()),
+                    ("engagement", pa.float64()),
+                    ("is_spam", pa.bool_()),
+                ]
+            ),
+        ),
+    )
+    days = [(T0 + timedelta(days=i)).date() for i in range(n_posts)]
+    w.write(
+        "listening_daily",
+        pa.table(
+            {
+                "day": days,
+                "dimension": ["all"] * n_posts,
+                "key": ["all"] * n_posts,
+                "label": ["all posts"] * n_posts,
+                "posts": [1 + i % 4 for i in range(n_posts)],
+                "reach": [10] * n_posts,
+                "negative": [float(i % 2) for i in range(n_posts)],
+                "neutral": [0.0] * n_posts,
+                "positive": [1.0] * n_posts,
+                "mean_score": [0.1] * n_posts,
+                "negative_share": [0.25] * n_posts,
+                "share_of_voice": [None] * n_posts,
+            },
+            schema=pa.schema(
+                [
+                    ("day", pa.date32()),
+                    ("dimension", pa.string()),
+                    ("key", pa.string()),
+                    ("label", pa.string()),
+                    ("posts", pa.int64()),
+                    ("reach", pa.int64()),
+                    ("negative", pa.float64()),
+                    ("neutral", pa.float64()),
+                    ("positive", pa.float64()),
+                    ("mean_score", pa.float64()),
+                    ("negative_share", pa.float64()),
+                    ("share_of_voice", pa.float64()),
+                ]
+            ),
+        ),
+    )
+    w.write(
+        "topics",
+        pa.table(
+            {
+                "topic_id": [0, 1],
+                "label": [f"battery · {XSS}", "hiking · trails"],
+                "keywords": [["battery"], ["hiking"]],
+                "posts": [15, 15],
+                "negative_share": [0.3, 0.2],
+            }
+        ),
+    )
+    w.write(
+        "post_mentions",
+        pa.table(
+            {
+                "post_id": ["p00", "p05", "p10"],
+                "entity_id": ["product:P-1"] * 3,
+                "entity_kind": ["product"] * 3,
+                "entity_name": ["Aurora Lamp"] * 3,
+                "sentiment_label": ["negative", "positive", "negative"],
+                "sentiment_score": [-0.5, 0.5, -0.4],
+            }
+        ),
+    )
+    w.write(
+        "alerts",
+        pa.table(
+            {
+                "alert_id": ["a1"],
+                "day": [date(2025, 1, 20)],
+                "dimension": ["all"],
+                "key": ["all"],
+                "label": ["all posts"],
+                "metric": ["volume"],
+                "observed": [12.0],
+                "expected": [1.0],
+                "z": [9.9],
+                "message": ["all posts: 12 posts on Mon 20 Jan 2025, 1 expected"],
+            }
+        ),
+    )
+    w.write(
+        "customer_influence",
+        pa.table(
+            {
+                "customer_id": ids[:10],
+                "influence_score": [float(90 - 5 * i) for i in range(10)],
+                "amplifier": [i < 3 for i in range(10)],
+                "community_id": [i % 2 for i in range(10)],
+                "pagerank": [0.01] * 10,
+                "followers": [1000 - 50 * i for i in range(10)],
+                "posts": [5] * 10,
+            }
+        ),
+    )
+    w.write(
+        "communities",
+        pa.table(
+            {
+                "community_id": [0, 1],
+                "size": [6, 4],
+                "label": ["trail runners", "night hikers"],
+                "mean_clv": [900.0, 850.0],
+                "mean_p_alive": [0.9, 0.8],
+                "share_at_risk": [0.1, 0.5],
+                "top_topics": ["battery", "hiking"],
+                "top_amplifiers": ["Bob0 Lovelace", None],
+                "mean_sentiment": [0.2, -0.1],
+            }
+        ),
+    )
+
+
+@dataclass
+class Site:
+    """A running app: its URL, settings, and the API tokens of each role."""
+
+    url: str
+    settings: Settings
+    tokens: dict[str, str]
+    db_url: str
+
+    def api(self, role: str = "admin") -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[role]}"}, timeout=30
+        )
+
+
+def seed_users(db_url: str) -> dict[str, str]:
+    """One user per role (email ROLE@test.io) and a token each; returns role → secret."""
+    db = AppDB(db_url)
+    tokens = {}
+    with db.session() as s:
+        for role in ("viewer", "agent", "analyst", "admin"):
+            create_user(s, f"{role}@test.io", PASSWORD, role, actor="test")
+            tokens[role] = create_token(s, f"{role}@test.io", "tests")[1]
+    db.close()
+    return tokens
+
+
+def serve(settings: Settings) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback (``make system-deps`` installs it)."""
+    # On PATH, where a source build puts it, or where Debian's postgresql package does.
+    candidates = [
+        shutil.which("pg_ctl"),
+        "/usr/local/bin/pg_ctl",
+        *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True),
+    ]
+    pg_ctl = next((c for c in candidates if c and Path(c).exists()), "pg_ctl")
+    initdb = str(Path(pg_ctl).with_name("initdb"))
+    if not Path(pg_ctl).exists():
+        pytest.fail("PostgreSQL is needed for these tests: run `make system-deps`")
+    # initdb refuses to run as root: run the cluster as the postgres user then, in a
+    # folder of its own (pytest's tmp folders are private to root).
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="socialcrm-pg-"))
+    if as_user:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+    port = _free_port()
+    run = {"check": True, "capture_output": True, "timeout": 120}
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-U", "crm", "--auth=trust", "-E", "UTF8"], **run
+    )
+    subprocess.run(
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(data.parent / "log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {data.parent} -F",
+            "start",
+        ],
+        **run,
+    )
+    try:
+        yield f"postgresql+psycopg://crm@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app on SQLite over the known warehouse (shared: tests only read)."""
+    home = tmp_path_factory.mktemp("web") / "ws"
+    build_warehouse(home / "warehouse")
+    # Tokens checked on every call, so revoking one shows at once in the tests.
+    settings = Settings(home=home, web_token_cache_seconds=0)
+    tokens = seed_users(settings.resolved_database_url)
+    for url in serve(settings):
+        yield Site(url, settings, tokens, settings.resolved_database_url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def api_site(request: pytest.FixtureRequest, site: Site) -> Iterator[Site]:
+    """The same app with its app database on SQLite, then on PostgreSQL."""
+    if request.param == "sqlite":
+        yield site
+        return
+    url = request.getfixturevalue("postgres_url")
+    settings = site.settings.model_copy(update={"database_url": url})
+    tokens = seed_users(url)
+    for base in serve(settings):
+        yield Site(base, settings, tokens, url)
+
+
+@pytest.fixture(scope="session")
+def empty_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    settings = Settings(home=tmp_path_factory.mktemp("empty") / "ws")
+    tokens = seed_users(settings.resolved_database_url)
+    for url in serve(settings):
+        yield Site(url, settings, tokens, settings.resolved_database_url)
+
+
+def sign_in(url: str, email: str, password: str = PASSWORD) -> httpx.Client:
+    """A browser-like client signed in through the form (CSRF token included)."""
+    import re
+
+    c = httpx.Client(base_url=url, timeout=30)
+    form = c.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    r = c.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert r.status_code == 303, r.text
+    return c
