@@ -1,0 +1,53 @@
+"""Pipeline step: the amplifier seeds of the workspace, written to ``amplifier_seeds``.
+
+The k customers (with social-linking consent in force) whose engagement is expected to
+spread a message furthest, in the order IMM chose them, each with its marginal gain.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from socialcrm.store.workspace import Workspace
+
+AMPLIFIER_SEEDS = pa.schema(
+    [
+        ("rank", pa.int64()),
+        ("node", pa.string()),
+        ("customer_id", pa.string()),
+        ("marginal_gain", pa.float64()),
+        ("cumulative_spread", pa.float64()),
+    ]
+)
+
+
+def step_amplifiers(ws: Workspace) -> dict[str, int]:
+    from socialcrm.programs.maximization import select_seeds
+    from socialcrm.programs.social_graph import workspace_graph
+
+    s = ws.settings
+    try:
+        wg = workspace_graph(ws, s.amplifier_model)
+    except ValueError:  # no follows or reshares yet
+        return {
+            "amplifier_seeds": ws.warehouse.write("amplifier_seeds", AMPLIFIER_SEEDS.empty_table())
+        }
+    rows: list[dict[str, object]] = []
+    if wg.eligible.any():
+        result = select_seeds(
+            wg.graph, s.amplifier_seeds, eligible=wg.eligible, epsilon=s.amplifier_epsilon
+        )
+        total = 0.0
+        for i, seed in enumerate(result.seeds, 1):
+            total += seed.marginal_gain
+            rows.append(
+                {
+                    "rank": i,
+                    "node": str(seed.label),
+                    "customer_id": wg.customer_of[str(seed.label)],
+                    "marginal_gain": seed.marginal_gain,
+                    "cumulative_spread": total,
+                }
+            )
+    table = pa.Table.from_pylist(rows, schema=AMPLIFIER_SEEDS)
+    return {"amplifier_seeds": ws.warehouse.write("amplifier_seeds", table)}
