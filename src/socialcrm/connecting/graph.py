@@ -1,0 +1,177 @@
+"""The social graph as a weighted edge list, built on the engine (DuckDB or Spark).
+
+An edge ``src -> dst`` means *src pays attention to dst*: src follows dst, replies to
+dst, reshares dst, or mentions dst. Interactions fade with age (a half-life), follows do
+not (they are a standing subscription). Nodes are handles on one platform, except that
+the handles of a person who consented to social linking are merged into one node for that
+person, so her audience on every network counts together. Without that consent her
+handles stay anonymous nodes: nothing here ties them to her record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import ibis
+from ibis.expr import types as ir
+
+from socialcrm.connecting.consent import granted
+from socialcrm.store.schemas import FOLLOWS, IDENTITIES, PLATFORMS, POSTS
+from socialcrm.store.workspace import Workspace
+
+KIND_WEIGHTS = {"follow": 1.0, "reply": 1.0, "reshare": 2.0, "mention": 0.5}
+"""How much attention each kind of edge shows: a reshare passes a message on to one's
+own audience, so it counts double; a mention is the weakest signal."""
+MENTION = r"@([A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_])"
+
+
+def handle_owners(ws: Workspace) -> ir.Table:
+    """(platform, handle, customer_id) for handles whose person granted social linking.
+
+    Persons are resolved people when identity clusters exist, else customer records.
+    """
+    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
+    social = ids.filter(ids.kind.isin(list(PLATFORMS)))
+    social = social.select(platform=social.kind, handle=social.value, record_id=social.customer_id)
+    resolved = ws.warehouse.exists("identity_clusters")
+    if resolved:
+        clusters = ws.warehouse.table("identity_clusters").select("record_id", "customer_id")
+        social = social.left_join(clusters, social.record_id == clusters.record_id)
+        social = social.select(
+            "platform", "handle", customer_id=ibis.coalesce(social.customer_id, social.record_id)
+        )
+    else:
+        social = social.select("platform", "handle", customer_id=social.record_id)
+    allowed = granted(ws, "social_linking", resolved=resolved)
+    linked = social.filter(social.customer_id.isin(allowed.customer_id))
+    return linked.group_by("platform", "handle").aggregate(customer_id=linked.customer_id.min())
+
+
+def reference_time(ws: Workspace) -> datetime | None:
+    """The moment ages are measured from: the latest post (deterministic, unlike now())."""
+    if not ws.warehouse.exists("posts"):
+        return None
+    value = ws.engine.execute(ws.warehouse.table("posts").created_at.max())
+    if value is None or value != value:  # None or NaT: no posts
+        return None
+    value = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    # Spark hands back naive timestamps in its session zone, which we set to UTC
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.Table:
+    """(platform, src, dst, kind, weight) per follow and interaction, decayed."""
+    posts = ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
+    follows = ws.warehouse.table_or_empty("follows", FOLLOWS.arrow_schema)
+    parts = [
+        follows.select(
+            "platform",
+            src=follows.follower_handle,
+            dst=follows.followed_handle,
+            kind=ibis.literal("follow"),
+            weight=ibis.literal(KIND_WEIGHTS["follow"]),
+        )
+    ]
+    if ref is not None:
+        age_days = (
+            ibis.literal(ref).cast("timestamp").epoch_seconds() - posts.created_at.epoch_seconds()
+        ) / 86400.0
+        p = posts.mutate(decay=ibis.literal(0.5).pow(age_days.clip(lower=0) / half_life_days))
+        parent = posts.select(
+            parent_id=posts.post_id,
+            parent_platform=posts.platform,
+            parent_author=posts.author_handle,
+        )
+        for kind, column in (("reply", "reply_to_post_id"), ("reshare", "reshare_of_post_id")):
+            j = p.inner_join(parent, p[column] == parent.parent_id)
+            parts.append(
+                j.select(
+                    "platform",
+                    src=j.author_handle,
+                    dst=j.parent_author,
+                    kind=ibis.literal(kind),
+                    weight=j.decay * KIND_WEIGHTS[kind],
+                )
+            )
+        mentioned = p.mutate(mentioned=p.text.re_extract(MENTION, 1).lower())
+        mentioned = mentioned.filter(
+            mentioned.mentioned.notnull()
+            & (mentioned.mentioned != "")
+            & mentioned.reshare_of_post_id.isnull()
+        )
+        parts.append(
+            mentioned.select(
+                "platform",
+                src=mentioned.author_handle,
+                dst=mentioned.mentioned,
+                kind=ibis.literal("mention"),
+                weight=mentioned.decay * KIND_WEIGHTS["mention"],
+            )
+        )
+    # one schema for all parts: a missing optional table is a memtable with nullable types
+    parts = [
+        p.select(
+            platform=p.platform.cast("string"),
+            src=p.src.cast("string"),
+            dst=p.dst.cast("string"),
+            kind=p.kind.cast("string"),
+            weight=p.weight.cast("float64"),
+        )
+        for p in parts
+    ]
+    edges = ibis.union(*parts, distinct=False)
+    return edges.filter(edges.src != edges.dst)
+
+
+def node_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.Table:
+    """(src, dst, weight, interactions) between nodes: handles, or consenting people.
+
+    A node id is ``c:<customer_id>`` for a linked person and ``h:<platform>:<handle>``
+    otherwise; self-loops (a person's own handles following each other) are dropped.
+    """
+    edges = raw_edges(ws, half_life_days, ref)
+    owners = handle_owners(ws)
+    s = owners.select(s_platform="platform", s_handle="handle", s_customer="customer_id")
+    d = owners.select(d_platform="platform", d_handle="handle", d_customer="customer_id")
+    j = edges.left_join(s, [edges.platform == s.s_platform, edges.src == s.s_handle])
+    j = j.left_join(d, [j.platform == d.d_platform, j.dst == d.d_handle])
+    j = j.select(
+        src=node_id(j.platform, j.src, j.s_customer),
+        dst=node_id(j.platform, j.dst, j.d_customer),
+        weight=j.weight,
+        interaction=(j.kind != "follow").cast("int64"),
+    )
+    j = j.filter(j.src != j.dst)
+    return j.group_by("src", "dst").aggregate(
+        weight=j.weight.sum(), interactions=j.interaction.sum()
+    )
+
+
+def node_id(platform: ir.StringValue, handle: ir.StringValue, customer: ir.StringValue):
+    return ibis.cases((customer.notnull(), "c:" + customer), else_="h:" + platform + ":" + handle)
+
+
+def handle_nodes(ws: Workspace) -> ir.Table:
+    """Every handle seen (author, follower, followed) with its node id and owner."""
+    posts = ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
+    follows = ws.warehouse.table_or_empty("follows", FOLLOWS.arrow_schema)
+    seen = ibis.union(
+        posts.select(
+            platform=posts.platform.cast("string"), handle=posts.author_handle.cast("string")
+        ),
+        follows.select(
+            platform=follows.platform.cast("string"), handle=follows.follower_handle.cast("string")
+        ),
+        follows.select(
+            platform=follows.platform.cast("string"), handle=follows.followed_handle.cast("string")
+        ),
+        distinct=True,
+    )
+    owners = handle_owners(ws)
+    j = seen.left_join(owners, [seen.platform == owners.platform, seen.handle == owners.handle])
+    return j.select(
+        platform=seen.platform,
+        handle=seen.handle,
+        customer_id=j.customer_id,
+        node=node_id(seen.platform, seen.handle, j.customer_id),
+    )

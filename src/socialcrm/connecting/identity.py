@@ -1,0 +1,263 @@
+"""The identity-resolution pipeline step over the warehouse's customers and identities.
+
+Customer records (shop, newsletter, loyalty, support) and their many contact points are
+resolved into people. Rules run on the engine over *all* contact points (a record may
+hold several emails and phones); the Splink model compares one flattened row per record.
+Clusters keep their ids across runs, and people's review decisions override both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.expr import types as ir
+
+from socialcrm.connecting.clusters import (
+    CLUSTERS_SCHEMA,
+    DECISIONS_SCHEMA,
+    LINEAGE_SCHEMA,
+    cluster_links,
+    latest_decisions,
+)
+from socialcrm.connecting.resolve import LINKS_SCHEMA, ResolveOptions, resolve_records
+from socialcrm.store.schemas import IDENTITIES, PLATFORMS
+from socialcrm.store.workspace import Workspace
+
+CLUSTERS = "identity_clusters"
+LINKS = "identity_links"
+LINEAGE = "identity_lineage"
+DECISIONS = "identity_decisions"
+
+IDENTITY_LINKS_SCHEMA = LINKS_SCHEMA.append(pa.field("status", pa.string(), nullable=False))
+"""``status``: ``linked`` (rule or model above the threshold), ``review`` (in the uncertain
+band, waiting for a person), ``match`` / ``no_match`` (a person decided)."""
+
+
+def canonical_identity(kind: ir.StringValue, value: ir.StringValue) -> ir.StringValue:
+    """What makes two contact points the same: one mailbox (no ``+tag``; no dots at
+    Gmail), the same E.164 phone or loyalty number, the same handle on one platform."""
+    local = value.re_extract(r"^([^@+]*)", 1)
+    domain = value.re_extract(r"@(.*)$", 1)
+    gmail = domain.isin(["gmail.com", "googlemail.com"])
+    email = ibis.cases((gmail, local.replace(".", "") + "@gmail.com"), else_=local + "@" + domain)
+    return ibis.cases((kind == "email", email), else_=value)
+
+
+def rule_links(ws: Workspace) -> ir.Table:
+    """Records sharing a contact point, each tied to the smallest record id holding it.
+
+    Emails, phones and loyalty numbers count as they are; a social handle only when its
+    ownership was verified (anyone can type someone else's handle into a form).
+    """
+    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
+    usable = ids.filter(
+        ids.kind.isin(["email", "phone", "loyalty_id"])
+        | (ids.kind.isin(list(PLATFORMS)) & ids.verified)
+    )
+    keyed = usable.select(
+        "customer_id", "kind", key=usable.kind + ":" + canonical_identity(usable.kind, usable.value)
+    ).distinct()
+    w = ibis.window(group_by=keyed.key)
+    hubbed = keyed.mutate(hub=keyed.customer_id.min().over(w))
+    pairs = hubbed.filter(hubbed.customer_id != hubbed.hub)
+    pairs = pairs.select(
+        "kind",
+        record_id_l=ibis.least(pairs.customer_id, pairs.hub),
+        record_id_r=ibis.greatest(pairs.customer_id, pairs.hub),
+    )
+    g = pairs.group_by("record_id_l", "record_id_r").aggregate(
+        first=pairs.kind.min(), last=pairs.kind.max()
+    )
+    return g.select(
+        "record_id_l",
+        "record_id_r",
+        match_probability=ibis.literal(1.0),
+        match_weight=ibis.null("float64"),
+        method="rule:" + g.first,
+        explanation=ibis.cases(
+            (g.first == g.last, "same " + g.first), else_="same " + g.first + ", " + g.last
+        ),
+    )
+
+
+def identity_records(ws: Workspace) -> ir.Table:
+    """One row per customer record in the vocabulary of ``records.py`` (first email and
+    phone by value; the rest are used by the rules)."""
+    cust = ws.warehouse.table("customers")
+    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
+    firsts = ids.group_by("customer_id").aggregate(
+        email=ids.value.min(where=ids.kind == "email"),
+        phone=ids.value.min(where=ids.kind == "phone"),
+    )
+    j = cust.left_join(firsts, cust.customer_id == firsts.customer_id)
+    return j.select(
+        record_id=j.customer_id,
+        created_at=j.created_at,
+        first_name=j.first_name,
+        last_name=j.last_name,
+        birth_date=j.birth_date.cast("string"),
+        email=j.email,
+        phone=j.phone,
+        address_line1=j.street,
+        city=j.city,
+        postal_code=j.postcode,
+        country=j.country,
+    )
+
+
+def _merge_links(rules: pa.Table, model: pa.Table, kept: pa.Table | None = None) -> pa.Table:
+    """One row per pair: a rule (certain) wins over a score; of two scores (this run's
+    and a link accepted in an earlier run) the higher one stays.
+
+    Keeping earlier links makes linking incremental and monotone: new records and a
+    retrained model can add links, but cannot silently undo a person's merge — only a
+    review decision (``no_match``) does that.
+    """
+    con = duckdb.connect()
+    try:
+        con.register("r", rules.cast(LINKS_SCHEMA))
+        con.register("m", model.cast(LINKS_SCHEMA))
+        con.register(
+            "k", (kept if kept is not None else LINKS_SCHEMA.empty_table()).cast(LINKS_SCHEMA)
+        )
+        return (
+            con.sql(
+                """SELECT * EXCLUDE (pref) FROM (
+                     SELECT *, 0 AS pref FROM r UNION ALL SELECT *, 1 AS pref FROM m
+                     UNION ALL SELECT *, 1 AS pref FROM k)
+                   QUALIFY row_number() OVER (PARTITION BY record_id_l, record_id_r
+                                              ORDER BY pref, match_probability DESC) = 1
+                   ORDER BY record_id_l, record_id_r"""
+            )
+            .to_arrow_table()
+            .cast(LINKS_SCHEMA)
+        )
+    finally:
+        con.close()
+
+
+def _status(links: pa.Table, threshold: float, decisions: pa.Table | None) -> pa.Table:
+    decided = latest_decisions(decisions)
+    status = []
+    for a, b, p in zip(
+        links["record_id_l"].to_pylist(),
+        links["record_id_r"].to_pylist(),
+        links["match_probability"].to_pylist(),
+        strict=True,
+    ):
+        status.append(decided.get((a, b)) or ("linked" if p >= threshold else "review"))
+    return links.append_column("status", pa.array(status, pa.string()))
+
+
+def step_identities(ws: Workspace, options: ResolveOptions | None = None) -> dict[str, int]:
+    """Resolve customer records into people; write clusters, links and lineage."""
+    opts = options or ResolveOptions(
+        threshold=ws.settings.identity_threshold, review_floor=ws.settings.identity_review_floor
+    )
+    engine = ws.engine
+    records = engine.to_arrow(identity_records(ws).order_by(["created_at", "record_id"]))
+    rules = engine.to_arrow(rule_links(ws))
+    resolution = resolve_records(records.drop(["created_at"]), opts, known_matches=rules)
+    wh = ws.warehouse
+    kept = None
+    if wh.exists(LINKS):
+        prev = wh.read_arrow(LINKS)
+        prev = prev.filter(pc.is_in(prev["status"], pa.array(["linked", "match"])))
+        kept = prev.select(LINKS_SCHEMA.names)
+    links = _merge_links(rules, resolution.links, kept)
+    decisions = wh.read_arrow(DECISIONS) if wh.exists(DECISIONS) else None
+    previous = wh.read_arrow(CLUSTERS) if wh.exists(CLUSTERS) else None
+    order = records["record_id"].to_pylist()
+    clustering = cluster_links(
+        order,
+        links,
+        opts.threshold,
+        created_rank=order,
+        decisions=decisions,
+        previous=previous,
+    )
+    lineage = clustering.lineage
+    if wh.exists(LINEAGE):
+        lineage = pa.concat_tables([wh.read_arrow(LINEAGE).cast(LINEAGE_SCHEMA), lineage])
+    return {
+        CLUSTERS: wh.write(CLUSTERS, clustering.clusters),
+        LINKS: wh.write(LINKS, _status(links, opts.threshold, decisions)),
+        LINEAGE: wh.write(LINEAGE, lineage),
+    }
+
+
+def decide(
+    ws: Workspace,
+    record_a: str,
+    record_b: str,
+    decision: str,
+    by: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Remember a person's verdict on a pair; the next run obeys it over the model."""
+    _record_decisions(ws, [(record_a, record_b)], decision, by, note)
+
+
+def _record_decisions(
+    ws: Workspace, pairs: list[tuple[str, str]], decision: str, by: str | None, note: str | None
+) -> None:
+    if decision not in ("match", "no_match"):
+        raise ValueError(f"decision must be 'match' or 'no_match', not {decision!r}")
+    now = datetime.now(UTC)
+    rows = []
+    for x, y in pairs:
+        if x == y:
+            raise ValueError("a record cannot be decided against itself")
+        a, b = sorted((x, y))
+        rows.append(
+            {
+                "record_id_l": a,
+                "record_id_r": b,
+                "decision": decision,
+                "decided_by": by,
+                "decided_at": now,
+                "note": note,
+            }
+        )
+    table = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
+    wh = ws.warehouse
+    if wh.exists(DECISIONS):
+        table = pa.concat_tables([wh.read_arrow(DECISIONS).cast(DECISIONS_SCHEMA), table])
+    wh.write(DECISIONS, table)
+
+
+def unmerge(ws: Workspace, record_id: str, by: str | None = None) -> list[str]:
+    """Split ``record_id`` off its person: a ``no_match`` with every record it is linked
+    to in its cluster. Returns those records; nothing is deleted, and ``decide(...,
+    "match")`` undoes it."""
+    wh = ws.warehouse
+    if not wh.exists(CLUSTERS):
+        raise ValueError("no identity clusters yet: run `socialcrm score --step identities`")
+    clusters = wh.read_arrow(CLUSTERS).to_pylist()
+    person = {r["record_id"]: r["customer_id"] for r in clusters}
+    if record_id not in person:
+        raise ValueError(f"unknown record {record_id!r}")
+    mates = [r for r, c in person.items() if c == person[record_id] and r != record_id]
+    if mates:
+        _record_decisions(ws, [(record_id, m) for m in mates], "no_match", by, "unmerge")
+    return mates
+
+
+__all__ = [
+    "CLUSTERS",
+    "CLUSTERS_SCHEMA",
+    "DECISIONS",
+    "IDENTITY_LINKS_SCHEMA",
+    "LINEAGE",
+    "LINKS",
+    "canonical_identity",
+    "decide",
+    "identity_records",
+    "rule_links",
+    "step_identities",
+    "unmerge",
+]

@@ -1,0 +1,460 @@
+"""Identity resolution: which records belong to one person.
+
+Two passes, as careful linkage does it. Deterministic rules first: records that share a
+normalised email, phone or (verified) social handle are the same person, whatever else
+differs. Then a probabilistic Fellegi–Sunter model (Splink, EM-trained, several blocking
+rules) scores the remaining candidate pairs on names, birth date, address, email local
+part and phone, so that typos and missing fields are weighed instead of rejected.
+
+Every link keeps its evidence: the rule that fired, or each field's agreement level with
+its match weight (log2 Bayes factor), so a person can see *why* two records were joined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialcrm.connecting.records import NAME_COLUMNS, is_handle_column, matching_sql
+
+LINKS_SCHEMA = pa.schema(
+    [
+        pa.field("record_id_l", pa.string(), nullable=False),
+        pa.field("record_id_r", pa.string(), nullable=False),
+        pa.field("match_probability", pa.float64(), nullable=False),
+        pa.field("match_weight", pa.float64()),
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("explanation", pa.string(), nullable=False),
+    ]
+)
+"""Scored pairs (``record_id_l < record_id_r``): ``method`` is ``rule:<field>``, ``model``
+or ``review``; ``explanation`` lists the fields' agreement levels and match weights."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ResolveOptions:
+    """Knobs of the model; the defaults are the ones measured in ``docs/connecting.md``."""
+
+    threshold: float = 0.9
+    """Pairs at or above this match probability are linked."""
+    review_floor: float = 0.5
+    """Pairs between this and ``threshold`` go to the review queue instead."""
+    max_pairs_for_u: float = 3e5
+    """Random pairs sampled to estimate the u (chance agreement) probabilities."""
+    seed: int = 0
+    prior_recall: float = 0.6
+    """Share of true matches the prior's rules are assumed to find."""
+    min_labels: int = 50
+    """Rule-linked pairs needed to learn m from them instead of by EM."""
+
+
+@dataclass
+class Resolution:
+    links: pa.Table
+    """Every scored pair at or above ``review_floor`` (see :data:`LINKS_SCHEMA`)."""
+    notes: list[str] = field(default_factory=list)
+    """What the model could not do (e.g. a column too sparse to train) — for the log."""
+
+
+@contextlib.contextmanager
+def _quiet_splink() -> Iterator[None]:
+    """Splink logs training chatter at INFO/WARNING; a CLI must not print it."""
+    logger = logging.getLogger("splink")
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def _comparisons(cols: set[str]) -> list:
+    import splink.comparison_library as cl
+
+    comps = []
+    for c in NAME_COLUMNS:
+        if c in cols:
+            comps.append(_name(c, cols))
+    if "birth_date" in cols:
+        # digits only, compared as text: an impossible date still agrees but for a digit
+        comps.append(cl.DamerauLevenshteinAtThresholds("birth_date", [1, 2]))
+    if "email" in cols:
+        comps.append(_email())
+    if "phone" in cols:
+        comps.append(cl.DamerauLevenshteinAtThresholds("phone", [1, 2]))
+    if cols & {"address_line1", "city", "postal_code"}:
+        comps.append(_address(cols))
+    if "address_line2" in cols:
+        comps.append(cl.LevenshteinAtThresholds("address_line2", [1, 3]))
+    for c in ("region", "country"):
+        if c in cols:
+            comps.append(cl.ExactMatch(c))
+    if "handle" in cols:
+        comps.append(cl.ExactMatch("handle"))
+    return comps
+
+
+def _email():
+    """Exact address, then exact local part. No fuzzy levels: local parts are usually
+    made of the person's name, so a *similar* one mostly repeats the name evidence and
+    would double-count it for namesakes (``jennifer.smith`` vs ``jennifer.smith80``)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email").configure(label_for_charts="same address"),
+            cll.ExactMatchLevel("email_user").configure(label_for_charts="same local part"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _address(cols: set[str]):
+    """Street, city and postcode as *one* piece of evidence, from most to least precise.
+
+    They are not independent — the same street line nearly implies the same city and
+    postcode — and scoring them apart would count one shared address three times, which
+    is how households (same surname, same address) get merged into one person.
+    """
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def has(*c: str) -> bool:
+        return all(x in cols for x in c)
+
+    place = [cll.ExactMatchLevel(c) for c in ("postal_code", "city") if has(c)]
+    fuzzy_place = []
+    if has("postal_code"):
+        fuzzy_place.append(cll.LevenshteinLevel("postal_code", 1))
+    if has("city"):
+        fuzzy_place.append(cll.LevenshteinLevel("city", 2))
+    levels: list = [
+        cll.And(*[cll.NullLevel(c) for c in ("address_line1", "city", "postal_code") if has(c)])
+    ]
+    if has("address_line1"):
+        street = cll.ExactMatchLevel("address_line1")
+        near = cll.LevenshteinLevel("address_line1", 3)
+        if fuzzy_place:
+            levels.append(
+                cll.And(street, cll.Or(*place)).configure(
+                    label_for_charts="same street line and place"
+                )
+            )
+            levels.append(
+                cll.And(near, cll.Or(*fuzzy_place)).configure(
+                    label_for_charts="similar street line and place"
+                )
+            )
+        levels.append(street.configure(label_for_charts="same street line"))
+        levels.append(near.configure(label_for_charts="similar street line"))
+    if has("postal_code", "city"):
+        levels.append(cll.And(*place).configure(label_for_charts="same postcode and city"))
+    if place:
+        levels.append(cll.Or(*place).configure(label_for_charts="same postcode or city"))
+    if fuzzy_place:
+        levels.append(cll.Or(*fuzzy_place).configure(label_for_charts="similar postcode or city"))
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(output_column_name="address", comparison_levels=levels)
+
+
+def _name(column: str, cols: set[str]):
+    """Jaro-Winkler levels as in Splink's NameComparison, plus a level for a name found
+    in the *other* name field: given and family name written the wrong way round are
+    common on forms, and per-field levels alone would score them as two disagreements."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    other = "last_name" if column == "first_name" else "first_name"
+    levels: list = [
+        cll.NullLevel(column),
+        cll.ExactMatchLevel(column, term_frequency_adjustments=True),
+        cll.JaroWinklerLevel(column, 0.92),
+        cll.JaroWinklerLevel(column, 0.88),
+    ]
+    if other in cols:
+        levels.append(
+            cll.CustomLevel(
+                f"{column}_l = {other}_r OR {column}_r = {other}_l",
+                label_for_charts="swapped with the other name",
+            )
+        )
+    levels += [cll.JaroWinklerLevel(column, 0.7), cll.ElseLevel()]
+    return cl.CustomComparison(output_column_name=column, comparison_levels=levels)
+
+
+def _blocking_rules(cols: set[str]) -> list:
+    """Candidate pairs: several cheap rules, so that a typo in one field cannot hide a
+    match (each true pair needs to agree exactly on one rule's fields only)."""
+    from splink import block_on
+
+    wanted = [
+        ("first_name", "last_name"),
+        ("birth_date",),
+        ("postal_code", "first_name"),
+        ("postal_code", "last_name"),
+        ("city", "address_line1"),
+        ("substr(first_name, 1, 2)", "substr(last_name, 1, 2)", "substr(birth_date, 1, 3)"),
+        ("first_name", "birth_date"),
+        ("last_name", "birth_date"),
+        ("address_line1",),
+        ("postal_code", "city"),
+        ("email_user",),
+        ("phone",),
+    ]
+
+    def base(col: str) -> str:
+        return col.split("(", 1)[1].split(",", 1)[0] if "(" in col else col
+
+    rules = [block_on(*r) for r in wanted if all(base(c) in cols for c in r)]
+    if all(c in cols for c in NAME_COLUMNS):
+        rules.append("l.first_name = r.last_name AND l.last_name = r.first_name")
+    return rules
+
+
+def _prior_rules(cols: set[str]) -> list:
+    """Pairs almost surely one person, to estimate how rare matches are (the prior):
+    a shared email, or the same full name *and* birth date (a name alone is shared by
+    namesakes, and would overstate the prior)."""
+    from splink import block_on
+
+    rules = []
+    if "email" in cols:
+        rules.append(block_on("email"))
+    if {"first_name", "last_name", "birth_date"} <= cols:
+        rules.append(block_on("first_name", "last_name", "birth_date"))
+    elif {"first_name", "last_name"} <= cols:
+        rules.append(block_on("first_name", "last_name"))
+    return rules or [block_on(sorted(cols)[0])]
+
+
+def _training_blocks(cols: set[str]) -> list:
+    from splink import block_on
+
+    sets = [("first_name", "last_name"), ("birth_date",), ("email_user",)]
+    return [block_on(*s) for s in sets if all(c in cols for c in s)]
+
+
+def _explain(row: dict, levels: dict[str, dict[int, str]]) -> tuple[str, float]:
+    parts, total = [], 0.0
+    for col, labels in levels.items():
+        gamma = row.get(f"gamma_{col}")
+        if gamma is None or gamma == -1:
+            continue  # a null on either side: no evidence either way
+        bf = row.get(f"bf_{col}") or 1.0
+        tf = row.get(f"bf_tf_adj_{col}") or 1.0
+        w = math.log2(max(bf * tf, 1e-300))
+        total += w
+        parts.append(f"{col}: {labels.get(int(gamma), str(gamma))} ({w:+.1f})")
+    return "; ".join(parts), total
+
+
+def _deterministic(con: duckdb.DuckDBPyConnection, cols: set[str]) -> pa.Table:
+    """Records sharing an exact key, each tied to the smallest id holding that key.
+
+    A star per key (not all pairs) gives the same clusters in linear size, so one
+    shared address on a thousand records costs a thousand links, not half a million.
+    """
+    keys = [k for k in ("email", "phone", "handle") if k in cols]
+    if not keys:
+        return LINKS_SCHEMA.empty_table()
+    selects = [
+        f"""SELECT least(record_id, hub) AS record_id_l, greatest(record_id, hub) AS record_id_r,
+               '{k}' AS k FROM (SELECT record_id, min(record_id) OVER (PARTITION BY {k}) AS hub
+               FROM prepared WHERE {k} IS NOT NULL) WHERE record_id <> hub"""
+        for k in keys
+    ]
+    sql = f"""SELECT record_id_l, record_id_r, 1.0::DOUBLE AS match_probability,
+                 NULL::DOUBLE AS match_weight, 'rule:' || min(k) AS method,
+                 'same ' || string_agg(DISTINCT k, ', ' ORDER BY k) AS explanation
+              FROM ({" UNION ALL ".join(selects)}) GROUP BY record_id_l, record_id_r"""
+    return con.sql(sql).to_arrow_table().cast(LINKS_SCHEMA)
+
+
+def resolve_records(
+    records: pa.Table,
+    options: ResolveOptions | None = None,
+    progress: Progress | None = None,
+    known_matches: pa.Table | None = None,
+) -> Resolution:
+    """Score candidate pairs of ``records`` (string columns, see ``records.py``).
+
+    Returns deterministic links plus every model pair at or above ``review_floor``;
+    :func:`socialcrm.connecting.clusters.cluster_links` turns them into clusters.
+
+    The rules' pairs (and ``known_matches``: ``record_id_l``, ``record_id_r`` found by
+    other rules or people) are near-certain matches, so when there are enough of them
+    they teach the model what a match looks like (its m probabilities) directly. EM
+    alone would otherwise learn whatever structure dominates the candidate pairs — in
+    a customer base that is often the household (same surname and address), not the
+    person.
+    """
+    from splink import DuckDBAPI, Linker, SettingsCreator
+
+    opts = options or ResolveOptions()
+    say = progress or (lambda _msg: None)
+    con = duckdb.connect()
+    try:
+        con.register("raw_records", records)
+        con.execute(f"CREATE TABLE prepared AS {matching_sql(records.column_names, 'raw_records')}")
+        cols = {c for c in con.table("prepared").columns if c != "record_id"}
+        # a column that is empty everywhere carries no evidence and breaks training
+        non_empty = con.sql(
+            "SELECT " + ", ".join(f"count({c}) AS {c}" for c in sorted(cols)) + " FROM prepared"
+        ).fetchone()
+        cols = {c for c, n in zip(sorted(cols), non_empty or (), strict=True) if n}
+        say("deterministic rules")
+        det = _deterministic(con, cols)
+        n = con.sql("SELECT count(*) FROM prepared").fetchone()[0]  # type: ignore[index]
+        notes: list[str] = []
+        compare = cols - {"email_user"}
+        if n < 2 or not compare:
+            return Resolution(det, ["fewer than two records or nothing to compare"])
+        prepared = con.sql(
+            f"SELECT record_id, {', '.join(sorted(cols))} FROM prepared"
+        ).to_arrow_table()
+        settings = SettingsCreator(
+            unique_id_column_name="record_id",
+            link_type="dedupe_only",
+            comparisons=_comparisons(compare),
+            blocking_rules_to_generate_predictions=_blocking_rules(cols),
+            retain_intermediate_calculation_columns=True,
+            retain_matching_columns=True,
+        )
+        with _quiet_splink():
+            linker = Linker(prepared.to_pandas(), settings, DuckDBAPI(), set_up_basic_logging=False)
+            say("training: prior")
+            _train(
+                notes,
+                "prior",
+                lambda: linker.training.estimate_probability_two_random_records_match(
+                    _prior_rules(cols), recall=opts.prior_recall
+                ),
+            )
+            say("training: chance agreement (u)")
+            _train(
+                notes,
+                "u",
+                lambda: linker.training.estimate_u_using_random_sampling(
+                    max_pairs=opts.max_pairs_for_u, seed=opts.seed
+                ),
+            )
+            labels = _labels(det, known_matches, prepared)
+            if labels.num_rows >= opts.min_labels:
+                say("training: m from rule-linked pairs")
+                table = linker.table_management.register_labels_table(
+                    labels.to_pandas(), overwrite=True
+                )
+                _train(
+                    notes,
+                    "m from labels",
+                    lambda: linker.training.estimate_m_from_pairwise_labels(table),
+                )
+            for block in [] if labels.num_rows >= opts.min_labels else _training_blocks(cols)[:3]:
+                say("training: EM")
+                _train(
+                    notes,
+                    "EM",
+                    lambda b=block: (
+                        linker.training.estimate_parameters_using_expectation_maximisation(
+                            b, fix_probability_two_random_records_match=True
+                        )
+                    ),
+                )
+            say("scoring pairs")
+            scored = linker.inference.predict(threshold_match_probability=opts.review_floor)
+            pairs = scored.as_pandas_dataframe()
+            levels = {
+                c.output_column_name: {
+                    lvl.comparison_vector_value: _short_label(
+                        lvl.label_for_charts, c.output_column_name
+                    )
+                    for lvl in c.comparison_levels
+                }
+                for c in linker._settings_obj.comparisons
+            }
+        return Resolution(_model_links(pairs, levels, det), notes)
+    finally:
+        con.close()
+
+
+def _short_label(label: str, column: str) -> str:
+    """``'Exact match on first_name'`` -> ``'exact match'`` (the column is said once)."""
+    label = label.lower()
+    for joiner in (" on ", " of ", " "):
+        label = label.replace(f"{joiner}{column}", "")
+    label = label.replace("  ", " ").strip()
+    return "different" if label == "all other comparisons" else label
+
+
+def _labels(det: pa.Table, known: pa.Table | None, prepared: pa.Table) -> pa.Table:
+    pairs = det.select(["record_id_l", "record_id_r"])
+    if known is not None and known.num_rows:
+        pairs = pa.concat_tables(
+            [pairs, known.select(["record_id_l", "record_id_r"]).cast(pairs.schema)]
+        )
+    ids = prepared["record_id"]
+    keep = pc.and_(pc.is_in(pairs["record_id_l"], ids), pc.is_in(pairs["record_id_r"], ids))
+    pairs = pairs.filter(keep)
+    return pa.table(
+        {
+            "source_dataset_l": pa.array(["__splink__input_table_0"] * pairs.num_rows, pa.string()),
+            "record_id_l": pairs["record_id_l"],
+            "source_dataset_r": pa.array(["__splink__input_table_0"] * pairs.num_rows, pa.string()),
+            "record_id_r": pairs["record_id_r"],
+        }
+    )
+
+
+def _train(notes: list[str], what: str, fn: Callable[[], object]) -> None:
+    """Run one training pass; a pass that sees too little data is noted, not fatal
+    (the untrained parameters keep Splink's defaults)."""
+    try:
+        fn()
+    except Exception as e:  # Splink raises plain exceptions for "no data in this block"
+        notes.append(f"{what} training skipped: {str(e).splitlines()[0][:200]}")
+
+
+def _model_links(pairs, levels: dict[str, dict[int, str]], det: pa.Table) -> pa.Table:
+    if len(pairs) == 0:
+        return det
+    left = pairs["record_id_l"].astype(str).to_numpy()
+    right = pairs["record_id_r"].astype(str).to_numpy()
+    swap = left > right
+    lo = np.where(swap, right, left)
+    hi = np.where(swap, left, right)
+    records = pairs.to_dict("records")
+    explanations = [_explain(r, levels)[0] for r in records]
+    model = pa.table(
+        {
+            "record_id_l": lo,
+            "record_id_r": hi,
+            "match_probability": pairs["match_probability"].astype(float).to_numpy(),
+            "match_weight": pairs["match_weight"].astype(float).to_numpy(),
+            "method": np.full(len(pairs), "model"),
+            "explanation": explanations,
+        },
+        schema=LINKS_SCHEMA,
+    )
+    # a pair both a rule and the model found keeps the rule (certain) and the model's words
+    det_keys = {
+        (a, b)
+        for a, b in zip(det["record_id_l"].to_pylist(), det["record_id_r"].to_pylist(), strict=True)
+    }
+    keep = np.array([(a, b) not in det_keys for a, b in zip(lo, hi, strict=True)], bool)
+    return pa.concat_tables([det, model.filter(pa.array(keep))])
+
+
+__all__ = ["LINKS_SCHEMA", "Resolution", "ResolveOptions", "is_handle_column", "resolve_records"]

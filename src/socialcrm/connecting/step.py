@@ -1,0 +1,345 @@
+"""The connecting pipeline step: graph, influence per handle and customer, communities.
+
+Relational work (edges, per-handle counts, per-topic counts) runs on the engine; only
+compact summaries come back: the weighted edge list between nodes, one row per handle,
+the reshare edges of cascades, and per-(handle, topic) counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from ibis.expr import types as ir
+
+from socialcrm.connecting.graph import handle_nodes, node_edges, reference_time
+from socialcrm.connecting.influence import (
+    WEIGHTS,
+    cascade_reach,
+    score_nodes,
+    within_module_z,
+)
+from socialcrm.connecting.network import (
+    build,
+    external_share,
+    leiden,
+    pagerank,
+    participation,
+    undirected,
+)
+from socialcrm.store.schemas import FOLLOWS, POSTS
+from socialcrm.store.workspace import Workspace
+
+MIN_COMMUNITY = 3
+"""Smaller groups (pairs, isolated handles) get community_id -1 instead of a row each."""
+TOP = 3
+
+PARTS = list(WEIGHTS)
+HANDLE_COLUMNS = [
+    "platform", "handle", "customer_id", "influence_score", "amplifier", "community_id",
+    "community_role", "pagerank", "followers", "posts", "responses", "cascade_reach",
+    "posts_per_month", "responses_per_post", "participation",
+    *[f"part_{p}" for p in PARTS], *[f"contrib_{p}" for p in PARTS],
+]  # fmt: skip
+CUSTOMER_COLUMNS = [
+    "customer_id", "influence_score", "amplifier", "community_id", "community_role",
+    "pagerank", "followers", "posts", "responses", "cascade_reach", "posts_per_month",
+    "responses_per_post", "participation", "handles", "platforms",
+    *[f"part_{p}" for p in PARTS], *[f"contrib_{p}" for p in PARTS],
+]  # fmt: skip
+COMMUNITY_SCHEMA = pa.schema(
+    [
+        pa.field("community_id", pa.int64(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("customers", pa.int64(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("mean_clv", pa.float64()),
+        pa.field("mean_p_alive", pa.float64()),
+        pa.field("share_at_risk", pa.float64()),
+        pa.field("top_topics", pa.string()),
+        pa.field("mean_sentiment", pa.float64()),
+        pa.field("top_amplifiers", pa.string()),
+        pa.field("amplifiers", pa.int64(), nullable=False),
+        pa.field("external_edge_share", pa.float64(), nullable=False),
+        pa.field("modularity", pa.float64(), nullable=False),
+    ]
+)
+
+
+def _posts(ws: Workspace) -> ir.Table:
+    return ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
+
+
+def handle_activity(ws: Workspace) -> tuple[pd.DataFrame, float]:
+    """Per (platform, handle): own posts, responses received, followers; and the
+    observed window in months."""
+    posts = _posts(ws)
+    follows = ws.warehouse.table_or_empty("follows", FOLLOWS.arrow_schema)
+    own = posts.filter(posts.reshare_of_post_id.isnull())
+    authored = own.group_by("platform", handle=own.author_handle).aggregate(
+        posts=own.count(), platform_followers=own.author_followers.max()
+    )
+    parent = posts.select(pid=posts.post_id, p_author=posts.author_handle)
+    responses = []
+    for col in ("reply_to_post_id", "reshare_of_post_id"):
+        j = posts.inner_join(parent, posts[col] == parent.pid)
+        j = j.filter(j.author_handle != j.p_author)
+        responses.append(j.select("platform", handle=j.p_author))
+    resp = responses[0].union(responses[1], distinct=False)
+    received = resp.group_by("platform", "handle").aggregate(responses=resp.count())
+    fol = follows.group_by("platform", handle=follows.followed_handle).aggregate(
+        follow_rows=follows.follower_handle.nunique()
+    )
+    eng = ws.engine
+    frames = [eng.to_arrow(t).to_pandas() for t in (authored, received, fol)]
+    out = frames[0].merge(frames[1], on=["platform", "handle"], how="outer")
+    out = out.merge(frames[2], on=["platform", "handle"], how="outer")
+    for c in ("posts", "platform_followers", "responses", "follow_rows"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").fillna(0).astype(np.int64)
+    out["followers"] = np.maximum(out.platform_followers, out.follow_rows)
+    span = eng.execute(posts.aggregate(lo=posts.created_at.min(), hi=posts.created_at.max()))
+    lo, hi = span.lo.iloc[0], span.hi.iloc[0]
+    days = 30.0 if pd.isna(lo) else max((hi - lo).total_seconds() / 86400.0, 30.0)
+    return out, days / 30.0
+
+
+def handle_reach(ws: Workspace) -> pd.DataFrame:
+    """Per (platform, handle): distinct accounts reached through reshares of their posts."""
+    posts = _posts(ws)
+    rs = posts.filter(posts.reshare_of_post_id.notnull())
+    reshares = ws.engine.to_arrow(
+        rs.select("post_id", author=rs.author_handle, parent_id=rs.reshare_of_post_id)
+    ).to_pandas()
+    cascades = cascade_reach(reshares)
+    if cascades.empty:
+        return pd.DataFrame(columns=["platform", "handle", "cascade_reach"])
+    roots = pa.table({"root_id": cascades.index.to_numpy().astype(str)})
+    owners = ws.engine.to_arrow(
+        posts.filter(posts.post_id.isin(ws.engine.memtable(roots).root_id)).select(
+            "platform", handle=posts.author_handle, root_id=posts.post_id
+        )
+    ).to_pandas()
+    merged = owners.merge(cascades, left_on="root_id", right_index=True)
+    return merged.groupby(["platform", "handle"], as_index=False).agg(
+        cascade_reach=("reached", "sum")
+    )
+
+
+def _spam(ws: Workspace) -> pd.DataFrame | None:
+    """Per (platform, handle): share of own posts listening marked as spam."""
+    if not ws.warehouse.exists("posts_enriched"):
+        return None
+    pe = ws.warehouse.table("posts_enriched")
+    if "is_spam" not in pe.columns:
+        return None
+    g = pe.group_by("platform", handle=pe.author_handle).aggregate(
+        spam_posts=pe.is_spam.fill_null(False).cast("int64").sum()
+    )
+    return ws.engine.to_arrow(g).to_pandas()
+
+
+def _topics(ws: Workspace) -> pd.DataFrame | None:
+    """Per (platform, handle, topic): posts and summed sentiment, from listening."""
+    if not ws.warehouse.exists("posts_enriched"):
+        return None
+    pe = ws.warehouse.table("posts_enriched")
+    if "is_spam" in pe.columns:
+        pe = pe.filter(~pe.is_spam.fill_null(False))
+    pe = pe.filter(pe.topic_id.notnull() & (pe.topic_id >= 0))  # -1: no topic
+    g = pe.group_by("platform", handle=pe.author_handle, topic_id=pe.topic_id).aggregate(
+        n=pe.count(), sentiment=pe.sentiment_score.sum()
+    )
+    return ws.engine.to_arrow(g).to_pandas()
+
+
+def step_connecting(ws: Workspace) -> dict[str, int]:
+    """Write handle_influence, customer_influence and communities."""
+    wh = ws.warehouse
+    if not (wh.exists("posts") or wh.exists("follows")):
+        return {}
+    eng = ws.engine
+    ref = reference_time(ws)
+    edges = eng.to_arrow(node_edges(ws, ws.settings.graph_half_life_days, ref))
+    handles = eng.to_arrow(handle_nodes(ws)).to_pandas()
+    activity, months = handle_activity(ws)
+    handles = handles.merge(activity, on=["platform", "handle"], how="left")
+    handles = handles.merge(handle_reach(ws), on=["platform", "handle"], how="left")
+    for c in ("posts", "responses", "followers", "cascade_reach"):
+        handles[c] = pd.to_numeric(handles[c], errors="coerce").fillna(0).astype(np.int64)
+
+    net = build(edges, pa.array(handles.node.unique(), pa.string()))
+    pr = pagerank(net)
+    und = undirected(net)
+    membership, modularity = leiden(und)
+    part = participation(und, membership)
+    strength = (
+        np.asarray(und.strength(weights="weight"), float) if und.ecount() else np.zeros(net.n)
+    )
+    sizes = np.bincount(membership) if len(membership) else np.zeros(0, np.int64)
+    community = (
+        np.where(sizes[membership] >= MIN_COMMUNITY, membership, -1) if net.n else membership
+    )
+    nodes = pd.DataFrame(
+        {
+            "node": net.names,
+            "pagerank": pr,
+            "community_id": community,
+            "participation": part,
+            "degree": np.asarray(und.degree(), np.int64) if net.n else np.zeros(0, np.int64),
+            "within_z": within_module_z(strength, membership) if net.n else np.zeros(0),
+        }
+    )
+    per_node = handles.groupby("node", as_index=False).agg(
+        posts=("posts", "sum"),
+        responses=("responses", "sum"),
+        followers=("followers", "sum"),
+        cascade_reach=("cascade_reach", "sum"),
+        handles=("handle", "count"),
+        platforms=("platform", lambda s: ";".join(sorted(set(s)))),
+        customer_id=("customer_id", "first"),
+    )
+    nodes = nodes.merge(per_node, on="node", how="left")
+    for c in ("posts", "responses", "followers", "cascade_reach", "handles"):
+        nodes[c] = pd.to_numeric(nodes[c], errors="coerce").fillna(0).astype(np.int64)
+    nodes["posts_per_month"] = nodes.posts / months
+    nodes["responses_per_post"] = np.where(
+        nodes.posts > 0, nodes.responses / nodes.posts.clip(lower=1), 0.0
+    )
+    spam = _spam(ws)
+    if spam is not None:
+        per = handles.merge(spam, on=["platform", "handle"], how="left")
+        per["spam_posts"] = pd.to_numeric(per.spam_posts, errors="coerce").fillna(0)
+        nodes = nodes.merge(
+            per.groupby("node", as_index=False).spam_posts.sum(), on="node", how="left"
+        )
+        nodes["spam_share"] = np.where(
+            nodes.posts > 0, nodes.spam_posts.fillna(0) / nodes.posts.clip(lower=1), 0.0
+        )
+        nodes = nodes.drop(columns="spam_posts")
+    scored = score_nodes(nodes)
+
+    node_cols = ["node", "influence_score", "amplifier", "community_id", "community_role",
+                 "pagerank", "participation", "posts_per_month", "responses_per_post",
+                 *[f"part_{p}" for p in PARTS], *[f"contrib_{p}" for p in PARTS]]  # fmt: skip
+    h = handles.merge(scored[node_cols], on="node", how="left")
+    h["posts_per_month"] = h.posts / months
+    h["responses_per_post"] = np.where(h.posts > 0, h.responses / h.posts.clip(lower=1), 0.0)
+    handle_table = h[HANDLE_COLUMNS].sort_values(["platform", "handle"]).reset_index(drop=True)
+    cust = scored[scored.node.str.startswith("c:")].copy()
+    customer_table = cust[CUSTOMER_COLUMNS].sort_values("customer_id").reset_index(drop=True)
+    communities = _communities(ws, scored, handles, und, membership, community, modularity)
+    return {
+        "handle_influence": wh.write("handle_influence", _arrow(handle_table)),
+        "customer_influence": wh.write("customer_influence", _arrow(customer_table)),
+        "communities": wh.write("communities", communities),
+    }
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    t = pa.Table.from_pandas(frame, preserve_index=False)
+    return t.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.string())
+                if pa.types.is_null(f.type) or f.name in ("customer_id", "platforms")
+                else f
+                for f in t.schema
+            ]
+        )
+    )
+
+
+def _communities(
+    ws: Workspace,
+    scored: pd.DataFrame,
+    handles: pd.DataFrame,
+    und,
+    membership: np.ndarray,
+    community: np.ndarray,
+    modularity: float,
+) -> pa.Table:
+    kept = sorted(set(community.tolist()) - {-1})
+    if not kept:
+        return COMMUNITY_SCHEMA.empty_table()
+    ext = external_share(und, membership)
+    members = scored[scored.community_id >= 0]
+    value = _values(ws, members)
+    topics = _topics(ws)
+    topic_labels = _topic_labels(ws)
+    overall = (
+        None if topics is None else topics.groupby("topic_id").n.sum() / max(topics.n.sum(), 1)
+    )
+    rows = []
+    for cid in kept:
+        m = members[members.community_id == cid]
+        v = value[value.community_id == cid] if value is not None else None
+        amps = m[m.amplifier].sort_values("influence_score", ascending=False).head(TOP)
+        row = {
+            "community_id": int(cid),
+            "size": len(m),
+            "customers": int(m.node.str.startswith("c:").sum()),
+            "mean_clv": _mean(v, "clv"),
+            "mean_p_alive": _mean(v, "p_alive"),
+            "share_at_risk": None
+            if v is None or v.empty
+            else float(v.risk_band.isin(["high", "very_high"]).mean()),
+            "top_amplifiers": ", ".join(_display(n) for n in amps.node) or None,
+            "amplifiers": int(m.amplifier.sum()),
+            "external_edge_share": float(ext[cid]),
+            "modularity": modularity,
+            "top_topics": None,
+            "mean_sentiment": None,
+        }
+        if topics is not None:
+            hs = handles[handles.node.isin(set(m.node))][["platform", "handle"]]
+            t = topics.merge(hs, on=["platform", "handle"])
+            if len(t):
+                by = t.groupby("topic_id").n.sum().sort_values(ascending=False, kind="stable")
+                names = [topic_labels.get(int(k), f"topic {int(k)}") for k in by.index[:TOP]]
+                row["top_topics"] = "; ".join(names)
+                row["mean_sentiment"] = float(t.sentiment.sum() / max(t.n.sum(), 1))
+                # named after what it talks about *more than others do* (lift), not after
+                # what everyone talks about
+                lift = (by / by.sum()) / overall.reindex(by.index)  # type: ignore[union-attr]
+                distinctive = lift[by >= 3].sort_values(ascending=False, kind="stable")
+                if len(distinctive):
+                    k = int(distinctive.index[0])
+                    row["label"] = f"community {cid} · {topic_labels.get(k, f'topic {k}')}"
+        row.setdefault("label", f"community {cid}")
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=COMMUNITY_SCHEMA)
+
+
+def _mean(v: pd.DataFrame | None, col: str) -> float | None:
+    if v is None or v.empty or v[col].isna().all():
+        return None
+    return float(v[col].mean())
+
+
+def _display(node: str) -> str:
+    if node.startswith("c:"):
+        return "customer " + node[2:]
+    _, platform, handle = node.split(":", 2)
+    return f"@{handle} ({platform})"
+
+
+def _values(ws: Workspace, members: pd.DataFrame) -> pd.DataFrame | None:
+    """Members' transaction scores (consented, linked people only)."""
+    if not ws.warehouse.exists("customer_transaction_scores"):
+        return None
+    people = members[members.node.str.startswith("c:")][["customer_id", "community_id"]]
+    if people.empty:
+        return people.assign(clv=[], p_alive=[], risk_band=[])
+    scores = ws.warehouse.table("customer_transaction_scores")
+    ids = ws.engine.memtable(pa.table({"cid": people.customer_id.astype(str).tolist()}))
+    s = scores.filter(scores.customer_id.isin(ids.cid)).select(
+        "customer_id", "clv", "p_alive", "risk_band"
+    )
+    return ws.engine.to_arrow(s).to_pandas().merge(people, on="customer_id")
+
+
+def _topic_labels(ws: Workspace) -> dict[int, str]:
+    if not ws.warehouse.exists("topics"):
+        return {}
+    t = ws.warehouse.read_arrow("topics").select(["topic_id", "label"]).to_pylist()
+    return {int(r["topic_id"]): str(r["label"]) for r in t}
