@@ -20,11 +20,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[spark,dev]"
 	@touch $@
 
-# System packages the tests need: Java 17 for Spark's local mode.
+# System packages the tests need: Java 17 for Spark's local mode, chromium, PostgreSQL.
 system-deps:
 	@command -v java >/dev/null || { \
 	  echo "installing Java (for Spark)…"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
+	@# The web app's browser tests drive chromium; its API tests start a PostgreSQL.
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (for the browser tests)…"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v pg_ctl >/dev/null || test -x /usr/local/bin/pg_ctl || \
+	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL (for the app database tests)…"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 demo: install
 	$(VENV)/bin/socialcrm demo

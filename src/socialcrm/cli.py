@@ -265,11 +265,21 @@ def demo(
 
 def _mount_domains() -> None:
     from socialcrm.cli_clv import clv_app
+    from socialcrm.cli_connecting import identities_app
     from socialcrm.cli_listening import listen_app, sentiment_app
+    from socialcrm.cli_users import users_app
 
     app.add_typer(clv_app, name="clv")
+    app.add_typer(identities_app, name="identities")
     app.add_typer(sentiment_app, name="sentiment")
     app.add_typer(listen_app, name="listen")
+    app.add_typer(users_app, name="users")
+
+    from socialcrm.cli_programs import campaign_app, influence_app, plan
+
+    app.add_typer(influence_app, name="influence")
+    app.add_typer(campaign_app, name="campaign")
+    app.command("plan")(plan)
 
 
 _mount_domains()

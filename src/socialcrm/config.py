@@ -76,12 +76,61 @@ class Settings(BaseSettings):
         default=4.0, gt=0, description="Robust z-score above which a day's volume is a spike."
     )
 
+    # programs: amplification planning, influence maximization, campaigns (issue 7)
+    amplifier_seeds: int = Field(
+        default=20, gt=0, description="Seeds the amplifiers step chooses (IMM, k)."
+    )
+    amplifier_model: Literal["learned", "wc", "lt"] = Field(
+        default="learned",
+        description="Influence model of the amplifiers step: probabilities 'learned' from "
+        "reshares (Goyal et al. 2010), weighted cascade 'wc', or linear threshold 'lt'.",
+    )
+    amplifier_epsilon: float = Field(
+        default=0.1, gt=0, lt=0.63, description="IMM's ε: seeds within (1 − 1/e − ε) of optimal."
+    )
+
+    # connecting: identity resolution, social graph, influence
+    identity_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="Match probability at which two records are linked."
+    )
+    identity_review_floor: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Pairs between this and identity_threshold go to the review queue.",
+    )
+    graph_half_life_days: float = Field(
+        default=180.0, gt=0, description="Half-life of interactions in the social graph, days."
+    )
+
     phone_region: str = Field(
         default="US",
         description="ISO country whose national format is assumed for phones without a +code.",
     )
     timezone: str = Field(
         default="UTC", description="Time zone of imported timestamps that carry no offset."
+    )
+
+    # -- web app and app database (issue 8) --
+    web_secret_key: str | None = Field(
+        default=None,
+        description="Key signing session cookies; default a random key kept in the workspace.",
+    )
+    web_secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    web_session_hours: int = Field(default=12, gt=0, description="Sign-in session lifetime.")
+    web_login_attempts: int = Field(
+        default=5, gt=0, description="Failed sign-ins allowed per address and email per window."
+    )
+    web_login_window_seconds: int = Field(
+        default=300, gt=0, description="Window of the sign-in rate limit, in seconds."
+    )
+    web_token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a server remembers an API token's owner (0: check every call); "
+        "a revoked token may work this long.",
     )
 
     @property

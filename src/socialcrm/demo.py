@@ -35,14 +35,19 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
             with console.status(f"loading {table} from {path.name}…"):
                 report = ingest_file(ws, table, path)
             lines.append(
-                f"  {table:<11} {report.accepted + report.updated + report.unchanged:>10,} rows"
+                f"  {table:<28} {report.accepted + report.updated + report.unchanged:>10,} rows"
                 + (f"  ({report.rejected:,} rejected)" if report.rejected else "")
             )
         with console.status("scoring…") as status:
             results = run_pipeline(ws, on_step=lambda s: status.update(f"scoring: {s.name}…"))
         for r in results:
             for name, rows in r.written.items():
-                lines.append(f"  {name:<11} {rows:>10,} rows  (pipeline step {r.name})")
+                lines.append(f"  {name:<28} {rows:>10,} rows  (step {r.name})")
+    from socialcrm.appdb.accounts import ensure_demo_admin
+
+    admin = ensure_demo_admin(settings.resolved_database_url)
+    if admin:  # printed this once; only its hash is stored
+        lines.append(f"  web app: sign in as {admin[0]} with password {admin[1]}")
     seconds = perf_counter() - t0
     return "\n".join(
         [

@@ -44,7 +44,8 @@ def customer_orders(ws: Workspace) -> ir.Table:
 
     Guest orders name only an email; they are attributed to the customer record that
     holds that email (the oldest id when several do). Emails no record holds keep a
-    stable pseudo id ``email:<address>``, so their buyers are still counted.
+    stable pseudo id ``email:<address>``, so their buyers are still counted. Once the
+    ``identities`` step has run, record ids become resolved people's ids.
     """
     orders = ws.warehouse.table("orders")
     ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
@@ -54,7 +55,14 @@ def customer_orders(ws: Workspace) -> ir.Table:
         .aggregate(owner=ids.customer_id.min())
     )
     joined = orders.left_join(emails, orders.email == emails.email_value)
-    cid = ibis.coalesce(joined.customer_id, joined.owner, ibis.literal("email:") + joined.email)
+    record = ibis.coalesce(joined.customer_id, joined.owner)
+    if ws.warehouse.exists("identity_clusters"):
+        # records belong to resolved people (connecting/identity.py): count them once
+        people = ws.warehouse.table("identity_clusters").select("record_id", person="customer_id")
+        joined = joined.mutate(record=record)
+        joined = joined.left_join(people, joined.record == people.record_id)
+        record = ibis.coalesce(joined.person, joined.record)
+    cid = ibis.coalesce(record, ibis.literal("email:") + joined.email)
     return joined.select(*[c for c in ORDERS.column_names if c != "customer_id"], customer_id=cid)
 
 
@@ -71,12 +79,24 @@ def calibration_end(ws: Workspace, orders: ir.Table) -> date:
 def step_rfm(ws: Workspace) -> dict[str, int]:
     orders = customer_orders(ws)
     end = calibration_end(ws, orders)
-    summary = rfm_summary(orders, end, ws.settings.time_unit)
+    summary = rfm_summary(orders, end, ws.settings.time_unit).order_by("customer_id")
     return {"customer_rfm": ws.warehouse.write("customer_rfm", summary)}
 
 
 def step_transaction_scores(ws: Workspace) -> dict[str, int]:
     from socialcrm.value.transaction import step_transaction_scores as run
+
+    return run(ws)
+
+
+def step_identities(ws: Workspace) -> dict[str, int]:
+    from socialcrm.connecting.identity import step_identities as run
+
+    return run(ws)
+
+
+def step_connecting(ws: Workspace) -> dict[str, int]:
+    from socialcrm.connecting.step import step_connecting as run
 
     return run(ws)
 
@@ -87,7 +107,19 @@ def step_listening(ws: Workspace) -> dict[str, int]:
     return run(ws)
 
 
+def step_amplifiers(ws: Workspace) -> dict[str, int]:
+    from socialcrm.programs.step import step_amplifiers as run
+
+    return run(ws)
+
+
 STEPS: list[Step] = [
+    Step(
+        "identities",
+        "Identity resolution: customer records -> people, with stable ids and explained links",
+        step_identities,
+        needs=("customers",),
+    ),
     Step(
         "rfm",
         "RFM summary per customer (frequency, recency, T, monetary)",
@@ -105,6 +137,18 @@ STEPS: list[Step] = [
         "Cleaned posts with language, spam, duplicates, sentiment, intent, topics, mentions",
         step_listening,
         needs=("posts",),
+    ),
+    Step(
+        "connecting",
+        "Consent-gated social graph: influence per handle and customer, communities",
+        step_connecting,
+        needs=(),
+    ),
+    Step(
+        "amplifiers",
+        "Amplifier seeds: consenting customers whose engagement spreads a message furthest",
+        step_amplifiers,
+        needs=("follows",),
     ),
 ]
 
