@@ -12,6 +12,7 @@ import pytest
 from socialcrm.config import Settings
 from socialcrm.connecting.consent import granted, in_force
 from socialcrm.connecting.step import step_connecting
+from socialcrm.pipeline import run_pipeline
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.workspace import Workspace
 
@@ -67,6 +68,9 @@ def test_revoking_social_linking_removes_the_join_everywhere(
             if r["customer_id"] == person
         }
         assert handles_before
+        run_pipeline(ws, ["listening"])
+        linked = ws.warehouse.read_arrow("posts_enriched")["customer_id"].to_pylist()
+        assert person in linked  # listening ties posts to the resolved person
         revoke = tmp_path / "revoke.csv"
         revoke.write_text(
             "customer_id,purpose,status,recorded_at,source\n"
@@ -77,6 +81,7 @@ def test_revoking_social_linking_removes_the_join_everywhere(
         assert person not in allowed["customer_id"].to_pylist()
 
         step_connecting(ws)
+        run_pipeline(ws, ["listening"])
 
         after = ws.warehouse.read_arrow("customer_influence")["customer_id"].to_pylist()
         assert person not in after
@@ -90,3 +95,4 @@ def test_revoking_social_linking_removes_the_join_everywhere(
         assert person not in set(handles.values())
         amplifiers = ws.warehouse.read_arrow("communities")["top_amplifiers"].to_pylist()
         assert not any(a and f"customer {person}" in a for a in amplifiers)
+        assert person not in ws.warehouse.read_arrow("posts_enriched")["customer_id"].to_pylist()

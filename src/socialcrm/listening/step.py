@@ -38,7 +38,7 @@ from socialcrm.listening.spam import author_flags
 from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
 from socialcrm.listening.text import normalise_array
 from socialcrm.listening.topics import TopicModel
-from socialcrm.store.schemas import CONSENTS, IDENTITIES, PLATFORMS
+from socialcrm.store.schemas import IDENTITIES, PLATFORMS
 from socialcrm.store.workspace import Workspace
 
 BATCH_ROWS = 50_000
@@ -277,18 +277,21 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
 
 
 def _consented_links(ws: Workspace) -> ir.Table:
-    """(platform, handle) → customer_id where the customer allowed social linking."""
+    """(platform, handle) → customer_id where the customer allowed social linking.
+
+    Once identity resolution has run, the customer is the resolved person and the
+    person's latest social-linking decision on any of their records is the one in force.
+    """
+    from socialcrm.connecting.consent import granted
+
     ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
-    consents = ws.warehouse.table_or_empty("consents", CONSENTS.arrow_schema)
-    social = consents.filter(consents.purpose == "social_linking")
-    latest = social.mutate(
-        rank=ibis.row_number().over(
-            group_by=social.customer_id, order_by=ibis.desc(social.recorded_at)
-        )
-    )
-    granted = latest.filter((latest.rank == 0) & (latest.status == "granted")).select("customer_id")
     handles = ids.filter(ids.kind.isin(list(PLATFORMS)))
-    linked = handles.semi_join(granted, "customer_id")
+    if ws.warehouse.exists("identity_clusters"):
+        people = ws.warehouse.table("identity_clusters").select("record_id", person="customer_id")
+        j = handles.inner_join(people, handles.customer_id == people.record_id)
+        handles = j.select(kind=j.kind, value=j.value, customer_id=j.person)
+    allowed = granted(ws, "social_linking", resolved=True)
+    linked = handles.filter(handles.customer_id.isin(allowed.customer_id))
     return linked.group_by(platform=linked.kind, author_handle=linked.value).aggregate(
         customer_id=linked.customer_id.min()
     )
