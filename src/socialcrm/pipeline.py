@@ -113,6 +113,36 @@ def step_amplifiers(ws: Workspace) -> dict[str, int]:
     return run(ws)
 
 
+def step_relationship(ws: Workspace) -> dict[str, int]:
+    from socialcrm.value.relationship import step_relationship as run
+
+    return run(ws)
+
+
+def step_trinity(ws: Workspace) -> dict[str, int]:
+    from socialcrm.value.trinity import step_trinity as run
+
+    return run(ws)
+
+
+def step_segments(ws: Workspace) -> dict[str, int]:
+    from socialcrm.targeting.segments import step_segments as run
+
+    return run(ws)
+
+
+def step_actions(ws: Workspace) -> dict[str, int]:
+    from socialcrm.targeting.actions import step_actions as run
+
+    return run(ws)
+
+
+def step_customer_rewards(ws: Workspace) -> dict[str, int]:
+    from socialcrm.programs.loyalty import step_customer_rewards as run
+
+    return run(ws)
+
+
 STEPS: list[Step] = [
     Step(
         "identities",
@@ -149,6 +179,36 @@ STEPS: list[Step] = [
         "Amplifier seeds: consenting customers whose engagement spreads a message furthest",
         step_amplifiers,
         needs=("follows",),
+    ),
+    Step(
+        "relationship",
+        "Relationship value: depth and recency of what each customer shared (Four Ps)",
+        step_relationship,
+        needs=("customers",),
+    ),
+    Step(
+        "trinity",
+        "Value TRInity: transaction, relationship, influence percentiles and composite",
+        step_trinity,
+        needs=(),
+    ),
+    Step(
+        "segments",
+        "Social segments inside value tiers, with reasons; segment sizes and value by date",
+        step_segments,
+        needs=("customer_scores",),
+    ),
+    Step(
+        "actions",
+        "Next-best-actions per customer: reason, consented channel, expected value",
+        step_actions,
+        needs=("customer_segments",),
+    ),
+    Step(
+        "rewards",
+        "Loyalty balance, tier and referred sales per person, from the app database's ledgers",
+        step_customer_rewards,
+        needs=(),
     ),
 ]
 

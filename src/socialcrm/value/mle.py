@@ -3,22 +3,32 @@
 Every model here is fitted the same way: its log-likelihood and analytic gradient are
 evaluated on *compact sufficient statistics* (the distinct rows of the customer summary,
 each with the number of customers who share it), the parameters are optimised in log
-space with L-BFGS-B, and standard errors come from the Hessian of the log-likelihood in
-the natural parameters, obtained by central differences of the analytic gradient.
+space with L-BFGS-B and finished with Newton steps, and standard errors come from the
+Hessian of the log-likelihood in the natural parameters: analytic where the model
+provides it (BG/NBD), else central differences of the analytic gradient. Large fits
+can start from a cheap approximate likelihood (``warm_start``), so the exact one is
+evaluated only a few times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
 FloatArray = NDArray[np.float64]
 LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
 """Maps natural parameters to (log-likelihood, gradient in the natural parameters)."""
+_Out = TypeVar("_Out")
+_NEWTON_DONE = 1e-11
+"""Newton stops when its next step in log-parameters is below this."""
+LogLikGradHess = Callable[[FloatArray], tuple[float, FloatArray, FloatArray]]
+"""Maps natural parameters to (log-likelihood, gradient, Hessian), all in them."""
 
 
 class ModelFitError(ValueError):
@@ -65,25 +75,45 @@ def compact(*columns: ArrayLike, weights: ArrayLike | None = None) -> Compact:
     n = len(cols[0])
     if n == 0:
         return Compact(np.zeros((0, len(cols))), np.zeros(0), np.zeros(0, dtype=np.intp))
-    # one code per column, combined into one integer key: far faster than a row-wise
-    # unique of the stacked columns (a sort of structured rows)
+    # one code per column, combined into one integer key: hashing, not sorting, so it
+    # is linear in the rows; codes are ranks, so sorted keys give sorted rows
     key = np.zeros(n, dtype=np.int64)
     radix = 1
+    levels = []
     for c in cols:
-        u, code = np.unique(c, return_inverse=True)
+        u, code = sorted_codes(c)
         radix *= len(u)
         if radix >= 2**62:
             stacked = np.column_stack(cols)
             rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
             break
-        key = key * len(u) + code.ravel()
+        key = key * len(u) + code
+        levels.append(u)
     else:
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        rows = np.column_stack([c[first] for c in cols])
+        keys, inverse = sorted_codes(key)
+        rows = np.empty((len(keys), len(cols)))
+        for i in range(len(cols) - 1, -1, -1):
+            k = len(levels[i])
+            rows[:, i] = levels[i][keys % k]
+            keys = keys // k
     inverse = inverse.ravel().astype(np.intp)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
     counts = np.bincount(inverse, weights=w, minlength=len(rows))
     return Compact(rows, counts, inverse)
+
+
+def sorted_codes(values: ArrayLike) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Sorted distinct values and each value's index among them (``np.unique`` with
+    ``return_inverse``, by hashing: several times faster on large arrays).
+
+    Examples
+    --------
+    >>> u, i = sorted_codes([3.0, 1.0, 3.0])
+    >>> u.tolist(), i.tolist()
+    ([1.0, 3.0], [1, 0, 1])
+    """
+    codes, uniques = pd.factorize(np.asarray(values).ravel(), sort=True, use_na_sentinel=False)
+    return np.asarray(uniques), codes.astype(np.intp, copy=False)
 
 
 @dataclass(frozen=True)
@@ -137,8 +167,14 @@ def maximise(
     n_distinct: int,
     max_iterations: int = 1000,
     bounds_log: tuple[float, float] = (-23.0, 23.0),
+    *,
+    loglik_hessian: LogLikGradHess | None = None,
+    warm_start: LogLikGrad | None = None,
 ) -> FitResult:
     """Maximise a log-likelihood over positive parameters, optimising their logs.
+
+    L-BFGS-B (bounded) finds the maximum, then Newton steps in log-parameters drive
+    the gradient to rounding level, so parameters are reproducible to many digits.
 
     Parameters
     ----------
@@ -152,6 +188,15 @@ def maximise(
         Starting values (natural, positive).
     n_customers, n_distinct
         Reported in the result.
+    loglik_hessian
+        Natural parameters -> (log-likelihood, gradient, Hessian). When given, the
+        Newton steps and the standard errors use this analytic Hessian instead of
+        central differences of the gradient (which cost two gradients per parameter).
+    warm_start
+        A cheap approximation of ``loglik_grad`` (e.g. on coarsened summaries). L-BFGS-B
+        then runs on it, and the exact likelihood is only evaluated by the Newton steps
+        that finish the fit: the answer is the exact maximum, found at the cost of a
+        few exact evaluations.
 
     Raises
     ------
@@ -169,35 +214,42 @@ def maximise(
     """
     names = list(names)
     lo, hi = bounds_log
-    # The optimiser works on -LL per customer so its tolerances do not depend on n.
-    scale = 1.0 / max(n_customers, 1)
     state = {"evals": 0}
 
-    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-        state["evals"] += 1
-        p = np.exp(theta)
-        ll, g = loglik_grad(p)
-        if not np.isfinite(ll) or not np.all(np.isfinite(g)):
-            # L-BFGS-B backtracks on an infinite value; a NaN would poison it.
-            return np.inf, np.zeros_like(theta)
-        return -ll * scale, -g * p * scale
+    def counted(fn: Callable[[FloatArray], _Out]) -> Callable[[FloatArray], _Out]:
+        def call(p: FloatArray) -> _Out:
+            state["evals"] += 1
+            return fn(p)
+
+        return call
+
+    counted_grad = counted(loglik_grad)
+    counted_hess = counted(loglik_hessian) if loglik_hessian is not None else None
+    counted_warm = counted(warm_start) if warm_start is not None else None
 
     theta0 = np.log(np.asarray(start, dtype=np.float64))
-    res = minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(lo, hi)] * len(names),
-        options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
-    )
-    theta = np.asarray(res.x, dtype=np.float64)
-    params = np.exp(theta)
-    ll, grad = loglik_grad(params)
+    res = _lbfgsb(counted_warm or counted_grad, theta0, n_customers, (lo, hi), max_iterations)
+    params = np.exp(np.asarray(res.x, dtype=np.float64))
+    nit = int(res.nit)
+    if counted_hess is not None:
+        params, ll, grad, hess, steps = _newton(counted_hess, params, (lo, hi))
+        nit += steps
+        if warm_start is not None and not _flat(grad, params, ll, 1e-6):
+            # the approximation led somewhere Newton cannot finish from: start over
+            res = _lbfgsb(counted_grad, np.log(params), n_customers, (lo, hi), max_iterations)
+            params, ll, grad, hess, steps = _newton(
+                counted_hess, np.exp(np.asarray(res.x, dtype=np.float64)), (lo, hi)
+            )
+            nit += int(res.nit) + steps
+    else:
+        ll, grad = counted_grad(params)
+        if np.isfinite(ll):
+            start_params = params
+            params, ll, grad, hess = _polish(counted_grad, params, ll, grad)
+            if np.abs(params / start_params - 1).max() > 1e-4:
+                hess = hessian(counted_grad, params)
     if not np.isfinite(ll):
         raise ModelFitError(f"{model}: the likelihood is not finite at any parameter tried")
-    start_params = params
-    params, ll, grad, hess = _polish(loglik_grad, params, ll, grad)
     theta = np.log(params)
     at_edge = np.abs(theta - lo) < 1e-6 * max(1.0, abs(lo)) + 1e-3
     at_edge |= np.abs(theta - hi) < 1e-6 * max(1.0, abs(hi)) + 1e-3
@@ -207,8 +259,6 @@ def maximise(
             f"{model}: the data cannot identify the model ({which} ran to the edge of the "
             "parameter space); too few customers or too little repeat buying"
         )
-    if np.abs(params / start_params - 1).max() > 1e-4:
-        hess = hessian(loglik_grad, params)
     cov, cond = _covariance(-hess)
     if cov is None:
         shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
@@ -220,7 +270,7 @@ def maximise(
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     grad_log = np.abs(grad * params)
     # L-BFGS-B may report a stop on ftol; a gradient at rounding level is convergence too
-    converged = bool(res.success) or bool(grad_log.max(initial=0.0) < 1e-6 * max(1.0, abs(ll)))
+    converged = (bool(res.success) and warm_start is None) or _flat(grad, params, ll, 1e-6)
     return FitResult(
         model=model,
         params={n: float(v) for n, v in zip(names, params, strict=True)},
@@ -229,7 +279,7 @@ def maximise(
         n_customers=n_customers,
         n_distinct=n_distinct,
         converged=converged,
-        iterations=int(res.nit),
+        iterations=nit,
         evaluations=state["evals"],
         gradient_norm=float(grad_log.max(initial=0.0)),
         message=str(res.message),
@@ -237,14 +287,93 @@ def maximise(
     )
 
 
+def _lbfgsb(
+    loglik_grad: LogLikGrad,
+    theta0: FloatArray,
+    n_customers: int,
+    bounds: tuple[float, float],
+    max_iterations: int,
+) -> Any:
+    """L-BFGS-B on -LL per customer in log-parameters (tolerances independent of n)."""
+    scale = 1.0 / max(n_customers, 1)
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        p = np.exp(theta)
+        ll, g = loglik_grad(p)
+        if not np.isfinite(ll) or not np.all(np.isfinite(g)):
+            # L-BFGS-B backtracks on an infinite value; a NaN would poison it.
+            return np.inf, np.zeros_like(theta)
+        return -ll * scale, -g * p * scale
+
+    return minimize(
+        objective,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[bounds] * len(theta0),
+        options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
+    )
+
+
+def _flat(grad: FloatArray, params: FloatArray, ll: float, tol: float) -> bool:
+    """Is the gradient in log-parameters below ``tol`` relative to the log-likelihood?"""
+    return bool(np.abs(grad * params).max(initial=0.0) < tol * max(1.0, abs(ll)))
+
+
+def _newton(
+    fn: LogLikGradHess,
+    params: FloatArray,
+    bounds: tuple[float, float],
+    max_steps: int = 50,
+) -> tuple[FloatArray, float, FloatArray, FloatArray, int]:
+    """Newton steps in log-parameters θ with the analytic Hessian, from near the optimum.
+
+    Chain rule: g_θ = p g, H_θ = diag(p) H diag(p) + diag(p g). Where H_θ is not
+    negative definite the step is regularised (Levenberg); a step is halved until the
+    log-likelihood rises. The loop ends when the next step would change no parameter
+    by more than 1e-11 of itself (so the answer does not depend on the order of the
+    data to more digits than that), or no step can raise the log-likelihood. Returns the point, its
+    log-likelihood, gradient and Hessian (natural parameters), and the steps taken.
+    """
+    lo, hi = bounds
+    ll, grad, h = fn(params)
+    steps = 0
+    while steps < max_steps and np.isfinite(ll):
+        g_t = grad * params
+        h_t = h * np.outer(params, params) + np.diag(g_t)
+        if not np.all(np.isfinite(h_t)):
+            break
+        top = np.linalg.eigvalsh(h_t).max()
+        if top >= 0:
+            h_t = h_t - (top + 1e-6 * max(1.0, np.abs(h_t).max())) * np.eye(len(params))
+        step = np.linalg.solve(h_t, -g_t)
+        if np.abs(step).max() < _NEWTON_DONE:
+            break
+        step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-300))  # at most e^2 per step
+        theta = np.log(params)
+        # near the optimum a step may not raise a sum of many terms beyond its rounding
+        slack = 1e-13 * max(1.0, abs(ll))
+        for _ in range(30):
+            new = np.exp(np.clip(theta + step, lo, hi))
+            ll_new, grad_new, h_new = fn(new)
+            if np.isfinite(ll_new) and ll_new >= ll - slack:
+                break
+            step /= 2
+        else:
+            break
+        params, ll, grad, h = new, ll_new, grad_new, h_new
+        steps += 1
+    return params, ll, grad, h, steps
+
+
 def _polish(
     loglik_grad: LogLikGrad, params: FloatArray, ll: float, grad: FloatArray, steps: int = 4
 ) -> tuple[FloatArray, float, FloatArray, FloatArray]:
     """A few Newton steps in log-parameters from the quasi-Newton optimum.
 
-    L-BFGS-B stops on a relative change of the objective; Newton steps with the Hessian
-    of the analytic gradient then drive the gradient to rounding level, so parameters
-    are reproducible to many more digits. The Hessian is computed once, at the start
+    For models without an analytic Hessian. L-BFGS-B stops on a relative change of the
+    objective; Newton steps with the Hessian of the analytic gradient then drive the
+    gradient to rounding level. The Hessian is computed once, at the start
     (the steps are tiny, so it hardly changes), and returned for the standard errors.
     A step is kept only if it raises the log-likelihood.
     """

@@ -56,13 +56,14 @@ def purchase_occasions(
         live = live.filter(live.day <= ibis.date(calibration_end))
     if after is not None:
         live = live.filter(live.day > ibis.date(after))
+    if not zero_amount_purchases:
+        daily = live.group_by([customer_col, "day"]).aggregate(spend=live.amount.sum())
+        return daily.filter(daily.spend > 0)
     sale = (live.amount >= 0) & (live.status != "returned")
     daily = live.group_by([customer_col, "day"]).aggregate(
         spend=live.amount.sum(), sales=ibis.cases((sale, 1), else_=0).sum()
     )
-    keep = daily.spend > 0
-    if zero_amount_purchases:
-        keep = keep | ((daily.spend == 0) & (daily.sales > 0))
+    keep = (daily.spend > 0) | ((daily.spend == 0) & (daily.sales > 0))
     return daily.filter(keep).select(customer_col, "day", "spend")
 
 
@@ -78,8 +79,8 @@ def rfm_summary(
     """Frequency, recency, T and monetary value per customer who bought by the end date.
 
     Returns columns ``customer_col, frequency, recency, T, monetary, first_purchase,
-    last_purchase, spend`` (recency and T in ``time_unit``; ``spend`` is the total net
-    spend of all calibration occasions). With ``holdout_end``, also
+    last_purchase, spend`` in no particular order (recency and T in ``time_unit``;
+    ``spend`` is the total net spend of all calibration occasions). With ``holdout_end``, also
     ``frequency_holdout`` (occasions in (calibration_end, holdout_end]),
     ``monetary_holdout`` (their mean spend, 0 if none) and ``duration_holdout`` (the
     holdout length in ``time_unit``).
@@ -100,14 +101,16 @@ def rfm_summary(
     occ = purchase_occasions(
         orders, customer_col, calibration_end, zero_amount_purchases=zero_amount_purchases
     )
-    occ = occ.mutate(first_day=occ.day.min().over(group_by=occ[customer_col]))
+    # one aggregation: the first day's spend by arg_min (days are distinct per
+    # customer), not a window over every occasion, which costs a sort of the occasions
     per = occ.group_by(customer_col).aggregate(
         occasions=occ.count(),
         first_purchase=occ.day.min(),
         last_purchase=occ.day.max(),
-        repeat_spend=ibis.cases((occ.day != occ.first_day, occ.spend), else_=0.0).sum(),
+        first_spend=occ.spend.argmin(occ.day),
         spend=occ.spend.sum(),
     )
+    per = per.mutate(repeat_spend=per.spend - per.first_spend)
     unit = DAYS_PER_UNIT[time_unit]
     end = ibis.date(calibration_end)
     frequency = (per.occasions - 1).cast("int64")
@@ -147,7 +150,9 @@ def rfm_summary(
             ),
             duration_holdout=ibis.literal((holdout_end - calibration_end).days / unit),
         )
-    return out.order_by(customer_col)
+    # unordered: a relation to build on; whoever writes or prints it orders it (a
+    # sort of every customer is a large share of the cost of the whole summary)
+    return out
 
 
 def rfm_scores(summary: ir.Table) -> ir.Table:

@@ -391,7 +391,7 @@ def summarise_orders(
         zero_amount_purchases=zero_amount_purchases,
         holdout_end=holdout_end,
     )
-    df = expr.execute()
+    df = expr.order_by("customer_id").execute()
     if df.empty:
         raise ModelFitError(f"no purchases on or before {calibration_end}")
     return FileSummary(df, time_unit, calibration_end, holdout_end)
