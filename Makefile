@@ -48,8 +48,24 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
 	$(VENV)/bin/ruff format src tests benchmarks scripts
 
-bench: install
-	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+# Benchmarks run our code and the peer in one process and print the ratio. lifetimes
+# (the CLV peer) needs pandas<2/numpy<2, so it gets a venv of its own; pynetim (the IMM
+# peer) compiles C++, so it is the `bench` extra rather than a test dependency.
+LTVENV := .venv-lifetimes
+
+$(LTVENV)/.installed: pyproject.toml
+	@test -x $(LTVENV)/bin/python || $(PYTHON) -m venv $(LTVENV)
+	$(LTVENV)/bin/pip install --quiet "lifetimes==0.11.3" "pandas<2" "numpy<2" "scipy<1.14" \
+	  "pyarrow<19" "ibis-framework[duckdb]>=12,<13" "duckdb>=1.4,<2" pydantic-settings
+	$(LTVENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
+
+bench: install $(LTVENV)/.installed
+	$(PY) -m pip install --quiet -e ".[spark,dev,bench]"
+	$(LTVENV)/bin/python benchmarks/clv_vs_lifetimes.py
+	@for f in benchmarks/*.py; do \
+	  case $$f in */clv_vs_lifetimes.py) continue;; esac; \
+	  echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) socialcrm-data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LTVENV) socialcrm-data .pytest_cache .ruff_cache
