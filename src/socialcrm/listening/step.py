@@ -496,6 +496,8 @@ def _top_posts(ws: Workspace, c: ir.Table, mentions: ir.Table, alert: dict[str, 
         t = t.filter(t.platform == key)
     elif dimension == "topic":
         t = t.filter(t.topic_id == int(key))
+    elif dimension == "community":
+        t = t.filter(t.community_id == int(key))
     elif dimension == "entity":
         ids = mentions.filter(mentions.entity_id == key).select("post_id")
         t = t.semi_join(ids, "post_id")
