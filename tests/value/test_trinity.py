@@ -75,7 +75,9 @@ def test_withdrawing_social_linking_unscores_influence(
             ],
             schema=CONSENTS.arrow_schema,
         )  # fmt: skip
-        ws.warehouse.write("consents", pa.concat_tables([old.cast(CONSENTS.arrow_schema), withdrawn]))
+        ws.warehouse.write(
+            "consents", pa.concat_tables([old.cast(CONSENTS.arrow_schema), withdrawn])
+        )
         step_trinity(ws)
         row = ws.warehouse.read_arrow("customer_scores").to_pandas().set_index("customer_id")
     assert row.loc[top, "influence_known"] == False  # noqa: E712

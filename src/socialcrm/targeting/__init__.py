@@ -1,0 +1,1 @@
+"""Targeting: social segments inside value tiers, and next-best-actions with reasons."""

@@ -1,0 +1,149 @@
+"""Audiences: a segment or an action list, exported as CSV or pushed to a webhook.
+
+Consent is checked again at export time, not only when the actions were computed: a
+customer who withdrew marketing consent since the last pipeline run is left out. A push
+is signed (HMAC-SHA256 of the body with a shared secret, header
+``X-Socialcrm-Signature: sha256=<hex>``), sent in batches, retried with exponential
+backoff on 5xx answers and network errors (never on 4xx), and every batch carries a
+delivery id derived from its content (``X-Socialcrm-Delivery``), so a receiver can drop
+a batch it has already seen, however often it is re-sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from socialcrm.store.workspace import Workspace
+from socialcrm.targeting.actions import CHANNEL_PURPOSE
+
+COLUMNS = ["customer_id", "segment", "action", "channel", "expected_value", "reason"]
+
+
+class AudienceError(ValueError):
+    """An audience that cannot be built or delivered, with the reason."""
+
+
+def audience(ws: Workspace, segment: str | None = None, action: str | None = None) -> pa.Table:
+    """Rank-1 actions of a segment (or every customer with ``action``), consent re-checked.
+
+    Marketing rows keep only customers whose consent for the row's channel is in force
+    now; rows with no action (``none``) are never exported.
+    """
+    from socialcrm.connecting.consent import granted
+
+    wh = ws.warehouse
+    if not wh.exists("customer_actions"):
+        raise AudienceError("no customer_actions table: run `socialcrm score` first")
+    a = wh.table("customer_actions")
+    if segment is not None:
+        known = set(ws.engine.to_arrow(a.select("segment").distinct()).column(0).to_pylist())
+        if segment not in known:
+            names = ", ".join(sorted(map(str, known)))
+            raise AudienceError(f"no customer in segment {segment!r}; segments: {names}")
+        a = a.filter((a.segment == segment) & (a["rank"] == 1))
+    if action is not None:
+        a = a.filter(a.action == action)
+    a = a.filter(a.action != "none")
+    resolved = wh.exists("identity_clusters")
+    ok = ibis.literal(False)
+    for channel, purpose in CHANNEL_PURPOSE.items():
+        allowed = granted(ws, purpose, resolved=resolved)
+        ok = ok | ((a.channel == channel) & a.customer_id.isin(allowed.customer_id))
+    a = a.filter(~a.marketing | ok)
+    return ws.engine.to_arrow(a.select(*COLUMNS).order_by("customer_id"))
+
+
+def export_csv(table: pa.Table, path: Path) -> int:
+    """Write the audience as CSV with a header; returns the rows written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(table, path)
+    return table.num_rows
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The signature header value a receiver recomputes to trust a body.
+
+    >>> sign(b"{}", "s")[:15]
+    'sha256=143ca8d5'
+    """
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    rows: int
+    attempts: int
+    status: int
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def push_webhook(
+    table: pa.Table,
+    url: str,
+    secret: str,
+    name: str,
+    batch_size: int = 500,
+    retries: int = 5,
+    backoff: float = 0.5,
+    timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Delivery]:
+    """POST the audience in signed JSON batches; raise after the retries run out."""
+    if not url.startswith(("http://", "https://")):
+        raise AudienceError(f"webhook URL must be http(s): {url!r}")
+    rows = table.to_pylist()
+    out = []
+    for start in range(0, max(len(rows), 1), batch_size):
+        batch = rows[start : start + batch_size]
+        content = json.dumps({"audience": name, "rows": batch}, sort_keys=True, default=str)
+        delivery = hashlib.sha256(content.encode()).hexdigest()[:32]
+        body = json.dumps(
+            {"delivery_id": delivery, "audience": name, "rows": batch}, default=str
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Socialcrm-Delivery": delivery,
+            "X-Socialcrm-Signature": sign(body, secret),
+        }
+        for attempt in range(1, retries + 2):
+            try:
+                status = _post(url, body, headers, timeout)
+            except (urllib.error.URLError, OSError) as e:
+                status, reason = 0, str(getattr(e, "reason", e))
+            else:
+                reason = f"HTTP {status}"
+            if 200 <= status < 300:
+                out.append(Delivery(delivery, len(batch), attempt, status))
+                break
+            if 400 <= status < 500:
+                raise AudienceError(f"webhook refused batch {delivery}: {reason}")
+            if attempt > retries:
+                raise AudienceError(
+                    f"webhook failed for batch {delivery} after {attempt} attempts: {reason}"
+                )
+            sleep(backoff * 2 ** (attempt - 1))
+    return out
+
+
+__all__ = ["AudienceError", "Delivery", "audience", "export_csv", "push_webhook", "sign"]

@@ -1,0 +1,127 @@
+"""Segments on the demo brand (checked against its truth) and on DuckDB vs Spark."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from socialcrm.targeting.rules import load_rules
+from socialcrm.targeting.segments import assign_segments, step_segments
+from tests.targeting.brand import ScoredBrand
+
+AT_RISK = ("at_risk_high_value", "dormant")
+
+
+@pytest.fixture(scope="module")
+def segments(brand: ScoredBrand) -> pd.DataFrame:
+    with brand.open() as ws:
+        return ws.warehouse.read_arrow("customer_segments").to_pandas()
+
+
+def test_every_customer_has_one_segment_with_its_reason(
+    brand: ScoredBrand, segments: pd.DataFrame
+) -> None:
+    with brand.open() as ws:
+        n = ws.warehouse.rows("customer_scores")
+    assert len(segments) == segments.customer_id.nunique() == n
+    assert segments.segment.notna().all() and segments.tier.notna().all()
+    assert segments.reason.str.len().gt(0).all()
+    shipped = {s.name for s in load_rules().segments}
+    assert set(segments.segment) <= shipped
+    at_risk = segments[segments.segment == "at_risk_high_value"]
+    assert at_risk.risk_band.isin(["high", "very_high"]).all()
+    assert at_risk.reason.str.contains("risk_band=").all()
+
+
+def test_at_risk_customers_really_drop_out_more(brand: ScoredBrand, segments) -> None:
+    truth = pd.read_csv(brand.truth / "dropout.csv", dtype={"person_id": str})
+    s = segments[segments.clv.notna()].copy()
+    s["person_id"] = s.customer_id.map(brand.person_of())
+    s = s.merge(truth, on="person_id")
+    dropped = s.dropped_at.notna()
+    flagged = s.segment.isin(AT_RISK)
+    assert flagged.sum() >= 10
+    lift = dropped[flagged].mean() / dropped.mean()
+    assert lift > 1.5
+
+
+def test_summary_accumulates_by_run_date(brand: ScoredBrand, tmp_path) -> None:
+    copy = brand.copy(tmp_path / "ws")
+    with copy.open() as ws:
+        ws.warehouse.drop("segment_summary")
+        step_segments(ws, run_date=date(2026, 1, 1))
+        step_segments(ws, run_date=date(2026, 2, 1))
+        step_segments(ws, run_date=date(2026, 2, 1))  # same day again: replaced
+        summary = ws.warehouse.read_arrow("segment_summary").to_pandas()
+        n = ws.warehouse.rows("customer_segments")
+    by_day = summary.groupby("run_date").customers.sum()
+    assert list(by_day) == [n, n]
+    assert summary.share_at_risk.between(0, 1).all()
+    seg = summary[summary.segment == "at_risk_high_value"]
+    assert (seg.share_at_risk == 1).all()
+
+
+TINY = pa.table(
+    {
+        "customer_id": ["a", "b", "c", "d", "e", "f"],
+        "transaction_score": [95.0, 70.0, 85.0, 10.0, None, 50.0],
+        "risk_band": ["low", "very_high", "low", "very_high", None, "medium"],
+        "frequency": [5, 3, 4, 1, None, 0],
+        "T": [300.0, 200.0, 50.0, 400.0, None, 30.0],
+        "amplifier": [False, False, True, None, None, False],
+        "influence_score": [10.0, 20.0, 90.0, None, None, 60.0],
+        "complaints": [0, 0, 0, None, None, 3],
+        "praise": [0, 0, 0, None, None, 1],
+        "suggestions": [0, 0, 1, None, None, 0],
+        "trinity_score": [80.0, 50.0, 90.0, 5.0, None, 55.0],
+        "clv": [300.0, 90.0, 250.0, 1.0, None, 40.0],
+        "p_alive": [0.9, 0.2, 0.95, 0.1, None, 0.8],
+    }
+)
+EXPECTED = {
+    "a": "high_value_buyer",
+    "b": "at_risk_high_value",
+    "c": "social_connector",
+    "d": "dormant",
+    "e": "regular",
+    "f": "detractor",
+}
+
+
+def _run(ws) -> pd.DataFrame:
+    # through Parquet, as the pipeline reads it (Spark memtables lose nullable ints)
+    ws.warehouse.write("targeting_tiny", TINY)
+    t = ws.warehouse.table("targeting_tiny")
+    out = ws.engine.to_arrow(assign_segments(t, load_rules())).to_pandas()
+    return out.sort_values("customer_id").reset_index(drop=True)
+
+
+def test_tiny_table_on_duckdb(ws) -> None:
+    out = _run(ws)
+    assert dict(zip(out.customer_id, out.segment, strict=True)) == EXPECTED
+
+
+@pytest.mark.spark
+def test_segments_identical_on_spark(ws, spark_ws) -> None:
+    duck, spark = _run(ws), _run(spark_ws)
+    cols = ["customer_id", "tier", "segment", "reason", "tier_reason"]
+    pd.testing.assert_frame_equal(duck[cols], spark[cols])
+
+
+def test_social_segments_only_for_social_linking_consent(brand: ScoredBrand) -> None:
+    from socialcrm.targeting.segments import segment_inputs, social_activity
+
+    with brand.open() as ws:
+        inputs = ws.engine.to_arrow(
+            segment_inputs(ws.warehouse.table("customer_scores"), social_activity(ws))
+        ).to_pandas()
+        seg = ws.warehouse.read_arrow("customer_segments").to_pandas()
+    off = inputs[~inputs.social_linking]
+    assert len(off) and off[["posts", "complaints", "praise", "suggestions"]].isna().all().all()
+    assert inputs.loc[inputs.social_linking, "posts"].notna().all()
+    social = {"detractor", "social_connector", "evangelist", "contributor"}
+    ids = set(seg[seg.segment.isin(social)].customer_id)
+    assert ids and ids <= set(inputs[inputs.social_linking].customer_id)
