@@ -8,27 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from socialcrm.cli_common import command_group, err, out
+from socialcrm.cli_common import fail as _fail
 from socialcrm.config import Settings, get_settings
 from socialcrm.store.schemas import INPUT_TABLES
 
-app = typer.Typer(
-    name="socialcrm",
-    help="socialcrm: a Social CRM on DuckDB or Spark.\n\nExample: socialcrm demo --no-serve",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
+app = command_group(
+    "socialcrm", "socialcrm: a Social CRM on DuckDB or Spark.\n\nExample: socialcrm demo --no-serve"
 )
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _workspace(settings: Settings | None = None):
@@ -280,6 +270,18 @@ def _mount_domains() -> None:
     app.add_typer(influence_app, name="influence")
     app.add_typer(campaign_app, name="campaign")
     app.command("plan")(plan)
+
+    from socialcrm.cli_targeting import actions, audience_app, communities, segments
+
+    app.command("segments")(segments)
+    app.command("actions")(actions)
+    app.command("communities")(communities)
+    app.add_typer(audience_app, name="audience")
+
+    from socialcrm.cli_rewards import loyalty_app, referrals_app
+
+    app.add_typer(referrals_app, name="referrals")
+    app.add_typer(loyalty_app, name="loyalty")
 
 
 _mount_domains()

@@ -13,22 +13,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-clv_app = typer.Typer(
-    name="clv",
-    help=(
+from socialcrm.cli_common import JsonOpt, command_group, err, out
+from socialcrm.cli_common import fail as _fail
+
+clv_app = command_group(
+    "clv",
+    (
         "Customer lifetime value on any orders CSV: BG/NBD, Pareto/NBD, Gamma-Gamma.\n\n"
         "Example: socialcrm clv fit orders.csv --customer-col customer_id --date-col date "
         "--amount-col amount --calibration-end 1997-09-30 --time-unit week --json"
     ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
 
 FileArg = Annotated[
     Path, typer.Argument(help="Orders CSV: one row per order.", exists=True, dir_okay=False)
@@ -48,12 +45,6 @@ ZeroOpt = Annotated[
         "--count-zero-amount", help="Count days with a zero net amount as purchases (CDNOW)."
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:

@@ -14,25 +14,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import typer
-from rich.console import Console
 
-identities_app = typer.Typer(
-    name="identities",
-    help=(
+from socialcrm.cli_common import command_group, err, out
+from socialcrm.cli_common import fail as _fail
+
+identities_app = command_group(
+    "identities",
+    (
         "Identity resolution: which records are one person (rules, then a Splink model).\n\n"
         "Example: socialcrm identities resolve records.csv --out clusters.csv --json"
     ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @identities_app.command()

@@ -11,42 +11,30 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-influence_app = typer.Typer(
-    name="influence",
-    help=(
+from socialcrm.cli_common import JsonOpt, command_group, err, out
+from socialcrm.cli_common import fail as _fail
+
+influence_app = command_group(
+    "influence",
+    (
         "Influence maximization and cascade simulation on any edge list or the workspace.\n\n"
         "Example: socialcrm influence seeds edges.csv --k 50 --model wc --json"
     ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
 )
-campaign_app = typer.Typer(
-    name="campaign",
-    help=(
+campaign_app = command_group(
+    "campaign",
+    (
         "Campaigns measured against a randomised holdout.\n\n"
         "Example: socialcrm campaign report spring-2026 --json"
     ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ModelOpt = Annotated[
     str, typer.Option("--model", help="wc (p=1/in-degree) | ic (uniform --p) | weighted | lt.")
 ]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _plain_label(x: object) -> object:

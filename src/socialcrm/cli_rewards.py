@@ -14,42 +14,28 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from socialcrm.cli_common import JsonOpt, command_group, out
+from socialcrm.cli_common import fail as _fail
 from socialcrm.config import get_settings
 
-referrals_app = typer.Typer(
-    name="referrals",
-    help=(
+referrals_app = command_group(
+    "referrals",
+    (
         "Referral program: codes, attribution of referred orders, rewards, leaderboard.\n\n"
         "Example: socialcrm referrals attribute referrals.csv --json"
     ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
 )
-loyalty_app = typer.Typer(
-    name="loyalty",
-    help=(
+loyalty_app = command_group(
+    "loyalty",
+    (
         "Loyalty points for purchases and social actions: award, balance, history, tiers.\n\n"
         "Example: socialcrm loyalty award --events actions.csv --json"
     ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 T = TypeVar("T")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _print_json(doc: object) -> None:

@@ -11,25 +11,19 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from socialcrm.appdb.models import ROLES
+from socialcrm.cli_common import err, out
+from socialcrm.cli_common import fail as _fail
 from socialcrm.config import get_settings
 
 users_app = typer.Typer(
     help="Users, roles and API tokens of the web app.\n\nExample: socialcrm users list",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
 Role = Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _db():

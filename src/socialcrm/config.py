@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EngineName = Literal["duckdb", "spark"]
@@ -89,6 +89,46 @@ class Settings(BaseSettings):
         default=0.1, gt=0, lt=0.63, description="IMM's ε: seeds within (1 − 1/e − ε) of optimal."
     )
 
+    # programs: referrals and loyalty rewards (issue 7, parts 4 and 5)
+    referral_reward: float = Field(
+        default=5.0, ge=0, description="Reward to the referrer per referred sale."
+    )
+    referral_currency: str = Field(default="USD", description="Currency of referral rewards.")
+    referral_window_days: int = Field(
+        default=30,
+        gt=0,
+        description="First-touch link attribution: a buyer's first order within this many "
+        "days of their first referral click is referred.",
+    )
+    loyalty_rules: Path | None = Field(
+        default=None,
+        description="Loyalty rules TOML (points, caps, tiers); default the shipped rules.",
+    )
+
+    # value TRInity and targeting: relationship, composite scores, segments, actions (issue 6)
+    relationship_half_life_days: float = Field(
+        default=365.0, gt=0, description="Half-life of the recency of sharing (relationship)."
+    )
+    trinity_weight_transaction: float = Field(
+        default=0.5, ge=0, description="Weight of the transaction percentile in the TRInity."
+    )
+    trinity_weight_relationship: float = Field(
+        default=0.2, ge=0, description="Weight of the relationship percentile in the TRInity."
+    )
+    trinity_weight_influence: float = Field(
+        default=0.3, ge=0, description="Weight of the influence percentile in the TRInity."
+    )
+    targeting_rules: Path | None = Field(
+        default=None,
+        description="TOML file of value tiers, social segments and actions; default the "
+        "rules shipped in socialcrm/targeting/rules.toml.",
+    )
+    audience_webhook_secret: str | None = Field(
+        default=None,
+        description="Shared secret signing audience webhook pushes (HMAC-SHA256); required "
+        "to push.",
+    )
+
     # connecting: identity resolution, social graph, influence
     identity_threshold: float = Field(
         default=0.9, gt=0, le=1, description="Match probability at which two records are linked."
@@ -131,6 +171,58 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a server remembers an API token's owner (0: check every call); "
         "a revoked token may work this long.",
+    )
+
+    # -- responding: the engagement inbox and connectors (issue 9) --
+    inbox_first_response_hours: float = Field(
+        default=4.0, gt=0, description="First-response SLA of a conversation, in hours."
+    )
+    inbox_resolution_hours: float = Field(
+        default=48.0, gt=0, description="Resolution SLA of a conversation, in hours."
+    )
+    inbox_window_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="Posts by one author on one topic within this window form one conversation.",
+    )
+    inbox_connector: str = Field(
+        default="jsonl", description="Where mentions come from: jsonl, mastodon or bluesky."
+    )
+    inbox_brand_handle: str = Field(
+        default="brand", description="The brand's own handle: its posts are replies, not mentions."
+    )
+    inbox_outbox_attempts: int = Field(
+        default=8, gt=0, description="Attempts before an outgoing reply is marked dead."
+    )
+    mastodon_url: str | None = Field(default=None, description="Mastodon instance base URL.")
+    mastodon_token: SecretStr | None = Field(default=None, description="Mastodon access token.")
+    bluesky_url: str = Field(default="https://bsky.social", description="Bluesky PDS base URL.")
+    bluesky_handle: str | None = Field(default=None, description="Bluesky account handle.")
+    bluesky_app_password: SecretStr | None = Field(
+        default=None, description="Bluesky app password (never logged)."
+    )
+
+    # -- collaborating: ideas and webhooks (issue 9, parts 3 and 4) --
+    idea_duplicate_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="TF-IDF cosine at which two ideas look duplicate."
+    )
+    idea_influencer_followers: int = Field(
+        default=10_000, ge=0, description="Followers from which a post's author is an influencer."
+    )
+    webhook_backoff_seconds: float = Field(
+        default=30.0, ge=0, description="First retry delay of a failed webhook; doubles each time."
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, ge=0, description="Longest delay between two webhook attempts."
+    )
+    webhook_max_attempts: int = Field(
+        default=12, gt=0, description="Attempts of one delivery before it is marked failed."
+    )
+    webhook_disable_after: int = Field(
+        default=10, gt=0, description="Consecutive failed attempts that disable a subscription."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long one webhook request may take."
     )
 
     @property

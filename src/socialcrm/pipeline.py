@@ -107,6 +107,12 @@ def step_listening(ws: Workspace) -> dict[str, int]:
     return run(ws)
 
 
+def step_community_listening(ws: Workspace) -> dict[str, int]:
+    from socialcrm.listening.communities import step_community_listening as run
+
+    return run(ws)
+
+
 def step_amplifiers(ws: Workspace) -> dict[str, int]:
     from socialcrm.programs.step import step_amplifiers as run
 
@@ -143,6 +149,12 @@ def step_customer_rewards(ws: Workspace) -> dict[str, int]:
     return run(ws)
 
 
+def step_community_recommendations(ws: Workspace) -> dict[str, int]:
+    from socialcrm.targeting.communities import step_community_recommendations as run
+
+    return run(ws)
+
+
 STEPS: list[Step] = [
     Step(
         "identities",
@@ -173,6 +185,12 @@ STEPS: list[Step] = [
         "Consent-gated social graph: influence per handle and customer, communities",
         step_connecting,
         needs=(),
+    ),
+    Step(
+        "community_listening",
+        "Volume, sentiment and spikes per community over time",
+        step_community_listening,
+        needs=("posts",),
     ),
     Step(
         "amplifiers",
@@ -209,6 +227,12 @@ STEPS: list[Step] = [
         "Loyalty balance, tier and referred sales per person, from the app database's ledgers",
         step_customer_rewards,
         needs=(),
+    ),
+    Step(
+        "community_recommendations",
+        "Per community: topic to bring and when, at-risk members to reach privately",
+        step_community_recommendations,
+        needs=("communities", "customer_segments"),
     ),
 ]
 
