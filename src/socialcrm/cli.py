@@ -283,6 +283,15 @@ def _mount_domains() -> None:
     app.add_typer(referrals_app, name="referrals")
     app.add_typer(loyalty_app, name="loyalty")
 
+    from socialcrm.cli_collaborating import ideas_app, webhooks_app
+
+    app.add_typer(ideas_app, name="ideas")
+    app.add_typer(webhooks_app, name="webhooks")
+
+    from socialcrm.cli_responding import inbox_app
+
+    app.add_typer(inbox_app, name="inbox")
+
 
 _mount_domains()
 

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Posts by one author on one topic within this window form one conversation.",
     )
+    inbox_sync_lookback_days: float = Field(
+        default=14.0,
+        ge=0,
+        description="Each sync re-reads posts this far behind the newest one it saw, so posts "
+        "that reach the warehouse late still land (stored ones are skipped by id).",
+    )
     inbox_connector: str = Field(
         default="jsonl", description="Where mentions come from: jsonl, mastodon or bluesky."
     )

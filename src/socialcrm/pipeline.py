@@ -155,6 +155,18 @@ def step_community_recommendations(ws: Workspace) -> dict[str, int]:
     return run(ws)
 
 
+def step_ideas(ws: Workspace) -> dict[str, int]:
+    from socialcrm.collaborating.ideas import step_ideas as run
+
+    return run(ws)
+
+
+def step_inbox(ws: Workspace) -> dict[str, int]:
+    from socialcrm.responding.step import step_inbox as run
+
+    return run(ws)
+
+
 STEPS: list[Step] = [
     Step(
         "identities",
@@ -233,6 +245,18 @@ STEPS: list[Step] = [
         "Per community: topic to bring and when, at-risk members to reach privately",
         step_community_recommendations,
         needs=("communities", "customer_segments"),
+    ),
+    Step(
+        "ideas",
+        "Ideas proposed in the app database from posts classified as suggestions (idempotent)",
+        step_ideas,
+        needs=("posts_enriched",),
+    ),
+    Step(
+        "inbox",
+        "Engagement inbox: conversations from new posts (idempotent), priorities, SLA breaches",
+        step_inbox,
+        needs=("posts_enriched",),
     ),
 ]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 # Least privilege, lowest first: a viewer sees aggregates and masked contacts; an agent
 # also sees contacts (they answer customers); an analyst reads and exports everything;
@@ -128,3 +128,391 @@ class LoyaltyEntry(Base):
     source: Mapped[str] = mapped_column(String(300))
     note: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- responding: the engagement inbox (issue 9, parts 1 and 2) --------------------------
+CONVERSATION_STATES: tuple[str, ...] = ("new", "open", "waiting", "resolved", "closed")
+
+
+class Conversation(Base):
+    """One thread that may need the brand: grouped posts, priority with its parts, SLAs.
+
+    ``key`` names the grouping (``thread:<platform>:<root post>`` or
+    ``author:<platform>:<handle>:<topic>:<window start>``) so a sync never adds it twice.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_open_priority", "is_open", "priority", "id"),
+        Index("ix_conversations_state_priority", "state", "priority", "id"),
+        Index("ix_conversations_assignee", "assignee_id", "is_open", "priority", "id"),
+        Index("ix_conversations_author", "platform", "author_handle"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    author_handle: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    topic_id: Mapped[int | None]
+    queue: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    is_open: Mapped[bool] = mapped_column(default=True)
+    """``state`` is new, open or waiting: kept with it so the inbox list is one index scan."""
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    priority_parts: Mapped[dict] = mapped_column(JSON, default=dict)
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    intent: Mapped[str | None] = mapped_column(String(32))
+    influence: Mapped[float | None] = mapped_column(Float)
+    clv: Mapped[float | None] = mapped_column(Float)
+    risk_band: Mapped[str | None] = mapped_column(String(16))
+    messages: Mapped[int] = mapped_column(default=0)
+    first_message_at: Mapped[datetime]
+    last_message_at: Mapped[datetime]
+    first_response_due: Mapped[datetime]
+    resolution_due: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    first_response_breached: Mapped[bool] = mapped_column(default=False)
+    resolution_breached: Mapped[bool] = mapped_column(default=False)
+    sentiment_after: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignee: Mapped[User | None] = relationship()
+
+    @validates("state")
+    def _track_open(self, _key: str, state: str) -> str:
+        self.is_open = state in ("new", "open", "waiting")
+        return state
+
+
+class ConversationMessage(Base):
+    """A post in a conversation: the customer's (``in``) or the brand's reply (``out``).
+
+    ``(platform, post_id)`` is unique, which is what makes syncing idempotent.
+    """
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "post_id", name="uq_conversation_messages_post"),
+        Index("ix_conversation_messages_conv", "conversation_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    post_id: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(8))
+    author_handle: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    reply_to_post_id: Mapped[str | None] = mapped_column(String(200))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    intent: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class ConversationNote(Base):
+    """An internal note on a conversation: seen by the team, never posted."""
+
+    __tablename__ = "conversation_notes"
+    __table_args__ = (Index("ix_conversation_notes_conv", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedReply(Base):
+    """A reply template agents pick from; ``{handle}`` is filled in when used."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxItem(Base):
+    """A reply waiting to be posted. ``idempotency_key`` is sent to the network too, so a
+    retry after a lost answer cannot post twice; ``dead`` items keep their last error."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    connector: Mapped[str] = mapped_column(String(32))
+    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class ConnectorCursor(Base):
+    """Where a connector stopped reading (Mastodon ``since_id``, Bluesky ``seenAt``)."""
+
+    __tablename__ = "connector_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentTopic(Base):
+    """An agent's skill: conversations on this topic are routed to them first."""
+
+    __tablename__ = "agent_topics"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class DomainEvent(Base):
+    """Something that happened (``conversation_created``, ``sla_breached``), for webhooks.
+
+    ``key`` is unique so emitting the same fact twice records it once.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- collaborating: ideas, feedback requests, webhooks (issue 9, parts 3 and 4) ------------
+IDEA_STATUSES: tuple[str, ...] = (
+    "new",
+    "under_review",
+    "planned",
+    "in_progress",
+    "shipped",
+    "declined",
+)
+
+
+class Idea(Base):
+    """An idea from a customer, an influencer or a post; ``merged_into_id`` when a duplicate.
+
+    ``proposed`` ideas came from posts and wait for an agent to confirm them.
+    """
+
+    __tablename__ = "ideas"
+    __table_args__ = (Index("ix_ideas_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(5000), default="")
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    public_reason: Mapped[str] = mapped_column(String(1000), default="")
+    source: Mapped[str] = mapped_column(String(16))
+    source_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    proposed: Mapped[bool] = mapped_column(default=False)
+    highlighted: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaContributor(Base):
+    """Someone who proposed an idea: a customer, a social handle, or both.
+
+    ``origin_idea_id`` never changes, so a merge can be undone row by row.
+    """
+
+    __tablename__ = "idea_contributors"
+    __table_args__ = (Index("ix_idea_contributors_idea", "idea_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    origin_idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    platform: Mapped[str | None] = mapped_column(String(40))
+    handle: Mapped[str | None] = mapped_column(String(200))
+    post_id: Mapped[str | None] = mapped_column(String(200))
+    influencer: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaVote(Base):
+    """One voter's vote, unique per original idea (a merge keeps both rows, counted once)."""
+
+    __tablename__ = "idea_votes"
+    __table_args__ = (
+        Index("ix_idea_votes_idea", "idea_id"),
+        UniqueConstraint("origin_idea_id", "voter", name="ux_idea_votes_origin_voter"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    origin_idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    voter: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaHistory(Base):
+    """What happened to an idea: created, confirmed, status changes with reasons, merges."""
+
+    __tablename__ = "idea_history"
+    __table_args__ = (Index("ix_idea_history_idea", "idea_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    origin_idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class IdeaMerge(Base):
+    """A merge of ``source`` into ``target`` and exactly which rows it moved (for unmerge)."""
+
+    __tablename__ = "idea_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    moved: Mapped[dict] = mapped_column(JSON, default=dict)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+
+
+class IdeaNotification(Base):
+    """A message to a contributor about their idea: queued on a channel, or suppressed and why."""
+
+    __tablename__ = "idea_notifications"
+    __table_args__ = (Index("ix_idea_notifications_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    contributor_id: Mapped[int] = mapped_column(ForeignKey("idea_contributors.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    message: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class FeedbackRequest(Base):
+    """A trial offer to an amplifier: the product sent, then what they liked and would improve."""
+
+    __tablename__ = "feedback_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(200))
+    product: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    liked: Mapped[str] = mapped_column(String(2000), default="")
+    improve: Mapped[str] = mapped_column(String(2000), default="")
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
+    created_by: Mapped[str] = mapped_column(String(320))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
+class WebhookSubscription(Base):
+    """An endpoint and the events it wants; the secret signs every payload."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """A domain event to announce; ``source_key`` makes importing it idempotent."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(String(300), unique=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fanned_out: Mapped[bool] = mapped_column(default=False)
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription. ``delivery_id`` is the idempotency key: same on retries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ux_webhook_deliveries_sub_event", "subscription_id", "event_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """The delivery log: every attempt, its answer and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Notice(Base):
+    """Something an admin should read: a webhook disabled after repeated failure."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(String(1000))
+    read_at: Mapped[datetime | None]

@@ -25,7 +25,8 @@ from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings, get_settings
 from socialcrm.store.warehouse import Warehouse
-from socialcrm.web import api, pages
+from socialcrm.web import api, inbox, pages
+from socialcrm.web import ideas as ideas_web
 from socialcrm.web.deps import AppState, LoginRequired, api_principal
 from socialcrm.web.readmodel import ReadModel
 from socialcrm.web.security import SECURITY_HEADERS, LoginLimiter, TokenCache, secret_key
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(inbox.router)
+    app.include_router(ideas_web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app

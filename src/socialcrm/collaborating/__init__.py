@@ -1,0 +1,1 @@
+"""Collaborating: ideas from customers, influencers and posts; feedback; webhooks."""

@@ -1,0 +1,33 @@
+"""Domain events (``conversation_created``, ``sla_breached``) recorded for webhooks.
+
+The inbox only records what happened, in the same transaction as the change; delivering
+them (signing, retries) is the webhooks' job, which reads the ``events`` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialcrm.appdb.models import DomainEvent, utcnow
+
+
+def emit(session: Session, kind: str, payload: dict[str, Any], key: str | None = None) -> bool:
+    """Record an event once; ``key`` names the fact (default: kind + payload).
+
+    Returns False when the same fact was already recorded, so callers may emit freely.
+    """
+    key = (
+        key
+        or f"{kind}:"
+        + hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    )
+    if session.scalar(select(DomainEvent.id).where(DomainEvent.key == key)) is not None:
+        return False
+    session.add(DomainEvent(key=key, kind=kind, payload=payload, occurred_at=utcnow()))
+    session.flush()
+    return True

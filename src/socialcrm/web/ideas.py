@@ -1,0 +1,469 @@
+"""Ideas board and webhooks on the web: REST API under ``/api/v1`` and pages under ``/ideas``.
+
+Everyone signed in reads the board; agents and above confirm, vote for customers, merge
+and give statuses; admins configure webhooks. Pages post forms with a CSRF token; the
+API's writes need a bearer token (a cookie alone could be ridden by another site).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from socialcrm.appdb.accounts import Principal
+from socialcrm.appdb.models import IDEA_STATUSES
+from socialcrm.collaborating import ideas, people, webhooks
+from socialcrm.collaborating.ideas import IdeaError
+from socialcrm.collaborating.webhooks import WebhookError
+from socialcrm.web.deps import AppState, require, respond, state
+from socialcrm.web.pages import render
+from socialcrm.web.security import check_csrf
+
+router = APIRouter()
+Status = Literal["new", "under_review", "planned", "in_progress", "shipped", "declined"]
+Sort = Literal["votes", "clv", "influence", "newest"]
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every app database
+IdeaId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SubId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _value(st: AppState):
+    return lambda ids: people.values(st.rm, ids)
+
+
+def _route(st: AppState):
+    return lambda ids: people.routes(st.rm, ids)
+
+
+def writer(role: str):
+    """``role`` or higher, through a bearer token: API writes never ride on a cookie."""
+    base = require(role)
+
+    async def check(p: Principal = Depends(base)) -> Principal:
+        if not p.via_token:
+            raise HTTPException(403, "API writes need 'Authorization: Bearer <token>'")
+        return p
+
+    return check
+
+
+def _run(st: AppState, fn):
+    """``fn(session)`` in one transaction; domain errors become 400 with their message."""
+    try:
+        with st.db.session() as s:
+            return fn(s)
+    except (IdeaError, WebhookError) as e:
+        raise HTTPException(400, str(e)) from None
+
+
+# -- API: ideas -----------------------------------------------------------------------------
+class IdeaIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field("", max_length=5000)
+    customer_id: str | None = Field(None, max_length=200)
+
+
+class StatusIn(BaseModel):
+    status: Status
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class VoteIn(BaseModel):
+    voter: str = Field(min_length=1, max_length=200)
+
+
+class MergeIn(BaseModel):
+    into: int = Field(ge=1, le=MAX_ID)
+
+
+@router.get("/api/v1/ideas", tags=["ideas"], summary="The ideas board with raw and weighted votes")
+def api_ideas(
+    status: Status | None = None,
+    sort: Sort = "votes",
+    proposed: bool | None = None,
+    p: Principal = Depends(require("viewer")),
+    st: AppState = Depends(state),
+) -> Any:
+    return respond(
+        {
+            "items": _run(
+                st,
+                lambda s: ideas.board(s, _value(st), status=status, proposed=proposed, sort=sort),
+            )
+        }
+    )
+
+
+@router.post("/api/v1/ideas", tags=["ideas"], summary="Submit an idea", status_code=201)
+def api_submit(
+    body: IdeaIn, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
+) -> Any:
+    def go(s):
+        i = ideas.submit(
+            s,
+            body.title,
+            body.body,
+            actor=p.email,
+            source="api",
+            contributor=ideas.Contributor(body.customer_id),
+        )
+        return ideas.summary(i)
+
+    return Response(respond(_run(st, go)).body, status_code=201, media_type="application/json")
+
+
+@router.get("/api/v1/ideas/{idea_id}", tags=["ideas"], summary="One idea with its history")
+def api_idea(
+    idea_id: IdeaId, p: Principal = Depends(require("viewer")), st: AppState = Depends(state)
+) -> Any:
+    d = _run(st, lambda s: ideas.detail(s, idea_id, _value(st)))
+    if not p.can("agent"):  # viewers see counts, not who voted
+        d.pop("voters")
+    return respond(d)
+
+
+@router.post("/api/v1/ideas/{idea_id}/status", tags=["ideas"], summary="Give a status and reason")
+def api_status(
+    idea_id: IdeaId,
+    body: StatusIn,
+    p: Principal = Depends(writer("agent")),
+    st: AppState = Depends(state),
+) -> Any:
+    notes = _run(
+        st, lambda s: ideas.set_status(s, idea_id, body.status, body.reason, p.email, _route(st))
+    )
+    return respond({"notifications": [{"channel": n.channel, "status": n.status} for n in notes]})
+
+
+@router.post("/api/v1/ideas/{idea_id}/confirm", tags=["ideas"], summary="Confirm a proposed idea")
+def api_confirm(
+    idea_id: IdeaId, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
+) -> Any:
+    return respond(_run(st, lambda s: ideas.summary(ideas.confirm(s, idea_id, p.email))))
+
+
+@router.post("/api/v1/ideas/{idea_id}/votes", tags=["ideas"], summary="Record a customer's vote")
+def api_vote(
+    idea_id: IdeaId,
+    body: VoteIn,
+    p: Principal = Depends(writer("agent")),
+    st: AppState = Depends(state),
+) -> Any:
+    return respond({"new": _run(st, lambda s: ideas.vote(s, idea_id, body.voter, p.email))})
+
+
+@router.post("/api/v1/ideas/{idea_id}/merge", tags=["ideas"], summary="Merge into another idea")
+def api_merge(
+    idea_id: IdeaId,
+    body: MergeIn,
+    p: Principal = Depends(writer("agent")),
+    st: AppState = Depends(state),
+) -> Any:
+    m = _run(st, lambda s: ideas.merge(s, idea_id, body.into, p.email))
+    return respond({"merge": m.id, "moved": m.moved})
+
+
+@router.post("/api/v1/ideas/{idea_id}/unmerge", tags=["ideas"], summary="Undo a merge")
+def api_unmerge(
+    idea_id: IdeaId, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
+) -> Any:
+    return respond(_run(st, lambda s: ideas.summary(ideas.unmerge(s, idea_id, p.email))))
+
+
+@router.get("/api/v1/ideas-duplicates", tags=["ideas"], summary="Ideas that look duplicate")
+def api_duplicates(
+    threshold: float | None = Query(None, gt=0, le=1),
+    p: Principal = Depends(require("viewer")),
+    st: AppState = Depends(state),
+) -> Any:
+    t = threshold or st.settings.idea_duplicate_threshold
+    return respond({"pairs": _run(st, lambda s: ideas.similar(s, t))})
+
+
+# -- API: webhooks (admins) -----------------------------------------------------------------
+class WebhookIn(BaseModel):
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[str] = Field(default_factory=list, max_length=10)
+
+
+def _sub_doc(x) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "url": x.url,
+        "events": x.events,
+        "active": x.active,
+        "consecutive_failures": x.consecutive_failures,
+        "disabled_reason": x.disabled_reason,
+    }
+
+
+@router.get("/api/v1/webhooks", tags=["webhooks"], summary="Webhook subscriptions")
+def api_webhooks(p: Principal = Depends(require("admin")), st: AppState = Depends(state)) -> Any:
+    return respond({"items": _run(st, lambda s: [_sub_doc(x) for x in webhooks.subscriptions(s)])})
+
+
+@router.post(
+    "/api/v1/webhooks",
+    tags=["webhooks"],
+    summary="Subscribe (secret shown once)",
+    status_code=201,
+)
+def api_subscribe(
+    body: WebhookIn, p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
+) -> Any:
+    def go(s):
+        sub, secret = webhooks.subscribe(s, body.url, body.events, p.email)
+        return _sub_doc(sub) | {"secret": secret}
+
+    return Response(respond(_run(st, go)).body, status_code=201, media_type="application/json")
+
+
+@router.get("/api/v1/webhooks/deliveries", tags=["webhooks"], summary="The delivery log")
+def api_deliveries(
+    subscription_id: int | None = Query(None, ge=1, le=MAX_ID),
+    status: Literal["pending", "delivered", "failed"] | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    p: Principal = Depends(require("admin")),
+    st: AppState = Depends(state),
+) -> Any:
+    return respond({"items": _run(st, lambda s: webhooks.log(s, subscription_id, status, limit))})
+
+
+@router.post(
+    "/api/v1/webhooks/deliveries/{delivery_id}/replay", tags=["webhooks"], summary="Replay"
+)
+def api_replay(
+    delivery_id: Annotated[str, Path(max_length=64)],
+    p: Principal = Depends(writer("admin")),
+    st: AppState = Depends(state),
+) -> Any:
+    _run(st, lambda s: webhooks.replay(s, delivery_id, p.email))
+    return respond({"replay": delivery_id})
+
+
+@router.post("/api/v1/webhooks/{sub_id}/enable", tags=["webhooks"], summary="Re-enable")
+def api_enable(
+    sub_id: SubId, p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
+) -> Any:
+    return respond(_run(st, lambda s: _sub_doc(webhooks.enable(s, sub_id, p.email))))
+
+
+@router.post("/api/v1/webhooks/deliver", tags=["webhooks"], summary="Run one delivery pass")
+async def api_deliver(
+    p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
+) -> Any:
+    policy = webhooks.Policy.from_settings(st.settings)
+    rep = await run_in_threadpool(webhooks.deliver, st.db, policy)
+    return respond(rep.__dict__)
+
+
+# -- pages ----------------------------------------------------------------------------------
+@router.get("/ideas", response_class=HTMLResponse, include_in_schema=False)
+def ideas_page(
+    request: Request,
+    status: str | None = Query(None, max_length=20),
+    sort: str = Query("votes", max_length=10),
+    p: Principal = Depends(require("viewer", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    status = status if status in IDEA_STATUSES else None
+    sort = sort if sort in ("votes", "clv", "influence", "newest") else "votes"
+    with st.db.session() as s:
+        board = ideas.board(s, _value(st), status=status, proposed=False, sort=sort)
+        proposed = ideas.board(s, _value(st), proposed=True, sort="newest")
+    return render(
+        request,
+        "ideas.html",
+        p,
+        board=board,
+        proposed=proposed,
+        status_filter=status or "",
+        sort=sort,
+        statuses=ideas.STATUS_LABELS,
+    )
+
+
+@router.get("/ideas/{idea_id}", response_class=HTMLResponse, include_in_schema=False)
+def idea_page(
+    request: Request,
+    idea_id: IdeaId,
+    p: Principal = Depends(require("viewer", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    with st.db.session() as s:
+        try:
+            d = ideas.detail(s, idea_id, _value(st))
+        except IdeaError as e:
+            raise HTTPException(404, str(e)) from None
+        dups = []
+        if d["merged_into_id"] is None:
+            for pair in ideas.similar(s, st.settings.idea_duplicate_threshold, idea_id)[:5]:
+                other = pair["b"] if pair["a"] == idea_id else pair["a"]
+                dups.append(ideas.summary(ideas.get(s, other)) | {"similarity": pair["similarity"]})
+    return render(request, "idea.html", p, idea=d, dups=dups, statuses=ideas.STATUS_LABELS)
+
+
+def _form_action(st: AppState, fn, target: str) -> Response:
+    try:
+        with st.db.session() as s:
+            fn(s)
+    except IdeaError as e:
+        raise HTTPException(400, str(e)) from None
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/ideas", include_in_schema=False, dependencies=[Depends(check_csrf)])
+async def submit_form(
+    request: Request,
+    p: Principal = Depends(require("agent", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    title, body = str(form.get("title", ""))[:200], str(form.get("body", ""))[:5000]
+    customer = str(form.get("customer_id", "")).strip()[:200] or None
+    created: list[int] = []
+
+    def go(s):
+        i = ideas.submit(
+            s, title, body, actor=p.email, source="form", contributor=ideas.Contributor(customer)
+        )
+        created.append(i.id)
+
+    try:
+        with st.db.session() as s:
+            go(s)
+    except IdeaError as e:
+        raise HTTPException(400, str(e)) from None
+    return RedirectResponse(f"/ideas/{created[0]}", status_code=303)
+
+
+@router.post("/ideas/{idea_id}/status", include_in_schema=False, dependencies=[Depends(check_csrf)])
+async def status_form(
+    request: Request,
+    idea_id: IdeaId,
+    p: Principal = Depends(require("agent", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    new, reason = str(form.get("status", "")), str(form.get("reason", ""))
+    return _form_action(
+        st,
+        lambda s: ideas.set_status(s, idea_id, new, reason, p.email, _route(st)),
+        f"/ideas/{idea_id}",
+    )
+
+
+@router.post(
+    "/ideas/{idea_id}/confirm", include_in_schema=False, dependencies=[Depends(check_csrf)]
+)
+def confirm_form(
+    idea_id: IdeaId,
+    p: Principal = Depends(require("agent", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    return _form_action(st, lambda s: ideas.confirm(s, idea_id, p.email), f"/ideas/{idea_id}")
+
+
+@router.post("/ideas/{idea_id}/vote", include_in_schema=False, dependencies=[Depends(check_csrf)])
+async def vote_form(
+    request: Request,
+    idea_id: IdeaId,
+    p: Principal = Depends(require("agent", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    voter = str((await request.form()).get("voter", ""))[:200]
+    return _form_action(st, lambda s: ideas.vote(s, idea_id, voter, p.email), f"/ideas/{idea_id}")
+
+
+@router.post("/ideas/{idea_id}/merge", include_in_schema=False, dependencies=[Depends(check_csrf)])
+async def merge_form(
+    request: Request,
+    idea_id: IdeaId,
+    p: Principal = Depends(require("agent", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    try:
+        into = int(str((await request.form()).get("into", "")))
+    except ValueError:
+        raise HTTPException(400, "give the number of the idea to merge into") from None
+    return _form_action(st, lambda s: ideas.merge(s, idea_id, into, p.email), f"/ideas/{into}")
+
+
+@router.post(
+    "/ideas/{idea_id}/unmerge", include_in_schema=False, dependencies=[Depends(check_csrf)]
+)
+def unmerge_form(
+    idea_id: IdeaId,
+    p: Principal = Depends(require("agent", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    return _form_action(st, lambda s: ideas.unmerge(s, idea_id, p.email), f"/ideas/{idea_id}")
+
+
+# -- webhooks page (admins) -----------------------------------------------------------------
+@router.get("/webhooks", response_class=HTMLResponse, include_in_schema=False)
+def webhooks_page(
+    request: Request,
+    status: str | None = Query(None, max_length=10),
+    p: Principal = Depends(require("admin", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    status = status if status in ("pending", "delivered", "failed") else None
+    with st.db.session() as s:
+        subs = [_sub_doc(x) for x in webhooks.subscriptions(s)]
+        deliveries = webhooks.log(s, status=status, limit=100)
+        notes = webhooks.notices(s, 20)
+    return render(
+        request,
+        "webhooks.html",
+        p,
+        subs=subs,
+        deliveries=deliveries,
+        notices=notes,
+        status_filter=status or "",
+        events=webhooks.EVENT_TYPES,
+    )
+
+
+def _admin_action(st: AppState, fn) -> Response:
+    try:
+        with st.db.session() as s:
+            fn(s)
+    except WebhookError as e:
+        raise HTTPException(400, str(e)) from None
+    return RedirectResponse("/webhooks", status_code=303)
+
+
+@router.post(
+    "/webhooks/{sub_id}/enable", include_in_schema=False, dependencies=[Depends(check_csrf)]
+)
+def enable_form(
+    sub_id: SubId,
+    p: Principal = Depends(require("admin", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    return _admin_action(st, lambda s: webhooks.enable(s, sub_id, p.email))
+
+
+@router.post("/webhooks/replay", include_in_schema=False, dependencies=[Depends(check_csrf)])
+async def replay_form(
+    request: Request,
+    p: Principal = Depends(require("admin", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    delivery_id = str((await request.form()).get("delivery_id", ""))[:64]
+    return _admin_action(st, lambda s: webhooks.replay(s, delivery_id, p.email))
+
+
+@router.post("/webhooks/deliver", include_in_schema=False, dependencies=[Depends(check_csrf)])
+async def deliver_form(
+    p: Principal = Depends(require("admin", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    policy = webhooks.Policy.from_settings(st.settings)
+    await run_in_threadpool(webhooks.deliver, st.db, policy)
+    return RedirectResponse("/webhooks", status_code=303)

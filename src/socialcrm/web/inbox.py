@@ -1,0 +1,368 @@
+"""The engagement inbox on the web: REST API under ``/api/v1/inbox`` and pages under
+``/inbox``. Agents (and admins) work conversations; analysts read; viewers see the queue
+with authors and texts masked. Forms carry the CSRF token; social text is escaped."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from socialcrm.appdb.accounts import Principal
+from socialcrm.appdb.models import (
+    Conversation,
+    ConversationMessage,
+    ConversationNote,
+    OutboxItem,
+    SavedReply,
+    User,
+)
+from socialcrm.responding import priority, workflow
+from socialcrm.responding.inbox import OPEN_STATES
+from socialcrm.web import charts
+from socialcrm.web.deps import AppState, api_principal, page_principal, respond, state
+from socialcrm.web.security import check_csrf
+
+router = APIRouter()
+ConvId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Conversation id.")]
+PAGE = 50
+COUNT_CAP = 1_000
+LIST_STATES = {**{s: (s,) for s in workflow.TRANSITIONS}, "open": OPEN_STATES, "all": None}
+
+
+def _worker(p: Principal) -> None:
+    if p.role not in workflow.WORKERS:
+        raise HTTPException(403, f"only agents work the inbox; you are {p.role}")
+
+
+async def api_worker(p: Principal = Depends(api_principal)) -> Principal:
+    _worker(p)
+    return p
+
+
+async def page_worker(p: Principal = Depends(page_principal)) -> Principal:
+    _worker(p)
+    return p
+
+
+def mask_handle(handle: str) -> str:
+    """``a•••`` for viewers: enough to tell threads apart, not to find the person."""
+    return (handle[:1] + "•••") if handle else "•••"
+
+
+def list_conversations(
+    s: Session, *, states: tuple[str, ...] | None, assignee: int | None, page: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of conversations, highest priority first (the priority index serves it),
+    and how many there are, counted up to :data:`COUNT_CAP` (a busy queue says "1,000+":
+    counting every row on every request would cost more than the page itself)."""
+    q = select(
+        Conversation.id, Conversation.platform, Conversation.author_handle,
+        Conversation.subject, Conversation.state, Conversation.priority, Conversation.intent,
+        Conversation.sentiment_score, Conversation.queue, Conversation.assignee_id,
+        Conversation.messages, Conversation.last_message_at, Conversation.first_response_due,
+        Conversation.first_response_breached, Conversation.resolution_breached,
+        Conversation.customer_id,
+    )  # fmt: skip
+    n = select(Conversation.id)
+    if states == OPEN_STATES:
+        q, n = q.where(Conversation.is_open.is_(True)), n.where(Conversation.is_open.is_(True))
+    elif states:
+        q, n = q.where(Conversation.state.in_(states)), n.where(Conversation.state.in_(states))
+    if assignee is not None:
+        q = q.where(Conversation.assignee_id == assignee)
+        n = n.where(Conversation.assignee_id == assignee)
+    n = select(func.count()).select_from(n.limit(COUNT_CAP + 1).subquery())
+    # Both keys descending: the index is read backwards, no sort of the whole queue.
+    q = q.order_by(Conversation.priority.desc(), Conversation.id.desc()).limit(size)
+    rows = s.execute(q.offset((page - 1) * size)).mappings().all()
+    return [dict(r) for r in rows], min(int(s.scalar(n) or 0), COUNT_CAP + 1)
+
+
+def _masked(rows: list[dict[str, Any]], p: Principal) -> list[dict[str, Any]]:
+    if p.can("agent"):
+        return rows
+    return [{**r, "author_handle": mask_handle(r["author_handle"]), "subject": "•••",
+             "customer_id": None} for r in rows]  # fmt: skip
+
+
+def detail(s: Session, conv: Conversation, p: Principal) -> dict[str, Any]:
+    msgs = s.scalars(
+        select(ConversationMessage)
+        .where(ConversationMessage.conversation_id == conv.id)
+        .order_by(ConversationMessage.created_at, ConversationMessage.id)
+    ).all()
+    notes = s.scalars(
+        select(ConversationNote)
+        .where(ConversationNote.conversation_id == conv.id)
+        .order_by(ConversationNote.id)
+    ).all()
+    queued = s.scalars(
+        select(OutboxItem).where(OutboxItem.conversation_id == conv.id).order_by(OutboxItem.id)
+    ).all()
+    parts = {k: v for k, v in (conv.priority_parts or {}).items() if not k.startswith("_")}
+    see = p.can("agent")
+    return {
+        "id": conv.id, "platform": conv.platform, "state": conv.state,
+        "author_handle": conv.author_handle if see else mask_handle(conv.author_handle),
+        "customer_id": conv.customer_id if see else None,
+        "queue": conv.queue, "topic_id": conv.topic_id, "assignee_id": conv.assignee_id,
+        "assignee": conv.assignee.email if conv.assignee else None,
+        "priority": conv.priority, "explanation": priority.explain(parts),
+        "intent": conv.intent, "sentiment_score": conv.sentiment_score,
+        "sentiment_after": conv.sentiment_after, "influence": conv.influence, "clv": conv.clv,
+        "risk_band": conv.risk_band, "first_message_at": conv.first_message_at,
+        "first_response_due": conv.first_response_due, "resolution_due": conv.resolution_due,
+        "first_response_at": conv.first_response_at, "resolved_at": conv.resolved_at,
+        "first_response_breached": conv.first_response_breached,
+        "resolution_breached": conv.resolution_breached,
+        "messages": [
+            {"post_id": m.post_id, "direction": m.direction, "created_at": m.created_at,
+             "author_handle": m.author_handle if see or m.direction == "out"
+             else mask_handle(m.author_handle),
+             "text": m.text if see else "•••", "sentiment_score": m.sentiment_score}
+            for m in msgs
+        ],
+        "notes": [{"author": n.author, "text": n.text, "created_at": n.created_at}
+                  for n in notes] if see else [],
+        "outbox": [{"id": o.id, "status": o.status, "attempts": o.attempts, "body": o.body,
+                    "last_error": o.last_error} for o in queued] if see else [],
+        "transitions": list(workflow.TRANSITIONS[conv.state]),
+    }  # fmt: skip
+
+
+def _conv(s: Session, conversation_id: int) -> Conversation:
+    conv = s.get(Conversation, conversation_id)
+    if conv is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    return conv
+
+
+def _apply(fn: Any) -> Any:
+    try:
+        return fn()
+    except workflow.WorkflowError as e:
+        raise HTTPException(409, str(e)) from e
+
+
+# -- REST API ---------------------------------------------------------------------------
+class StateIn(BaseModel):
+    state: str = Field(max_length=16)
+
+
+class AssignIn(BaseModel):
+    user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class TextIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class ReplyIn(BaseModel):
+    body: str = Field(min_length=1, max_length=5000)
+    key: str | None = Field(default=None, max_length=100, description="Idempotency key.")
+    ask: bool = False
+
+
+# ``async def`` on purpose: the page is one indexed read of about a millisecond, cheaper
+# to run on the event loop than to hand to the thread pool (see deps.py).
+@router.get("/api/v1/inbox", tags=["inbox"], summary="Conversations, highest priority first")
+async def api_list(
+    state_: str = Query("open", alias="state", pattern="^(open|all|new|waiting|resolved|closed)$"),
+    mine: bool = False,
+    page: int = Query(1, ge=1, le=100_000),
+    size: int = Query(PAGE, ge=1, le=200),
+    p: Principal = Depends(api_principal),
+    st: AppState = Depends(state),
+) -> Any:
+    with Session(st.db.engine) as s:
+        rows, total = list_conversations(s, states=LIST_STATES[state_],
+                                         assignee=p.user_id if mine else None,
+                                         page=page, size=size)  # fmt: skip
+    return respond({"items": _masked(rows, p), "total": min(total, COUNT_CAP),
+                    "total_capped": total > COUNT_CAP, "page": page, "size": size})  # fmt: skip
+
+
+@router.get("/api/v1/inbox/metrics", tags=["inbox"], summary="Response times, breaches, mood")
+def api_metrics(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> Any:
+    with st.db.session() as s:
+        return respond(workflow.metrics(s))
+
+
+@router.get("/api/v1/inbox/{conversation_id}", tags=["inbox"], summary="One conversation")
+def api_detail(
+    conversation_id: ConvId, p: Principal = Depends(api_principal), st: AppState = Depends(state)
+) -> Any:
+    with st.db.session() as s:
+        return respond(detail(s, _conv(s, conversation_id), p))
+
+
+@router.post("/api/v1/inbox/{conversation_id}/state", tags=["inbox"], summary="Change state")
+def api_state(conversation_id: ConvId, body: StateIn, p: Principal = Depends(api_worker),
+              st: AppState = Depends(state)) -> Any:  # fmt: skip
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.transition(s, conv, body.state, p.email))
+        return respond(detail(s, conv, p))
+
+
+@router.post("/api/v1/inbox/{conversation_id}/assign", tags=["inbox"], summary="Assign")
+def api_assign(conversation_id: ConvId, body: AssignIn, p: Principal = Depends(api_worker),
+               st: AppState = Depends(state)) -> Any:  # fmt: skip
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.assign(s, conv, body.user_id, p.email))
+        return respond(detail(s, conv, p))
+
+
+@router.post("/api/v1/inbox/{conversation_id}/notes", tags=["inbox"], summary="Internal note")
+def api_note(conversation_id: ConvId, body: TextIn, p: Principal = Depends(api_worker),
+             st: AppState = Depends(state)) -> Any:  # fmt: skip
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.add_note(s, conv, p.email, body.text))
+        return respond(detail(s, conv, p))
+
+
+@router.post("/api/v1/inbox/{conversation_id}/reply", tags=["inbox"], summary="Queue a reply")
+def api_reply(conversation_id: ConvId, body: ReplyIn, p: Principal = Depends(api_worker),
+              st: AppState = Depends(state)) -> Any:  # fmt: skip
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.reply(s, conv, body.body, p.email, ask=body.ask, key=body.key,
+                                      connector=st.settings.inbox_connector))  # fmt: skip
+        return respond(detail(s, conv, p))
+
+
+# -- pages ------------------------------------------------------------------------------
+def _render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
+    from socialcrm.web.pages import render
+
+    return render(request, name, p, **ctx)
+
+
+@router.get("/inbox", response_class=HTMLResponse, include_in_schema=False)
+def inbox_page(
+    request: Request,
+    state_: str = Query("open", alias="state"),
+    mine: bool = False,
+    page: int = Query(1, ge=1, le=100_000),
+    p: Principal = Depends(page_principal),
+    st: AppState = Depends(state),
+) -> Response:
+    if state_ not in LIST_STATES:
+        state_ = "open"
+    with st.db.session() as s:
+        rows, total = list_conversations(s, states=LIST_STATES[state_],
+                                         assignee=p.user_id if mine else None,
+                                         page=page, size=PAGE)  # fmt: skip
+        names = {u.id: u.email for u in s.scalars(select(User))} if rows else {}
+    pages = max(1, -(-min(total, COUNT_CAP) // PAGE))
+    if total > COUNT_CAP:
+        pages = max(pages, page + (len(rows) == PAGE))
+    return _render(request, "inbox.html", p, items=_masked(rows, p), total=min(total, COUNT_CAP),
+                   capped=total > COUNT_CAP, page=page,
+                   pages=pages, state=state_, mine=mine, names=names,
+                   states=list(LIST_STATES))  # fmt: skip
+
+
+@router.get("/inbox/{conversation_id}", response_class=HTMLResponse, include_in_schema=False)
+def conversation_page(
+    request: Request,
+    conversation_id: ConvId,
+    p: Principal = Depends(page_principal),
+    st: AppState = Depends(state),
+) -> Response:
+    with st.db.session() as s:
+        c = detail(s, _conv(s, conversation_id), p)
+        saved = (
+            s.scalars(select(SavedReply).order_by(SavedReply.name)).all() if p.can("agent") else []
+        )
+        saved = [{"name": r.name, "body": r.body} for r in saved]
+        team = [{"id": u.id, "email": u.email} for u in workflow.agents(s)]
+    chart = charts.bar_list(
+        "Why this priority (points)", [(r["part"], r["points"]) for r in c["explanation"]],
+        fmt="{:,.1f}",
+    )  # fmt: skip
+    return _render(request, "inbox_conversation.html", p, c=c, saved=saved, team=team,
+                   chart=chart, works=p.role in workflow.WORKERS,
+                   reply_key=uuid.uuid4().hex)  # fmt: skip
+
+
+def _back(conversation_id: int) -> Response:
+    return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
+
+
+@router.post("/inbox/{conversation_id}/state", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])  # fmt: skip
+async def form_state(
+    conversation_id: ConvId,
+    request: Request,
+    p: Principal = Depends(page_worker),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.transition(s, conv, str(form.get("state", "")), p.email))
+    return _back(conversation_id)
+
+
+@router.post("/inbox/{conversation_id}/assign", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])  # fmt: skip
+async def form_assign(
+    conversation_id: ConvId,
+    request: Request,
+    p: Principal = Depends(page_worker),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    raw = str(form.get("user_id", ""))
+    uid = p.user_id if raw == "me" else (int(raw) if raw.isdigit() else None)
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.assign(s, conv, uid, p.email))
+    return _back(conversation_id)
+
+
+@router.post("/inbox/{conversation_id}/note", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])  # fmt: skip
+async def form_note(
+    conversation_id: ConvId,
+    request: Request,
+    p: Principal = Depends(page_worker),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.add_note(s, conv, p.email, str(form.get("text", ""))[:5000]))
+    return _back(conversation_id)
+
+
+@router.post("/inbox/{conversation_id}/reply", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])  # fmt: skip
+async def form_reply(
+    conversation_id: ConvId,
+    request: Request,
+    p: Principal = Depends(page_worker),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    body = str(form.get("body", ""))[:5000]
+    key = str(form.get("key", ""))[:100] or None
+    ask = form.get("ask") == "1"
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        saved = str(form.get("saved", ""))
+        if saved and not body.strip():
+            found = s.scalar(select(SavedReply.body).where(SavedReply.name == saved))
+            body = found or ""
+        _apply(lambda: workflow.reply(s, conv, body, p.email, ask=ask, key=key,
+                                      connector=st.settings.inbox_connector))  # fmt: skip
+    return _back(conversation_id)
