@@ -226,15 +226,16 @@ def leaderboard(
     Example: socialcrm referrals leaderboard --top 20 --json
     """
     from socialcrm.programs.referrals import leaderboard as board
+    from socialcrm.programs.referrals import referrer_persons
 
-    rows = _run(lambda ws, s: board(s, top))
+    rows = _run(lambda ws, s: board(s, top, referrer_persons(ws, s)))
     if as_json:
         _print_json(rows)
         return
-    t = Table("#", "referrer", "sales", "revenue", "rewards", "refused")
+    t = Table("#", "person", "codes on", "sales", "revenue", "rewards", "refused")
     for r in rows:
         t.add_row(
-            str(r["rank"]), r["referrer_id"], str(r["referred_sales"]),
+            str(r["rank"]), r["person_id"], ", ".join(r["records"]), str(r["referred_sales"]),
             f"{r['referred_revenue']:,.2f}", f"{r['rewards']:,.2f}", str(r["refused"]),
         )  # fmt: skip
     out.print(t)

@@ -22,6 +22,7 @@ from socialcrm.programs.referrals import (
     issue_codes,
     leaderboard,
     read_referrals,
+    referrer_persons,
 )
 from socialcrm.store.workspace import Workspace
 from tests.programs.rewards_data import build, day
@@ -97,10 +98,10 @@ def test_attribution_rewards_once_and_refuses_with_reasons(
         assert "o6" not in rows  # cy's later order is not the referred one
         board = leaderboard(s)
     assert board == [
-        {"rank": 1, "referrer_id": "c1", "referred_sales": 1, "referred_revenue": 100.0,
-         "rewards": 5.0, "refused": 2},
-        {"rank": 2, "referrer_id": "c5", "referred_sales": 1, "referred_revenue": 60.0,
-         "rewards": 5.0, "refused": 1},
+        {"rank": 1, "referrer_id": "c1", "person_id": "c1", "records": ["c1"],
+         "referred_sales": 1, "referred_revenue": 100.0, "rewards": 5.0, "refused": 2},
+        {"rank": 2, "referrer_id": "c5", "person_id": "c5", "records": ["c5"],
+         "referred_sales": 1, "referred_revenue": 60.0, "rewards": 5.0, "refused": 1},
     ]  # fmt: skip
 
     replay = run_file(ws, db, f)  # the same file again: nothing new
@@ -171,6 +172,31 @@ def cli(home: Path, *args: str):  # type: ignore[no-untyped-def]
         )
     finally:
         get_settings.cache_clear()
+
+
+def test_leaderboard_ranks_people_not_records(ws: Workspace, db: AppDB, tmp_path: Path) -> None:
+    """Ana holds codes on both her records (c1, c2): the board ranks her once."""
+    build(ws)
+    with db.session() as s:
+        codes = issue_codes(s, ["c1", "c2", "c5"])
+    f = tmp_path / "ref.csv"
+    f.write_text(
+        "order_id,code,customer_id,email,at\n"
+        f"o1,{codes['c1']},,,\n"  # ben buys with ana's first code
+        f"o6,{codes['c2']},,,\n"  # cy buys with ana's second code
+        f"o7,{codes['c5']},,,\n"  # ben buys with dee's code
+    )
+    assert run_file(ws, db, f).rewarded == 3
+    with db.session() as s:
+        by_record = leaderboard(s)
+        by_person = leaderboard(s, persons=referrer_persons(ws, s))
+    assert sorted(b["referrer_id"] for b in by_record) == ["c1", "c2", "c5"]
+    assert [(b["person_id"], b["records"], b["referred_sales"]) for b in by_person] == [
+        ("c1", ["c1", "c2"], 2),
+        ("c5", ["c5"], 1),
+    ]
+    assert by_person[0]["rewards"] == pytest.approx(10.0)
+    assert by_person[0]["referred_revenue"] == pytest.approx(100.0 + 1200.5)
 
 
 def test_cli_codes_attribute_leaderboard(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -378,8 +378,13 @@ def ledger(
     return list(s.scalars(q))
 
 
-def leaderboard(s: Session, top: int = 10) -> list[dict]:
-    """Referrers by rewards earned, then referred sales; refusals shown beside them."""
+def leaderboard(s: Session, top: int = 10, persons: Mapping[str, str] | None = None) -> list[dict]:
+    """Referrers by rewards earned, then referred sales; refusals shown beside them.
+
+    With ``persons`` (record -> resolved person, see :func:`referrer_persons`) a person
+    whose codes live on several records ranks once, with the sum over their records:
+    the board ranks people, as the rewards go to people.
+    """
     won = case((ReferralEntry.status == "rewarded", 1), else_=0)
     q = (
         select(
@@ -394,19 +399,45 @@ def leaderboard(s: Session, top: int = 10) -> list[dict]:
         .where(ReferralEntry.referrer_id.is_not(None))
         .group_by(ReferralEntry.referrer_id)
     )
-    rows = [dict(r._mapping) for r in s.execute(q)]
-    rows = [r for r in rows if r["referred_sales"] > 0]
-    rows.sort(key=lambda r: (-r["rewards"], -r["referred_sales"], r["referrer_id"]))
+    persons = persons or {}
+    by_person: dict[str, dict] = {}
+    for r in s.execute(q):
+        rec = r.referrer_id
+        person = persons.get(rec, rec)
+        acc = by_person.setdefault(
+            person,
+            {"person_id": person, "records": [], "referred_sales": 0,
+             "referred_revenue": 0.0, "rewards": 0.0, "refused": 0},
+        )  # fmt: skip
+        acc["records"].append(rec)
+        acc["referred_sales"] += int(r.referred_sales or 0)
+        acc["referred_revenue"] += float(r.referred_revenue or 0.0)
+        acc["rewards"] += float(r.rewards or 0.0)
+        acc["refused"] += int(r.refused or 0)
+    rows = [r for r in by_person.values() if r["referred_sales"] > 0]
+    rows.sort(key=lambda r: (-r["rewards"], -r["referred_sales"], r["person_id"]))
     out = []
     for rank, r in enumerate(rows[:top], start=1):
+        records = sorted(r["records"])
         out.append(
             {
                 "rank": rank,
-                "referrer_id": r["referrer_id"],
-                "referred_sales": int(r["referred_sales"]),
-                "referred_revenue": round(float(r["referred_revenue"]), 2),
-                "rewards": round(float(r["rewards"]), 2),
-                "refused": int(r["refused"]),
+                # the person's own record when it holds a code, else their first record
+                "referrer_id": r["person_id"] if r["person_id"] in records else records[0],
+                "person_id": r["person_id"],
+                "records": records,
+                "referred_sales": r["referred_sales"],
+                "referred_revenue": round(r["referred_revenue"], 2),
+                "rewards": round(r["rewards"], 2),
+                "refused": r["refused"],
             }
         )
     return out
+
+
+def referrer_persons(ws: Workspace, s: Session) -> dict[str, str]:
+    """Every referrer record of the ledger -> its resolved person (itself if unknown)."""
+    ids = s.scalars(
+        select(ReferralEntry.referrer_id).where(ReferralEntry.referrer_id.is_not(None)).distinct()
+    )
+    return people(ws, list(ids))
