@@ -118,22 +118,26 @@ def test_positive_percentile_ignores_zeros() -> None:
 def test_amplifier_is_active_and_listened_to_and_not_a_spammer() -> None:
     from socialcrm.connecting.influence import score_nodes
 
-    base = {"followers": 10, "cascade_reach": 0, "pagerank": 0.1, "participation": 0.0,
+    base = {"followers": 100, "cascade_reach": 0, "pagerank": 0.1, "participation": 0.0,
             "within_z": 0.0, "degree": 3}  # fmt: skip
     nodes = pd.DataFrame(
         [
-            {**base, "posts": 10, "posts_per_month": 2.0, "responses_per_post": 1.5,
+            {**base, "posts": 10, "posts_per_month": 2.0, "responses_per_post": 3.0,
              "spam_share": 0.0},  # active, answered: an amplifier
-            {**base, "posts": 10, "posts_per_month": 2.0, "responses_per_post": 1.5,
+            {**base, "posts": 10, "posts_per_month": 2.0, "responses_per_post": 3.0,
              "spam_share": 0.9},  # the same, but a spammer
             {**base, "posts": 10, "posts_per_month": 2.0, "responses_per_post": 0.0,
              "spam_share": 0.0},  # active, nobody answers, ordinary centrality
             {**base, "posts": 1, "posts_per_month": 0.1, "responses_per_post": 5.0,
              "spam_share": 0.0},  # answered, but posts once
         ]
+        # the crowd they are measured against: 2 followers, 2 posts, few answers
+        + [{**base, "followers": 2, "posts": 2, "posts_per_month": 1.0,
+            "responses_per_post": 0.1, "spam_share": 0.0}] * 40
     )  # fmt: skip
     nodes.loc[2, "pagerank"] = 0.01
     out = score_nodes(nodes)
-    assert out.amplifier.tolist() == [True, False, False, False]
+    assert out.amplifier.tolist()[:4] == [True, False, False, False]
+    assert not out.amplifier[4:].any()
     contrib = out[[c for c in out.columns if c.startswith("contrib_")]].sum(axis=1)
     assert np.allclose(contrib, out.influence_score)

@@ -66,19 +66,23 @@ def test_summary_accumulates_by_run_date(brand: ScoredBrand, tmp_path) -> None:
 
 TINY = pa.table(
     {
-        "customer_id": ["a", "b", "c", "d", "e", "f"],
-        "transaction_score": [95.0, 70.0, 85.0, 10.0, None, 50.0],
-        "risk_band": ["low", "very_high", "low", "very_high", None, "medium"],
-        "frequency": [5, 3, 4, 1, None, 0],
-        "T": [300.0, 200.0, 50.0, 400.0, None, 30.0],
-        "amplifier": [False, False, True, None, None, False],
-        "influence_score": [10.0, 20.0, 90.0, None, None, 60.0],
-        "complaints": [0, 0, 0, None, None, 3],
-        "praise": [0, 0, 0, None, None, 1],
-        "suggestions": [0, 0, 1, None, None, 0],
-        "trinity_score": [80.0, 50.0, 90.0, 5.0, None, 55.0],
-        "clv": [300.0, 90.0, 250.0, 1.0, None, 40.0],
-        "p_alive": [0.9, 0.2, 0.95, 0.1, None, 0.8],
+        "customer_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+        "transaction_score": [95.0, 70.0, 85.0, 10.0, None, 50.0, 30.0, 30.0, 30.0],
+        "risk_band": ["low", "very_high", "low", "very_high", None, "medium", "low", "low", "low"],
+        "frequency": [5, 3, 4, 1, None, 0, 1, 1, 1],
+        "T": [300.0, 200.0, 50.0, 400.0, None, 30.0, 300.0, 300.0, 300.0],
+        "amplifier": [False, False, True, None, None, False, False, False, False],
+        "influence_score": [10.0, 20.0, 90.0, None, None, 60.0, 20.0, 20.0, 20.0],
+        "complaints": [0, 0, 0, None, None, 3, 0, 0, 1],
+        "praise": [0, 0, 0, None, None, 1, 2, 4, 3],
+        "suggestions": [0, 0, 1, None, None, 0, 0, 0, 0],
+        # g praises us in two posts of their own; h mostly in replies to others; i praises
+        # us three times but also complained once
+        "original_praise": [0, 0, 0, None, None, 1, 2, 1, 3],
+        "original_complaints": [0, 0, 0, None, None, 3, 0, 0, 1],
+        "trinity_score": [80.0, 50.0, 90.0, 5.0, None, 55.0, 30.0, 30.0, 30.0],
+        "clv": [300.0, 90.0, 250.0, 1.0, None, 40.0, 20.0, 20.0, 20.0],
+        "p_alive": [0.9, 0.2, 0.95, 0.1, None, 0.8, 0.7, 0.7, 0.7],
     }
 )
 EXPECTED = {
@@ -88,6 +92,9 @@ EXPECTED = {
     "d": "dormant",
     "e": "regular",
     "f": "detractor",
+    "g": "evangelist",
+    "h": "regular",
+    "i": "regular",
 }
 
 
@@ -120,8 +127,13 @@ def test_social_segments_only_for_social_linking_consent(brand: ScoredBrand) -> 
         ).to_pandas()
         seg = ws.warehouse.read_arrow("customer_segments").to_pandas()
     off = inputs[~inputs.social_linking]
-    assert len(off) and off[["posts", "complaints", "praise", "suggestions"]].isna().all().all()
-    assert inputs.loc[inputs.social_linking, "posts"].notna().all()
+    counts = ["posts", "complaints", "praise", "suggestions", "original_posts", "original_praise"]
+    assert len(off) and off[counts].isna().all().all()
+    on = inputs[inputs.social_linking]
+    assert on[counts].notna().all().all()
+    # original posts are a part of the own posts: replies are left out
+    assert (on.original_posts <= on.posts).all() and (on.original_praise <= on.praise).all()
+    assert (on.original_posts < on.posts).any()
     social = {"detractor", "social_connector", "evangelist", "contributor"}
     ids = set(seg[seg.segment.isin(social)].customer_id)
     assert ids and ids <= set(inputs[inputs.social_linking].customer_id)

@@ -20,8 +20,20 @@ from socialcrm.targeting.rules import Rules, first_match, load_rules
 SEGMENTS_TABLE = "customer_segments"
 SUMMARY_TABLE = "segment_summary"
 AT_RISK = ("high", "very_high")
-COUNTS = ("posts", "negative_posts", "positive_posts", "complaints", "praise", "suggestions")
-"""Per-person counts of own posts (not reshares, not spam) that rules can use."""
+COUNTS = (
+    "posts",
+    "negative_posts",
+    "positive_posts",
+    "complaints",
+    "praise",
+    "suggestions",
+    "original_posts",
+    "original_praise",
+    "original_complaints",
+)
+"""Per-person counts of own posts (not reshares, not spam) that rules can use. The
+``original_*`` counts leave replies out too: a reply answers someone else's post and takes
+the thread's tone, so what a person thinks of the brand shows in the posts they start."""
 SUMMARY_SCHEMA = pa.schema(
     [
         ("run_date", pa.date32()),
@@ -37,7 +49,8 @@ SUMMARY_SCHEMA = pa.schema(
 
 
 def social_activity(ws: Workspace) -> ir.Table | None:
-    """Per person with linked posts: own posts, negative/positive, complaints, praise, ideas.
+    """Per person with linked posts: own posts, negative/positive, complaints, praise, ideas,
+    and posts, praise and complaints among the original ones (not replies).
 
     ``posts_enriched.customer_id`` is set only under social_linking consent; trinity's
     ``social_linking`` flag is checked again where this is joined.
@@ -48,6 +61,7 @@ def social_activity(ws: Workspace) -> ir.Table | None:
     p = p.filter(
         p.customer_id.notnull() & p.reshare_of_post_id.isnull() & ~p.is_spam.fill_null(False)
     )
+    original = p.reply_to_post_id.isnull()
     return p.group_by(a_id=p.customer_id).aggregate(
         posts=p.count(),
         negative_posts=(p.sentiment_label == "negative").cast("int64").sum(),
@@ -55,6 +69,9 @@ def social_activity(ws: Workspace) -> ir.Table | None:
         complaints=(p.intent == "complaint").cast("int64").sum(),
         praise=(p.intent == "praise").cast("int64").sum(),
         suggestions=(p.intent == "suggestion").cast("int64").sum(),
+        original_posts=original.cast("int64").sum(),
+        original_praise=(original & (p.intent == "praise")).cast("int64").sum(),
+        original_complaints=(original & (p.intent == "complaint")).cast("int64").sum(),
         mean_sentiment=p.sentiment_score.mean(),
     )
 
