@@ -216,17 +216,31 @@ def schema(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    delivery_interval: Annotated[
+        float | None,
+        typer.Option(
+            help="Deliver due outbox replies and webhooks every this many seconds while "
+            "serving (0: off, run `socialcrm inbox deliver --watch` instead). Default: "
+            "SOCIALCRM_DELIVERY_INTERVAL_SECONDS when set, else 30.",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Serve the web app and REST API.
 
-    Example: socialcrm serve --port 8000
+    Example: socialcrm serve --port 8000 --delivery-interval 15
     """
     import uvicorn
 
     from socialcrm.web.app import create_app
 
+    settings = get_settings()
+    if delivery_interval is None and "delivery_interval_seconds" not in settings.model_fields_set:
+        delivery_interval = 30.0  # a served app delivers replies unless told otherwise
+    if delivery_interval is not None:
+        settings = settings.model_copy(update={"delivery_interval_seconds": delivery_interval})
     out.print(f"socialcrm on http://{host}:{port} (Ctrl+C to stop)")
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -250,7 +264,7 @@ def demo(
     summary = run_demo(settings, customers=customers, seed=seed, console=err)
     out.print(summary)
     if not no_serve:
-        serve(host=host, port=port)
+        serve(host=host, port=port, delivery_interval=None)
 
 
 def _mount_domains() -> None:

@@ -133,6 +133,9 @@ def show(idea_id: int, as_json: JsonOpt = False) -> None:
     if d["public_reason"]:
         out.print(f"reason: {escape(d['public_reason'])}", highlight=False)
     out.print(f"{d['votes']} votes · CLV {d['clv']:,.0f} · influence {d['influence']:,.1f}")
+    if d.get("conversations"):
+        convs = ", ".join(f"#{c}" for c in d["conversations"])
+        out.print(f"from inbox conversation {convs}", highlight=False)
     for h in d["history"]:
         out.print(f"  {h['at'][:19]} {escape(h['actor'])} {h['action']}", highlight=False)
 

@@ -6,6 +6,7 @@ database; connector tokens come from settings and are never printed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ inbox_app = command_group(
     ),
 )
 T = TypeVar("T")
+ACTOR = "cli"
 
 
 @contextmanager
@@ -87,18 +89,189 @@ def pull(as_json: JsonOpt = False) -> None:
     _show(_run(lambda ws, s: from_connector(from_settings(settings), s, settings, ws)), as_json)
 
 
+@contextmanager
+def _db() -> Iterator[Any]:
+    """The app database (an ``AppDB``); domain errors become one line."""
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.collaborating.ideas import IdeaError
+    from socialcrm.responding.connectors import ConnectorError
+    from socialcrm.responding.workflow import WorkflowError
+
+    try:
+        db = AppDB(get_settings().resolved_database_url)
+    except Exception as e:  # a bad URL or an unreachable server: one line, no traceback
+        raise fail(f"cannot open the app database: {e}") from None
+    try:
+        yield db
+    except (ConnectorError, WorkflowError, IdeaError) as e:
+        raise fail(str(e)) from None
+    finally:
+        db.close()
+
+
 @inbox_app.command("deliver")
-def deliver(as_json: JsonOpt = False) -> None:
+def deliver(
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Keep going: outbox and webhooks every --interval seconds."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0, help="Seconds between passes with --watch.")
+    ] = 30.0,
+    passes: Annotated[int | None, typer.Option(min=1, hidden=True)] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Post the replies due in the outbox, with retries and backoff; never twice.
 
+    With --watch it is a delivery worker: due outbox replies and webhook deliveries every
+    --interval seconds until stopped (Ctrl+C or SIGTERM). Several workers, and the web
+    app's own background delivery, may run at once: each item is claimed before it is
+    sent, so none is sent twice.
+
     Example: socialcrm inbox deliver --json
+    Example: socialcrm inbox deliver --watch --interval 15
     """
+    from socialcrm.responding import delivery
     from socialcrm.responding.connectors import from_settings
-    from socialcrm.responding.outbox import deliver as go
+    from socialcrm.responding.outbox import deliver_pass
 
     settings = get_settings()
-    _show(_run(lambda ws, s: go(s, from_settings(settings),
-                                max_attempts=settings.inbox_outbox_attempts)), as_json)  # fmt: skip
+    if not watch:
+        with _db() as db:
+            conn = from_settings(settings)
+            try:
+                done = deliver_pass(db, conn, max_attempts=settings.inbox_outbox_attempts,
+                                    lease_seconds=settings.delivery_lease_seconds)  # fmt: skip
+            finally:
+                getattr(conn, "close", lambda: None)()
+        _show(done, as_json)
+        return
+    import signal
+    import threading
+
+    stop = threading.Event()
+    with contextlib.suppress(ValueError):  # not the main thread (tests): no signal handler
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(result: dict[str, Any] | None) -> None:
+        doc = result if result is not None else {"error": "pass failed; see the log"}
+        if as_json:
+            print(json.dumps(doc, default=str), flush=True)
+        else:
+            out.print(" · ".join(f"{k}: {v}" for k, v in doc.items()), highlight=False)
+
+    if not as_json:
+        out.print(f"delivering every {interval:g}s (Ctrl+C to stop)", highlight=False)
+    with _db() as db:
+        try:
+            delivery.watch(db, settings, interval, stop=stop, on_pass=report, passes=passes)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@inbox_app.command("ask")
+def ask(
+    conversation: Annotated[int, typer.Argument(help="The conversation id.")],
+    text: Annotated[str | None, typer.Option("--text", help="The question, free text.")] = None,
+    saved: Annotated[
+        str | None, typer.Option("--saved", help="A question template (saved reply).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: the same key asks once.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the customer a question: queued in the outbox like any reply, then the
+    conversation waits on the customer (the resolution SLA pauses) until they answer.
+
+    Example: socialcrm inbox ask 42 --saved order-number
+    """
+    from socialcrm.responding import workflow
+
+    settings = get_settings()
+
+    def go(ws: Any, s: Session) -> dict[str, Any]:
+        conv = workflow.get(s, conversation)
+        item = workflow.ask(s, conv, ACTOR, connector=settings.inbox_connector, question=text,
+                            saved=saved, key=key)  # fmt: skip
+        return {"conversation": conv.id, "state": conv.state, "outbox_id": item}
+
+    _show(_run(go), as_json)
+
+
+@inbox_app.command("to-idea")
+def to_idea_(
+    conversation: Annotated[int, typer.Argument(help="The conversation id.")],
+    title: Annotated[str | None, typer.Option(help="Default: the first post.")] = None,
+    body: Annotated[str | None, typer.Option(help="Default: the customer's posts.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Turn a conversation into an idea on the ideas board, crediting its author (the
+    customer, when known). Doing it again shows the idea it became.
+
+    Example: socialcrm inbox to-idea 42 --title "Dark mode in the app"
+    """
+    from socialcrm.collaborating import people
+    from socialcrm.responding.to_idea import turn_into_idea_once
+    from socialcrm.web.readmodel import ReadModel
+
+    settings = get_settings()
+    rm = ReadModel(settings.warehouse_dir, settings.duckdb_threads)
+    with _db() as db:
+        done = turn_into_idea_once(
+            db, conversation, ACTOR, title=title, body=body,
+            known_customers=lambda ids: people.known_customers(rm, ids),
+            values=lambda ids: people.values(rm, ids),
+        )  # fmt: skip
+    if as_json:
+        _show(done.as_dict(), True)
+        return
+    verb = "created" if done.created else "already"
+    out.print(f"conversation {conversation} → idea #{done.idea_id} ({verb}): {done.title}",
+              highlight=False, markup=False)  # fmt: skip
+
+
+@inbox_app.command("saved")
+def saved(
+    name: Annotated[str, typer.Argument(help="A short name agents pick it by.")],
+    body: Annotated[str, typer.Argument(help="The text; {handle} is filled in.")],
+    question: Annotated[
+        bool, typer.Option("--question", help="A question template, for 'ask a question'.")
+    ] = False,
+) -> None:
+    """Add a saved reply (or, with --question, a question template).
+
+    Example: socialcrm inbox saved order-number "Hi {handle}, what is your order number?" --question
+    """
+    from socialcrm.responding.workflow import save_reply
+
+    _run(lambda ws, s: save_reply(s, name, body, ACTOR, question=question))
+    out.print(f"saved {'question' if question else 'reply'} {name}", highlight=False, markup=False)
+
+
+@inbox_app.command("queues")
+def queues(
+    state: Annotated[
+        str, typer.Option(help="open, all, new, waiting, resolved or closed.")
+    ] = "open",
+    as_json: JsonOpt = False,
+) -> None:
+    """Conversations per queue (general, topic:<id>).
+
+    Example: socialcrm inbox queues --state all
+    """
+    from socialcrm.web.inbox import LIST_STATES, queue_counts
+
+    if state not in LIST_STATES:
+        raise fail(f"unknown state {state!r}; use {', '.join(LIST_STATES)}")
+    rows = _run(lambda ws, s: queue_counts(s, states=LIST_STATES[state]))
+    if as_json:
+        out.print_json(json.dumps({"items": rows}))
+        return
+    t = Table("queue", "conversations")
+    for r in rows:
+        t.add_row(r["queue"], f"{r['count']:,}")
+    out.print(t)
 
 
 @inbox_app.command("sla")
@@ -137,17 +310,23 @@ def metrics(as_json: JsonOpt = False) -> None:
 @inbox_app.command("list")
 def list_(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many.")] = 20,
+    queue: Annotated[str | None, typer.Option(help="Only this queue (see `inbox queues`).")] = None,
+    state: Annotated[
+        str, typer.Option(help="open, all, new, waiting, resolved or closed.")
+    ] = "open",
     as_json: JsonOpt = False,
 ) -> None:
-    """Open conversations, highest priority first.
+    """Conversations (open ones by default), highest priority first.
 
-    Example: socialcrm inbox list --limit 10
+    Example: socialcrm inbox list --limit 10 --queue topic:3
     """
-    from socialcrm.responding.inbox import OPEN_STATES
-    from socialcrm.web.inbox import list_conversations
+    from socialcrm.web.inbox import LIST_STATES, list_conversations
 
+    if state not in LIST_STATES:
+        raise fail(f"unknown state {state!r}; use {', '.join(LIST_STATES)}")
     rows, total = _run(lambda ws, s: list_conversations(
-        s, states=OPEN_STATES, assignee=None, page=1, size=limit))  # fmt: skip
+        s, states=LIST_STATES[state], assignee=None, queue=queue, page=1,
+        size=limit))  # fmt: skip
     if as_json:
         out.print_json(json.dumps({"items": rows, "total": total}, default=str))
         return
@@ -156,7 +335,7 @@ def list_(
         t.add_row(str(r["id"]), f"{r['priority']:.0f}", r["author_handle"], r["intent"] or "",
                   r["state"], (r["subject"] or "")[:60])  # fmt: skip
     out.print(t)
-    out.print(f"{total:,} open")
+    out.print(f"{total:,} {state}")
 
 
 @inbox_app.command("skills")

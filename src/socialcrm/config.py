@@ -200,6 +200,23 @@ class Settings(BaseSettings):
     inbox_outbox_attempts: int = Field(
         default=8, gt=0, description="Attempts before an outgoing reply is marked dead."
     )
+    inbox_brand_handles: str = Field(
+        default="",
+        description="More of the brand's own handles, comma-separated (one per network, as "
+        "the demo sets); 'platform:handle' counts a handle on that platform only.",
+    )
+    delivery_interval_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="While the web app is served, deliver due outbox replies and webhooks "
+        "this often, in the background (0: off; run `socialcrm inbox deliver --watch`).",
+    )
+    delivery_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a delivery worker holds an outbox item or webhook delivery it "
+        "claimed; a worker that dies leaves it to be retried after this.",
+    )
     mastodon_url: str | None = Field(default=None, description="Mastodon instance base URL.")
     mastodon_token: SecretStr | None = Field(default=None, description="Mastodon access token.")
     bluesky_url: str = Field(default="https://bsky.social", description="Bluesky PDS base URL.")

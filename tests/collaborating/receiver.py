@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,8 +26,8 @@ class Receiver:
 
 
 @contextmanager
-def receiver(script: list[int], default: int = 200) -> Iterator[Receiver]:
-    """Answers the n-th request with ``script[n]``, then ``default``."""
+def receiver(script: list[int], default: int = 200, delay: float = 0.0) -> Iterator[Receiver]:
+    """Answers the n-th request with ``script[n]``, then ``default``, after ``delay`` s."""
     state = Receiver("", list(script), default)
     lock = threading.Lock()
 
@@ -37,6 +38,8 @@ def receiver(script: list[int], default: int = 200) -> Iterator[Receiver]:
                 n = len(state.got)
                 code = state.script[n] if n < len(state.script) else state.default
                 state.got.append(Received(dict(self.headers), body, code))
+            if delay:
+                time.sleep(delay)
             self.send_response(code)
             self.send_header("Content-Length", "2")
             self.end_headers()

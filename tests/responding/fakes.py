@@ -7,6 +7,7 @@ first created for it, and failures a test can switch on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -37,6 +38,8 @@ class FakeMastodon:
     by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_seen: set[str] = field(default_factory=set)
+    post_delay: float = 0.0
+    """Seconds each POST takes, so that concurrent delivery workers overlap."""
 
     def app(self) -> Starlette:
         return Starlette(
@@ -69,6 +72,8 @@ class FakeMastodon:
 
     async def create_status(self, request: Request) -> JSONResponse:
         self.requests.append(("POST", request.headers.get("idempotency-key", "")))
+        if self.post_delay:
+            await asyncio.sleep(self.post_delay)
         if not self._authorised(request):
             return JSONResponse({"error": "The access token is invalid"}, 401)
         key = request.headers.get("idempotency-key")

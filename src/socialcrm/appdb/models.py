@@ -147,6 +147,7 @@ class Conversation(Base):
         Index("ix_conversations_state_priority", "state", "priority", "id"),
         Index("ix_conversations_assignee", "assignee_id", "is_open", "priority", "id"),
         Index("ix_conversations_author", "platform", "author_handle"),
+        Index("ix_conversations_queue", "queue", "is_open", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -179,6 +180,11 @@ class Conversation(Base):
     first_response_breached: Mapped[bool] = mapped_column(default=False)
     resolution_breached: Mapped[bool] = mapped_column(default=False)
     sentiment_after: Mapped[float | None] = mapped_column(Float)
+    waiting_since: Mapped[datetime | None]
+    """When the conversation last started waiting on the customer (None: not waiting)."""
+    waiting_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    """Time spent waiting on the customer so far: it pauses the resolution SLA, whose due
+    time moves on by each finished wait (see :mod:`socialcrm.responding.sla`)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -229,20 +235,28 @@ class ConversationNote(Base):
 
 
 class SavedReply(Base):
-    """A reply template agents pick from; ``{handle}`` is filled in when used."""
+    """A reply template agents pick from; ``{handle}`` is filled in when used.
+
+    ``is_question`` templates are offered by "ask a question" (which then waits on the
+    customer, pausing the resolution SLA)."""
 
     __tablename__ = "saved_replies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     body: Mapped[str] = mapped_column(Text)
+    is_question: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxItem(Base):
     """A reply waiting to be posted. ``idempotency_key`` is sent to the network too, so a
-    retry after a lost answer cannot post twice; ``dead`` items keep their last error."""
+    retry after a lost answer cannot post twice; ``dead`` items keep their last error.
+
+    A delivery worker claims a pending item before posting it (``lease_owner`` and
+    ``lease_until``, set by one conditional UPDATE), so two workers never post it at once;
+    a worker that dies mid-way leaves a lease that expires, and the item is tried again."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
@@ -263,6 +277,8 @@ class OutboxItem(Base):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
 
 class ConnectorCursor(Base):
@@ -284,6 +300,23 @@ class AgentTopic(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     topic_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class ConversationIdea(Base):
+    """A conversation turned into an idea ("turn into idea"): the link, read both ways.
+
+    ``conversation_id`` is the key, so a conversation gives at most one idea however
+    often the action is repeated."""
+
+    __tablename__ = "conversation_ideas"
+    __table_args__ = (Index("ix_conversation_ideas_idea", "idea_id"),)
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DomainEvent(Base):
@@ -489,6 +522,9 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    """The delivery pass sending it now (claimed atomically, so two passes never both send)."""
+    lease_until: Mapped[datetime | None]
 
 
 class WebhookAttempt(Base):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import (
     IDEA_STATUSES,
+    ConversationIdea,
     Idea,
     IdeaContributor,
     IdeaHistory,
@@ -212,6 +213,28 @@ def step_ideas(ws: Any) -> dict[str, int]:
     finally:
         db.close()
     return {"ideas_proposed": done["proposed"]}
+
+
+def link_conversation(s: Session, idea: Idea, conversation_id: int, actor: str) -> None:
+    """Record that ``idea`` came from inbox conversation ``conversation_id`` (the inbox's
+    "turn into idea"); a conversation links to one idea, so a second link is refused by
+    the database."""
+    s.add(ConversationIdea(conversation_id=conversation_id, idea_id=idea.id, created_by=actor))
+    s.flush()
+    _history(s, idea, actor, "from_conversation", conversation=conversation_id)
+
+
+def conversation_ids(s: Session, idea_ids: list[int]) -> list[int]:
+    """The inbox conversations these ideas came from."""
+    if not idea_ids:
+        return []
+    return list(
+        s.scalars(
+            select(ConversationIdea.conversation_id)
+            .where(ConversationIdea.idea_id.in_(idea_ids))
+            .order_by(ConversationIdea.conversation_id)
+        )
+    )
 
 
 def confirm(s: Session, idea_id: int, actor: str) -> Idea:
@@ -542,6 +565,12 @@ def detail(
     """One idea with tallies, contributors, history, notifications and likely duplicates."""
     i = get(s, idea_id)
     vs = votes(s, i.id)
+    merged = [
+        m.source_id
+        for m in s.scalars(
+            select(IdeaMerge).where(IdeaMerge.target_id == i.id, IdeaMerge.undone_at.is_(None))
+        )
+    ]
     return (
         summary(i)
         | {"body": i.body}
@@ -575,14 +604,9 @@ def detail(
                 }
                 for n in notifications(s, i.id)
             ],
-            "merged": [
-                m.source_id
-                for m in s.scalars(
-                    select(IdeaMerge).where(
-                        IdeaMerge.target_id == i.id, IdeaMerge.undone_at.is_(None)
-                    )
-                )
-            ],
+            "merged": merged,
+            # Inbox conversations it came from (also those of ideas merged into it).
+            "conversations": conversation_ids(s, [i.id, *merged]),
         }
     )
 
@@ -592,7 +616,9 @@ __all__ = [
     "IdeaError",
     "board",
     "confirm",
+    "conversation_ids",
     "detail",
+    "link_conversation",
     "merge",
     "set_status",
     "similar",

@@ -58,6 +58,20 @@ def values(rm: ReadModel, customer_ids: Iterable[str]) -> dict[str, Value]:
     }
 
 
+def known_customers(rm: ReadModel, customer_ids: Iterable[str]) -> set[str]:
+    """Which of ``customer_ids`` are customers in the warehouse's ``customers`` table
+    (none when there is no such table: an id we cannot find is not a known customer)."""
+    ids = sorted({c for c in customer_ids if c})
+    if not ids or not rm.exists("customers"):
+        return set()
+    src = rm.source("customers")
+    rows = rm.rows(
+        f"SELECT DISTINCT customer_id FROM {src} WHERE customer_id IN ({_placeholders(ids)})",
+        ids,
+    )
+    return {r["customer_id"] for r in rows}
+
+
 @dataclass(frozen=True)
 class Route:
     """How to reach a contributor: a channel, or ``None`` with the reason why not."""
@@ -124,4 +138,4 @@ def routes(rm: ReadModel, customer_ids: Iterable[str]) -> dict[str, Route]:
     return out
 
 
-__all__ = ["CHANNEL_PURPOSE", "Route", "Value", "routes", "values"]
+__all__ = ["CHANNEL_PURPOSE", "Route", "Value", "known_customers", "routes", "values"]

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
@@ -266,11 +266,15 @@ def deliver(
     now: datetime | None = None,
     client: httpx.Client | None = None,
     limit: int = 1000,
+    lease_seconds: float = 300.0,
 ) -> Report:
     """One delivery pass: import and fan out events, then try every due delivery.
 
     Each delivery is its own transaction, committed after the request: a crash between
-    the two sends it again (at least once), never loses it. ``db`` is an
+    the two sends it again (at least once), never loses it. Before sending, the pass
+    claims the delivery (a lease set by one conditional UPDATE), so passes running at the
+    same time (app processes, a ``--watch`` worker) never send it twice; a pass that dies
+    leaves a lease that expires after ``lease_seconds``. ``db`` is an
     :class:`~socialcrm.appdb.db.AppDB`.
     """
     report = Report()
@@ -278,6 +282,7 @@ def deliver(
         report.imported = import_domain_events(s)
         report.fanned_out = fan_out(s)
     at = now or utcnow()
+    owner = uuid.uuid4().hex
     with db.session() as s:
         due = list(
             s.scalars(
@@ -285,11 +290,7 @@ def deliver(
                 .join(
                     WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
                 )
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= at,
-                    WebhookSubscription.active.is_(True),
-                )
+                .where(*_free(at), WebhookSubscription.active.is_(True))
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                 .limit(limit)
             )
@@ -298,21 +299,54 @@ def deliver(
     http = client or httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False)
     try:
         for did in due:
+            claimed_at = now or utcnow()
             with db.session() as s:
-                _attempt(s, did, policy, at, http, report)
+                if not _claim(s, did, owner, claimed_at, lease_seconds):
+                    continue  # another pass has it, or sent it already
+            with db.session() as s:
+                _attempt(s, did, policy, at, http, report, owner)
     finally:
         if own:
             http.close()
     return report
 
 
+def _free(at: datetime) -> tuple[Any, ...]:
+    """Pending deliveries due at ``at`` that no live lease holds."""
+    return (
+        WebhookDelivery.status == "pending",
+        WebhookDelivery.next_attempt_at <= at,
+        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < at),
+    )
+
+
+def _claim(s: Session, did: int, owner: str, at: datetime, lease_seconds: float) -> bool:
+    """Take delivery ``did`` for this pass: one conditional UPDATE, so one pass wins."""
+    r = s.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == did, *_free(at))
+        .values(lease_owner=owner, lease_until=at + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return r.rowcount == 1
+
+
 def _attempt(
-    s: Session, did: int, policy: Policy, at: datetime, http: httpx.Client, report: Report
+    s: Session,
+    did: int,
+    policy: Policy,
+    at: datetime,
+    http: httpx.Client,
+    report: Report,
+    owner: str | None = None,
 ) -> None:
     d = s.get(WebhookDelivery, did)
     sub = s.get(WebhookSubscription, d.subscription_id) if d else None
     if d is None or sub is None or not sub.active or d.status != "pending":
         return  # another pass got there first, or the hook was disabled meanwhile
+    if owner is not None and d.lease_owner != owner:
+        return  # our lease ran out and another pass took the delivery over
+    d.lease_owner = d.lease_until = None
     e = s.get(WebhookEvent, d.event_id)
     body = body_of(e, d.delivery_id)
     headers = {

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import Conversation, ConversationMessage, utcnow
 from socialcrm.config import Settings
-from socialcrm.responding import priority
+from socialcrm.responding import priority, sla
 from socialcrm.responding.events import emit
 
 NEEDS_ANSWER = ("complaint", "question", "suggestion", "praise")
@@ -49,12 +49,52 @@ class Context:
     risk_band: dict[str, str] = field(default_factory=dict)
 
 
-def wanted(post: Post, brand_handle: str) -> bool:
+@dataclass(frozen=True)
+class Brand:
+    """The brand's own handles: on every platform, or on one (``platform:handle``)."""
+
+    anywhere: frozenset[str] = frozenset()
+    on: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def of(cls, *specs: str) -> Brand:
+        """From handles and comma-separated lists of them, ``platform:handle`` or bare.
+
+        >>> b = Brand.of("acme", "mastodon:acme@mastodon.social, bluesky:acme.bsky.social")
+        >>> b.owns("twitter", "@ACME"), b.owns("mastodon", "acme@mastodon.social")
+        (True, True)
+        >>> b.owns("twitter", "acme@mastodon.social")
+        False
+        """
+        anywhere, on = set(), set()
+        for spec in specs:
+            for part in (spec or "").split(","):
+                platform, sep, handle = part.strip().rpartition(":")
+                handle = handle.strip().lower().removeprefix("@")
+                if not handle:
+                    continue
+                if sep and platform.strip():
+                    on.add((platform.strip().lower(), handle))
+                else:
+                    anywhere.add(handle)
+        return cls(frozenset(anywhere), frozenset(on))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Brand:
+        return cls.of(settings.inbox_brand_handle, settings.inbox_brand_handles)
+
+    def owns(self, platform: str, handle: str) -> bool:
+        h = handle.strip().lower().removeprefix("@")
+        return h in self.anywhere or (platform.lower(), h) in self.on
+
+
+def wanted(post: Post, brand: Brand | str) -> bool:
     """Posts that may need the brand: not spam, duplicate or reshare; a real intent, or
     negative; the brand's own posts are kept as its replies."""
     if post.is_spam or post.is_duplicate or post.is_reshare:
         return False
-    if post.author_handle.lower() == brand_handle.lower():
+    brand = Brand.of(brand) if isinstance(brand, str) else brand
+    if brand.owns(post.platform, post.author_handle):
         return True
     return post.intent in NEEDS_ANSWER or (post.sentiment_score or 0.0) < -0.05
 
@@ -73,7 +113,7 @@ def ingest(
     """
     ctx = context or Context()
     now = now or utcnow()
-    brand = settings.inbox_brand_handle.lower()
+    brand = Brand.from_settings(settings)
     window = timedelta(hours=settings.inbox_window_hours)
     counts = {"messages": 0, "conversations": 0, "skipped": 0, "replies": 0}
     for post in sorted(posts, key=lambda p: (p.created_at, p.post_id)):
@@ -88,7 +128,7 @@ def ingest(
         )
         if exists is not None:
             continue
-        from_brand = post.author_handle.lower() == brand
+        from_brand = brand.owns(post.platform, post.author_handle)
         conv = _thread_of(s, post)
         if conv is None and from_brand:
             counts["skipped"] += 1  # the brand's own post that answers nothing we hold
@@ -127,7 +167,9 @@ def ingest(
             ):
                 conv.sentiment_score = post.sentiment_score  # the thread's worst mood
             if conv.state in ("waiting", "resolved"):
-                conv.state = "open"  # the customer wrote again
+                # The customer wrote again: the wait on them ended when they wrote.
+                at = min(max(post.created_at, conv.waiting_since or post.created_at), now)
+                sla.set_state(conv, "open", at)
         conv.updated_at = now
         rescore(conv, settings, now)
         s.flush()
@@ -221,13 +263,14 @@ def _new_conversation(s: Session, post: Post, ctx: Context, settings: Settings) 
 
 
 def rescore(conv: Conversation, settings: Settings, now: datetime) -> None:
-    """Recompute the priority; waiting counts against the SLA that applies now."""
+    """Recompute the priority; waiting counts against the SLA that applies now (time
+    spent waiting on the customer is not counted against the resolution SLA)."""
     if conv.first_response_at is None:
         waited = priority.waited_hours(conv.first_message_at, now)
-        sla = settings.inbox_first_response_hours
+        hours = settings.inbox_first_response_hours
     else:
-        waited = priority.waited_hours(conv.first_message_at, now)
-        sla = settings.inbox_resolution_hours
+        waited = sla.resolution_hours_used(conv, now)
+        hours = settings.inbox_resolution_hours
     p = priority.parts(
         sentiment=conv.sentiment_score,
         intent=conv.intent,
@@ -235,7 +278,7 @@ def rescore(conv: Conversation, settings: Settings, now: datetime) -> None:
         clv=conv.clv,
         risk_band=conv.risk_band,
         waited_hours=waited,
-        sla_hours=sla,
+        sla_hours=hours,
     )
     keep = {k: v for k, v in (conv.priority_parts or {}).items() if k.startswith("_")}
     conv.priority_parts = {**p, **keep}
@@ -244,7 +287,8 @@ def rescore(conv: Conversation, settings: Settings, now: datetime) -> None:
 
 def check_slas(s: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
     """Mark breached SLAs (once each, with an ``sla_breached`` event) and rescore open
-    conversations so waiting time shows in their priority."""
+    conversations so waiting time shows in their priority. Time waiting on the customer
+    does not count against the resolution SLA (see :mod:`socialcrm.responding.sla`)."""
     now = now or utcnow()
     out = {"first_response": 0, "resolution": 0, "rescored": 0}
     rows = s.scalars(select(Conversation).where(Conversation.state.in_(OPEN_STATES)))
@@ -260,7 +304,7 @@ def check_slas(s: Session, settings: Settings, now: datetime | None = None) -> d
         if (
             not conv.resolution_breached
             and conv.resolved_at is None
-            and (now > conv.resolution_due)
+            and sla.resolution_overdue(conv, now)
         ):
             conv.resolution_breached = True
             out["resolution"] += 1

@@ -3,21 +3,24 @@
 A reply is written to the outbox in the same transaction as the agent's action, so a
 network failure loses nothing. Each item carries an idempotency key that the connector
 sends along (Mastodon's ``Idempotency-Key``, Bluesky's record key), so a retry after an
-answer lost on the way back cannot post twice.
+answer lost on the way back cannot post twice. Workers claim an item (a lease, set by one
+conditional UPDATE) before posting it, so two workers never post the same item.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ConversationMessage, OutboxItem, utcnow
 
 if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
     from socialcrm.responding.connectors import Connector
 
 BACKOFF_SECONDS = 30.0
@@ -65,6 +68,79 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
 
 
+def _due(connector: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending items of ``connector`` due at ``now`` and not held by a live lease."""
+    return (
+        OutboxItem.status == "pending",
+        OutboxItem.connector == connector,
+        OutboxItem.next_attempt_at <= now,
+        or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+    )
+
+
+def claim(s: Session, item_id: int, connector: str, owner: str, now: datetime,
+          lease: timedelta) -> bool:  # fmt: skip
+    """Take ``item_id`` for ``owner`` until ``now + lease``, if it is still due and free.
+
+    One conditional UPDATE: of two workers racing for an item, the database lets exactly
+    one change the row, and only that one posts it. A lease left by a worker that died
+    expires, and the item is taken again (same idempotency key, so still posted once).
+    """
+    r = s.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, *_due(connector, now))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return r.rowcount == 1
+
+
+def _settle(s: Session, item: OutboxItem, connector: Connector, max_attempts: int,
+            now: datetime, result: str | Exception, out: dict[str, int]) -> None:  # fmt: skip
+    """Record one attempt's result on a claimed item, and release it."""
+    from socialcrm.responding.connectors import ConnectorError
+
+    item.attempts += 1
+    item.lease_owner = item.lease_until = None
+    if isinstance(result, ConnectorError):
+        item.last_error = str(result)[:500]
+        if not result.retryable or item.attempts >= max_attempts:
+            item.status = "dead"
+            out["dead"] += 1
+        else:
+            item.next_attempt_at = now + backoff(item.attempts)
+            out["retry"] += 1
+        s.flush()
+        return
+    assert isinstance(result, str)
+    item.status, item.external_id, item.sent_at, item.last_error = "sent", result, now, None
+    if item.conversation_id is not None:
+        # The brand's reply joins the thread, so the customer's answer to it lands here.
+        s.add(
+            ConversationMessage(
+                conversation_id=item.conversation_id,
+                platform=connector.platform,
+                post_id=result,
+                direction="out",
+                author_handle=connector.account or "brand",
+                text=item.body,
+                reply_to_post_id=item.in_reply_to,
+                created_at=now,
+            )
+        )
+    out["sent"] += 1
+    s.flush()
+
+
+def _post(connector: Connector, item: OutboxItem) -> str | Exception:
+    from socialcrm.responding.connectors import ConnectorError
+
+    try:
+        return connector.post_reply(item.in_reply_to, item.body, item.idempotency_key)
+    except ConnectorError as e:
+        return e
+
+
 def deliver(
     s: Session,
     connector: Connector,
@@ -72,51 +148,72 @@ def deliver(
     max_attempts: int,
     now: datetime | None = None,
     limit: int = 100,
+    lease_seconds: float = 300.0,
 ) -> dict[str, int]:
-    """Try the due items of ``connector``; returns counts of sent, retried and dead."""
-    from socialcrm.responding.connectors import ConnectorError
-
-    now = now or utcnow()
+    """Try the due items of ``connector`` in the one transaction ``s``; returns counts of
+    sent, retried and dead. Each item is claimed first (see :func:`claim`), so a second
+    worker skips it; a worker that shares the database should rather use
+    :func:`deliver_pass`, whose claims are committed before the network is called."""
+    clock = _clock(now)
+    owner = uuid.uuid4().hex
     out = {"sent": 0, "retry": 0, "dead": 0}
-    due = s.scalars(
-        select(OutboxItem)
-        .where(
-            OutboxItem.status == "pending",
-            OutboxItem.connector == connector.name,
-            OutboxItem.next_attempt_at <= now,
-        )
+    ids = s.scalars(
+        select(OutboxItem.id)
+        .where(*_due(connector.name, clock()))
         .order_by(OutboxItem.id)
         .limit(limit)
     ).all()
-    for item in due:
-        item.attempts += 1
-        try:
-            external = connector.post_reply(item.in_reply_to, item.body, item.idempotency_key)
-        except ConnectorError as e:
-            item.last_error = str(e)[:500]
-            if not e.retryable or item.attempts >= max_attempts:
-                item.status = "dead"
-                out["dead"] += 1
-            else:
-                item.next_attempt_at = now + backoff(item.attempts)
-                out["retry"] += 1
-            s.flush()
+    for item_id in ids:
+        at = clock()
+        if not claim(s, item_id, connector.name, owner, at, timedelta(seconds=lease_seconds)):
             continue
-        item.status, item.external_id, item.sent_at, item.last_error = "sent", external, now, None
-        if item.conversation_id is not None:
-            # The brand's reply joins the thread, so the customer's answer to it lands here.
-            s.add(
-                ConversationMessage(
-                    conversation_id=item.conversation_id,
-                    platform=connector.platform,
-                    post_id=external,
-                    direction="out",
-                    author_handle=connector.account or "brand",
-                    text=item.body,
-                    reply_to_post_id=item.in_reply_to,
-                    created_at=now,
-                )
-            )
-        out["sent"] += 1
-        s.flush()
+        item = s.get(OutboxItem, item_id, populate_existing=True)
+        _settle(s, item, connector, max_attempts, clock(), _post(connector, item), out)
+    return out
+
+
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    """A fixed time when one is given (tests, replays), else the wall clock, read at each
+    step so that a long pass does not claim items with leases already running out."""
+    return (lambda: now) if now is not None else utcnow
+
+
+def deliver_pass(
+    db: AppDB,
+    connector: Connector,
+    *,
+    max_attempts: int,
+    now: datetime | None = None,
+    limit: int = 100,
+    lease_seconds: float = 300.0,
+) -> dict[str, int]:
+    """One delivery pass over ``db`` that several workers (app processes, a
+    ``socialcrm inbox deliver --watch``) may run at once: each due item is claimed in a
+    short transaction of its own, posted outside any transaction, then settled. An item is
+    posted by one worker only; the idempotency key covers a worker that dies after posting.
+    """
+    clock = _clock(now)
+    owner = uuid.uuid4().hex
+    lease = timedelta(seconds=lease_seconds)
+    out = {"sent": 0, "retry": 0, "dead": 0, "skipped": 0}
+    with db.session() as s:
+        ids = s.scalars(
+            select(OutboxItem.id)
+            .where(*_due(connector.name, clock()))
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        ).all()
+    for item_id in ids:
+        with db.session() as s:
+            if not claim(s, item_id, connector.name, owner, clock(), lease):
+                out["skipped"] += 1  # another worker has it, or had it already
+                continue
+        with db.session() as s:
+            item = s.get(OutboxItem, item_id)
+        result = _post(connector, item)
+        with db.session() as s:
+            item = s.get(OutboxItem, item_id)
+            if item is None or item.lease_owner != owner:
+                continue  # our lease ran out and another worker took it over
+            _settle(s, item, connector, max_attempts, clock(), result, out)
     return out

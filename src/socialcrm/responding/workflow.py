@@ -20,6 +20,7 @@ from socialcrm.appdb.models import (
     User,
     utcnow,
 )
+from socialcrm.responding import sla
 from socialcrm.responding.outbox import enqueue
 
 # Which state may follow which: an agent cannot jump from new to closed without an answer
@@ -58,7 +59,7 @@ def transition(
     if state != conv.state and state not in TRANSITIONS[conv.state]:
         raise WorkflowError(f"a {conv.state} conversation cannot become {state}")
     before = conv.state
-    conv.state = state
+    sla.set_state(conv, state, now)  # leaving "waiting" resumes the resolution clock
     if state == "resolved":
         conv.resolved_at = now
         if now > conv.resolution_due:
@@ -73,7 +74,9 @@ def transition(
     return conv
 
 
-def assign(s: Session, conv: Conversation, user_id: int | None, actor: str) -> Conversation:
+def assign(
+    s: Session, conv: Conversation, user_id: int | None, actor: str, now: datetime | None = None
+) -> Conversation:
     """Assign to an active agent (or higher), or unassign with None."""
     if user_id is not None:
         user = s.get(User, user_id)
@@ -81,7 +84,7 @@ def assign(s: Session, conv: Conversation, user_id: int | None, actor: str) -> C
             raise WorkflowError(f"user {user_id} is not an active agent")
     conv.assignee_id = user_id
     if conv.state == "new" and user_id is not None:
-        conv.state = "open"
+        sla.set_state(conv, "open", now or utcnow())
     audit(s, actor, "conversation.assign", str(conv.id), assignee_id=user_id)
     return conv
 
@@ -157,16 +160,28 @@ def add_note(s: Session, conv: Conversation, author: str, text: str) -> Conversa
     return note
 
 
-def save_reply(s: Session, name: str, body: str, actor: str) -> SavedReply:
+def save_reply(
+    s: Session, name: str, body: str, actor: str, *, question: bool = False
+) -> SavedReply:
+    """A reply template; ``question`` offers it to "ask a question"."""
     name, body = name.strip(), body.strip()
     if not name or not body:
         raise WorkflowError("a saved reply needs a name and a body")
     if s.scalar(select(SavedReply.id).where(SavedReply.name == name)) is not None:
         raise WorkflowError(f"a saved reply called {name!r} exists already")
-    r = SavedReply(name=name[:100], body=body, created_by=actor)
+    r = SavedReply(name=name[:100], body=body, created_by=actor, is_question=question)
     s.add(r)
     s.flush()
+    audit(s, actor, "saved_reply.create", name[:100], question=question)
     return r
+
+
+def saved_replies(s: Session, *, questions: bool | None = None) -> list[SavedReply]:
+    """Saved replies by name; ``questions=True`` only the question templates."""
+    q = select(SavedReply).order_by(SavedReply.name)
+    if questions is not None:
+        q = q.where(SavedReply.is_question.is_(questions))
+    return list(s.scalars(q))
 
 
 def reply(
@@ -206,11 +221,44 @@ def reply(
         if now > conv.first_response_due:
             conv.first_response_breached = True
     if conv.state in ("new", "open"):
-        conv.state = "waiting"
+        sla.set_state(conv, "waiting", now)  # on the customer: the resolution clock pauses
     conv.updated_at = now
     audit(s, actor, "conversation.ask" if ask else "conversation.reply", str(conv.id),
           outbox_id=item.id)  # fmt: skip
     return item.id
+
+
+def ask(
+    s: Session,
+    conv: Conversation,
+    actor: str,
+    *,
+    connector: str,
+    question: str | None = None,
+    saved: str | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Ask the customer a question: a public reply through the outbox (same path as any
+    reply, so retries and the idempotency key hold), from a question template (``saved``,
+    a saved reply flagged as a question) or free text (``question``). The conversation
+    then waits on the customer, which pauses its resolution SLA, until they write back.
+    Returns the outbox id.
+    """
+    now = now or utcnow()
+    text = (question or "").strip()
+    if saved and not text:
+        tpl = s.scalar(select(SavedReply).where(SavedReply.name == saved))
+        if tpl is None:
+            raise WorkflowError(f"no saved reply called {saved!r}")
+        if not tpl.is_question:
+            raise WorkflowError(f"saved reply {saved!r} is not a question template")
+        text = tpl.body
+    if not text:
+        raise WorkflowError("ask a question: pick a question template or write one")
+    if conv.state == "resolved":  # asking again reopens it, the way the workflow allows
+        transition(s, conv, "open", actor, now=now)
+    return reply(s, conv, text, actor, connector=connector, key=key, ask=True, now=now)
 
 
 def metrics(s: Session) -> dict[str, Any]:

@@ -161,5 +161,12 @@ class SecurityHeaders:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from socialcrm.responding import delivery
+
+    st = app.state.crm
+    # Outbox replies and webhooks in the background, when SOCIALCRM_DELIVERY_INTERVAL_SECONDS > 0.
+    scheduler = delivery.start(st.db, st.settings)
     yield
-    app.state.crm.db.close()
+    if scheduler is not None:
+        await scheduler.stop()
+    st.db.close()

@@ -4,10 +4,13 @@ with authors and texts masked. Forms carry the CSRF token; social text is escape
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -21,8 +24,11 @@ from socialcrm.appdb.models import (
     OutboxItem,
     SavedReply,
     User,
+    utcnow,
 )
-from socialcrm.responding import priority, workflow
+from socialcrm.collaborating import people
+from socialcrm.collaborating.ideas import IdeaError
+from socialcrm.responding import priority, sla, to_idea, workflow
 from socialcrm.responding.inbox import OPEN_STATES
 from socialcrm.web import charts
 from socialcrm.web.deps import AppState, api_principal, page_principal, respond, state
@@ -33,6 +39,8 @@ ConvId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Conversation id.")
 PAGE = 50
 COUNT_CAP = 1_000
 LIST_STATES = {**{s: (s,) for s in workflow.TRANSITIONS}, "open": OPEN_STATES, "all": None}
+QUEUE_PATTERN = r"^[\w:.\-]{1,64}$"
+ASSIGNEE_PATTERN = r"^(me|none|\d{1,10})$"
 
 
 def _worker(p: Principal) -> None:
@@ -55,12 +63,40 @@ def mask_handle(handle: str) -> str:
     return (handle[:1] + "•••") if handle else "•••"
 
 
+def _filtered(
+    q: Any, states: tuple[str, ...] | None, assignee: int | None, unassigned: bool,
+    queue: str | None,
+) -> Any:  # fmt: skip
+    if states == OPEN_STATES:
+        q = q.where(Conversation.is_open.is_(True))
+    elif states:
+        q = q.where(Conversation.state.in_(states))
+    if unassigned:
+        q = q.where(Conversation.assignee_id.is_(None))
+    elif assignee is not None:
+        q = q.where(Conversation.assignee_id == assignee)
+    if queue is not None:
+        q = q.where(Conversation.queue == queue)
+    return q
+
+
 def list_conversations(
-    s: Session, *, states: tuple[str, ...] | None, assignee: int | None, page: int, size: int
+    s: Session,
+    *,
+    states: tuple[str, ...] | None,
+    assignee: int | None,
+    page: int,
+    size: int,
+    queue: str | None = None,
+    unassigned: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of conversations, highest priority first (the priority index serves it),
     and how many there are, counted up to :data:`COUNT_CAP` (a busy queue says "1,000+":
-    counting every row on every request would cost more than the page itself)."""
+    counting every row on every request would cost more than the page itself).
+
+    Filters: ``states``, ``assignee`` (a user id) or ``unassigned``, and ``queue``
+    (``general`` or ``topic:<id>``; the ``(queue, is_open, priority, id)`` index serves it).
+    """
     q = select(
         Conversation.id, Conversation.platform, Conversation.author_handle,
         Conversation.subject, Conversation.state, Conversation.priority, Conversation.intent,
@@ -69,19 +105,56 @@ def list_conversations(
         Conversation.first_response_breached, Conversation.resolution_breached,
         Conversation.customer_id,
     )  # fmt: skip
-    n = select(Conversation.id)
-    if states == OPEN_STATES:
-        q, n = q.where(Conversation.is_open.is_(True)), n.where(Conversation.is_open.is_(True))
-    elif states:
-        q, n = q.where(Conversation.state.in_(states)), n.where(Conversation.state.in_(states))
-    if assignee is not None:
-        q = q.where(Conversation.assignee_id == assignee)
-        n = n.where(Conversation.assignee_id == assignee)
+    q = _filtered(q, states, assignee, unassigned, queue)
+    n = _filtered(select(Conversation.id), states, assignee, unassigned, queue)
     n = select(func.count()).select_from(n.limit(COUNT_CAP + 1).subquery())
     # Both keys descending: the index is read backwards, no sort of the whole queue.
     q = q.order_by(Conversation.priority.desc(), Conversation.id.desc()).limit(size)
     rows = s.execute(q.offset((page - 1) * size)).mappings().all()
     return [dict(r) for r in rows], min(int(s.scalar(n) or 0), COUNT_CAP + 1)
+
+
+def queue_counts(
+    s: Session,
+    *,
+    states: tuple[str, ...] | None,
+    assignee: int | None = None,
+    unassigned: bool = False,
+) -> list[dict[str, Any]]:
+    """Conversations per queue under the same state and assignee filters, biggest first.
+
+    One grouped count, read from the ``(queue, is_open, …)`` index without the table.
+    """
+    q = _filtered(
+        select(Conversation.queue, func.count().label("n")), states, assignee, unassigned, None
+    )
+    rows = s.execute(q.group_by(Conversation.queue)).all()
+    return [{"queue": r[0], "count": int(r[1])} for r in sorted(rows, key=lambda r: (-r[1], r[0]))]
+
+
+def queue_labels(rm: Any, queues: list[str]) -> dict[str, str]:
+    """``topic:3`` → ``topic 3 · battery life`` from the warehouse's topics, when known."""
+    labels = {q: q.replace(":", " ") for q in queues}
+    ids = [int(q.split(":", 1)[1]) for q in queues if q.startswith("topic:") and q[6:].isdigit()]
+    if ids and rm is not None:
+        try:
+            if rm.exists("topics") and "label" in rm.columns("topics"):
+                marks = ", ".join("?" for _ in ids)
+                sql = f"SELECT topic_id, label FROM {rm.source('topics')} WHERE topic_id IN "
+                for r in rm.rows(f"{sql}({marks})", ids):
+                    labels[f"topic:{r['topic_id']}"] = f"topic {r['topic_id']} · {r['label']}"
+        except Exception:  # the warehouse is optional here: fall back to the bare names
+            pass
+    return labels
+
+
+def _assignee_filter(raw: str | None, mine: bool, p: Principal) -> tuple[int | None, bool]:
+    """``me``, ``none`` (unassigned) or a user id; ``mine=true`` is ``me``."""
+    if mine or raw == "me":
+        return p.user_id, False
+    if raw == "none":
+        return None, True
+    return (int(raw), False) if raw and raw.isdigit() else (None, False)
 
 
 def _masked(rows: list[dict[str, Any]], p: Principal) -> list[dict[str, Any]]:
@@ -107,6 +180,8 @@ def detail(s: Session, conv: Conversation, p: Principal) -> dict[str, Any]:
     ).all()
     parts = {k: v for k, v in (conv.priority_parts or {}).items() if not k.startswith("_")}
     see = p.can("agent")
+    idea = to_idea.linked_idea(s, conv.id)
+    now = utcnow()
     return {
         "id": conv.id, "platform": conv.platform, "state": conv.state,
         "author_handle": conv.author_handle if see else mask_handle(conv.author_handle),
@@ -121,6 +196,13 @@ def detail(s: Session, conv: Conversation, p: Principal) -> dict[str, Any]:
         "first_response_at": conv.first_response_at, "resolved_at": conv.resolved_at,
         "first_response_breached": conv.first_response_breached,
         "resolution_breached": conv.resolution_breached,
+        # Waiting on the customer pauses the resolution SLA: the due time seen now.
+        "waiting_since": conv.waiting_since,
+        "waiting_hours": round(sla.paused_seconds(conv, now) / 3600, 3),
+        "resolution_due_now": sla.resolution_due(conv, now),
+        "idea": None if idea is None else {
+            "id": idea.id, "title": idea.title, "status": idea.status,
+            "merged_into_id": idea.merged_into_id},
         "messages": [
             {"post_id": m.post_id, "direction": m.direction, "created_at": m.created_at,
              "author_handle": m.author_handle if see or m.direction == "out"
@@ -150,6 +232,21 @@ def _apply(fn: Any) -> Any:
         raise HTTPException(409, str(e)) from e
 
 
+def _to_idea(st: AppState, conversation_id: int, actor: str, title: str | None,
+             body: str | None) -> to_idea.Outcome:  # fmt: skip
+    """Turn the conversation into an idea (or find the one it became): 404, 409 on errors."""
+    with st.db.session() as s:
+        _conv(s, conversation_id)
+    try:
+        return to_idea.turn_into_idea_once(
+            st.db, conversation_id, actor, title=title, body=body,
+            known_customers=lambda ids: people.known_customers(st.rm, ids),
+            values=lambda ids: people.values(st.rm, ids),
+        )  # fmt: skip
+    except (workflow.WorkflowError, IdeaError) as e:
+        raise HTTPException(409, str(e)) from e
+
+
 # -- REST API ---------------------------------------------------------------------------
 class StateIn(BaseModel):
     state: str = Field(max_length=16)
@@ -169,23 +266,83 @@ class ReplyIn(BaseModel):
     ask: bool = False
 
 
+class AskIn(BaseModel):
+    question: str | None = Field(default=None, max_length=5000, description="Free text.")
+    saved: str | None = Field(default=None, max_length=100, description="A question template.")
+    key: str | None = Field(default=None, max_length=100, description="Idempotency key.")
+
+
+class IdeaIn(BaseModel):
+    title: str | None = Field(default=None, max_length=200, description="Default: the post.")
+    body: str | None = Field(default=None, max_length=5000, description="Default: the thread.")
+
+
+class SavedReplyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    body: str = Field(min_length=1, max_length=5000)
+    question: bool = Field(default=False, description="Offer it to 'ask a question'.")
+
+
 # ``async def`` on purpose: the page is one indexed read of about a millisecond, cheaper
 # to run on the event loop than to hand to the thread pool (see deps.py).
 @router.get("/api/v1/inbox", tags=["inbox"], summary="Conversations, highest priority first")
 async def api_list(
     state_: str = Query("open", alias="state", pattern="^(open|all|new|waiting|resolved|closed)$"),
     mine: bool = False,
+    assignee: str | None = Query(None, pattern=ASSIGNEE_PATTERN,
+                                 description="me, none (unassigned) or a user id."),
+    queue: str | None = Query(None, pattern=QUEUE_PATTERN,
+                              description="general or topic:<id>; see /api/v1/inbox/queues."),
     page: int = Query(1, ge=1, le=100_000),
     size: int = Query(PAGE, ge=1, le=200),
     p: Principal = Depends(api_principal),
     st: AppState = Depends(state),
-) -> Any:
+) -> Any:  # fmt: skip
+    who, unassigned = _assignee_filter(assignee, mine, p)
     with Session(st.db.engine) as s:
-        rows, total = list_conversations(s, states=LIST_STATES[state_],
-                                         assignee=p.user_id if mine else None,
+        rows, total = list_conversations(s, states=LIST_STATES[state_], assignee=who,
+                                         unassigned=unassigned, queue=queue,
                                          page=page, size=size)  # fmt: skip
     return respond({"items": _masked(rows, p), "total": min(total, COUNT_CAP),
                     "total_capped": total > COUNT_CAP, "page": page, "size": size})  # fmt: skip
+
+
+@router.get("/api/v1/inbox/queues", tags=["inbox"], summary="Conversations per queue")
+def api_queues(
+    state_: str = Query("open", alias="state", pattern="^(open|all|new|waiting|resolved|closed)$"),
+    mine: bool = False,
+    assignee: str | None = Query(None, pattern=ASSIGNEE_PATTERN),
+    p: Principal = Depends(api_principal),
+    st: AppState = Depends(state),
+) -> Any:
+    who, unassigned = _assignee_filter(assignee, mine, p)
+    with st.db.session() as s:
+        counts = queue_counts(s, states=LIST_STATES[state_], assignee=who, unassigned=unassigned)
+    labels = queue_labels(st.rm, [c["queue"] for c in counts])
+    return respond({"items": [c | {"label": labels[c["queue"]]} for c in counts]})
+
+
+@router.get("/api/v1/inbox/saved-replies", tags=["inbox"], summary="Saved replies")
+def api_saved_replies(
+    question: bool | None = Query(None, description="true: only question templates."),
+    p: Principal = Depends(api_worker),
+    st: AppState = Depends(state),
+) -> Any:
+    with st.db.session() as s:
+        rows = workflow.saved_replies(s, questions=question)
+        return respond({"items": [{"name": r.name, "body": r.body, "question": r.is_question}
+                                  for r in rows]})  # fmt: skip
+
+
+@router.post("/api/v1/inbox/saved-replies", tags=["inbox"], summary="Add a saved reply",
+             status_code=201)  # fmt: skip
+def api_save_reply(body: SavedReplyIn, p: Principal = Depends(api_worker),
+                   st: AppState = Depends(state)) -> Any:  # fmt: skip
+    with st.db.session() as s:
+        r = _apply(lambda: workflow.save_reply(s, body.name, body.body, p.email,
+                                               question=body.question))  # fmt: skip
+        doc = {"name": r.name, "body": r.body, "question": r.is_question}
+    return Response(respond(doc).body, status_code=201, media_type="application/json")
 
 
 @router.get("/api/v1/inbox/metrics", tags=["inbox"], summary="Response times, breaches, mood")
@@ -239,6 +396,27 @@ def api_reply(conversation_id: ConvId, body: ReplyIn, p: Principal = Depends(api
         return respond(detail(s, conv, p))
 
 
+@router.post("/api/v1/inbox/{conversation_id}/ask", tags=["inbox"],
+             summary="Ask a question (waits on the customer; resolution SLA paused)")  # fmt: skip
+def api_ask(conversation_id: ConvId, body: AskIn, p: Principal = Depends(api_worker),
+            st: AppState = Depends(state)) -> Any:  # fmt: skip
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.ask(s, conv, p.email, connector=st.settings.inbox_connector,
+                                    question=body.question, saved=body.saved,
+                                    key=body.key))  # fmt: skip
+        return respond(detail(s, conv, p))
+
+
+@router.post("/api/v1/inbox/{conversation_id}/idea", tags=["inbox"],
+             summary="Turn into an idea (once: again returns the same idea)")  # fmt: skip
+def api_idea(conversation_id: ConvId, body: IdeaIn, p: Principal = Depends(api_worker),
+             st: AppState = Depends(state)) -> Any:  # fmt: skip
+    out = _to_idea(st, conversation_id, p.email, body.title, body.body)
+    return Response(respond(out.as_dict()).body, status_code=201 if out.created else 200,
+                    media_type="application/json")  # fmt: skip
+
+
 # -- pages ------------------------------------------------------------------------------
 def _render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
     from socialcrm.web.pages import render
@@ -251,24 +429,39 @@ def inbox_page(
     request: Request,
     state_: str = Query("open", alias="state"),
     mine: bool = False,
+    assignee: str = Query("", max_length=12),
+    queue: str = Query("", max_length=64),
     page: int = Query(1, ge=1, le=100_000),
     p: Principal = Depends(page_principal),
     st: AppState = Depends(state),
 ) -> Response:
     if state_ not in LIST_STATES:
         state_ = "open"
+    if mine:
+        assignee = "me"
+    if not re.match(ASSIGNEE_PATTERN, assignee):
+        assignee = ""
+    queue = queue if re.match(QUEUE_PATTERN, queue) else ""
+    who, unassigned = _assignee_filter(assignee or None, False, p)
     with st.db.session() as s:
-        rows, total = list_conversations(s, states=LIST_STATES[state_],
-                                         assignee=p.user_id if mine else None,
+        rows, total = list_conversations(s, states=LIST_STATES[state_], assignee=who,
+                                         unassigned=unassigned, queue=queue or None,
                                          page=page, size=PAGE)  # fmt: skip
-        names = {u.id: u.email for u in s.scalars(select(User))} if rows else {}
+        queues = queue_counts(s, states=LIST_STATES[state_], assignee=who, unassigned=unassigned)
+        names = {u.id: u.email for u in s.scalars(select(User))}
+        team = [{"id": u.id, "email": u.email} for u in workflow.agents(s)]
+    labels = queue_labels(st.rm, [q["queue"] for q in queues] + ([queue] if queue else []))
     pages = max(1, -(-min(total, COUNT_CAP) // PAGE))
     if total > COUNT_CAP:
         pages = max(pages, page + (len(rows) == PAGE))
+    keep = {k: v for k, v in {"state": state_, "assignee": assignee, "queue": queue}.items() if v}
     return _render(request, "inbox.html", p, items=_masked(rows, p), total=min(total, COUNT_CAP),
                    capped=total > COUNT_CAP, page=page,
-                   pages=pages, state=state_, mine=mine, names=names,
-                   states=list(LIST_STATES))  # fmt: skip
+                   pages=pages, state=state_, assignee=assignee, queue=queue, queues=queues,
+                   queue_total=sum(q["count"] for q in queues), labels=labels,
+                   names=names, team=team, states=list(LIST_STATES),
+                   link=lambda **kw: "/inbox?" + urlencode(
+                       {k: v for k, v in {**keep, **kw}.items() if v}))  # fmt: skip
 
 
 @router.get("/inbox/{conversation_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -279,19 +472,21 @@ def conversation_page(
     st: AppState = Depends(state),
 ) -> Response:
     with st.db.session() as s:
-        c = detail(s, _conv(s, conversation_id), p)
-        saved = (
-            s.scalars(select(SavedReply).order_by(SavedReply.name)).all() if p.can("agent") else []
-        )
-        saved = [{"name": r.name, "body": r.body} for r in saved]
+        conv = _conv(s, conversation_id)
+        c = detail(s, conv, p)
+        saved = workflow.saved_replies(s) if p.can("agent") else []
+        questions = [{"name": r.name, "body": r.body} for r in saved if r.is_question]
+        saved = [{"name": r.name, "body": r.body} for r in saved if not r.is_question]
         team = [{"id": u.id, "email": u.email} for u in workflow.agents(s)]
+        idea_draft = to_idea.draft(s, conv) if p.role in workflow.WORKERS else ("", "")
     chart = charts.bar_list(
         "Why this priority (points)", [(r["part"], r["points"]) for r in c["explanation"]],
         fmt="{:,.1f}",
     )  # fmt: skip
     return _render(request, "inbox_conversation.html", p, c=c, saved=saved, team=team,
-                   chart=chart, works=p.role in workflow.WORKERS,
-                   reply_key=uuid.uuid4().hex)  # fmt: skip
+                   chart=chart, works=p.role in workflow.WORKERS, questions=questions,
+                   idea_draft=idea_draft, reply_key=uuid.uuid4().hex,
+                   ask_key=uuid.uuid4().hex)  # fmt: skip
 
 
 def _back(conversation_id: int) -> Response:
@@ -365,4 +560,39 @@ async def form_reply(
             body = found or ""
         _apply(lambda: workflow.reply(s, conv, body, p.email, ask=ask, key=key,
                                       connector=st.settings.inbox_connector))  # fmt: skip
+    return _back(conversation_id)
+
+
+@router.post("/inbox/{conversation_id}/ask", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])  # fmt: skip
+async def form_ask(
+    conversation_id: ConvId,
+    request: Request,
+    p: Principal = Depends(page_worker),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    question = str(form.get("question", ""))[:5000]
+    saved = str(form.get("saved", ""))[:100] or None
+    key = str(form.get("key", ""))[:100] or None
+    with st.db.session() as s:
+        conv = _conv(s, conversation_id)
+        _apply(lambda: workflow.ask(s, conv, p.email, connector=st.settings.inbox_connector,
+                                    question=question, saved=saved, key=key))  # fmt: skip
+    return _back(conversation_id)
+
+
+@router.post("/inbox/{conversation_id}/idea", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])  # fmt: skip
+async def form_idea(
+    conversation_id: ConvId,
+    request: Request,
+    p: Principal = Depends(page_worker),
+    st: AppState = Depends(state),
+) -> Response:
+    form = await request.form()
+    title = str(form.get("title", ""))[:200] or None
+    body = str(form.get("body", ""))[:5000] if "body" in form else None
+    # In the thread pool: it also reads the warehouse (is the customer known? an amplifier?).
+    await run_in_threadpool(_to_idea, st, conversation_id, p.email, title, body)
     return _back(conversation_id)
