@@ -444,3 +444,406 @@ def sign_in(url: str, email: str, password: str = PASSWORD) -> httpx.Client:
     r = c.post("/login", data={"email": email, "password": password, "csrf_token": token})
     assert r.status_code == 303, r.text
     return c
+
+
+# -- targeting, programs and app-database activity: the "full" site ----------------------
+# Segments of c000…c059 and what follows from them; tests work their expectations out
+# from these functions, never from the app's own answers.
+RUN_DATES = (date(2025, 6, 1), date(2025, 7, 1))
+SEGMENT_ACTION = {
+    "social_connector": ("advocacy_invitation", "social"),
+    "at_risk_high_value": ("retention_gesture", "email"),
+    "dormant": ("win_back", "email"),
+    "high_value_buyer": ("loyalty_thanks", "email"),
+}
+EMAIL_GRANTED = ("c004", "c006", "c010")
+EMAIL_WITHDRAWN = ("c014",)  # granted, then withdrawn: must not be exported
+
+
+def segment_of(i: int) -> str:
+    if i >= 50:
+        return "regular"
+    if i < 3:
+        return "social_connector"
+    return {0: "high_value_buyer", 1: "high_value_buyer", 2: "at_risk_high_value"}.get(
+        i % 4, "dormant"
+    )
+
+
+def tier_of(i: int) -> str:
+    return "top" if i < 10 else "middle" if i < 30 else "low" if i < 50 else "prospect"
+
+
+def trinity_of(i: int) -> float:
+    return round(95 - 1.5 * i, 2)
+
+
+def influence_known(i: int) -> bool:
+    return i < 10 and i % 5 != 4
+
+
+def performance_depth(i: int) -> float:
+    return (i % 4) / 4
+
+
+def relationship_value(i: int) -> float:
+    depth = 0.2 * 1.0 + 0.25 * 0.5 + 0.25 * 0.25 + 0.3 * performance_depth(i)
+    return round(100 * depth * 0.8, 2)
+
+
+def segment_sizes(run: int) -> dict[str, int]:
+    """Customers per segment on RUN_DATES[run]: the first run had 2 more dormant, 1 fewer
+    at risk; the second is what customer_segments holds now."""
+    now: dict[str, int] = {}
+    for i in range(N):
+        now[segment_of(i)] = now.get(segment_of(i), 0) + 1
+    if run == 0:
+        now["dormant"] += 2
+        now["at_risk_high_value"] -= 1
+    return now
+
+
+def action_rows(i: int) -> list[dict]:
+    seg = segment_of(i)
+    if seg not in SEGMENT_ACTION:
+        return []
+    action, channel = SEGMENT_ACTION[seg]
+    ev = None if seg == "social_connector" else round(0.05 * clv_of(i) - 1.0, 2)
+    rows = [
+        {
+            "customer_id": f"c{i:03d}",
+            "segment": seg,
+            "action": action,
+            "channel": channel,
+            "reason": f"{action} for {seg} — because c{i:03d} <b>matched</b>",
+            "expected_value": ev,
+            "value_at_stake": None if ev is None else clv_of(i),
+            "uplift": 0.05,
+            "marketing": True,
+            "not_before": None,
+            "rank": 1,
+        }
+    ]
+    if seg == "high_value_buyer":
+        rows.append(
+            rows[0]
+            | {
+                "action": "referral_invitation",
+                "expected_value": None,
+                "reason": "invite a satisfied buyer",
+                "rank": 2,
+            }
+        )
+    return rows
+
+
+def build_targeting(root: Path) -> None:
+    """customer_scores, customer_segments, segment_summary, customer_actions, campaigns,
+    and consents that an audience export re-checks (on top of :func:`build_warehouse`)."""
+    w = Warehouse(root)
+    ids = [f"c{i:03d}" for i in range(N)]
+    rows = []
+    for i in range(N):
+        known_i = influence_known(i)
+        rows.append(
+            {
+                "customer_id": ids[i],
+                "trinity_score": trinity_of(i),
+                "trinity_axes": "TRI" if known_i else "TR",
+                "unknown": None if known_i else "influence: no social_linking consent",
+                "transaction_score": round(100 - 2 * i, 2) if i < 50 else 0.0,
+                "transaction_value": clv_of(i) if i < 50 else 0.0,
+                "transaction_known": True,
+                "relationship_score": float((i * 37) % 100),
+                "relationship_value": relationship_value(i),
+                "relationship_known": True,
+                "influence_score": round(100 - 10 * i, 2) if known_i else None,
+                "influence_value": float(90 - 5 * i) if known_i else None,
+                "influence_known": known_i,
+                "transaction_basis": "clv",
+                "personal_depth": 1.0,
+                "profile_depth": 0.5,
+                "preferential_depth": 0.25,
+                "performance_depth": performance_depth(i),
+                "recency_factor": 0.8,
+                "days_since_shared": 100.0,
+                "social_linking": known_i,
+                "amplifier": (i < 3) if known_i else None,
+                "community_id": (i % 2) if known_i else None,
+                "community_role": ("bridge" if i == 0 else "member") if known_i else None,
+                "followers": (1000 - 50 * i) if known_i else None,
+                "posts": 5 if known_i else None,
+                "responses_per_post": 1.5 if known_i else None,
+                "cascade_reach": 12 if known_i else None,
+                "pagerank": 0.01 if known_i else None,
+            }
+        )
+    w.write("customer_scores", pa.Table.from_pylist(rows))
+    w.write(
+        "customer_segments",
+        pa.table(
+            {
+                "customer_id": ids,
+                "trinity_score": [trinity_of(i) for i in range(N)],
+                "clv": [clv_of(i) if i < 50 else None for i in range(N)],
+                "p_alive": [round(1 - i / 50, 3) if i < 50 else None for i in range(N)],
+                "risk_band": [band_of(i) if i < 50 else None for i in range(N)],
+                "tier": [tier_of(i) for i in range(N)],
+                "segment": [segment_of(i) for i in range(N)],
+                "reason": [f"rule of {segment_of(i)} matched c{i:03d}" for i in range(N)],
+                "tier_reason": [f"tier {tier_of(i)}" for i in range(N)],
+            }
+        ),
+    )
+    summary = []
+    for run, day in enumerate(RUN_DATES):
+        for seg, n in sorted(segment_sizes(run).items()):
+            # split each segment over two tiers, so the page must sum them
+            for tier, part in (("a", n // 2), ("b", n - n // 2)):
+                summary.append(
+                    {
+                        "run_date": day,
+                        "tier": tier,
+                        "segment": seg,
+                        "customers": part,
+                        "total_clv": 10.0 * part,
+                        "mean_clv": 10.0,
+                        "mean_trinity": 50.0,
+                        "share_at_risk": 0.5,
+                    }
+                )
+    w.write("segment_summary", pa.Table.from_pylist(summary))
+    actions = [r for i in range(N) for r in action_rows(i)]
+    w.write(
+        "customer_actions",
+        pa.Table.from_pylist(
+            actions,
+            schema=pa.schema(
+                [
+                    ("customer_id", pa.string()),
+                    ("segment", pa.string()),
+                    ("action", pa.string()),
+                    ("channel", pa.string()),
+                    ("reason", pa.string()),
+                    ("expected_value", pa.float64()),
+                    ("value_at_stake", pa.float64()),
+                    ("uplift", pa.float64()),
+                    ("marketing", pa.bool_()),
+                    ("not_before", pa.timestamp("us", tz="UTC")),
+                    ("rank", pa.int64()),
+                ]
+            ),
+        ),
+    )
+    consents = w.read_arrow("consents").to_pylist()
+    for c in EMAIL_GRANTED + EMAIL_WITHDRAWN:
+        consents.append(
+            {
+                "customer_id": c,
+                "purpose": "email_marketing",
+                "status": "granted",
+                "recorded_at": T0,
+                "source": "web",
+            }
+        )
+    for c in EMAIL_WITHDRAWN:
+        consents.append(
+            {
+                "customer_id": c,
+                "purpose": "email_marketing",
+                "status": "withdrawn",
+                "recorded_at": T0 + timedelta(days=10),
+                "source": "web",
+            }
+        )
+    w.write("consents", pa.Table.from_pylist(consents, schema=w.read_arrow("consents").schema))
+    from socialcrm.programs.campaigns import ASSIGNMENTS, CAMPAIGNS
+
+    w.write(
+        "campaigns",
+        pa.Table.from_pylist(
+            [
+                {
+                    "campaign_id": "spring",
+                    "name": "Spring lamps",
+                    "kind": "direct",
+                    "channel": "email",
+                    "starts_at": T0,
+                    "ends_at": T0 + timedelta(days=60),
+                    "holdout_share": 0.3,
+                    "seed": 0,
+                    "post_ids": "",
+                    "created_at": T0,
+                },
+            ],
+            schema=CAMPAIGNS,
+        ),
+    )
+    w.write(
+        "campaign_assignments",
+        pa.Table.from_pylist(
+            [
+                {"campaign_id": "spring", "customer_id": c, "grp": g}
+                for c, g in (("c000", "treatment"), ("c002", "treatment"), ("c001", "control"))
+            ],
+            schema=ASSIGNMENTS,
+        ),
+    )
+
+
+LOYALTY = {"c000": 1200, "c004": 300}  # points earned by purchases
+REFERRALS = [
+    ("r1", "c000", "rewarded", 5.0),
+    ("r2", "c000", "rewarded", 5.0),
+    ("r3", "c004", "rewarded", 5.0),
+    ("r4", "c004", "refused", 0.0),
+]
+
+
+def seed_activity(db_url: str) -> dict[str, int]:
+    """Conversations, ideas, loyalty and referral lines in the app database; ids by name.
+
+    c000: two conversations (an open one whose last message is the XSS payload, and a
+    closed one), proposes idea "battery" (3 votes) and votes for idea "strap".
+    """
+    from socialcrm.appdb.models import (
+        Conversation,
+        ConversationMessage,
+        Idea,
+        IdeaContributor,
+        IdeaVote,
+        LoyaltyEntry,
+        ReferralEntry,
+    )
+
+    db = AppDB(db_url)
+    t = datetime(2025, 3, 1)
+    out = {}
+    with db.session() as s:
+        for name, customer, state, priority, texts in (
+            ("open", "c000", "open", 81.5, ["my Aurora lamp broke", XSS]),
+            ("closed", "c000", "closed", 12.0, ["thanks for the help"]),
+            ("other", "c001", "new", 50.0, ["hello from c001"]),
+        ):
+            conv = Conversation(
+                key=f"thread:bluesky:{name}",
+                platform="bluesky",
+                author_handle=f"{name}_author",
+                customer_id=customer,
+                queue="general",
+                subject=texts[0],
+                state=state,
+                priority=priority,
+                messages=len(texts),
+                first_message_at=t,
+                last_message_at=t + timedelta(hours=len(texts)),
+                first_response_due=t,
+                resolution_due=t,
+            )
+            s.add(conv)
+            s.flush()
+            for k, text in enumerate(texts):
+                s.add(
+                    ConversationMessage(
+                        conversation_id=conv.id,
+                        platform="bluesky",
+                        post_id=f"{name}-{k}",
+                        direction="in",
+                        author_handle=f"{name}_author",
+                        text=text,
+                        created_at=t + timedelta(hours=k + 1),
+                    )
+                )
+            out[name] = conv.id
+        for name, contributor, voters in (
+            ("battery", "c000", ["c001", "c002", "c003"]),
+            ("strap", "c005", ["c000", "c007"]),
+            ("unrelated", "c009", ["c001"]),
+        ):
+            idea = Idea(
+                title=f"Idea {name}",
+                status="planned" if name == "battery" else "new",
+                source="api",
+                created_by="test",
+            )
+            s.add(idea)
+            s.flush()
+            s.add(IdeaContributor(idea_id=idea.id, origin_idea_id=idea.id, customer_id=contributor))
+            for v in voters:
+                s.add(IdeaVote(idea_id=idea.id, origin_idea_id=idea.id, voter=v))
+            out[name] = idea.id
+        for customer, points in LOYALTY.items():
+            s.add(
+                LoyaltyEntry(
+                    customer_id=customer,
+                    event_key=f"order:{customer}",
+                    kind="purchase",
+                    points=points,
+                    occurred_at=t,
+                    source="orders",
+                )
+            )
+        for order, referrer, status, reward in REFERRALS:
+            s.add(
+                ReferralEntry(
+                    order_id=order,
+                    code="ABCDEFGH",
+                    referrer_id=referrer,
+                    buyer_id="c050",
+                    order_amount=100.0,
+                    order_currency="EUR",
+                    ordered_at=t,
+                    status=status,
+                    reason=None if status == "rewarded" else "self_referral",
+                    reward=reward,
+                    reward_currency="EUR",
+                    via="claim",
+                )
+            )
+    db.close()
+    return out
+
+
+@dataclass
+class FullSite(Site):
+    """A site whose workspace also holds targeting tables and app-database activity."""
+
+    ids: dict[str, int] | None = None
+
+
+def _full_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("full") / "ws"
+    build_warehouse(home / "warehouse")
+    build_targeting(home / "warehouse")
+    return home
+
+
+@pytest.fixture(scope="session")
+def full_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullSite]:
+    """The app on SQLite over the known warehouse plus targeting, programs and activity."""
+    settings = Settings(home=_full_home(tmp_path_factory), web_token_cache_seconds=0)
+    tokens = seed_users(settings.resolved_database_url)
+    ids = seed_activity(settings.resolved_database_url)
+    for url in serve(settings):
+        yield FullSite(url, settings, tokens, settings.resolved_database_url, ids)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def full_api_site(request: pytest.FixtureRequest, full_site: FullSite) -> Iterator[FullSite]:
+    """The full site with its app database on SQLite, then on PostgreSQL (its own database)."""
+    if request.param == "sqlite":
+        yield full_site
+        return
+    import sqlalchemy
+
+    base = request.getfixturevalue("postgres_url")
+    engine = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as con:
+        con.execute(sqlalchemy.text("CREATE DATABASE crm_full"))
+    engine.dispose()
+    url = base.rsplit("/", 1)[0] + "/crm_full"
+    settings = full_site.settings.model_copy(update={"database_url": url})
+    tokens = seed_users(url)
+    ids = seed_activity(url)
+    for served in serve(settings):
+        yield FullSite(served, settings, tokens, url, ids)

@@ -6,6 +6,8 @@ pytest's tmp dir, printed) so a person can judge how the product looks.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -14,7 +16,20 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.web.conftest import PASSWORD, XSS, Site
+from tests.web.conftest import (
+    EMAIL_GRANTED,
+    PASSWORD,
+    RUN_DATES,
+    SEGMENT_ACTION,
+    XSS,
+    FullSite,
+    N,
+    Site,
+    clv_of,
+    segment_of,
+    segment_sizes,
+    trinity_of,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -70,6 +85,7 @@ def test_each_page_renders_with_data_and_charts(browser: Browser, site: Site, sh
         "/listening": 3,
         "/influencers": 1,
         "/segments": 0,
+        "/programs": 0,
         "/admin": 0,
     }
     for path, charts in expected_charts.items():
@@ -115,3 +131,52 @@ def test_form_posts_without_csrf_are_refused(browser: Browser, site: Site) -> No
     assert page.locator("header.top").is_visible()  # still signed in
     page.click("form.who button")
     page.wait_for_url(f"{site.url}/login")
+
+
+def test_360_shows_trinity_and_next_best_action(
+    browser: Browser, full_site: FullSite, shots: Path
+) -> None:
+    page = signed_in(browser, full_site, "viewer")
+    page.goto(f"{full_site.url}/customers/c004")
+    assert page.locator("#trinity-score").inner_text() == f"{trinity_of(4):.1f}"
+    nba = page.locator("#next-best-action")
+    action, channel = SEGMENT_ACTION[segment_of(4)]
+    first = nba.locator("table tr").nth(1)
+    assert first.locator("td").nth(1).inner_text().startswith(action.replace("_", " "))
+    assert first.locator("td").nth(2).inner_text() == channel
+    assert first.locator("td").nth(3).inner_text() == f"{0.05 * clv_of(4) - 1.0:,.2f}"
+    assert "unknown: no social_linking consent" in page.locator("#why-scores").inner_text()
+    assert page.locator("#four-ps svg.chart").count() == 1
+    page.screenshot(path=str(shots / "customer-360-trinity.png"), full_page=True)
+    page.goto(f"{full_site.url}/customers/c000")
+    convs = page.locator("#conversations").inner_text()
+    assert "o•••" in convs and "open_author" not in convs  # a viewer sees it masked
+    assert page.errors == []
+
+
+def test_segment_trends_and_csv_export(browser: Browser, full_site: FullSite, shots: Path) -> None:
+    page = signed_in(browser, full_site, "analyst")
+    page.goto(f"{full_site.url}/segments")
+    charts = page.locator("#trends div.trend svg.chart")
+    assert charts.count() == len(segment_sizes(1))
+    assert charts.first.locator("circle.dot").count() == len(RUN_DATES)
+    page.screenshot(path=str(shots / "segments-trends.png"), full_page=True)
+    with page.expect_download() as info:
+        page.locator("#segment-at_risk_high_value form.export button").click()
+    download = info.value
+    assert download.suggested_filename == "audience-at_risk_high_value.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    at_risk = {f"c{i:03d}" for i in range(N) if segment_of(i) == "at_risk_high_value"}
+    assert [r["customer_id"] for r in rows] == sorted(at_risk & set(EMAIL_GRANTED))
+    assert page.errors == []
+
+
+def test_a_viewer_cannot_export(browser: Browser, full_site: FullSite) -> None:
+    page = signed_in(browser, full_site, "viewer")
+    page.goto(f"{full_site.url}/segments")
+    assert page.locator("form.export").count() == 0
+    token = page.locator("form.who input[name=csrf_token]").get_attribute("value")
+    refused = page.request.post(
+        f"{full_site.url}/segments/at_risk_high_value/export", form={"csrf_token": token}
+    )
+    assert refused.status == 403

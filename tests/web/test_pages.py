@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from contextlib import closing
 
@@ -9,9 +11,31 @@ import httpx
 import pytest
 
 from socialcrm.config import Settings
-from tests.web.conftest import PASSWORD, XSS, Site, serve, sign_in
+from tests.web.conftest import (
+    EMAIL_GRANTED,
+    PASSWORD,
+    RUN_DATES,
+    SEGMENT_ACTION,
+    XSS,
+    FullSite,
+    N,
+    Site,
+    segment_of,
+    segment_sizes,
+    serve,
+    sign_in,
+    trinity_of,
+)
 
-PAGES = ["/", "/customers", "/customers/c000", "/listening", "/influencers", "/segments"]
+PAGES = [
+    "/",
+    "/customers",
+    "/customers/c000",
+    "/listening",
+    "/influencers",
+    "/segments",
+    "/programs",
+]
 
 
 def test_pages_redirect_to_sign_in(site: Site) -> None:
@@ -132,3 +156,100 @@ def test_empty_workspace_pages_and_api(empty_site: Site) -> None:
             assert api.get(path).json()["items"] == [], path
         assert api.get("/api/v1/overview").json()["customers"] == 0
         assert api.get("/api/v1/customers/c000").status_code == 404
+
+
+# -- the full site: TRInity, next-best-action, activity, segments, export, programs --------
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_360_page_shows_trinity_actions_and_activity(full_site: FullSite) -> None:
+    ids = full_site.ids
+    with closing(sign_in(full_site.url, "agent@test.io")) as c:
+        page = c.get("/customers/c000").text
+        unknown = c.get("/customers/c004").text
+    assert f'<div class="value" id="trinity-score">{trinity_of(0):.1f}</div>' in page
+    assert "advocacy invitation" in page and "rule of social_connector matched c000" in page
+    assert f'href="/ideas/{ids["battery"]}"' in page and f'href="/ideas/{ids["strap"]}"' in page
+    assert f'href="/inbox/{ids["open"]}"' in page and f'href="/inbox/{ids["other"]}"' not in page
+    assert 'href="/customers?community_id=0"' in page and "trail runners" in page
+    assert '1,200 points · tier <span class="strong">silver</span>' in page
+    # social text and rule text stay text
+    assert XSS not in page and "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in page
+    assert "<b>matched</b>" not in page and "&lt;b&gt;matched&lt;/b&gt;" in page
+    assert "unknown: no social_linking consent" in unknown
+    assert unknown.count('<tr><td class="num">') == 2  # two ranked actions
+
+
+def test_segments_page_trends_rules_and_export_forms(full_site: FullSite) -> None:
+    with closing(sign_in(full_site.url, "analyst@test.io")) as c:
+        page = c.get("/segments").text
+    with closing(sign_in(full_site.url, "viewer@test.io")) as c:
+        viewer = c.get("/segments").text
+    sizes = segment_sizes(1)
+    trends = re.findall(r'<div class="trend">(.*?)</svg></div>', page, re.S)
+    assert len(trends) == len(sizes)
+    dormant = next(t for t in trends if t.startswith("<h3>dormant"))
+    assert f"{sizes['dormant']:,} ({sizes['dormant'] - segment_sizes(0)['dormant']:+,})" in dormant
+    assert dormant.count("<circle") == len(RUN_DATES)
+    assert "when risk_band == very_high" in page and "bought before, probably gone" in page
+    with_actions = {s for s in sizes if s in SEGMENT_ACTION}
+    assert page.count('class="inline export"') == len(with_actions)
+    assert 'action="/segments/dormant/export"' in page
+    assert 'class="inline export"' not in viewer and "analysts export" in viewer
+
+
+def _exports(site: Site) -> list[tuple[str, str, int]]:
+    with site.api("admin") as admin:
+        log = admin.get("/api/v1/audit", params={"limit": 1000}).json()["items"]
+    return [
+        (a["actor"], a["target"], a["detail"]["rows"])
+        for a in log
+        if a["action"] == "audience.export"
+    ]
+
+
+def test_export_downloads_a_consented_csv_for_analysts_only(full_site: FullSite) -> None:
+    before = _exports(full_site)  # the site is shared: other tests may have exported
+    with closing(sign_in(full_site.url, "analyst@test.io")) as c:
+        token = _csrf(c.get("/segments").text)
+        r = c.post("/segments/at_risk_high_value/export", data={"csrf_token": token})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        assert 'filename="audience-at_risk_high_value.csv"' in r.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+        at_risk = {f"c{i:03d}" for i in range(N) if segment_of(i) == "at_risk_high_value"}
+        assert [x["customer_id"] for x in rows] == sorted(at_risk & set(EMAIL_GRANTED))
+        assert {x["action"] for x in rows} == {"retention_gesture"}
+        assert c.post("/segments/at_risk_high_value/export", data={}).status_code == 403
+        assert c.post("/segments/regular/export", data={"csrf_token": token}).status_code == 404
+    with closing(sign_in(full_site.url, "viewer@test.io")) as c:
+        token = _csrf(c.get("/segments").text)
+        r = c.post("/segments/at_risk_high_value/export", data={"csrf_token": token})
+        assert r.status_code == 403 and "c006" not in r.text
+    # exactly one more export in the audit log: the analyst's, newest first
+    assert _exports(full_site) == [("analyst@test.io", "segment:at_risk_high_value", 2), *before]
+
+
+def test_programs_page(full_site: FullSite) -> None:
+    with closing(sign_in(full_site.url, "viewer@test.io")) as c:
+        page = c.get("/programs").text
+    assert "Spring lamps" in page and 'href="/customers/c000"' in page
+    assert "180.50" in page  # incremental revenue: (200.5 / 2 − 10) × 2 treated
+    assert '<a href="/programs" class="on">Programs</a>' in page
+
+
+def test_empty_workspace_targeting_and_programs(empty_site: Site) -> None:
+    with closing(sign_in(empty_site.url, "analyst@test.io")) as c:
+        seg = c.get("/segments")
+        assert seg.status_code == 200 and "No segments yet" in seg.text
+        assert "bought before, probably gone" in seg.text  # the rules in force, still
+        prog = c.get("/programs")
+        assert prog.status_code == 200 and "No campaigns yet" in prog.text
+        token = _csrf(seg.text)
+        assert c.post("/segments/dormant/export", data={"csrf_token": token}).status_code == 404
+    with empty_site.api("analyst") as api:
+        assert api.get("/api/v1/segments").json()["trends"] == []
+        assert api.get("/api/v1/segments/dormant/audience").status_code == 404
+        assert api.get("/api/v1/programs/campaigns").json() == {"items": [], "total": 0}
+        assert api.get("/api/v1/programs/referrals/leaderboard").json()["items"] == []
+        assert api.get("/api/v1/programs/loyalty/c000").json()["balance"] == 0

@@ -5,13 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from socialcrm.store.warehouse import Warehouse
-from socialcrm.web.charts import bar_list
+from socialcrm.web import views
+from socialcrm.web.charts import bar_list, trend
 from socialcrm.web.readmodel import ReadModel
 from socialcrm.web.security import LoginLimiter, TokenCache
-from tests.web.conftest import XSS, build_warehouse
+from tests.web.conftest import (
+    SEGMENT_ACTION,
+    XSS,
+    N,
+    build_targeting,
+    build_warehouse,
+    relationship_value,
+    segment_of,
+    tier_of,
+    trinity_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +108,97 @@ def test_empty_warehouse(tmp_path: Path) -> None:
     rm = ReadModel(tmp_path / "nothing")
     assert rm.customers() == ([], 0) and rm.customer("x") is None
     assert rm.detail("orders", "x") == []
+
+
+@pytest.fixture(scope="module")
+def full_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    r = tmp_path_factory.mktemp("rm-full") / "warehouse"
+    build_warehouse(r)
+    build_targeting(r)
+    return r
+
+
+def test_the_list_carries_segments_and_trinity(full_root: Path) -> None:
+    rm = ReadModel(full_root)
+    items, total = rm.customers(segment="dormant", sort="trinity", order="desc", page_size=100)
+    dormant = [i for i in range(N) if segment_of(i) == "dormant"]
+    # trinity_of falls with i: highest TRInity first means lowest index first
+    assert total == len(dormant)
+    assert [x["customer_id"] for x in items] == [f"c{i:03d}" for i in dormant]
+    assert [x["trinity_score"] for x in items] == [trinity_of(i) for i in dormant]
+    assert rm.customers(min_trinity=60)[1] == sum(trinity_of(i) >= 60 for i in range(N))
+    top = rm.customers(tier="top", segment="high_value_buyer", page_size=100)[0]
+    assert {x["customer_id"] for x in top} == {
+        f"c{i:03d}" for i in range(N) if tier_of(i) == "top" and segment_of(i) == "high_value_buyer"
+    }
+    c = rm.customer("c006")
+    assert (c["segment"], c["tier"], c["segment_reason"]) == (
+        "at_risk_high_value",
+        "top",
+        "rule of at_risk_high_value matched c006",
+    )
+    assert c["relationship_pct"] == float((6 * 37) % 100) and c["person_id"] is None
+
+
+def test_score_explanation_states_unknown_axes_and_four_ps(full_root: Path) -> None:
+    rm = ReadModel(full_root)
+    c = views.customer_360(rm, "c001")
+    s = c["scores"]
+    assert s["composite"] == trinity_of(1) and s["axes"] == "TRI"
+    rel = s["relationship"]
+    assert rel["value"] == relationship_value(1)
+    # points per P add up to the relationship value: 100 · weight · depth · recency
+    assert [p["points"] for p in rel["parts"]] == [
+        16.0,
+        10.0,
+        5.0,
+        round(100 * 0.3 * 0.25 * 0.8, 2),
+    ]
+    assert sum(p["points"] for p in rel["parts"]) == pytest.approx(relationship_value(1))
+    assert s["influence"]["known"] and s["influence"]["percentile"] == 90.0
+    unknown = views.customer_360(rm, "c004")["scores"]
+    assert unknown["influence"] == {
+        "known": False,
+        "reason": "no social_linking consent",
+        "percentile": None,
+        "value": None,
+        "drivers": ["unknown: no social_linking consent"],
+    }
+    assert unknown["axes"] == "TR" and unknown["unknown"] == {
+        "influence": "no social_linking consent"
+    }
+    assert [a["rank"] for a in views.customer_360(rm, "c004")["actions"]] == [1, 2]
+    # a customer never scored by the TRInity step says so, and relationship is not made up
+    plain = views.score_explanation(rm.customer("c003"))
+    assert plain["relationship"] is None and "customer_scores" in plain["note"]
+
+
+def test_a_record_shows_its_resolved_persons_scores(tmp_path: Path) -> None:
+    root = tmp_path / "warehouse"
+    build_warehouse(root)
+    build_targeting(root)
+    ids = [f"c{i:03d}" for i in range(N)]
+    person = {r: r for r in ids} | {"c059": "c000"}  # c059 is another record of c000
+    Warehouse(root).write(
+        "identity_clusters",
+        pa.table({"record_id": list(person), "customer_id": list(person.values())}),
+    )
+    rm = ReadModel(root, recheck_seconds=0)
+    c = views.customer_360(rm, "c059")
+    assert c["person_id"] == "c000"
+    assert c["scores"]["composite"] == trinity_of(0)
+    assert c["segment"]["segment"] == segment_of(0)
+    assert c["next_best_action"]["action"] == SEGMENT_ACTION[segment_of(0)][0]
+    assert views.customer_360(rm, "c000")["person_id"] is None
+
+
+def test_targeting_views_on_an_empty_warehouse(tmp_path: Path) -> None:
+    rm = ReadModel(tmp_path / "nothing")
+    assert views.segments(rm) == [] and views.segment_trends(rm) == []
+    assert views.campaigns(rm) == []
+
+
+def test_trend_chart_draws_a_dot_per_run_and_escapes_labels() -> None:
+    svg = str(trend(XSS, ["01 Jun", "01 Jul", "01 Aug"], [3, None, 5]))
+    assert svg.count("<circle") == 2 and "<script>" not in svg
+    assert str(trend("t", ["x"], [None])) == ""

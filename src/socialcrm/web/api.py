@@ -1,4 +1,5 @@
-"""The REST API under ``/api/v1``: read-only views of the warehouse, plus accounts for admins.
+"""The REST API under ``/api/v1``: read-only views of the warehouse and of the programs,
+plus accounts for admins.
 
 Every list is paginated (``page``, ``page_size``) and answers ``{items, total, page,
 page_size}``; errors answer ``{"error": {"status", "code", "message"}}``.
@@ -9,11 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from socialcrm.appdb.accounts import Principal
+from socialcrm.appdb.accounts import audit as audit_log
 from socialcrm.appdb.models import AuditEntry, User
 from socialcrm.web import views
 from socialcrm.web.deps import AppState, api_principal, require, respond, state
@@ -56,12 +58,15 @@ async def customers(
     q: str | None = Query(None, max_length=200, description="Name or id (email/phone: agent+)."),
     risk_band: RiskBand | None = None,
     segment: str | None = Query(None, max_length=100),
+    tier: str | None = Query(None, max_length=100, description="Value tier (top, …)."),
     min_clv: float | None = Query(None, ge=-1e12, le=1e12),
     max_clv: float | None = Query(None, ge=-1e12, le=1e12),
     min_p_alive: float | None = Query(None, ge=0, le=1),
     max_p_alive: float | None = Query(None, ge=0, le=1),
     community_id: int | None = Query(None, ge=-(2**62), le=2**62),
     amplifier: bool | None = None,
+    min_trinity: float | None = Query(None, ge=0, le=100, description="TRInity composite."),
+    max_trinity: float | None = Query(None, ge=0, le=100),
     sort: Literal[tuple(SORTS)] = "clv",  # type: ignore[valid-type]
     order: Literal["asc", "desc"] = "desc",
     page: int = Page,
@@ -77,12 +82,15 @@ async def customers(
         search_contacts=p.can("agent"),
         risk_band=risk_band,
         segment=segment,
+        tier=tier,
         min_clv=min_clv,
         max_clv=max_clv,
         min_p_alive=min_p_alive,
         max_p_alive=max_p_alive,
         community_id=community_id,
         amplifier=amplifier,
+        min_trinity=min_trinity,
+        max_trinity=max_trinity,
         sort=sort,
         order=order,
         page=page,
@@ -100,7 +108,12 @@ def _customer(st: AppState, customer_id: str) -> dict[str, Any]:
 
 @router.get("/customers/{customer_id}", summary="Customer 360")
 async def customer(
-    customer_id: str, p: Principal = Depends(api_principal), st: AppState = Depends(state)
+    customer_id: str,
+    include_activity: bool = Query(
+        False, description="Add ideas and conversations (as /customers/{id}/activity)."
+    ),
+    p: Principal = Depends(api_principal),
+    st: AppState = Depends(state),
 ) -> dict[str, Any]:
     await refreshed(st)
     c = _customer(st, customer_id)
@@ -109,7 +122,29 @@ async def customer(
     c["orders"] = [
         {k: v for k, v in o.items() if k != "email" or p.can("agent")} for o in c["orders"]
     ]
+    if include_activity:
+        ids = [customer_id, c["person_id"] or customer_id]
+        c.update(await run_in_threadpool(views.customer_activity, st.db, ids, p))
     return respond(c)
+
+
+@router.get(
+    "/customers/{customer_id}/activity",
+    summary="A customer's ideas (proposed or voted) and inbox conversations",
+)
+async def customer_activity(
+    customer_id: str, p: Principal = Depends(api_principal), st: AppState = Depends(state)
+) -> dict[str, Any]:
+    """From the app database, apart from the 360 (or with ``include_activity=true``): the
+    360 is served from memory in about a millisecond and this costs as much again (more
+    on a remote PostgreSQL), so only callers who want it pay for it. Conversations are
+    masked for viewers as in the inbox."""
+    await refreshed(st)
+    found = st.rm.customer(customer_id)
+    if found is None:
+        raise HTTPException(404, f"no customer {customer_id!r}")
+    ids = [customer_id, found.get("person_id") or customer_id]
+    return respond(await run_in_threadpool(views.customer_activity, st.db, ids, p))
 
 
 @router.get("/customers/{customer_id}/scores", summary="A customer's scores and their drivers")
@@ -119,11 +154,111 @@ def customer_scores(
     return respond(_customer(st, customer_id)["scores"])
 
 
-@router.get("/segments", summary="Segment sizes and value")
+@router.get("/segments", summary="Segments: size, value, rule, audience and trend")
 def segments(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
     items = views.segments(st.rm)
+    rules, error = views.segment_rules(st.settings.targeting_rules)
+    for item in items:
+        item["rule"] = rules.get(item["segment"])
     note = None if items else "no segments yet: the targeting step has not written any"
-    return respond({"items": items, "total": len(items), "note": note})
+    return respond(
+        {
+            "items": items,
+            "total": len(items),
+            "note": note,
+            "rules_error": error,
+            "trends": views.segment_trends(st.rm),
+        }
+    )
+
+
+@router.get(
+    "/segments/{segment}/audience",
+    summary="A segment's audience, consent checked again now (analyst)",
+)
+def segment_audience(
+    segment: str = Path(max_length=100),
+    page: int = Page,
+    page_size: int = PageSize,
+    p: Principal = Depends(require("analyst")),
+    st: AppState = Depends(state),
+) -> dict[str, Any]:
+    """Rank-1 actions of the segment's customers whose consent for the channel is in force
+    now, with name and email (masked for roles that see contacts masked). Audited."""
+    try:
+        table = views.audience(st.settings, segment)
+    except views.Unavailable as e:
+        raise HTTPException(404, str(e)) from None
+    rows = table.slice((page - 1) * page_size, page_size).to_pylist()
+    found = st.rm.summaries([r["customer_id"] for r in rows])
+    items = []
+    for r in rows:
+        who = found.get(r["customer_id"], {})
+        items.append(r | {"name": who.get("name"), "email": who.get("email")})
+    with st.db.session() as s:
+        audit_log(s, p.email, "audience.read", f"segment:{segment}", rows=table.num_rows, page=page)
+    return _page(items, table.num_rows, page, page_size, p)
+
+
+# -- programs ---------------------------------------------------------------------------
+@router.get("/programs/campaigns", summary="Campaigns with their treated and held-out groups")
+def campaigns(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
+    items = views.campaigns(st.rm)
+    return respond({"items": items, "total": len(items)})
+
+
+@router.get(
+    "/programs/campaigns/{campaign_id}",
+    summary="A campaign's incremental conversions and revenue against its holdout",
+)
+def campaign(
+    campaign_id: str = Path(max_length=200),
+    p: Principal = Depends(api_principal),
+    st: AppState = Depends(state),
+) -> dict[str, Any]:
+    found = [c for c in views.campaigns(st.rm) if c["campaign_id"] == campaign_id]
+    if not found:
+        raise HTTPException(404, f"no campaign {campaign_id!r}")
+    report = views.campaign_reports(st.settings, [campaign_id])[campaign_id]
+    return respond({"campaign": found[0], "report": report})
+
+
+@router.get("/programs/referrals/leaderboard", summary="Top referrers by rewards earned")
+def referral_leaderboard(
+    top: int = Query(10, ge=1, le=1000),
+    p: Principal = Depends(api_principal),
+    st: AppState = Depends(state),
+) -> dict[str, Any]:
+    from socialcrm.programs.referrals import leaderboard
+
+    with st.db.session() as s:
+        items = leaderboard(s, top)
+    return respond({"items": items, "total": len(items)})
+
+
+@router.get("/programs/loyalty/tiers", summary="Loyalty members per tier, and the rules")
+def loyalty_tiers(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
+    prog = views.programs(st.db, st.settings, top=1)
+    if prog["error"]:
+        raise HTTPException(503, prog["error"])
+    return respond({"items": prog["tiers"], "total": len(prog["tiers"]), "rules": prog["rules"]})
+
+
+@router.get(
+    "/programs/loyalty/{customer_id}",
+    summary="A customer's points balance, tier, way to the next tier and latest lines",
+)
+def loyalty_account(
+    customer_id: str = Path(max_length=200),
+    limit: int = Query(20, ge=1, le=200),
+    p: Principal = Depends(api_principal),
+    st: AppState = Depends(state),
+) -> dict[str, Any]:
+    customer_id = customer_id.replace("\x00", "")  # PostgreSQL refuses NUL in text
+    try:
+        return respond(views.loyalty_account(st.db, st.settings, customer_id, limit))
+    except views.Unavailable as e:
+        raise HTTPException(503, str(e)) from None
 
 
 @router.get("/posts", summary="Posts with sentiment, topic and mentions")

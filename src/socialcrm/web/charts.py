@@ -159,3 +159,59 @@ def scatter(
             f"{escape(label)}: {_fmt(xv)}, {_fmt(yv)}</title></circle>"
         )
     return _frame(title, body)
+
+
+def trend(
+    title: str,
+    x_labels: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    fmt: str = "{:,.0f}",
+    width: int = 320,
+    height: int = 120,
+) -> Markup:
+    """A small line with a dot per point and its first and last labels: one series over
+    time, drawn small enough to put one per segment side by side (small multiples).
+
+    A single point (one run so far) is still drawn, as a dot.
+    """
+    n = len(x_labels)
+    known = [v for v in values if v is not None]
+    if n == 0 or not known:
+        return Markup("")
+    lo, hi = min([*known, 0.0]), max(known)
+    if hi <= lo:
+        hi = lo + 1
+    pad_l, pad_r, pad_t, pad_b = 40, 10, 10, 22
+    iw, ih = width - pad_l - pad_r, height - pad_t - pad_b
+
+    def x(i: int) -> float:
+        return pad_l + (i + 0.5) * iw / n
+
+    def y(v: float) -> float:
+        return pad_t + ih - (v - lo) / (hi - lo) * ih
+
+    body = [
+        f'<line class="grid" x1="{pad_l}" x2="{width - pad_r}" y1="{y(t):.1f}" y2="{y(t):.1f}"/>'
+        f'<text class="axis" x="{pad_l - 4}" y="{y(t) + 4:.1f}" text-anchor="end">'
+        f"{_fmt(t)}</text>"
+        for t in (lo, hi)
+    ]
+    pts = [(x(i), y(v)) for i, v in enumerate(values) if v is not None]
+    body.append(
+        '<polyline class="line s2" points="'
+        + " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+        + f'"><title>{escape(title)}</title></polyline>'
+    )
+    for i, v in enumerate(values):
+        if v is not None:
+            body.append(
+                f'<circle class="dot" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5"><title>'
+                f"{escape(x_labels[i])}: {escape(fmt.format(v))}</title></circle>"
+            )
+    for i in sorted({0, n - 1}):
+        body.append(
+            f'<text class="axis" x="{x(i):.1f}" y="{height - 6}" text-anchor="middle">'
+            f"{escape(x_labels[i])}</text>"
+        )
+    return _frame(title, body, width, height)

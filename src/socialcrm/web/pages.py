@@ -1,26 +1,28 @@
-"""Server-rendered pages for marketers: overview, customers, 360, listening, influence."""
+"""Server-rendered pages for marketers: overview, customers, 360, listening, influence,
+segments and audiences, programs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from socialcrm import __version__
-from socialcrm.appdb.accounts import Principal, authenticate
+from socialcrm.appdb.accounts import Principal, audit, authenticate
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web import charts, views
 from socialcrm.web.deps import AppState, page_principal, require, state
 from socialcrm.web.readmodel import SORTS
 from socialcrm.web.security import check_csrf, csrf_token, mask_row
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 TEMPLATES.env.globals["version"] = __version__
 
 router = APIRouter(include_in_schema=False)
@@ -167,6 +169,10 @@ def customers(
     q: str | None = Query(None, max_length=200),
     risk_band: str | None = Query(None, max_length=20),
     min_clv: str | None = Query(None, max_length=30),
+    segment: str | None = Query(None, max_length=100),
+    tier: str | None = Query(None, max_length=100),
+    min_trinity: str | None = Query(None, max_length=30),
+    community_id: str | None = Query(None, max_length=20),
     sort: str = Query("clv", max_length=30),
     order: str = Query("desc", max_length=4),
     page: int = Query(1, ge=1, le=100_000),
@@ -178,12 +184,19 @@ def customers(
     risk_band = risk_band or None
     q = q or None
     min_clv = _parse(float, min_clv)
+    segment, tier = segment or None, tier or None
+    min_trinity = _parse(float, min_trinity)
+    community = _parse(int, community_id)
     size = 50
     items, total = st.rm.customers(
         q=q,
         search_contacts=p.can("agent"),
         risk_band=risk_band,
         min_clv=min_clv,
+        segment=segment,
+        tier=tier,
+        min_trinity=min_trinity,
+        community_id=community,
         sort=sort,
         order=order,
         page=page,
@@ -195,6 +208,10 @@ def customers(
             "q": q,
             "risk_band": risk_band,
             "min_clv": min_clv,
+            "segment": segment,
+            "tier": tier,
+            "min_trinity": min_trinity,
+            "community_id": community,
             "sort": sort,
             "order": order,
         }.items()
@@ -233,6 +250,8 @@ def customer(
         raise HTTPException(404, f"No customer {customer_id!r} in this workspace.")
     c["profile"] = mask_row(c["profile"], p)
     c["identities"] = [mask_row(i, p) for i in c["identities"]]
+    person = c["person_id"] or customer_id
+    c.update(views.customer_activity(st.db, [customer_id, person], p))
     orders = sorted(c["orders"], key=lambda o: o["ordered_at"])
     spend, running = [], 0.0
     for o in orders:
@@ -245,7 +264,36 @@ def customer(
         bars=[o["amount"] or 0 for o in orders],
         y_min=0,
     )
-    return render(request, "customer.html", p, c=c, timeline=timeline)
+    sc = c["scores"]
+    trinity = charts.bar_list(
+        "TRInity percentiles (0-100, among customers where the axis is known)",
+        [
+            (axis.capitalize(), sc[axis]["percentile"])
+            for axis in ("transaction", "relationship", "influence")
+            if sc[axis] and sc[axis].get("percentile") is not None
+        ],
+        fmt="{:,.1f}",
+    )
+    rel = sc["relationship"]
+    four_ps = charts.bar_list(
+        "Relationship value: points from each of the Four Ps",
+        [(x["p"].capitalize(), x["points"]) for x in rel["parts"]] if rel else [],
+        fmt="{:,.1f}",
+    )
+    try:
+        loyalty = views.loyalty_account(st.db, st.settings, person, limit=5)
+    except views.Unavailable:
+        loyalty = None
+    return render(
+        request,
+        "customer.html",
+        p,
+        c=c,
+        timeline=timeline,
+        trinity=trinity,
+        four_ps=four_ps,
+        loyalty=loyalty if loyalty and (loyalty["history"] or loyalty["balance"]) else None,
+    )
 
 
 @router.get("/listening", response_class=HTMLResponse)
@@ -348,7 +396,98 @@ def segments(
 ) -> Response:
     segs = views.segments(st.rm)
     chart = charts.bar_list("Segment sizes", [(s["segment"], s["customers"]) for s in segs])
-    return render(request, "segments.html", p, segments=segs, chart=chart)
+    rules, rules_error = views.segment_rules(st.settings.targeting_rules)
+    trends = views.segment_trends(st.rm)
+    dates = sorted({t["run_date"] for t in trends})
+    labels = [d.strftime("%d %b %y") for d in dates]
+    by_segment: dict[str, dict[Any, dict[str, Any]]] = {}
+    for t in trends:
+        by_segment.setdefault(t["segment"], {})[t["run_date"]] = t
+    names = [s["segment"] for s in segs] + sorted(set(by_segment) - {s["segment"] for s in segs})
+    trend_charts = []
+    for name in names:
+        points = by_segment.get(name, {})
+        sizes = [points[d]["customers"] if d in points else None for d in dates]
+        known = [v for v in sizes if v is not None]
+        if not known:
+            continue
+        trend_charts.append(
+            {
+                "segment": name,
+                "chart": charts.trend(f"{name}: customers per run", labels, sizes),
+                "first": known[0],
+                "last": known[-1],
+                "runs": len(known),
+                "clv": charts.trend(
+                    f"{name}: total CLV per run",
+                    labels,
+                    [points[d]["total_clv"] if d in points else None for d in dates],
+                ),
+            }
+        )
+    order = {name: i for i, name in enumerate(rules)}
+    return render(
+        request,
+        "segments.html",
+        p,
+        segments=segs,
+        chart=chart,
+        rules=rules,
+        rules_error=rules_error,
+        unsegmented=sorted(set(rules) - {s["segment"] for s in segs}, key=order.get),
+        trends=trend_charts,
+        runs=labels,
+        can_export=p.can("analyst"),
+    )
+
+
+def _filename(segment: str) -> str:
+    return "audience-" + (re.sub(r"[^A-Za-z0-9_-]+", "_", segment).strip("_") or "segment")
+
+
+@router.post("/segments/{segment}/export", dependencies=[Depends(check_csrf)])
+def export_segment(
+    segment: str = Path(max_length=100),
+    p: Principal = Depends(require("analyst", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    """The segment's audience as CSV: consent checked again now, the export audited."""
+    try:
+        table = views.audience(st.settings, segment)
+    except views.Unavailable as e:
+        raise HTTPException(404, str(e)) from None
+    body = views.audience_csv(table)
+    with st.db.session() as s:
+        audit(s, p.email, "audience.export", f"segment:{segment}", rows=table.num_rows, via="web")
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(segment)}.csv"'},
+    )
+
+
+@router.get("/programs", response_class=HTMLResponse)
+def programs(
+    request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
+) -> Response:
+    camps = views.campaigns(st.rm)[:10]
+    reports = views.campaign_reports(st.settings, [c["campaign_id"] for c in camps])
+    prog = views.programs(st.db, st.settings)
+    tiers = charts.bar_list(
+        "Loyalty members per tier", [(t["tier"], t["members"]) for t in prog["tiers"]]
+    )
+    return render(
+        request,
+        "programs.html",
+        p,
+        campaigns=camps,
+        reports=reports,
+        leaderboard=prog["leaderboard"],
+        tiers=prog["tiers"],
+        tier_chart=tiers if any(t["members"] for t in prog["tiers"]) else None,
+        rules=prog["rules"],
+        rules_error=prog["error"],
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)

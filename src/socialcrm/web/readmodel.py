@@ -27,7 +27,10 @@ import pyarrow.compute as pc
 from socialcrm.store.warehouse import POINTER
 
 # The tables the customer list is built from; a new version of any rebuilds it.
-LIST_SOURCES = ("customers", "customer_transaction_scores", "identities", "customer_influence")
+LIST_SOURCES = (
+    "customers", "customer_transaction_scores", "identities", "customer_influence",
+    "customer_segments", "customer_scores", "identity_clusters",
+)  # fmt: skip
 # Per-customer detail tables of the 360 and the order of a customer's rows in each.
 DETAIL_TABLES = {
     "identities": "kind, value",
@@ -35,14 +38,44 @@ DETAIL_TABLES = {
     "orders": "ordered_at DESC",
     "posts_enriched": "created_at DESC",
     "customer_influence": "customer_id",
+    "customer_scores": "customer_id",
+    "customer_actions": "rank",
 }
+# Detail tables kept with only these columns (those present): what the 360 explains.
+# customer_scores repeats the transaction scores the list already holds; at a million
+# customers every column kept costs memory in each server process.
+DETAIL_COLUMNS = {
+    "customer_scores": (
+        "trinity_score", "trinity_axes", "unknown", "transaction_basis",
+        *(f"{a}_{k}" for a in ("transaction", "relationship", "influence")
+          for k in ("score", "value", "known")),
+        "personal_depth", "profile_depth", "preferential_depth", "performance_depth",
+        "recency_factor", "days_since_shared", "social_linking", "amplifier", "community_id",
+        "community_role", "followers", "posts", "responses_per_post", "cascade_reach",
+        "pagerank",
+    ),
+}  # fmt: skip
 
 # What a row of the customer list carries (the 360 has every column).
 LIST_COLUMNS = [
     "customer_id", "name", "city", "country", "email", "phone", "frequency", "spend",
     "last_purchase", "p_alive", "clv", "risk_band", "influence_score", "amplifier",
-    "community_id", "segment",
+    "community_id", "segment", "trinity_score",
 ]  # fmt: skip
+
+# Columns the list takes from the targeting tables: name in the list -> (column, type).
+SEGMENT_COLUMNS = {
+    "tier": ("tier", "VARCHAR"),
+    "segment": ("segment", "VARCHAR"),
+    "segment_reason": ("reason", "VARCHAR"),
+    "tier_reason": ("tier_reason", "VARCHAR"),
+}
+TRINITY_COLUMNS = {
+    "trinity_score": ("trinity_score", "DOUBLE"),
+    "transaction_pct": ("transaction_score", "DOUBLE"),
+    "relationship_pct": ("relationship_score", "DOUBLE"),
+    "influence_pct": ("influence_score", "DOUBLE"),
+}
 
 SORTS = {
     "clv": "clv",
@@ -52,6 +85,7 @@ SORTS = {
     "frequency": "frequency",
     "last_purchase": "last_purchase",
     "influence": "influence_score",
+    "trinity": "trinity_score",
     "name": "name",
     "customer_id": "customer_id",
 }
@@ -148,10 +182,15 @@ class ReadModel:
 
     def _build_detail(self, con: duckdb.DuckDBPyConnection, name: str) -> Detail | None:
         """A customer's rows of ``name`` as one slice: rows ordered by list position."""
-        if self._index is None or not self.exists(name) or "customer_id" not in self.columns(name):
+        available = self.columns(name)
+        if self._index is None or "customer_id" not in available:
             return None
+        keep = DETAIL_COLUMNS.get(name)
+        cols = "d.*"
+        if keep is not None:
+            cols = ", ".join(f"d.{c}" for c in ("customer_id", *keep) if c in available)
         rows = con.execute(
-            f"""SELECT d.*, l.pos AS _pos FROM {self.source(name)} d
+            f"""SELECT {cols}, l.pos AS _pos FROM {self.source(name)} d
                 JOIN (SELECT customer_id, (row_number() OVER (ORDER BY customer_id)) - 1 AS pos
                       FROM customer_list) l USING (customer_id)
                 ORDER BY l.pos, {DETAIL_TABLES[name]}"""
@@ -168,6 +207,44 @@ class ReadModel:
         influence = self.exists("customer_influence")
         ids = self.exists("identities")
         infl_cols = self.columns("customer_influence")
+        joins = []
+        if scores:
+            joins.append(
+                f"LEFT JOIN {self.source('customer_transaction_scores')} s USING (customer_id)"
+            )
+        if influence:
+            joins.append(f"LEFT JOIN {self.source('customer_influence')} f USING (customer_id)")
+        if ids:
+            joins.append(
+                f"""LEFT JOIN (SELECT customer_id,
+                       min(value) FILTER (WHERE kind = 'email') AS email,
+                       min(value) FILTER (WHERE kind = 'phone') AS phone
+                     FROM {self.source("identities")} GROUP BY customer_id) i USING (customer_id)"""
+            )
+        # Targeting and TRInity are per resolved person, whose id is one of their records'
+        # ids: a record joins its own row (a person's other records show none, like the
+        # transaction scores); person_id lets the 360 find the person's.
+        extra = {
+            "identity_clusters": ("k", {"person_id": ("customer_id", "VARCHAR")}, "record_id"),
+            "customer_segments": ("g", SEGMENT_COLUMNS, "customer_id"),
+            "customer_scores": ("t", TRINITY_COLUMNS, "customer_id"),
+        }
+        selects = []
+        for name, (alias, spec, key) in extra.items():
+            available = self.columns(name)
+            present = {out: src for out, (src, _) in spec.items() if src in available}
+            selects.append(
+                ", ".join(
+                    f"{alias}.{out}::{t} AS {out}" if out in present else f"NULL::{t} AS {out}"
+                    for out, (_, t) in spec.items()
+                )
+            )
+            if present and key in available:
+                picked = ", ".join(f"{src} AS {out}" for out, src in present.items())
+                joins.append(
+                    f"LEFT JOIN (SELECT {key} AS customer_id, {picked} FROM {self.source(name)})"
+                    f" {alias} USING (customer_id)"
+                )
         sql = f"""
         CREATE OR REPLACE TABLE customer_list AS
         SELECT c.customer_id, c.source, c.first_name, c.last_name,
@@ -178,26 +255,9 @@ class ReadModel:
                {"i.email, i.phone" if ids else "NULL::VARCHAR AS email, NULL::VARCHAR AS phone"},
                {_score_cols(scores)},
                {_influence_cols(influence, infl_cols)},
-               NULL::VARCHAR AS segment
+               {", ".join(selects)}
         FROM {self.source("customers")} c
-        {
-            f"LEFT JOIN {self.source('customer_transaction_scores')} s USING (customer_id)"
-            if scores
-            else ""
-        }
-        {
-            f"LEFT JOIN {self.source('customer_influence')} f USING (customer_id)"
-            if influence
-            else ""
-        }
-        {
-            f'''LEFT JOIN (SELECT customer_id,
-                   min(value) FILTER (WHERE kind = 'email') AS email,
-                   min(value) FILTER (WHERE kind = 'phone') AS phone
-                 FROM {self.source("identities")} GROUP BY customer_id) i USING (customer_id)'''
-            if ids
-            else ""
-        }
+        {" ".join(joins)}
         ORDER BY c.customer_id
         """
         con.execute(sql)
@@ -211,12 +271,15 @@ class ReadModel:
         search_contacts: bool = False,
         risk_band: str | None = None,
         segment: str | None = None,
+        tier: str | None = None,
         min_clv: float | None = None,
         max_clv: float | None = None,
         min_p_alive: float | None = None,
         max_p_alive: float | None = None,
         community_id: int | None = None,
         amplifier: bool | None = None,
+        min_trinity: float | None = None,
+        max_trinity: float | None = None,
         sort: str = "clv",
         order: str = "desc",
         page: int = 1,
@@ -233,10 +296,15 @@ class ReadModel:
             equal={
                 "risk_band": risk_band,
                 "segment": segment,
+                "tier": tier,
                 "community_id": community_id,
                 "amplifier": amplifier,
             },
-            ranges={"clv": (min_clv, max_clv), "p_alive": (min_p_alive, max_p_alive)},
+            ranges={
+                "clv": (min_clv, max_clv),
+                "p_alive": (min_p_alive, max_p_alive),
+                "trinity_score": (min_trinity, max_trinity),
+            },
         )
         return index.page(mask, SORTS[sort], order == "desc", (page - 1) * page_size, page_size)
 
@@ -246,6 +314,16 @@ class ReadModel:
         if index is None or (i := index.pos.get(customer_id)) is None:
             return None
         return index.rows(np.array([i]), full=True)[0]
+
+    def summaries(self, customer_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The list row (summary columns) of each known id, in one take."""
+        self.refresh()
+        index = self._index
+        if index is None:
+            return {}
+        known = [c for c in dict.fromkeys(customer_ids) if c in index.pos]
+        rows = index.rows(np.array([index.pos[c] for c in known], dtype=np.int64))
+        return dict(zip(known, rows, strict=True))
 
     def detail(self, name: str, customer_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """Rows of a per-customer table for one customer (empty when the table is missing)."""
@@ -291,10 +369,10 @@ class CustomerIndex:
         )
         self._numeric = {
             c: self.table.column(c).to_numpy(zero_copy_only=False).astype("float64")
-            for c in ("clv", "p_alive", "community_id")
+            for c in ("clv", "p_alive", "community_id", "trinity_score")
         }
         self._codes: dict[str, tuple[np.ndarray, dict[Any, int]]] = {}
-        for c in ("risk_band", "segment", "amplifier"):
+        for c in ("risk_band", "segment", "tier", "amplifier"):
             enc = pc.dictionary_encode(self.table.column(c)).combine_chunks()
             codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
             codes = codes.astype(np.int8 if len(enc.dictionary) < 127 else np.int32)

@@ -6,12 +6,37 @@ workspace, or a domain whose step has not run yet) by returning empty results.
 
 from __future__ import annotations
 
+import functools
+import math
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from socialcrm.web.readmodel import ReadModel
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from socialcrm.appdb.accounts import Principal
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.config import Settings
+    from socialcrm.store.workspace import Workspace
+
 AT_RISK = ("high", "very_high")
+NOT_SCORED = "TRInity not scored yet: `socialcrm score` writes customer_scores"
+
+
+class Unavailable(ValueError):
+    """What was asked for cannot be built from this workspace; the message says why.
+
+    The domain modules (targeting, programs) are imported only when a view needs them:
+    the programs package loads numba, which a server should not pay for at start-up.
+    """
+
+
 POST_COLUMNS = (
     "post_id, platform, author_handle, customer_id, created_at, day, text, sentiment_label, "
     "sentiment_score, intent, topic_id, mentions, reach, engagement, is_spam"
@@ -171,20 +196,6 @@ def communities(rm: ReadModel) -> list[dict[str, Any]]:
     return rm.rows(f"SELECT * FROM {rm.source('communities')} ORDER BY {order}")
 
 
-def segments(rm: ReadModel) -> list[dict[str, Any]]:
-    """Segment sizes and value; empty until the targeting step writes customer_segments."""
-    if not rm.exists("customer_segments"):
-        return []
-    cols = rm.columns("customer_segments")
-    if "segment" not in cols:
-        return []
-    return rm.rows(
-        f"""SELECT g.segment, count(*) AS customers, sum(l.clv) AS clv
-            FROM {rm.source("customer_segments")} g LEFT JOIN customer_list l USING (customer_id)
-            GROUP BY 1 ORDER BY 2 DESC"""
-    )
-
-
 def consents(
     rm: ReadModel,
     *,
@@ -220,34 +231,377 @@ def consents(
     return items, int(total)
 
 
+# -- segments and audiences --------------------------------------------------------------
+def segments(rm: ReadModel) -> list[dict[str, Any]]:
+    """Per segment: size, value, mean TRInity, at-risk share, tiers and audience size.
+
+    ``audience`` counts the segment's customers whose first action is a real one (what
+    an export starts from, before consent is checked again); empty until the targeting
+    step writes ``customer_segments``.
+    """
+    cols = rm.columns("customer_segments")
+    if "segment" not in cols:
+        return []
+    rm.refresh()
+    src = rm.source("customer_segments")
+    if "clv" in cols:
+        clv, join = "g.clv", ""
+    elif rm.exists("customers"):
+        clv, join = "l.clv", "LEFT JOIN customer_list l USING (customer_id)"
+    else:
+        clv, join = "NULL::DOUBLE", ""
+    trinity = "avg(g.trinity_score)" if "trinity_score" in cols else "NULL::DOUBLE"
+    risk = (
+        f"avg(coalesce(g.risk_band IN {AT_RISK}, false)::INT)"
+        if "risk_band" in cols
+        else "NULL::DOUBLE"
+    )
+    tiers = "string_agg(DISTINCT g.tier, ', ' ORDER BY g.tier)" if "tier" in cols else "NULL"
+    rows = rm.rows(
+        f"""SELECT g.segment, count(*) AS customers, sum({clv}) AS clv,
+               {trinity} AS mean_trinity, {risk} AS share_at_risk, {tiers} AS tiers
+            FROM {src} g {join} GROUP BY 1 ORDER BY 2 DESC, 1"""
+    )
+    if {"segment", "action", "rank"} <= rm.columns("customer_actions"):
+        firsts = {
+            r["segment"]: r
+            for r in rm.rows(
+                f"""SELECT segment, count(*) AS audience, mode(action) AS top_action
+                    FROM {rm.source("customer_actions")}
+                    WHERE rank = 1 AND action <> 'none' GROUP BY 1"""
+            )
+        }
+    else:
+        firsts = {}
+    for r in rows:
+        first = firsts.get(r["segment"], {})
+        r["audience"] = int(first.get("audience") or 0)
+        r["top_action"] = first.get("top_action")
+    return rows
+
+
+def segment_trends(rm: ReadModel) -> list[dict[str, Any]]:
+    """Size, value, TRInity and at-risk share per (run date, segment), tiers summed."""
+    cols = rm.columns("segment_summary")
+    if not {"run_date", "segment", "customers"} <= cols:
+        return []
+
+    def weighted(c: str) -> str:
+        if c not in cols:
+            return f"NULL::DOUBLE AS {c}"
+        return f"sum({c} * customers) / nullif(sum(customers), 0) AS {c}"
+
+    total = "sum(total_clv)" if "total_clv" in cols else "NULL::DOUBLE"
+    return rm.rows(
+        f"""SELECT run_date::DATE AS run_date, segment, sum(customers)::BIGINT AS customers,
+               {total} AS total_clv, {weighted("mean_trinity")}, {weighted("share_at_risk")}
+            FROM {rm.source("segment_summary")} GROUP BY 1, 2 ORDER BY 1, 2"""
+    )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def segment_rules(path: Path | None) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Each segment's rule in words (reason, conditions, actions), and a load error if any.
+
+    >>> rules, error = segment_rules(None)
+    >>> rules["dormant"]["when"], error
+    ('risk_band == very_high', None)
+    """
+    from socialcrm.targeting.rules import ColumnRef, RulesError, load_rules
+
+    try:
+        rules = load_rules(path)
+    except RulesError as e:
+        return {}, str(e)
+    out: dict[str, dict[str, Any]] = {}
+    for order, rule in enumerate(rules.segments, start=1):
+        conds = [
+            " ".join(
+                [c.column, c.op]
+                + ([] if c.value is None and c.op in ("is_null", "not_null") else [_shown(c.value)])
+            )
+            if not isinstance(c.value, ColumnRef)
+            else f"{c.column} {c.op} {c.value.name}"
+            for c in rule.when
+        ]
+        out[rule.name] = {
+            "order": order,
+            "reason": rule.reason,
+            "when": " and ".join(conds) or "everyone left (catch-all)",
+            "actions": [a.name for a in rules.actions if rule.name in a.segments],
+        }
+    return out, None
+
+
+@contextmanager
+def read_workspace(settings: Settings) -> Iterator[Workspace]:
+    """The workspace on in-process DuckDB: a request never starts Spark."""
+    from socialcrm.store.workspace import Workspace
+
+    with Workspace.open(settings.model_copy(update={"engine": "duckdb"})) as ws:
+        yield ws
+
+
+def audience(settings: Settings, segment: str) -> pa.Table:
+    """The segment's audience (rank-1 actions), consent checked again now.
+
+    Raises :class:`Unavailable` when there is none (no actions, unknown segment).
+    """
+    from socialcrm.targeting.audiences import AudienceError
+    from socialcrm.targeting.audiences import audience as build
+
+    try:
+        with read_workspace(settings) as ws:
+            return build(ws, segment=segment)
+    except AudienceError as e:
+        raise Unavailable(str(e)) from None
+
+
+def audience_csv(table: pa.Table) -> bytes:
+    """The audience as the CSV ``socialcrm audience export`` writes."""
+    from socialcrm.targeting.audiences import export_csv
+
+    with tempfile.TemporaryDirectory(prefix="socialcrm-audience-") as tmp:
+        path = Path(tmp) / "audience.csv"
+        export_csv(table, path)
+        return path.read_bytes()
+
+
+# -- programs -----------------------------------------------------------------------------
+def campaigns(rm: ReadModel) -> list[dict[str, Any]]:
+    """Campaigns, newest first, with how many customers each group holds."""
+    if not rm.exists("campaigns"):
+        return []
+    groups = "NULL::BIGINT AS treated, NULL::BIGINT AS held_out"
+    join = ""
+    if {"campaign_id", "grp"} <= rm.columns("campaign_assignments"):
+        groups = "coalesce(a.treated, 0) AS treated, coalesce(a.held_out, 0) AS held_out"
+        join = f"""LEFT JOIN (SELECT campaign_id,
+                       count(*) FILTER (WHERE grp = 'treatment') AS treated,
+                       count(*) FILTER (WHERE grp = 'control') AS held_out
+                   FROM {rm.source("campaign_assignments")} GROUP BY 1) a USING (campaign_id)"""
+    order = "c.created_at DESC NULLS LAST, " if "created_at" in rm.columns("campaigns") else ""
+    return rm.rows(
+        f"SELECT c.*, {groups} FROM {rm.source('campaigns')} c {join} ORDER BY {order}c.campaign_id"
+    )
+
+
+def campaign_reports(settings: Settings, campaign_ids: Sequence[str]) -> dict[str, Any]:
+    """Each campaign's uplift against its holdout, or why it cannot be measured yet."""
+    from socialcrm.programs.campaigns import CampaignError, campaign_report
+
+    out: dict[str, Any] = {}
+    if not campaign_ids:
+        return out
+    with read_workspace(settings) as ws:
+        for cid in campaign_ids:
+            try:
+                out[cid] = campaign_report(ws, cid).to_json()
+            except CampaignError as e:
+                out[cid] = {"error": str(e)}
+    return out
+
+
+def loyalty_rules(settings: Settings) -> Any:
+    """The loyalty rules in force (:class:`Unavailable` if the rules file is unusable)."""
+    from socialcrm.programs.loyalty import LoyaltyError, load_rules
+
+    try:
+        return load_rules(settings.loyalty_rules)
+    except LoyaltyError as e:
+        raise Unavailable(str(e)) from None
+
+
+def programs(db: AppDB, settings: Settings, top: int = 10) -> dict[str, Any]:
+    """Referral leaderboard and loyalty tiers from the app database (empty when unused)."""
+    from socialcrm.programs.loyalty import tier_counts
+    from socialcrm.programs.referrals import leaderboard
+
+    with db.session() as s:
+        board = leaderboard(s, top)
+        try:
+            rules = loyalty_rules(settings)
+        except Unavailable as e:
+            return {"leaderboard": board, "tiers": [], "rules": None, "error": str(e)}
+        tiers = tier_counts(s, rules)
+    return {"leaderboard": board, "tiers": tiers, "rules": rules.to_json(), "error": None}
+
+
+def loyalty_account(
+    db: AppDB, settings: Settings, customer_id: str, limit: int = 20
+) -> dict[str, Any]:
+    """A customer's points balance, tier, way to the next tier and latest ledger lines."""
+    from socialcrm.programs.loyalty import balance, history
+
+    rules = loyalty_rules(settings)
+    with db.session() as s:
+        b = balance(s, customer_id, rules).to_json()
+        lines = [
+            {
+                "occurred_at": e.occurred_at,
+                "kind": e.kind,
+                "points": e.points,
+                "event_key": e.event_key,
+                "note": e.note,
+            }
+            for e in history(s, customer_id, limit)
+        ]
+    return b | {"history": lines}
+
+
+# -- the customer 360 ---------------------------------------------------------------------
 def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
-    """Everything about one customer record; None when there is no such customer."""
+    """Everything about one customer record; None when there is no such customer.
+
+    Scores, segment, actions, influence and posts belong to the resolved person: for a
+    record that is not its person's own id, they are the person's (``person_id``).
+    """
     profile = rm.customer(customer_id)
     if profile is None:
         return None
+    person = profile.get("person_id") or customer_id
+    valued = (rm.customer(person) or profile) if person != customer_id else profile
     consent_rows = rm.detail("consents", customer_id)
     latest: dict[str, dict[str, Any]] = {}
     for r in consent_rows:
         latest[r["purpose"]] = r
-    influence = rm.detail("customer_influence", customer_id, limit=1)
+    influence = rm.detail("customer_influence", person, limit=1)
+    scores = rm.detail("customer_scores", person, limit=1)
+    actions = rm.detail("customer_actions", person, limit=20)
     return {
         "profile": profile,
+        "person_id": person if person != customer_id else None,
         "identities": rm.detail("identities", customer_id),
         "consents": sorted(latest.values(), key=lambda r: r["purpose"]),
         "consent_history": consent_rows,
         "orders": rm.detail("orders", customer_id),
-        "posts": rm.detail("posts_enriched", customer_id, limit=50),
-        "scores": score_explanation(profile),
+        "posts": rm.detail("posts_enriched", person, limit=50),
+        "scores": score_explanation(valued, scores[0] if scores else None),
         "influence": influence[0] if influence else None,
-        "segment": profile.get("segment"),
-        "next_best_action": None,
+        "segment": _segment(valued),
+        "next_best_action": actions[0] if actions else None,
+        "actions": actions,
+        "community": _community(rm, scores[0] if scores else None, influence),
     }
 
 
-def score_explanation(p: dict[str, Any]) -> dict[str, Any]:
-    """The transaction score and the facts that drive it, in words a marketer can use."""
+def _segment(row: dict[str, Any]) -> dict[str, Any] | None:
+    if not row.get("segment"):
+        return None
+    return {
+        "segment": row["segment"],
+        "reason": row.get("segment_reason"),
+        "tier": row.get("tier"),
+        "tier_reason": row.get("tier_reason"),
+    }
+
+
+def _community(
+    rm: ReadModel, scores: dict[str, Any] | None, influence: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The person's community: from customer_scores (consent-gated) once it exists."""
+    src = scores if scores is not None else (influence[0] if influence else None)
+    if src is None or src.get("community_id") is None:
+        return None
+    cid = int(src["community_id"])
+    out: dict[str, Any] = {
+        "community_id": cid,
+        "role": src.get("community_role"),
+        "label": None,
+        "size": None,
+        "recommendation": None,
+    }
+    for table, wanted in (
+        ("communities", ("label", "size")),
+        ("community_recommendations", ("label", "recommendation")),
+    ):
+        cols = rm.columns(table)
+        have = [c for c in wanted if c in cols]
+        if "community_id" not in cols or not have:
+            continue
+        found = rm.one(
+            f"SELECT {', '.join(have)} FROM {rm.source(table)} WHERE community_id = ? LIMIT 1",
+            [cid],
+        )
+        for k, v in (found or {}).items():
+            if out.get(k) is None:
+                out[k] = v
+    return out
+
+
+def _num(v: Any) -> float | None:
+    """A number, or None for null and NaN."""
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+def _unknown(s: dict[str, Any] | None) -> dict[str, str]:
+    """``customer_scores.unknown`` ("influence: no social_linking consent; …") by axis."""
+    if not s or not s.get("unknown"):
+        return {}
+    out = {}
+    for part in str(s["unknown"]).split(";"):
+        axis, _, why = part.strip().partition(":")
+        if why:
+            out[axis.strip()] = why.strip()
+    return out
+
+
+def score_explanation(p: dict[str, Any], s: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The TRInity of a customer and the facts that drive each axis, in a marketer's words.
+
+    ``p`` is the customer's list row (transaction scores), ``s`` their ``customer_scores``
+    row (percentiles, composite, Four-Ps depths, influence parts, unknown axes) or None
+    before the TRInity step has run. An unknown axis says why, never reads as zero.
+
+    >>> e = score_explanation({"clv": None}, {"relationship_known": True,
+    ...     "relationship_value": 50.0, "relationship_score": 80.0, "recency_factor": 1.0,
+    ...     "personal_depth": 1.0, "profile_depth": 0.0, "preferential_depth": 1.0,
+    ...     "performance_depth": 0.5})
+    >>> [(x["p"], x["points"]) for x in e["relationship"]["parts"]]
+    [('personal', 20.0), ('profile', 0.0), ('preferential', 25.0), ('performance', 15.0)]
+    """
+    unknown = _unknown(s)
+    transaction = _transaction(p, s, unknown)
+    note = None if s is not None else NOT_SCORED
+    return {
+        "composite": _num(s.get("trinity_score")) if s else None,
+        "axes": s.get("trinity_axes") if s else None,
+        "unknown": unknown,
+        "note": note,
+        "transaction": transaction,
+        "relationship": _relationship(s, unknown),
+        "influence": _influence(p, s, unknown),
+        "drivers": transaction["drivers"] if transaction else [],
+    }
+
+
+def _transaction(
+    p: dict[str, Any], s: dict[str, Any] | None, unknown: dict[str, str]
+) -> dict[str, Any] | None:
+    known = bool(s.get("transaction_known")) if s else p.get("clv") is not None
+    pct = _num(s.get("transaction_score")) if s else None
     if p.get("clv") is None:
-        return {"transaction": None, "relationship": None, "influence": None, "drivers": []}
+        if s is None:
+            return None
+        drivers = (
+            ["never bought: counted as a known non-buyer, transaction value 0"]
+            if known
+            else [f"unknown: {unknown.get('transaction', 'no purchase model')}"]
+        )
+        return {
+            "known": known, "percentile": pct, "value": _num(s.get("transaction_value")),
+            "basis": s.get("transaction_basis"), "reason": unknown.get("transaction"),
+            "clv": None, "p_alive": None, "expected_purchases": None, "rfm_code": None,
+            "risk_band": None, "drivers": drivers,
+        }  # fmt: skip
     drivers = [
         f"{p['frequency']} repeat purchase(s), last one on {p['last_purchase']}",
         f"{p['recency']:.0f} days between first and last purchase",
@@ -257,15 +611,210 @@ def score_explanation(p: dict[str, Any]) -> dict[str, Any]:
     ]
     if p.get("overdue"):
         drivers.append("overdue: their usual gap between orders has passed")
+    if pct is not None:
+        drivers.append(f"worth more than {pct:.0f}% of customers as a buyer")
     return {
-        "transaction": {
-            "clv": p["clv"],
-            "p_alive": p["p_alive"],
-            "expected_purchases": p["expected_purchases"],
-            "rfm_code": p["rfm_code"],
-            "risk_band": p["risk_band"],
-        },
-        "relationship": None,
-        "influence": p.get("influence_score"),
+        "known": known,
+        "percentile": pct,
+        "value": _num(s.get("transaction_value")) if s else p["clv"],
+        "basis": s.get("transaction_basis") if s else "clv",
+        "reason": unknown.get("transaction"),
+        "clv": p["clv"],
+        "p_alive": p["p_alive"],
+        "expected_purchases": p["expected_purchases"],
+        "rfm_code": p["rfm_code"],
+        "risk_band": p["risk_band"],
         "drivers": drivers,
     }
+
+
+def _relationship(s: dict[str, Any] | None, unknown: dict[str, str]) -> dict[str, Any] | None:
+    """Relationship value and its Four Ps: value = 100 · Σ weight·depth · recency factor."""
+    from socialcrm.value.relationship import ITEMS, WEIGHTS
+
+    if s is None:
+        return None
+    if not s.get("relationship_known"):
+        why = unknown.get("relationship", "not measured")
+        return {"known": False, "reason": why, "percentile": None, "value": None,
+                "parts": [], "drivers": [f"unknown: {why}"]}  # fmt: skip
+    factor = _num(s.get("recency_factor"))
+    parts = []
+    for name, weight in WEIGHTS.items():
+        depth = _num(s.get(f"{name}_depth")) or 0.0
+        points = 100.0 * weight * depth * (factor if factor is not None else 1.0)
+        parts.append(
+            {
+                "p": name,
+                "depth": depth,
+                "weight": weight,
+                "points": round(points, 2),
+                "items": list(ITEMS[name]),
+            }
+        )
+    drivers = [
+        f"{x['p'].capitalize()}: shared {x['depth']:.0%} of "
+        f"{', '.join(i.replace('_', ' ') for i in x['items'])} "
+        f"→ {x['points']:.1f} points (weight {x['weight']:.0%})"
+        for x in parts
+    ]
+    days = _num(s.get("days_since_shared"))
+    if factor is not None and days is not None:
+        drivers.append(
+            f"last shared or engaged {days:.0f} days before the latest in the data: "
+            f"counts {factor:.0%}"
+        )
+    return {
+        "known": True,
+        "reason": None,
+        "percentile": _num(s.get("relationship_score")),
+        "value": _num(s.get("relationship_value")),
+        "recency_factor": factor,
+        "days_since_shared": days,
+        "parts": parts,
+        "drivers": drivers,
+    }
+
+
+def _influence(
+    p: dict[str, Any], s: dict[str, Any] | None, unknown: dict[str, str]
+) -> dict[str, Any] | None:
+    """Influence: active *and* listened to; unknown without social_linking consent."""
+    if s is None:
+        if p.get("influence_score") is None:
+            return None
+        src, known, pct, value = p, True, None, _num(p.get("influence_score"))
+    else:
+        src, known = s, bool(s.get("influence_known"))
+        pct, value = _num(s.get("influence_score")), _num(s.get("influence_value"))
+    if not known:
+        why = unknown.get("influence", "not measured")
+        return {"known": False, "reason": why, "percentile": None, "value": None,
+                "drivers": [f"unknown: {why}"]}  # fmt: skip
+    facts = {
+        k: src.get(k)
+        for k in ("amplifier", "community_id", "community_role", "followers", "posts",
+                  "responses_per_post", "cascade_reach", "pagerank")
+    }  # fmt: skip
+    drivers = []
+    if facts["amplifier"]:
+        drivers.append("amplifier: active and listened to")
+    if facts["followers"] is not None:
+        drivers.append(f"{facts['followers']:,} followers")
+    if facts["posts"] is not None:
+        drivers.append(f"{facts['posts']:,} posts")
+    rpp = _num(facts["responses_per_post"])
+    if rpp is not None:
+        drivers.append(f"{rpp:.1f} replies and reshares per post")
+    if facts["cascade_reach"]:
+        drivers.append(f"reshare cascades reached {facts['cascade_reach']:,} accounts")
+    if facts["community_id"] is not None:
+        role = facts["community_role"] or "member"
+        drivers.append(f"{role} of community {facts['community_id']}")
+    if value == 0 and not drivers:
+        drivers.append("consented, but no measurable activity in the social graph")
+    if pct is not None:
+        drivers.append(f"more influential than {pct:.0f}% of consenting customers")
+    return {"known": True, "reason": None, "percentile": pct, "value": value, **facts,
+            "drivers": drivers}  # fmt: skip
+
+
+# -- the customer's ideas and conversations (app database) ------------------------------
+@functools.cache
+def _activity_queries() -> tuple[Any, Any]:
+    """The two statements of :func:`customer_activity`, built once: building a statement
+    (ORM coercions, a fresh cache key) cost ten times what running it does."""
+    from sqlalchemy import bindparam, exists, func, select, union
+
+    from socialcrm.appdb.models import (
+        Conversation,
+        ConversationMessage,
+        Idea,
+        IdeaContributor,
+        IdeaVote,
+    )
+
+    C, M = Conversation, ConversationMessage
+    ids, limit = bindparam("ids", expanding=True), bindparam("limit")
+    latest = select(M.text, M.direction).where(M.conversation_id == C.id)
+    latest = latest.order_by(M.created_at.desc(), M.id.desc()).limit(1)
+    conversations = (
+        select(
+            C.id,
+            C.platform,
+            C.author_handle,
+            C.subject,
+            C.state,
+            C.is_open,
+            C.priority,
+            C.intent,
+            C.messages,
+            C.last_message_at,
+            C.first_response_breached,
+            C.resolution_breached,
+            latest.with_only_columns(M.text).scalar_subquery().label("last_message"),
+            latest.with_only_columns(M.direction).scalar_subquery().label("last_direction"),
+        )
+        .where(C.customer_id.in_(ids))
+        .order_by(C.is_open.desc(), C.last_message_at.desc(), C.id.desc())
+        .limit(limit)
+    )
+    proposed = exists().where(
+        IdeaContributor.idea_id == Idea.id, IdeaContributor.customer_id.in_(ids)
+    )
+    voted = exists().where(IdeaVote.idea_id == Idea.id, IdeaVote.voter.in_(ids))
+    votes = select(func.count(func.distinct(IdeaVote.voter))).where(IdeaVote.idea_id == Idea.id)
+    theirs = union(
+        select(IdeaContributor.idea_id).where(IdeaContributor.customer_id.in_(ids)),
+        select(IdeaVote.idea_id).where(IdeaVote.voter.in_(ids)),
+    )
+    ideas = (
+        select(
+            Idea.id,
+            Idea.title,
+            Idea.status,
+            Idea.public_reason,
+            Idea.merged_into_id,
+            Idea.proposed.label("awaiting_confirmation"),
+            votes.scalar_subquery().label("votes"),
+            proposed.label("proposed_by_customer"),
+            voted.label("voted_by_customer"),
+        )
+        .where(Idea.id.in_(theirs))
+        .order_by(Idea.updated_at.desc(), Idea.id.desc())
+        .limit(limit)
+    )
+    return conversations, ideas
+
+
+def customer_activity(
+    db: AppDB, customer_ids: Sequence[str], p: Principal, limit: int = 20
+) -> dict[str, list[dict[str, Any]]]:
+    """Ideas the customer proposed or voted for, and their inbox conversations.
+
+    Conversations are masked for viewers as in the inbox (handle shortened, text hidden).
+    """
+    from socialcrm.collaborating.ideas import STATUS_LABELS
+    from socialcrm.web.inbox import mask_handle
+
+    ids = sorted({c for c in customer_ids if c})
+    if not ids:
+        return {"ideas": [], "conversations": []}
+    conversations, ideas = _activity_queries()
+    params = {"ids": ids, "limit": limit}
+    with db.engine.connect() as con:
+        convs = [dict(r) for r in con.execute(conversations, params).mappings()]
+        found = [dict(r) for r in con.execute(ideas, params).mappings()]
+    for i in found:
+        i["status_label"] = STATUS_LABELS.get(i["status"], i["status"])
+        i["votes"] = int(i["votes"] or 0)
+        for k in ("proposed_by_customer", "voted_by_customer", "awaiting_confirmation"):
+            i[k] = bool(i[k])
+    see = p.can("agent")
+    for c in convs:
+        c["last_message"] = (c["last_message"] or "") if see else "•••"
+        c["last_direction"] = c["last_direction"] or "in"
+        if not see:
+            c["author_handle"] = mask_handle(c["author_handle"])
+            c["subject"] = "•••"
+    return {"ideas": found, "conversations": convs}
