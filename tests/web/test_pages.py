@@ -253,3 +253,17 @@ def test_empty_workspace_targeting_and_programs(empty_site: Site) -> None:
         assert api.get("/api/v1/programs/campaigns").json() == {"items": [], "total": 0}
         assert api.get("/api/v1/programs/referrals/leaderboard").json()["items"] == []
         assert api.get("/api/v1/programs/loyalty/c000").json()["balance"] == 0
+
+
+def test_customer_list_filters_by_segment_from_its_form(full_site: FullSite) -> None:
+    with closing(sign_in(full_site.url, "analyst@test.io")) as c:
+        page = c.get("/customers", params={"segment": "dormant", "sort": "clv"}).text
+        everyone = c.get("/customers").text
+    dormant = sorted(f"c{i:03d}" for i in range(N) if segment_of(i) == "dormant")
+    assert '<option value="dormant" selected>dormant</option>' in page
+    assert '<option value="at_risk_high_value"' in page  # every segment of the rules is offered
+    shown = sorted(set(re.findall(r'<div class="muted small">(c\d{3})</div>', page)))
+    assert shown == dormant and len(dormant) < N
+    assert f'<h1>Customers <span class="muted">{len(dormant):,}</span>' in page
+    assert f'<span class="muted">{N:,}</span>' in everyone
+    assert 'name="min_trinity"' in page

@@ -147,6 +147,7 @@ class Conversation(Base):
         Index("ix_conversations_state_priority", "state", "priority", "id"),
         Index("ix_conversations_assignee", "assignee_id", "is_open", "priority", "id"),
         Index("ix_conversations_author", "platform", "author_handle"),
+        Index("ix_conversations_customer", "customer_id"),
         Index("ix_conversations_queue", "queue", "is_open", "priority", "id"),
     )
 
@@ -377,7 +378,10 @@ class IdeaContributor(Base):
     """
 
     __tablename__ = "idea_contributors"
-    __table_args__ = (Index("ix_idea_contributors_idea", "idea_id"),)
+    __table_args__ = (
+        Index("ix_idea_contributors_idea", "idea_id"),
+        Index("ix_idea_contributors_customer", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))

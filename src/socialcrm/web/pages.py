@@ -229,6 +229,14 @@ def customers(
         q=q or "",
         risk_band=risk_band or "",
         min_clv=min_clv,
+        segment=segment or "",
+        # names from the rules file (cheap), shown once segments have been computed
+        segment_names=list(views.segment_rules(st.settings.targeting_rules)[0])
+        if "segment" in st.rm.columns("customer_segments")
+        else [],
+        tier=tier or "",
+        min_trinity=min_trinity,
+        community_id=community,
         sort=sort,
         order=order,
         sorts=list(SORTS),

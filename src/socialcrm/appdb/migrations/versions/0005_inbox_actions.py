@@ -48,6 +48,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_conversations_queue", "conversations", ["queue", "is_open", "priority", "id"]
     )
+    # the customer 360 lists a customer's conversations and ideas
+    op.create_index("ix_conversations_customer", "conversations", ["customer_id"])
+    op.create_index("ix_idea_contributors_customer", "idea_contributors", ["customer_id"])
     op.add_column(
         "saved_replies",
         sa.Column("is_question", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -62,6 +65,8 @@ def downgrade() -> None:
         op.drop_column(table, "lease_until")
         op.drop_column(table, "lease_owner")
     op.drop_column("saved_replies", "is_question")
+    op.drop_index("ix_idea_contributors_customer", "idea_contributors")
+    op.drop_index("ix_conversations_customer", "conversations")
     op.drop_index("ix_conversations_queue", "conversations")
     op.drop_column("conversations", "waiting_seconds")
     op.drop_column("conversations", "waiting_since")
