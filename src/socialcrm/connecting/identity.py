@@ -9,6 +9,7 @@ Clusters keep their ids across runs, and people's review decisions override both
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import ibis
@@ -26,6 +27,9 @@ from socialcrm.connecting.clusters import (
 from socialcrm.connecting.resolve import LINKS_SCHEMA, ResolveOptions, resolve_records
 from socialcrm.store.schemas import IDENTITIES, PLATFORMS
 from socialcrm.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 CLUSTERS = "identity_clusters"
 LINKS = "identity_links"
@@ -153,6 +157,13 @@ def _status(links: pa.Table, threshold: float, decisions: pa.Table | None) -> pa
     return links.append_column("status", pa.array(status, pa.string()))
 
 
+def _spark_session(ws: Workspace) -> SparkSession | None:
+    """The Spark engine's session, where Splink then runs too (None on DuckDB)."""
+    from socialcrm.store.engines.spark import SparkEngine
+
+    return ws.engine.session if isinstance(ws.engine, SparkEngine) else None
+
+
 def step_identities(ws: Workspace, options: ResolveOptions | None = None) -> dict[str, int]:
     """Resolve customer records into people; write clusters, links and lineage."""
     opts = options or ResolveOptions(
@@ -161,7 +172,13 @@ def step_identities(ws: Workspace, options: ResolveOptions | None = None) -> dic
     engine = ws.engine
     records = engine.to_arrow(identity_records(ws).order_by(["created_at", "record_id"]))
     rules = engine.to_arrow(rule_links(ws))
-    resolution = resolve_records(records.drop(["created_at"]), opts, known_matches=rules)
+    resolution = resolve_records(
+        records.drop(["created_at"]),
+        opts,
+        known_matches=rules,
+        spark=_spark_session(ws),
+        workdir=ws.settings.home,
+    )
     wh = ws.warehouse
     kept = None
     if wh.exists(LINKS):

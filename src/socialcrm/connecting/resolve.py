@@ -13,10 +13,15 @@ its match weight (log2 Bayes factor), so a person can see *why* two records were
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -24,6 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialcrm.connecting.records import NAME_COLUMNS, is_handle_column, matching_sql
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LINKS_SCHEMA = pa.schema(
     [
@@ -50,8 +58,10 @@ class ResolveOptions:
     review_floor: float = 0.5
     """Pairs between this and ``threshold`` go to the review queue instead."""
     max_pairs_for_u: float = 3e5
-    """Random pairs sampled to estimate the u (chance agreement) probabilities."""
+    """Pairs (all pairs of a random sample of records) that estimate the u (chance
+    agreement) probabilities."""
     seed: int = 0
+    """Seed of the random records whose pairs train u (the same sample on every backend)."""
     prior_recall: float = 0.6
     """Share of true matches the prior's rules are assumed to find."""
     min_labels: int = 50
@@ -288,6 +298,9 @@ def resolve_records(
     options: ResolveOptions | None = None,
     progress: Progress | None = None,
     known_matches: pa.Table | None = None,
+    *,
+    spark: SparkSession | None = None,
+    workdir: Path | None = None,
 ) -> Resolution:
     """Score candidate pairs of ``records`` (string columns, see ``records.py``).
 
@@ -300,8 +313,13 @@ def resolve_records(
     alone would otherwise learn whatever structure dominates the candidate pairs — in
     a customer base that is often the household (same surname and address), not the
     person.
+
+    Splink runs on an in-process DuckDB, or — given a ``spark`` session (the Spark
+    engine's) — on Splink's Spark backend, with the same model; its intermediate tables
+    then go to a temporary folder inside ``workdir`` (default: the system's), removed
+    afterwards.
     """
-    from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink import Linker, SettingsCreator
 
     opts = options or ResolveOptions()
     say = progress or (lambda _msg: None)
@@ -323,7 +341,7 @@ def resolve_records(
         if n < 2 or not compare:
             return Resolution(det, ["fewer than two records or nothing to compare"])
         prepared = con.sql(
-            f"SELECT record_id, {', '.join(sorted(cols))} FROM prepared"
+            f"SELECT record_id, {', '.join(sorted(cols))} FROM prepared ORDER BY record_id"
         ).to_arrow_table()
         settings = SettingsCreator(
             unique_id_column_name="record_id",
@@ -333,8 +351,10 @@ def resolve_records(
             retain_intermediate_calculation_columns=True,
             retain_matching_columns=True,
         )
-        with _quiet_splink():
-            linker = Linker(prepared.to_pandas(), settings, DuckDBAPI(), set_up_basic_logging=False)
+        with _quiet_splink(), _splink_backend(spark, workdir) as backend:
+            linker = Linker(
+                backend.table(prepared), settings, backend.api(), set_up_basic_logging=False
+            )
             say("training: prior")
             _train(
                 notes,
@@ -347,15 +367,13 @@ def resolve_records(
             _train(
                 notes,
                 "u",
-                lambda: linker.training.estimate_u_using_random_sampling(
-                    max_pairs=opts.max_pairs_for_u, seed=opts.seed
-                ),
+                lambda: _estimate_u(linker, backend, settings, prepared, opts),
             )
             labels = _labels(det, known_matches, prepared)
             if labels.num_rows >= opts.min_labels:
                 say("training: m from rule-linked pairs")
                 table = linker.table_management.register_labels_table(
-                    labels.to_pandas(), overwrite=True
+                    backend.table(labels), overwrite=True
                 )
                 _train(
                     notes,
@@ -388,6 +406,128 @@ def resolve_records(
         return Resolution(_model_links(pairs, levels, det), notes)
     finally:
         con.close()
+
+
+@dataclass
+class _Backend:
+    """Where Splink runs: a database API per linker, and how a table gets there."""
+
+    api: Callable[[], Any]
+    table: Callable[[pa.Table], Any]
+
+
+@contextlib.contextmanager
+def _splink_backend(spark: SparkSession | None, workdir: Path | None) -> Iterator[_Backend]:
+    if spark is None:
+        from splink import DuckDBAPI
+
+        yield _Backend(DuckDBAPI, lambda t: t.to_pandas())
+        return
+    from splink.backends.spark import SparkAPI
+
+    _load_similarity_jar(spark)
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".splink-", dir=workdir))
+    # Splink breaks the lineage of its big intermediate tables by writing them as
+    # Parquet under the checkpoint folder: here, a folder of this run only.
+    spark.sparkContext.setCheckpointDir(str(scratch))
+    before = _temp_views(spark)
+    # Pairs are few bytes but costly to compare: adaptive execution would coalesce them
+    # into one task (one core); keep Splink's partitions while it runs.
+    coalesce = "spark.sql.adaptive.coalescePartitions.enabled"
+    was = spark.conf.get(coalesce, None)
+    spark.conf.set(coalesce, "false")
+    try:
+        yield _Backend(
+            lambda: SparkAPI(spark_session=spark, break_lineage_method="parquet"),
+            lambda t: _to_spark(spark, t),
+        )
+    finally:
+        if was is None:
+            spark.conf.unset(coalesce)
+        else:
+            spark.conf.set(coalesce, was)
+        for view in _temp_views(spark) - before:
+            spark.catalog.dropTempView(view)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _load_similarity_jar(spark: SparkSession) -> None:
+    """Make sure the session can load Splink's similarity UDFs (Jaro-Winkler,
+    Damerau-Levenshtein…), which ship as a jar inside Splink. The Spark engine starts
+    its session with the jar (``spark.jars``); any other session gets it added here."""
+    from pyspark.sql.types import DoubleType
+    from pyspark.sql.utils import AnalysisException
+    from splink.backends.spark import similarity_jar_location
+
+    probe = ("jaro_winkler", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType())
+    try:
+        spark.udf.registerJavaFunction(*probe)
+    except AnalysisException:
+        spark.sql(f"ADD JAR '{similarity_jar_location()}'")
+        spark.udf.registerJavaFunction(*probe)  # fails loudly if still not loadable
+
+
+def _temp_views(spark: SparkSession) -> set[str]:
+    return {t.name for t in spark.catalog.listTables() if t.isTemporary}
+
+
+def _to_spark(spark: SparkSession, table: pa.Table) -> Any:
+    """An Arrow table as a Spark DataFrame, with its types (all-null columns included)."""
+    import pyspark
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema = from_arrow_schema(table.schema)
+    if int(pyspark.__version__.split(".", 1)[0]) >= 4:  # takes Arrow as it is
+        return spark.createDataFrame(table, schema)
+    return spark.createDataFrame([tuple(r.values()) for r in table.to_pylist()], schema)
+
+
+def _estimate_u(
+    linker: Any, backend: _Backend, settings: Any, prepared: pa.Table, opts: ResolveOptions
+) -> None:
+    """u (chance agreement) from every pair of a seeded random sample of records.
+
+    Splink's own sampling differs by backend (DuckDB's ``USING SAMPLE … REPEATABLE``,
+    Spark's ``ORDER BY rand(seed)``), so the same seed would train different u on DuckDB
+    and on Spark. Here the sample is the records with the smallest MD5 of
+    ``seed:record_id``, as many as ``max_pairs_for_u`` pairs need, the same on every
+    backend; a second linker over it counts every pair's agreement levels (no sampling
+    left to Splink), and its u are copied to ``linker``.
+    """
+    from splink import Linker
+
+    ids = prepared["record_id"].to_pylist()
+    # rows whose pairs number max_pairs: r (r - 1) / 2 = n
+    k = math.ceil(0.5 * ((8 * opts.max_pairs_for_u + 1) ** 0.5 + 1))
+    if k < len(ids):
+        rank = sorted(
+            range(len(ids)),
+            key=lambda i: hashlib.md5(
+                f"{opts.seed}:{ids[i]}".encode(), usedforsecurity=False
+            ).digest(),
+        )
+        prepared = prepared.take(sorted(rank[:k]))
+    k = prepared.num_rows
+    sampler = Linker(
+        backend.table(prepared),
+        settings,
+        backend.api(),
+        set_up_basic_logging=False,
+        input_table_aliases="__socialcrm_u_sample",
+    )
+    # max_pairs at least the sample's pairs: Splink takes them all, without sampling
+    sampler.training.estimate_u_using_random_sampling(max_pairs=float(k * k))
+    for target, source in zip(
+        linker._settings_obj.comparisons, sampler._settings_obj.comparisons, strict=True
+    ):
+        for to, fro in zip(
+            target._comparison_levels_excluding_null,
+            source._comparison_levels_excluding_null,
+            strict=True,
+        ):
+            to.u_probability = fro.u_probability
 
 
 def _short_label(label: str, column: str) -> str:
