@@ -202,3 +202,60 @@ def test_trend_chart_draws_a_dot_per_run_and_escapes_labels() -> None:
     svg = str(trend(XSS, ["01 Jun", "01 Jul", "01 Aug"], [3, None, 5]))
     assert svg.count("<circle") == 2 and "<script>" not in svg
     assert str(trend("t", ["x"], [None])) == ""
+
+
+def test_pages_are_exact_whatever_path_finds_them() -> None:
+    """Dense, sparse, empty and sort-opposed filters (the walk, the ranked matches and the
+    walk that gives up half-way) all give the brute-force order, ties by customer_id."""
+    import numpy as np
+
+    from socialcrm.web.readmodel import LIST_COLUMNS, SORTS, CustomerIndex
+
+    n = 20_000
+    rng = np.random.default_rng(3)
+    clv = rng.gamma(1.0, 300.0, n).round(0)  # many ties
+    clv[rng.random(n) < 0.05] = np.nan  # nulls sort last both ways
+    p_alive = rng.random(n)
+    names = [*LIST_COLUMNS, *SORTS.values(), "tier"]
+    cols: dict[str, pa.Array] = {c: pa.array(rng.random(n)) for c in names}
+    cols |= {
+        "customer_id": pa.array([f"c{i:06d}" for i in range(n)]),
+        "name": pa.array([f"n{i % 97}" for i in range(n)]),
+        "name_lc": pa.array([""] * n),
+        "segment": pa.array(rng.choice(["new", "dormant"], n)),
+        "tier": pa.array(rng.choice(["top", "low"], n)),
+        "amplifier": pa.array(rng.random(n) < 0.1),
+        "clv": pa.array(clv, from_pandas=True),
+        "p_alive": pa.array(p_alive),
+        "risk_band": pa.array(rng.choice(["low", "high"], n)),
+        "community_id": pa.array(rng.integers(0, 50, n)),
+        "trinity_score": pa.array(rng.random(n) * 100),
+        "frequency": pa.array(rng.integers(0, 9, n)),
+        "spend": pa.array(rng.random(n)),
+        "last_purchase": pa.array(rng.integers(0, 900, n).astype("int32")).cast(pa.date32()),
+        "influence_score": pa.array(rng.random(n)),
+    }
+    index = CustomerIndex(pa.table(cols))
+
+    def brute(mask: np.ndarray, values: np.ndarray, descending: bool) -> list[int]:
+        rows = np.flatnonzero(mask)
+        v = values[rows]
+        key = np.where(np.isnan(v), np.inf, -v if descending else v)
+        return rows[np.lexsort((rows, key))].tolist()
+
+    masks = {
+        "dense": p_alive < 0.7,
+        "sparse": rng.random(n) < 0.002,
+        "empty": np.zeros(n, dtype=bool),
+        "against the sort": p_alive >= 0.9,
+        "one": np.arange(n) == 12_345,
+    }
+    for name, mask in masks.items():
+        for key, values in (("clv", clv), ("p_alive", p_alive)):
+            for descending in (True, False):
+                want = brute(mask, values, descending)
+                for offset in (0, 50, 1_950):
+                    rows, total = index.page(mask, key, descending, offset, 50)
+                    got = [int(r["customer_id"][1:]) for r in rows]
+                    assert total == len(want), name
+                    assert got == want[offset : offset + 50], (name, key, descending, offset)

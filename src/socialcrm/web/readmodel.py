@@ -378,7 +378,9 @@ class CustomerIndex:
             codes = codes.astype(np.int8 if len(enc.dictionary) < 127 else np.int32)
             self._codes[c] = (codes, {v: k for k, v in enumerate(enc.dictionary.to_pylist())})
         self._perms: dict[tuple[str, bool], np.ndarray] = {}
+        self._ranks: dict[tuple[str, bool], np.ndarray] = {}
         self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._parts: OrderedDict[tuple[str, str, Any], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         for key in SORTS.values():  # every order ready before the first request
             for descending in (True, False):
@@ -419,20 +421,13 @@ class CustomerIndex:
             m = x if m is None else m & x
 
         for column, value in equal.items():
-            if value is None:
-                continue
-            if column == "community_id":
-                both(self._numeric[column] == float(value))
-            else:
-                codes, lookup = self._codes[column]
-                code = lookup.get(value)
-                both(codes == code if code is not None else np.zeros(self.n, dtype=bool))
+            if value is not None:
+                both(self._part(("=", column, value)))
         for column, (lo, hi) in ranges.items():
-            values = self._numeric[column]
             if lo is not None:
-                both(values >= lo)
+                both(self._part((">=", column, lo)))
             if hi is not None:
-                both(values <= hi)
+                both(self._part(("<=", column, hi)))
         if q and q.strip():
             needle = q.strip()
             hit = pc.match_substring(self.table.column("name_lc"), needle.lower())
@@ -445,6 +440,32 @@ class CustomerIndex:
                     hit |= eq.to_numpy(zero_copy_only=False)
             both(hit)
         return m
+
+    def _part(self, cond: tuple[str, str, Any]) -> np.ndarray:
+        """The rows meeting one condition, remembered: a list view combines a few of a
+        small set of conditions (a risk band, a segment, a CLV floor), so combinations
+        miss the whole-mask cache far more often than their parts miss this one."""
+        with self._lock:
+            found = self._parts.get(cond)
+            if found is not None:
+                self._parts.move_to_end(cond)
+                return found
+        op, column, value = cond
+        if op == "=" and column != "community_id":
+            codes, lookup = self._codes[column]
+            code = lookup.get(value)
+            found = codes == code if code is not None else np.zeros(self.n, dtype=bool)
+        else:
+            values = self._numeric[column]
+            if op == "=":
+                found = values == float(value)
+            else:
+                found = values >= value if op == ">=" else values <= value
+        with self._lock:
+            self._parts[cond] = found
+            if len(self._parts) > 64:  # 1 byte per customer each: 64 MB at 1M
+                self._parts.popitem(last=False)
+        return found
 
     def perm(self, key: str, descending: bool) -> np.ndarray:
         """Row positions in sort order (nulls last, ties by customer_id), computed once."""
@@ -478,9 +499,21 @@ class CustomerIndex:
         if mask is None:
             return self.rows(perm[offset : offset + limit]), self.n
         total = int(np.count_nonzero(mask))
-        need, found, start, chunk = offset + limit, [], 0, 4096
+        need = offset + limit
+        if total == 0 or offset >= total:
+            return [], total
+        if need * 8 > total:
+            # Few matches for this page depth: the walk below would expect to touch over
+            # an eighth of all rows (every row, for a page near the last match), so rank
+            # the matches instead.
+            return self.rows(self._ranked(mask, key, descending, offset, need)), total
+        found, start, chunk = [], 0, 4096
         have = 0
         while start < self.n and have < need:
+            if start * 8 > self.n:
+                # The matches sit late in this order (a filter against the sort, as
+                # p_alive >= 0.5 sorted ascending): stop walking and rank them.
+                return self.rows(self._ranked(mask, key, descending, offset, need)), total
             part = perm[start : start + chunk]
             kept = part[mask[part]]
             found.append(kept)
@@ -489,6 +522,30 @@ class CustomerIndex:
             chunk *= 4
         picked = np.concatenate(found)[offset:need] if found else np.empty(0, dtype=np.int64)
         return self.rows(picked), total
+
+    def _ranked(
+        self, mask: np.ndarray, key: str, descending: bool, offset: int, need: int
+    ) -> np.ndarray:
+        """Positions ``offset:need`` of the masked rows in sort order, by the rows' ranks
+        in the cached order: O(matches), the same order (and tie-breaks) as the walk."""
+        rank = self._rank(key, descending)
+        cand = np.flatnonzero(mask)
+        r = rank[cand]
+        if need < len(cand):
+            top = np.argpartition(r, need - 1)[:need]
+            cand, r = cand[top], r[top]
+        return cand[np.argsort(r, kind="stable")][offset:need]
+
+    def _rank(self, key: str, descending: bool) -> np.ndarray:
+        """Each row's place in :meth:`perm` (int32, 4 bytes a row), made on first use."""
+        found = self._ranks.get((key, descending))
+        if found is None:
+            perm = self.perm(key, descending)
+            found = np.empty(self.n, dtype=np.int32)
+            found[perm] = np.arange(self.n, dtype=np.int32)
+            with self._lock:
+                self._ranks[(key, descending)] = found
+        return found
 
     def rows(self, positions: np.ndarray, *, full: bool = False) -> list[dict[str, Any]]:
         """Rows at ``positions``: the list's summary columns, or every column (the 360)."""
