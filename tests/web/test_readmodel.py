@@ -189,7 +189,20 @@ def test_a_record_shows_its_resolved_persons_scores(tmp_path: Path) -> None:
     assert c["scores"]["composite"] == trinity_of(0)
     assert c["segment"]["segment"] == segment_of(0)
     assert c["next_best_action"]["action"] == SEGMENT_ACTION[segment_of(0)][0]
-    assert views.customer_360(rm, "c000")["person_id"] is None
+    own = views.customer_360(rm, "c000")
+    assert own["person_id"] is None
+    # one history for the person: both records' orders and identities, each row naming
+    # its record, orders newest first; consents stay the viewed record's
+    assert c["records"] == own["records"] == ["c000", "c059"]
+    for table, key in (("orders", "order_id"), ("identities", "value")):
+        per_record = {r: {x[key] for x in rm.detail(table, r)} for r in ("c000", "c059")}
+        assert per_record["c000"]  # c059 alone would show none of these
+        got = {(x["record_id"], x[key]) for x in c[table]}
+        assert got == {(r, v) for r, vs in per_record.items() for v in vs}
+        assert {(x["record_id"], x[key]) for x in own[table]} == got
+    dates = [o["ordered_at"] for o in c["orders"]]
+    assert dates == sorted(dates, reverse=True)
+    assert {k["customer_id"] for k in c["consent_history"]} <= {"c059"}
 
 
 def test_targeting_views_on_an_empty_warehouse(tmp_path: Path) -> None:

@@ -315,6 +315,15 @@ class ReadModel:
             return None
         return index.rows(np.array([i]), full=True)[0]
 
+    def records_of(self, person_id: str) -> list[str]:
+        """Every customer record resolved to ``person_id`` (itself included), in id order;
+        just ``[person_id]`` before identity resolution has run."""
+        self.refresh()
+        index = self._index
+        if index is None:
+            return []
+        return index.records_of(person_id)
+
     def summaries(self, customer_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The list row (summary columns) of each known id, in one take."""
         self.refresh()
@@ -379,12 +388,30 @@ class CustomerIndex:
             self._codes[c] = (codes, {v: k for k, v in enumerate(enc.dictionary.to_pylist())})
         self._perms: dict[tuple[str, bool], np.ndarray] = {}
         self._ranks: dict[tuple[str, bool], np.ndarray] = {}
+        self._person_codes: tuple[np.ndarray, dict[Any, int]] | None = None
         self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._parts: OrderedDict[tuple[str, str, Any], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         for key in SORTS.values():  # every order ready before the first request
             for descending in (True, False):
                 self.perm(key, descending)
+
+    def records_of(self, person_id: str) -> list[str]:
+        """Record ids whose ``person_id`` is this one (a vectorised scan, ~1 ms at 1M)."""
+        with self._lock:
+            if self._person_codes is None:
+                enc = pc.dictionary_encode(self.table.column("person_id")).combine_chunks()
+                codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+                lookup = {v: k for k, v in enumerate(enc.dictionary.to_pylist())}
+                self._person_codes = (codes, lookup)
+            codes, lookup = self._person_codes
+        code = lookup.get(person_id)
+        found = [] if code is None else np.flatnonzero(codes == code).tolist()
+        own = self.pos.get(person_id)
+        if own is not None and own not in found:
+            found.append(own)
+        ids = self.table.column("customer_id")
+        return sorted(ids[i].as_py() for i in found)
 
     def cached_mask(self, **filters: Any) -> np.ndarray | None:
         """:meth:`mask`, remembered for the last 64 filter combinations.

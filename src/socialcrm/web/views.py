@@ -456,16 +456,21 @@ def loyalty_account(
 
 # -- the customer 360 ---------------------------------------------------------------------
 def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
-    """Everything about one customer record; None when there is no such customer.
+    """Everything about one customer record and the person it resolved to; None when
+    there is no such customer.
 
     Scores, segment, actions, influence and posts belong to the resolved person: for a
     record that is not its person's own id, they are the person's (``person_id``).
+    Identities and orders are the person's too — every record's, each row naming its
+    ``record_id`` — so one person with a newsletter sign-up and a shop account shows one
+    history. Consents stay the viewed record's: each record holds its own decisions.
     """
     profile = rm.customer(customer_id)
     if profile is None:
         return None
     person = profile.get("person_id") or customer_id
     valued = (rm.customer(person) or profile) if person != customer_id else profile
+    records = rm.records_of(person) or [customer_id]
     consent_rows = rm.detail("consents", customer_id)
     latest: dict[str, dict[str, Any]] = {}
     for r in consent_rows:
@@ -476,10 +481,11 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
     return {
         "profile": profile,
         "person_id": person if person != customer_id else None,
-        "identities": rm.detail("identities", customer_id),
+        "records": records,
+        "identities": _of_records(rm, "identities", records, None, limit=200),
         "consents": sorted(latest.values(), key=lambda r: r["purpose"]),
         "consent_history": consent_rows,
-        "orders": rm.detail("orders", customer_id),
+        "orders": _of_records(rm, "orders", records, "ordered_at", limit=200),
         "posts": rm.detail("posts_enriched", person, limit=50),
         "scores": score_explanation(valued, scores[0] if scores else None),
         "influence": influence[0] if influence else None,
@@ -488,6 +494,21 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
         "actions": actions,
         "community": _community(rm, scores[0] if scores else None, influence),
     }
+
+
+def _of_records(
+    rm: ReadModel, table: str, records: list[str], newest_first: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Rows of a per-customer table over all of a person's records, each with its
+    ``record_id``; newest first by ``newest_first`` when given, else record by record."""
+    rows = [
+        r | {"record_id": rec} for rec in records[:50] for r in rm.detail(table, rec, limit=limit)
+    ]
+    if newest_first and len(records) > 1:
+        dated = [r for r in rows if r.get(newest_first) is not None]
+        dated.sort(key=lambda r: r[newest_first], reverse=True)
+        rows = dated + [r for r in rows if r.get(newest_first) is None]
+    return rows[:limit]
 
 
 def _segment(row: dict[str, Any]) -> dict[str, Any] | None:
