@@ -33,5 +33,25 @@ def test_demo_builds_loads_and_scores_a_brand(tmp_path: Path) -> None:
         assert scores.num_rows > 100
         p_alive = scores.column("p_alive").to_pylist()
         assert all(p is None or 0.0 <= p <= 1.0 for p in p_alive)
+        # the loyalty program ran over the history: every completed order earned once
+        from sqlalchemy import func, select
+
+        from socialcrm.appdb.db import AppDB
+        from socialcrm.appdb.models import LoyaltyEntry
+
+        db = AppDB(ws.settings.resolved_database_url)
+        try:
+            with db.session() as s:
+                kinds = dict(
+                    s.execute(
+                        select(LoyaltyEntry.kind, func.count()).group_by(LoyaltyEntry.kind)
+                    ).all()
+                )
+                events = s.scalar(select(func.count(func.distinct(LoyaltyEntry.event_key))))
+                lines = s.scalar(select(func.count()).select_from(LoyaltyEntry))
+        finally:
+            db.close()
+        assert kinds.get("purchase", 0) > 100 and events == lines  # nothing awarded twice
+        assert ws.warehouse.exists("customer_rewards")
     truth = tmp_path / "ws" / "demo" / "truth"
     assert any(truth.iterdir())

@@ -44,6 +44,8 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
         for r in results:
             for name, rows in r.written.items():
                 lines.append(f"  {name:<28} {rows:>10,} rows  (step {r.name})")
+        with console.status("loyalty: awarding points for purchases and reshares…"):
+            lines.append(_run_loyalty(ws))
     from socialcrm.appdb.accounts import ensure_demo_admin
 
     admin = ensure_demo_admin(settings.resolved_database_url)
@@ -57,6 +59,26 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
             f"  hidden truth in {files.truth_dir}",
         ]
     )
+
+
+def _run_loyalty(ws: Workspace) -> str:
+    """Run the loyalty program over the demo's history, as a brand running one would
+    have: points for purchases and reshares of brand posts (idempotent, like
+    ``socialcrm loyalty award``), then the tiers copied into the warehouse."""
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.programs import loyalty
+
+    rules = loyalty.load_rules(ws.settings.loyalty_rules)
+    db = AppDB(ws.settings.resolved_database_url)
+    try:
+        with db.session() as s:
+            awards = loyalty.purchase_awards(ws, rules)
+            awards += loyalty.reshare_awards(ws, rules)[0]
+            report = loyalty.award(s, awards, rules, actor="demo")
+    finally:
+        db.close()
+    loyalty.step_customer_rewards(ws)
+    return f"  {'loyalty points':<28} {report.points:>10,} points on {report.awarded:,} events"
 
 
 def _install_catalogue(settings: Settings) -> None:
