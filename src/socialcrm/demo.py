@@ -28,7 +28,6 @@ def run_demo(settings: Settings, customers: int, seed: int, console: Console) ->
     region = _home_region(files.inputs)
     if region:
         settings = settings.model_copy(update={"phone_region": region})
-    settings = _brand_handles(settings)
     lines = []
     with Workspace.open(settings) as ws:
         for table in LOAD_ORDER:
@@ -94,19 +93,6 @@ def _install_catalogue(settings: Settings) -> None:
         return
     settings.home.mkdir(parents=True, exist_ok=True)
     target.write_text(resources.files("socialcrm.synth").joinpath("catalogue.json").read_text())
-
-
-def _brand_handles(settings: Settings) -> Settings:
-    """The demo brand's own accounts, one per network (``twitter:nordlicht``, …), so the
-    inbox counts its replies in the generated threads as first responses instead of
-    taking them for customers. Handles the user set are kept."""
-    if settings.inbox_brand_handles.strip():
-        return settings
-    from socialcrm.synth.catalogue import load_catalogue
-
-    handles = load_catalogue().brand.handles
-    spec = ",".join(f"{platform}:{h.lower()}" for platform, h in sorted(handles.items()))
-    return settings.model_copy(update={"inbox_brand_handles": spec})
 
 
 def _home_region(inputs: dict) -> str | None:

@@ -4,9 +4,11 @@ within a window; spam, duplicates and reshares left out; syncing twice adds noth
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,11 +83,41 @@ class Brand:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Brand:
-        return cls.of(settings.inbox_brand_handle, settings.inbox_brand_handles)
+        """The handles the settings name; when they name none, the brand's accounts in
+        the workspace catalogue (``brand.handles``, one per network), which listening
+        already reads — so a workspace that describes its brand once is answered as one."""
+        named = {"inbox_brand_handle", "inbox_brand_handles"} & settings.model_fields_set
+        extra = [] if named else catalogue_handles(settings)
+        return cls.of(settings.inbox_brand_handle, settings.inbox_brand_handles, *extra)
 
     def owns(self, platform: str, handle: str) -> bool:
         h = handle.strip().lower().removeprefix("@")
         return h in self.anywhere or (platform.lower(), h) in self.on
+
+
+def catalogue_handles(settings: Settings) -> list[str]:
+    """``platform:handle`` of the brand's accounts in the catalogue listening uses
+    (``SOCIALCRM_LISTENING_CATALOGUE`` or the workspace's ``catalogue.json``); none when
+    there is no catalogue or it names no accounts.
+
+    >>> import json, tempfile
+    >>> home = Path(tempfile.mkdtemp())
+    >>> accounts = {"twitter": "acme", "mastodon": "acme@m.social"}
+    >>> doc = {"brand": {"name": "Acme", "handles": accounts}}
+    >>> _ = (home / "catalogue.json").write_text(json.dumps(doc))
+    >>> catalogue_handles(Settings(home=home))
+    ['mastodon:acme@m.social', 'twitter:acme']
+    """
+    path = Path(settings.listening_catalogue) if settings.listening_catalogue else None
+    path = path or settings.home / "catalogue.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    handles = (doc.get("brand") or {}).get("handles") if isinstance(doc, dict) else None
+    if not isinstance(handles, dict):
+        return []
+    return sorted(f"{p}:{h}" for p, h in handles.items() if isinstance(h, str) and h.strip())
 
 
 def wanted(post: Post, brand: Brand | str) -> bool:
