@@ -7,6 +7,9 @@ prompts and exit codes, without paying the interpreter's start-up eight times.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -73,3 +76,27 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     ]
     help_text = run(tmp_path / "ws", "create", "--help").stdout
     assert "Example:" in help_text
+
+
+@pytest.mark.parametrize("command", [["users", "list"], ["inbox", "list"], ["ideas", "list"]])
+def test_an_unreachable_app_database_is_one_line_without_the_password(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Port 1 on loopback refuses at once: the error names the problem, not the secret."""
+    env = {
+        **os.environ,
+        "SOCIALCRM_HOME": str(tmp_path),
+        "SOCIALCRM_DATABASE_URL": "postgresql+psycopg://bob:s3cret-pw@127.0.0.1:1/crm",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "socialcrm.cli", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open the app database:")
+    assert "refused" in lines[0].lower()
+    assert "s3cret-pw" not in run.stderr + run.stdout and "Traceback" not in run.stderr

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli_common import JsonOpt, command_group, fail, out
+from socialcrm.cli_common import JsonOpt, command_group, fail, open_app_db, out
 from socialcrm.config import get_settings
 
 ideas_app = command_group(
@@ -34,12 +34,8 @@ ACTOR = "cli"
 
 @contextmanager
 def _db() -> Iterator[Any]:
-    from socialcrm.appdb.db import AppDB
 
-    try:
-        db = AppDB(get_settings().resolved_database_url)
-    except Exception as e:  # a bad URL or an unreachable server: one line, no traceback
-        raise fail(f"cannot open the app database: {e}") from None
+    db = open_app_db()
     try:
         yield db
     finally:

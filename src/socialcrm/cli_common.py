@@ -6,11 +6,14 @@ values from a row), which must never be read as rich markup.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
 
 out = Console()
 err = Console(stderr=True)
@@ -33,3 +36,17 @@ def command_group(name: str, help: str) -> typer.Typer:
         rich_markup_mode="rich",
         pretty_exceptions_enable=False,
     )
+
+
+def open_app_db() -> AppDB:
+    """The app database of the settings; a bad URL or an unreachable server is one line
+    on stderr (which names the problem, never the password), not a traceback."""
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.config import get_settings
+
+    try:
+        return AppDB(get_settings().resolved_database_url)
+    except Exception as e:
+        # the driver's own message (SQLAlchemy wraps it with a URL to its docs), one line
+        cause = str(getattr(e, "orig", None) or e).strip()
+        raise fail(f"cannot open the app database: {' '.join(cause.split())}") from None

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli_common import JsonOpt, command_group, fail, out
+from socialcrm.cli_common import JsonOpt, command_group, fail, open_app_db, out
 from socialcrm.config import get_settings
 
 inbox_app = command_group(
@@ -33,16 +33,12 @@ ACTOR = "cli"
 @contextmanager
 def _session() -> Iterator[tuple[Any, Session]]:
     """The workspace and one app-database transaction; domain errors become one line."""
-    from socialcrm.appdb.db import AppDB
     from socialcrm.responding.connectors import ConnectorError
     from socialcrm.responding.workflow import WorkflowError
     from socialcrm.store.workspace import Workspace
 
     settings = get_settings()
-    try:
-        db = AppDB(settings.resolved_database_url)
-    except Exception as e:  # a bad URL or an unreachable server: one line, no traceback
-        raise fail(f"cannot open the app database: {e}") from None
+    db = open_app_db()
     try:
         with Workspace.open(settings) as ws, db.session() as s:
             yield ws, s
@@ -92,15 +88,11 @@ def pull(as_json: JsonOpt = False) -> None:
 @contextmanager
 def _db() -> Iterator[Any]:
     """The app database (an ``AppDB``); domain errors become one line."""
-    from socialcrm.appdb.db import AppDB
     from socialcrm.collaborating.ideas import IdeaError
     from socialcrm.responding.connectors import ConnectorError
     from socialcrm.responding.workflow import WorkflowError
 
-    try:
-        db = AppDB(get_settings().resolved_database_url)
-    except Exception as e:  # a bad URL or an unreachable server: one line, no traceback
-        raise fail(f"cannot open the app database: {e}") from None
+    db = open_app_db()
     try:
         yield db
     except (ConnectorError, WorkflowError, IdeaError) as e:

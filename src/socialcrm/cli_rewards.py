@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli_common import JsonOpt, command_group, out
+from socialcrm.cli_common import JsonOpt, command_group, open_app_db, out
 from socialcrm.cli_common import fail as _fail
 from socialcrm.config import get_settings
 
@@ -47,17 +47,13 @@ def _session() -> Iterator[tuple[object, Session]]:
     """The workspace and one app-database transaction; domain errors become one line."""
     from sqlalchemy.exc import IntegrityError
 
-    from socialcrm.appdb.db import AppDB
     from socialcrm.programs.events import EventFileError
     from socialcrm.programs.loyalty import LoyaltyError
     from socialcrm.programs.referrals import ReferralError
     from socialcrm.store.workspace import Workspace
 
     settings = get_settings()
-    try:
-        db = AppDB(settings.resolved_database_url)
-    except Exception as e:  # a bad URL or an unreachable server: one line, no traceback
-        raise _fail(f"cannot open the app database: {e}") from None
+    db = open_app_db()
     try:
         with Workspace.open(settings) as ws, db.session() as s:
             yield ws, s

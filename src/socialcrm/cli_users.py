@@ -14,9 +14,8 @@ import typer
 from rich.table import Table
 
 from socialcrm.appdb.models import ROLES
-from socialcrm.cli_common import err, out
+from socialcrm.cli_common import err, open_app_db, out
 from socialcrm.cli_common import fail as _fail
-from socialcrm.config import get_settings
 
 users_app = typer.Typer(
     help="Users, roles and API tokens of the web app.\n\nExample: socialcrm users list",
@@ -27,12 +26,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _db():
-    from socialcrm.appdb.db import AppDB
-
-    try:
-        return AppDB(get_settings().resolved_database_url)
-    except Exception as e:  # a bad URL or an unreachable server: one line, no traceback
-        raise _fail(f"cannot open the app database: {e}") from None
+    return open_app_db()
 
 
 def _run(fn):  # type: ignore[no-untyped-def]
