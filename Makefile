@@ -56,7 +56,7 @@ LTVENV := .venv-lifetimes
 $(LTVENV)/.installed: pyproject.toml
 	@test -x $(LTVENV)/bin/python || $(PYTHON) -m venv $(LTVENV)
 	$(LTVENV)/bin/pip install --quiet "lifetimes==0.11.3" "pandas<2" "numpy<2" "scipy<1.14" \
-	  "pyarrow<19" "ibis-framework[duckdb]>=12,<13" "duckdb>=1.4,<2" pydantic-settings
+	  "pyarrow<19" "ibis-framework[duckdb]>=12,<13" "duckdb>=1.4,<2" pydantic-settings threadpoolctl
 	$(LTVENV)/bin/pip install --quiet --no-deps -e .
 	@touch $@
 

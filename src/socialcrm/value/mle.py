@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 FloatArray = NDArray[np.float64]
 LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
@@ -90,7 +91,7 @@ def compact(*columns: ArrayLike, weights: ArrayLike | None = None) -> Compact:
         key = key * len(u) + code
         levels.append(u)
     else:
-        keys, inverse = sorted_codes(key)
+        keys, inverse = _dense_codes(key, radix) if radix <= 8 * n else sorted_codes(key)
         rows = np.empty((len(keys), len(cols)))
         for i in range(len(cols) - 1, -1, -1):
             k = len(levels[i])
@@ -114,6 +115,21 @@ def sorted_codes(values: ArrayLike) -> tuple[NDArray[Any], NDArray[np.intp]]:
     """
     codes, uniques = pd.factorize(np.asarray(values).ravel(), sort=True, use_na_sentinel=False)
     return np.asarray(uniques), codes.astype(np.intp, copy=False)
+
+
+def _dense_codes(key: NDArray[np.int64], radix: int) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """:func:`sorted_codes` of integer keys in ``[0, radix)`` by direct addressing.
+
+    A byte per possible key marks the ones present and their ranks follow from it, so
+    there is neither a hash table nor a sort: about 3x faster than hashing when the
+    keys fill a range only a few times longer than the array (distinct summaries do).
+    """
+    present = np.zeros(radix, dtype=np.bool_)
+    present[key] = True
+    keys = np.flatnonzero(present)
+    rank = np.empty(radix, dtype=np.int32 if len(keys) < 2**31 else np.int64)
+    rank[keys] = np.arange(len(keys), dtype=rank.dtype)
+    return keys, rank[key].astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -212,7 +228,35 @@ def maximise(
     >>> round(maximise("toy", ["k"], f, [1.0], 1, 1).params["k"], 6)
     2.0
     """
-    names = list(names)
+    # The likelihoods' dot products are memory-bound vectors: BLAS threads only add
+    # hand-offs and spinning (a heavy 1M fit took 1.8x as long with them on 2 cores).
+    with threadpool_limits(1, user_api="blas"):
+        return _maximise(
+            model,
+            list(names),
+            loglik_grad,
+            start,
+            n_customers,
+            n_distinct,
+            max_iterations,
+            bounds_log,
+            loglik_hessian,
+            warm_start,
+        )
+
+
+def _maximise(
+    model: str,
+    names: list[str],
+    loglik_grad: LogLikGrad,
+    start: Sequence[float],
+    n_customers: int,
+    n_distinct: int,
+    max_iterations: int,
+    bounds_log: tuple[float, float],
+    loglik_hessian: LogLikGradHess | None,
+    warm_start: LogLikGrad | None,
+) -> FitResult:
     lo, hi = bounds_log
     state = {"evals": 0}
 
