@@ -232,7 +232,9 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
         # verify candidate links on the signatures of the linked posts only
         ids = sorted(set(near.column("a").to_pylist()) | set(near.column("b").to_pylist()))
         rows = ws.engine.to_arrow(
-            base.filter(base.post_id.isin(ids)).select("post_id", "dup_signature", "mentions")
+            base.filter(base.post_id.isin(ws.engine.values(ids))).select(
+                "post_id", "dup_signature", "mentions"
+            )
         )
         pid = rows.column("post_id").to_pylist()
         sig_of = dict(zip(pid, rows.column("dup_signature").to_pylist(), strict=True))
@@ -257,7 +259,7 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
     )
     # The group's representative is its earliest post present in the table.
     present = ws.engine.to_arrow(
-        base.filter(base.post_id.isin(nodes)).select("post_id", "created_at")
+        base.filter(base.post_id.isin(ws.engine.values(nodes))).select("post_id", "created_at")
     )
     when = dict(zip(present.column("post_id").to_pylist(), present.column("created_at").to_pylist(),
                     strict=True))  # fmt: skip

@@ -339,7 +339,9 @@ def reshare_reach(ws: Workspace, post_ids: Sequence[str], max_hops: int = 10) ->
     by_hop: list[int] = []
     handles: set[tuple[str, str]] = set()
     roots = ws.engine.to_arrow(
-        posts.filter(posts.post_id.isin(frontier)).select("platform", "author_handle")
+        posts.filter(posts.post_id.isin(ws.engine.values(frontier))).select(
+            "platform", "author_handle"
+        )
     ).to_pylist()
     handles.update((r["platform"], r["author_handle"]) for r in roots)
     authors = set(handles)
@@ -348,7 +350,7 @@ def reshare_reach(ws: Workspace, post_ids: Sequence[str], max_hops: int = 10) ->
         if not frontier:
             break
         nxt = ws.engine.to_arrow(
-            posts.filter(posts.reshare_of_post_id.isin(frontier)).select(
+            posts.filter(posts.reshare_of_post_id.isin(ws.engine.values(frontier))).select(
                 "post_id", "platform", "author_handle"
             )
         ).to_pylist()
@@ -368,7 +370,7 @@ def reshare_reach(ws: Workspace, post_ids: Sequence[str], max_hops: int = 10) ->
     if wanted:
         audience = int(
             ws.engine.execute(
-                f.filter(key.isin(wanted))
+                f.filter(key.isin(ws.engine.values(wanted)))
                 .select(x=f.platform + ":" + f.follower_handle)
                 .x.nunique()
             )

@@ -145,6 +145,7 @@ def workspace_graph(
         graph = build_graph(edges["source"], edges["target"], model, p=p)  # type: ignore[arg-type]
     customer_of = seed_eligibility(ws)
     eligible = np.fromiter((lab in customer_of for lab in graph.labels), bool, graph.n)
+    labels = set(graph.labels)
     return WorkspaceGraph(
-        graph, eligible, {k: v for k, v in customer_of.items() if k in set(graph.labels)}, edges
+        graph, eligible, {k: v for k, v in customer_of.items() if k in labels}, edges
     )

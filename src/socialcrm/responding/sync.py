@@ -32,7 +32,7 @@ def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
     if wh.exists("handle_influence"):
         t = wh.table("handle_influence")
         rows = ws.engine.to_arrow(
-            t.filter(t.handle.lower().isin(handles)).select(
+            t.filter(t.handle.lower().isin(ws.engine.values(handles))).select(
                 "platform", "handle", "customer_id", "influence_score"
             )
         ).to_pylist()
@@ -48,7 +48,9 @@ def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
     if customers and wh.exists("customer_transaction_scores"):
         t = wh.table("customer_transaction_scores")
         rows = ws.engine.to_arrow(
-            t.filter(t.customer_id.isin(customers)).select("customer_id", "clv", "risk_band")
+            t.filter(t.customer_id.isin(ws.engine.values(customers))).select(
+                "customer_id", "clv", "risk_band"
+            )
         ).to_pylist()
         for r in rows:
             if r["clv"] is not None:

@@ -8,6 +8,7 @@ Parquet); everything else is shared and final, in the manner of Splink's ``Datab
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, final
@@ -69,6 +70,15 @@ class Engine(ABC):
     @final
     def memtable(self, data: pa.Table) -> ir.Table:
         return ibis.memtable(data)
+
+    @final
+    def values(self, values: Iterable[str]) -> ir.StringColumn:
+        """A column of ``values`` for ``col.isin(...)``: a semi-join on a small table.
+
+        Thousands of literals in an ``isin`` list cost seconds each time (Ibis matches
+        every literal node, the engine parses them); a table costs the same for any size.
+        """
+        return self.memtable(pa.table({"v": pa.array(list(values), pa.string())})).v
 
     def close(self) -> None:
         """Release the connection (a no-op if it was never opened)."""
