@@ -24,6 +24,7 @@ import httpx
 import pyarrow as pa
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from socialcrm.appdb.accounts import create_token, create_user
 from socialcrm.appdb.db import AppDB
@@ -327,11 +328,12 @@ def seed_users(db_url: str) -> dict[str, str]:
     return tokens
 
 
-def serve(settings: Settings) -> Iterator[str]:
+def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
+    app = create_app(settings) if app is None else app
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -98,23 +98,31 @@ def watch(
     return n
 
 
-async def _loop(db: Any, settings: Settings, interval: float, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        # In a thread: the connectors and webhooks use blocking HTTP and database calls.
-        await asyncio.to_thread(_safe_pass, db, settings)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-
-
 class Scheduler:
-    """The web app's background delivery task (see :func:`start`)."""
+    """The web app's background delivery task (see :func:`start`).
 
-    def __init__(self, task: asyncio.Task[None], stop: asyncio.Event) -> None:
-        self.task, self._stop = task, stop
+    ``passes`` counts the passes completed: how a health check, or a test, sees that
+    delivery runs without guessing how long a pass takes.
+    """
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self._stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self, db: Any, settings: Settings, interval: float) -> None:
+        while not self._stop.is_set():
+            # In a thread: the connectors and webhooks use blocking HTTP and database calls.
+            await asyncio.to_thread(_safe_pass, db, settings)
+            self.passes += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to end after the pass in flight, and wait for it (bounded)."""
         self._stop.set()
+        if self.task is None:
+            return
         try:
             await asyncio.wait_for(asyncio.shield(self.task), timeout=timeout)
         except TimeoutError:
@@ -127,6 +135,6 @@ def start(db: Any, settings: Settings) -> Scheduler | None:
     interval = settings.delivery_interval_seconds
     if interval <= 0:
         return None
-    stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(_loop(db, settings, interval, stop))
-    return Scheduler(task, stop)
+    scheduler = Scheduler()
+    scheduler.task = asyncio.get_running_loop().create_task(scheduler._run(db, settings, interval))
+    return scheduler

@@ -165,7 +165,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     st = app.state.crm
     # Outbox replies and webhooks in the background, when SOCIALCRM_DELIVERY_INTERVAL_SECONDS > 0.
-    scheduler = delivery.start(st.db, st.settings)
+    scheduler = app.state.delivery = delivery.start(st.db, st.settings)
     yield
     if scheduler is not None:
         await scheduler.stop()
