@@ -105,10 +105,11 @@ class Scheduler:
     delivery runs without guessing how long a pass takes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, db: Any, settings: Settings, interval: float) -> None:
+        """Starts the loop in the running event loop."""
         self.passes = 0
         self._stop = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(db, settings, interval))
 
     async def _run(self, db: Any, settings: Settings, interval: float) -> None:
         while not self._stop.is_set():
@@ -121,8 +122,6 @@ class Scheduler:
     async def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to end after the pass in flight, and wait for it (bounded)."""
         self._stop.set()
-        if self.task is None:
-            return
         try:
             await asyncio.wait_for(asyncio.shield(self.task), timeout=timeout)
         except TimeoutError:
@@ -135,6 +134,4 @@ def start(db: Any, settings: Settings) -> Scheduler | None:
     interval = settings.delivery_interval_seconds
     if interval <= 0:
         return None
-    scheduler = Scheduler()
-    scheduler.task = asyncio.get_running_loop().create_task(scheduler._run(db, settings, interval))
-    return scheduler
+    return Scheduler(db, settings, interval)

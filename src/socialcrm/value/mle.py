@@ -231,104 +231,79 @@ def maximise(
     # The likelihoods' dot products are memory-bound vectors: BLAS threads only add
     # hand-offs and spinning (a heavy 1M fit took 1.8x as long with them on 2 cores).
     with threadpool_limits(1, user_api="blas"):
-        return _maximise(
-            model,
-            list(names),
-            loglik_grad,
-            start,
-            n_customers,
-            n_distinct,
-            max_iterations,
-            bounds_log,
-            loglik_hessian,
-            warm_start,
-        )
+        names = list(names)
+        lo, hi = bounds_log
+        state = {"evals": 0}
 
+        def counted(fn: Callable[[FloatArray], _Out]) -> Callable[[FloatArray], _Out]:
+            def call(p: FloatArray) -> _Out:
+                state["evals"] += 1
+                return fn(p)
 
-def _maximise(
-    model: str,
-    names: list[str],
-    loglik_grad: LogLikGrad,
-    start: Sequence[float],
-    n_customers: int,
-    n_distinct: int,
-    max_iterations: int,
-    bounds_log: tuple[float, float],
-    loglik_hessian: LogLikGradHess | None,
-    warm_start: LogLikGrad | None,
-) -> FitResult:
-    lo, hi = bounds_log
-    state = {"evals": 0}
+            return call
 
-    def counted(fn: Callable[[FloatArray], _Out]) -> Callable[[FloatArray], _Out]:
-        def call(p: FloatArray) -> _Out:
-            state["evals"] += 1
-            return fn(p)
+        counted_grad = counted(loglik_grad)
+        counted_hess = counted(loglik_hessian) if loglik_hessian is not None else None
+        counted_warm = counted(warm_start) if warm_start is not None else None
 
-        return call
-
-    counted_grad = counted(loglik_grad)
-    counted_hess = counted(loglik_hessian) if loglik_hessian is not None else None
-    counted_warm = counted(warm_start) if warm_start is not None else None
-
-    theta0 = np.log(np.asarray(start, dtype=np.float64))
-    res = _lbfgsb(counted_warm or counted_grad, theta0, n_customers, (lo, hi), max_iterations)
-    params = np.exp(np.asarray(res.x, dtype=np.float64))
-    nit = int(res.nit)
-    if counted_hess is not None:
-        params, ll, grad, hess, steps = _newton(counted_hess, params, (lo, hi))
-        nit += steps
-        if warm_start is not None and not _flat(grad, params, ll, 1e-6):
-            # the approximation led somewhere Newton cannot finish from: start over
-            res = _lbfgsb(counted_grad, np.log(params), n_customers, (lo, hi), max_iterations)
-            params, ll, grad, hess, steps = _newton(
-                counted_hess, np.exp(np.asarray(res.x, dtype=np.float64)), (lo, hi)
+        theta0 = np.log(np.asarray(start, dtype=np.float64))
+        res = _lbfgsb(counted_warm or counted_grad, theta0, n_customers, (lo, hi), max_iterations)
+        params = np.exp(np.asarray(res.x, dtype=np.float64))
+        nit = int(res.nit)
+        if counted_hess is not None:
+            params, ll, grad, hess, steps = _newton(counted_hess, params, (lo, hi))
+            nit += steps
+            if warm_start is not None and not _flat(grad, params, ll, 1e-6):
+                # the approximation led somewhere Newton cannot finish from: start over
+                res = _lbfgsb(counted_grad, np.log(params), n_customers, (lo, hi), max_iterations)
+                params, ll, grad, hess, steps = _newton(
+                    counted_hess, np.exp(np.asarray(res.x, dtype=np.float64)), (lo, hi)
+                )
+                nit += int(res.nit) + steps
+        else:
+            ll, grad = counted_grad(params)
+            if np.isfinite(ll):
+                start_params = params
+                params, ll, grad, hess = _polish(counted_grad, params, ll, grad)
+                if np.abs(params / start_params - 1).max() > 1e-4:
+                    hess = hessian(counted_grad, params)
+        if not np.isfinite(ll):
+            raise ModelFitError(f"{model}: the likelihood is not finite at any parameter tried")
+        theta = np.log(params)
+        at_edge = np.abs(theta - lo) < 1e-6 * max(1.0, abs(lo)) + 1e-3
+        at_edge |= np.abs(theta - hi) < 1e-6 * max(1.0, abs(hi)) + 1e-3
+        if np.any(at_edge):
+            which = ", ".join(n for n, e in zip(names, at_edge, strict=True) if e)
+            raise ModelFitError(
+                f"{model}: the data cannot identify the model ({which} ran to the edge of the "
+                "parameter space); too few customers or too little repeat buying"
             )
-            nit += int(res.nit) + steps
-    else:
-        ll, grad = counted_grad(params)
-        if np.isfinite(ll):
-            start_params = params
-            params, ll, grad, hess = _polish(counted_grad, params, ll, grad)
-            if np.abs(params / start_params - 1).max() > 1e-4:
-                hess = hessian(counted_grad, params)
-    if not np.isfinite(ll):
-        raise ModelFitError(f"{model}: the likelihood is not finite at any parameter tried")
-    theta = np.log(params)
-    at_edge = np.abs(theta - lo) < 1e-6 * max(1.0, abs(lo)) + 1e-3
-    at_edge |= np.abs(theta - hi) < 1e-6 * max(1.0, abs(hi)) + 1e-3
-    if np.any(at_edge):
-        which = ", ".join(n for n, e in zip(names, at_edge, strict=True) if e)
-        raise ModelFitError(
-            f"{model}: the data cannot identify the model ({which} ran to the edge of the "
-            "parameter space); too few customers or too little repeat buying"
+        cov, cond = _covariance(-hess)
+        if cov is None:
+            shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
+            raise ModelFitError(
+                f"{model}: the data cannot identify the model (the likelihood has no curved "
+                f"maximum; the optimiser stopped at {shown}); too few customers or too "
+                "little variety in their purchases"
+            )
+        se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        grad_log = np.abs(grad * params)
+        # L-BFGS-B may report a stop on ftol; a gradient at rounding level is convergence too
+        converged = (bool(res.success) and warm_start is None) or _flat(grad, params, ll, 1e-6)
+        return FitResult(
+            model=model,
+            params={n: float(v) for n, v in zip(names, params, strict=True)},
+            log_likelihood=float(ll),
+            std_errors={n: float(v) for n, v in zip(names, se, strict=True)},
+            n_customers=n_customers,
+            n_distinct=n_distinct,
+            converged=converged,
+            iterations=nit,
+            evaluations=state["evals"],
+            gradient_norm=float(grad_log.max(initial=0.0)),
+            message=str(res.message),
+            hessian_condition=cond,
         )
-    cov, cond = _covariance(-hess)
-    if cov is None:
-        shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
-        raise ModelFitError(
-            f"{model}: the data cannot identify the model (the likelihood has no curved "
-            f"maximum; the optimiser stopped at {shown}); too few customers or too "
-            "little variety in their purchases"
-        )
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    grad_log = np.abs(grad * params)
-    # L-BFGS-B may report a stop on ftol; a gradient at rounding level is convergence too
-    converged = (bool(res.success) and warm_start is None) or _flat(grad, params, ll, 1e-6)
-    return FitResult(
-        model=model,
-        params={n: float(v) for n, v in zip(names, params, strict=True)},
-        log_likelihood=float(ll),
-        std_errors={n: float(v) for n, v in zip(names, se, strict=True)},
-        n_customers=n_customers,
-        n_distinct=n_distinct,
-        converged=converged,
-        iterations=nit,
-        evaluations=state["evals"],
-        gradient_norm=float(grad_log.max(initial=0.0)),
-        message=str(res.message),
-        hessian_condition=cond,
-    )
 
 
 def _lbfgsb(
