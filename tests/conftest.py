@@ -37,6 +37,6 @@ def spark_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     w.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cdnow_path() -> Path:
     return shared_file("cdnow", "cdnow_sample.csv")

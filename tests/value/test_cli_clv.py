@@ -35,6 +35,7 @@ def _json(args: list[str]) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.usefixtures("cdnow_path")  # a clear failure when the data is missing
 @pytest.mark.parametrize(
     ("model", "params", "ll"),
     [
@@ -57,6 +58,7 @@ def test_fit_prints_the_published_parameters(model: str, params: dict, ll: float
     assert out["converged"] is True
 
 
+@pytest.mark.usefixtures("cdnow_path")  # a clear failure when the data is missing
 def test_predict_writes_one_row_per_customer(tmp_path: Path) -> None:
     dest = tmp_path / "scores.csv"
     out = _json(["predict", *COMMON, "--horizon-end", "1998-06-30", "--out", str(dest), "--json"])
@@ -77,6 +79,7 @@ def test_predict_writes_one_row_per_customer(tmp_path: Path) -> None:
     assert scores.expected_purchases.sum() == pytest.approx(1653.4, abs=0.1)
 
 
+@pytest.mark.usefixtures("cdnow_path")  # a clear failure when the data is missing
 def test_check_reports_chi_square_and_holdout(tmp_path: Path) -> None:
     out = _json(
         ["check", *COMMON, "--holdout-end", "1998-06-30", "--charts", str(tmp_path), "--json"]
@@ -95,6 +98,7 @@ def test_check_reports_chi_square_and_holdout(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("cdnow_path")  # a clear failure when the data is missing
 def test_help_has_an_example_and_errors_are_clear() -> None:
     for cmd in (["--help"], ["fit", "--help"], ["predict", "--help"], ["check", "--help"]):
         result = runner.invoke(clv_app, cmd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -13,7 +14,6 @@ from socialcrm.store.schemas import ORDERS
 from socialcrm.store.workspace import Workspace
 from socialcrm.value.bgnbd import BGNBD
 from socialcrm.value.transaction import TABLE, score_customers, step_transaction_scores
-from tests.value.conftest import CDNOW
 
 COLUMNS = [
     "customer_id",
@@ -38,8 +38,8 @@ COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def cdnow_orders_table() -> pa.Table:
-    df = pd.read_csv(CDNOW, dtype={"customer_id": str})
+def cdnow_orders_table(cdnow_path: Path) -> pa.Table:
+    df = pd.read_csv(cdnow_path, dtype={"customer_id": str})
     n = len(df)
     cols = {
         "order_id": [str(i) for i in range(n)],

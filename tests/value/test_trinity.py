@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,6 @@ from socialcrm.store.workspace import Workspace
 from socialcrm.value.transaction import step_transaction_scores
 from socialcrm.value.trinity import AXES, step_trinity, trinity_scores
 from tests.targeting.brand import ScoredBrand, scored_brand
-from tests.value.conftest import CDNOW
 
 W = {"transaction": 0.5, "relationship": 0.2, "influence": 0.3}
 
@@ -90,8 +90,8 @@ def test_weights_are_settings(brand: ScoredBrand) -> None:
     assert np.allclose(df.trinity_score, df.transaction_score)
 
 
-def test_cdnow_transactions_only_says_unknown(tmp_path) -> None:
-    raw = pd.read_csv(CDNOW, dtype={"customer_id": str})
+def test_cdnow_transactions_only_says_unknown(tmp_path: Path, cdnow_path: Path) -> None:
+    raw = pd.read_csv(cdnow_path, dtype={"customer_id": str})
     n = len(raw)
     cols = {
         "order_id": [str(i) for i in range(n)],
