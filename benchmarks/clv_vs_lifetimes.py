@@ -140,11 +140,13 @@ def run_ours(tx: Any, end: Any, threads: int | None = None) -> dict[str, Any]:
 
     def summarise() -> Any:
         # through Arrow (ibis 12 cannot infer schemas from the old pandas lifetimes
-        # needs), and back as Arrow: the summary never becomes a pandas frame
-        # in row batches, as a Parquet file or a DuckDB read_csv gives them: a single
-        # 15M-row chunk would confine DuckDB's scan, and its aggregation, to one thread
+        # needs), and back as Arrow: the summary never becomes a pandas frame. The log
+        # is a table of the DuckDB connection, as the warehouse's orders are, handed
+        # over in row batches as a Parquet file or a DuckDB read_csv gives them (a single
+        # 15M-row chunk would confine DuckDB's scan, and its aggregation, to one thread)
         whole = pa.Table.from_pandas(tx, preserve_index=False)
-        raw = ibis.memtable(pa.Table.from_batches(whole.to_batches(max_chunksize=_BATCH_ROWS)))
+        con.con.register("purchase_log", pa.Table.from_batches(whole.to_batches(_BATCH_ROWS)))
+        raw = con.table("purchase_log")
         orders = raw.select(
             customer_id=raw.customer_id,
             ordered_at=raw.date,

@@ -18,12 +18,29 @@ from datetime import date
 from typing import Literal
 
 import ibis
+from ibis.common.exceptions import IbisError
 from ibis.expr import types as ir
 
 TimeUnit = Literal["day", "week"]
 DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0}
 RFM_BINS = 5
 """Classic RFM scores are quintiles: 1 (worst) to 5 (best)."""
+
+
+def _live_orders(
+    orders: ir.Table,
+    customer_col: str,
+    calibration_end: date | None,
+    after: date | None = None,
+) -> ir.Table:
+    """Orders that count, with their calendar ``day``: not cancelled, with a customer."""
+    live = orders.filter(orders.status != "cancelled", orders[customer_col].notnull())
+    live = live.mutate(day=live.ordered_at.date())
+    if calibration_end is not None:
+        live = live.filter(live.day <= ibis.date(calibration_end))
+    if after is not None:
+        live = live.filter(live.day > ibis.date(after))
+    return live
 
 
 def purchase_occasions(
@@ -50,12 +67,7 @@ def purchase_occasions(
     >>> purchase_occasions(orders, zero_amount_purchases=True).count().execute()
     2
     """
-    live = orders.filter(orders.status != "cancelled", orders[customer_col].notnull())
-    live = live.mutate(day=live.ordered_at.date())
-    if calibration_end is not None:
-        live = live.filter(live.day <= ibis.date(calibration_end))
-    if after is not None:
-        live = live.filter(live.day > ibis.date(after))
+    live = _live_orders(orders, customer_col, calibration_end, after)
     if not zero_amount_purchases:
         daily = live.group_by([customer_col, "day"]).aggregate(spend=live.amount.sum())
         return daily.filter(daily.spend > 0)
@@ -65,6 +77,206 @@ def purchase_occasions(
     )
     keep = (daily.spend > 0) | ((daily.spend == 0) & (daily.sales > 0))
     return daily.filter(keep).select(customer_col, "day", "spend")
+
+
+def per_customer_by_day(
+    orders: ir.Table,
+    customer_col: str,
+    calibration_end: date,
+    zero_amount_purchases: bool = False,
+) -> ir.Table:
+    """Occasions, first and last day, first day's spend and total spend per customer.
+
+    The general path, on any engine: net every (customer, day), keep the occasions,
+    aggregate them per customer.
+    """
+    occ = purchase_occasions(
+        orders, customer_col, calibration_end, zero_amount_purchases=zero_amount_purchases
+    )
+    # one aggregation: the first day's spend by arg_min (days are distinct per
+    # customer), not a window over every occasion, which costs a sort of the occasions
+    per = occ.group_by(customer_col).aggregate(
+        occasions=occ.count(),
+        first_purchase=occ.day.min(),
+        last_purchase=occ.day.max(),
+        first_spend=occ.spend.argmin(occ.day),
+        spend=occ.spend.sum(),
+    )
+    return per.select(
+        per[customer_col],
+        occasions=per.occasions.cast("int64"),
+        first_purchase=per.first_purchase,
+        last_purchase=per.last_purchase,
+        first_spend=per.first_spend.cast("float64"),
+        spend=per.spend.cast("float64"),
+    )
+
+
+CALENDAR_MIN_ORDERS = 4
+"""Orders per customer from which the calendar path is the faster one.
+
+Measured on DuckDB with a million simulated customers (2 threads): at 2.8 orders a
+customer the per-day path is faster (0.46-0.58 s against 0.61-0.87 s), at 3.7 they tie,
+at 5.7 and 7.7 the calendar path takes 0.81 and 0.90 s against 1.02 and 1.30 s, at 14.8
+about 1.6 s against 2.4 s.
+"""
+
+CALENDAR_BYTES_PER_ORDER = 32
+"""Memory the calendar's bitmaps may take, per order, for the calendar path to run.
+
+A customer's bitmap holds one bit per day since the first order (546 days: 69 bytes);
+the per-day path's hash table holds an entry of at least 32 bytes for every
+customer-day. Within this budget the calendar path never needs more memory.
+"""
+
+
+def _sure_purchase(live: ir.Table, zero_amount_purchases: bool) -> ir.BooleanValue:
+    """An order that makes its day an occasion whatever else was ordered that day.
+
+    Without zero-amount purchases a day counts when its net spend is positive, so a
+    customer whose orders are all positive has an occasion on every day they ordered;
+    with them, a day also counts at net 0 if it holds a sale, so non-negative sales are
+    enough.
+    """
+    if zero_amount_purchases:
+        sure = (live.amount >= 0) & (live.status != "returned")
+    else:
+        sure = live.amount > 0
+    return sure.fill_null(False)
+
+
+def per_customer_by_calendar(
+    orders: ir.Table,
+    customer_col: str,
+    calibration_end: date,
+    zero_amount_purchases: bool = False,
+    *,
+    min_orders: float = CALENDAR_MIN_ORDERS,
+) -> ir.Table | None:
+    """:func:`per_customer_by_day` in one aggregation over the orders, on DuckDB.
+
+    Netting every (customer, day) is a hash aggregation with nearly one group per order
+    (14.8 M orders into 14.4 M groups for a million heavy buyers): the bulk of the
+    summary's cost. For a customer whose every order is a purchase (no returns, no zero
+    amounts), every day they ordered is an occasion, so one aggregation per customer
+    has the answer: the occasions are the distinct days, counted in a bitmap of the
+    calendar (DuckDB's ``bitstring_agg``), and the first day's spend is the first order's
+    amount, or, for customers who ordered twice on some day, the sum of their first
+    day's orders (a join of the orders with those customers' first days). Customers
+    with a return, a zero or a missing amount have their days netted as in
+    :func:`purchase_occasions`, in the same query (so the per-customer aggregation runs
+    once). The results are those of :func:`per_customer_by_day` up to the order of
+    floating-point additions (tested).
+
+    Runs one small query first: the first order's day, the number of orders and
+    (approximately) of customers, whether any order is a return, a zero or a missing
+    amount. Returns None where the per-day path is the better one: not a DuckDB table,
+    no orders by the end date, fewer than ``min_orders`` orders a customer,
+    or bitmaps over :data:`CALENDAR_BYTES_PER_ORDER`.
+    """
+    try:
+        backend = orders._find_backend()
+    except IbisError:  # an in-memory table, no engine yet
+        return None
+    if backend.name != "duckdb":
+        return None
+    # the calendar's first day, and whether any customer may need the per-day path, from
+    # plain aggregates of the orders (a fraction of the cost of filtering them first)
+    stats = {
+        "first": orders.ordered_at.min().date(),
+        "least": orders.amount.min(),
+        "orders": orders.count(),
+        "missing": orders.count() - orders.amount.count(),
+        "customers": orders[customer_col].approx_nunique(),
+    }
+    if zero_amount_purchases:
+        stats["returns"] = (orders.status == "returned").sum()
+    found = orders.aggregate(**stats).to_pyarrow().to_pylist()[0]
+    lo = found["first"]
+    if lo is None or lo > calibration_end:
+        return None
+    days = (calibration_end - lo).days + 1
+    customers = max(found["customers"], 1)
+    if (
+        found["orders"] < min_orders * customers
+        or customers * (days + 7) // 8 > CALENDAR_BYTES_PER_ORDER * found["orders"]
+    ):
+        return None
+    least = found["least"]
+    if zero_amount_purchases:
+        unsure = found["returns"] > 0 or (least is not None and least < 0)
+    else:
+        unsure = least is not None and least <= 0
+    unsure = unsure or found["missing"] > 0
+    live = _live_orders(orders, customer_col, calibration_end)
+    sale = ((live.amount >= 0) & (live.status != "returned")).fill_null(False)
+    live = live.select(
+        customer_col, "day", "amount", sure=_sure_purchase(live, zero_amount_purchases), sale=sale
+    )
+    c = '"' + customer_col.replace('"', '""') + '"'
+    columns = f"{c}, occasions, first_purchase, last_purchase, first_spend, spend"
+    sql = f"""
+    WITH per AS MATERIALIZED (
+        SELECT {c},
+            count(*) AS n_orders,
+            bit_count(bitstring_agg(CAST(day - DATE '{lo:%Y-%m-%d}' AS INTEGER),
+                                    0, {days - 1})) AS occasions,
+            min(day) AS first_purchase,
+            max(day) AS last_purchase,
+            arg_min(amount, day) AS first_amount,
+            sum(amount) AS spend,
+            bool_and(sure) AS sure
+        FROM live GROUP BY {c}
+    ),
+    first_day AS (
+        SELECT live.{c}, sum(live.amount) AS first_spend
+        FROM live JOIN per ON live.{c} = per.{c} AND live.day = per.first_purchase
+        WHERE per.occasions < per.n_orders AND per.sure
+        GROUP BY live.{c}
+    ),
+    calendar AS (
+        SELECT per.{c},
+            per.occasions,
+            per.first_purchase,
+            per.last_purchase,
+            coalesce(first_day.first_spend, per.first_amount) AS first_spend,
+            per.spend
+        FROM per LEFT JOIN first_day ON per.{c} = first_day.{c}
+        WHERE per.sure
+    )"""
+    if unsure:
+        # customers with a return or a zero amount: net their days, as purchase_occasions
+        keep = "spend > 0 OR (spend = 0 AND sales > 0)" if zero_amount_purchases else "spend > 0"
+        sql += f""",
+    daily AS (
+        SELECT live.{c}, live.day, sum(live.amount) AS spend,
+            sum(CASE WHEN live.sale THEN 1 ELSE 0 END) AS sales
+        FROM live JOIN per ON live.{c} = per.{c}
+        WHERE NOT per.sure
+        GROUP BY live.{c}, live.day
+    ),
+    by_day AS (
+        SELECT {c},
+            count(*) AS occasions,
+            min(day) AS first_purchase,
+            max(day) AS last_purchase,
+            arg_min(spend, day) AS first_spend,
+            sum(spend) AS spend
+        FROM daily WHERE {keep} GROUP BY {c}
+    ),
+    both_paths AS (
+        SELECT {columns} FROM calendar UNION ALL SELECT {columns} FROM by_day
+    )"""
+    sql += f"""
+    SELECT {c},
+        CAST(occasions AS BIGINT) AS occasions,
+        first_purchase,
+        last_purchase,
+        CAST(first_spend AS DOUBLE) AS first_spend,
+        CAST(spend AS DOUBLE) AS spend
+    FROM {"both_paths" if unsure else "calendar"}
+    """
+    return live.alias("live").sql(sql, dialect="duckdb")
 
 
 def rfm_summary(
@@ -98,18 +310,9 @@ def rfm_summary(
        frequency  recency    T  monetary  frequency_holdout
     0          1      1.0  2.0       7.0                  1
     """
-    occ = purchase_occasions(
-        orders, customer_col, calibration_end, zero_amount_purchases=zero_amount_purchases
-    )
-    # one aggregation: the first day's spend by arg_min (days are distinct per
-    # customer), not a window over every occasion, which costs a sort of the occasions
-    per = occ.group_by(customer_col).aggregate(
-        occasions=occ.count(),
-        first_purchase=occ.day.min(),
-        last_purchase=occ.day.max(),
-        first_spend=occ.spend.argmin(occ.day),
-        spend=occ.spend.sum(),
-    )
+    per = per_customer_by_calendar(orders, customer_col, calibration_end, zero_amount_purchases)
+    if per is None:
+        per = per_customer_by_day(orders, customer_col, calibration_end, zero_amount_purchases)
     per = per.mutate(repeat_spend=per.spend - per.first_spend)
     unit = DAYS_PER_UNIT[time_unit]
     end = ibis.date(calibration_end)
