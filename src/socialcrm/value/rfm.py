@@ -117,8 +117,8 @@ CALENDAR_MIN_ORDERS = 4
 
 Measured on DuckDB with a million simulated customers (2 threads): at 2.8 orders a
 customer the per-day path is faster (0.46-0.58 s against 0.61-0.87 s), at 3.7 they tie,
-at 5.7 and 7.7 the calendar path takes 0.81 and 0.90 s against 1.02 and 1.30 s, at 14.8
-about 1.6 s against 2.4 s.
+at 5.7, 7.7 and 14.8 the calendar path takes 0.81, 0.90 and 1.4-1.5 s against 1.02, 1.30
+and 2.2-2.5 s.
 """
 
 CALENDAR_BYTES_PER_ORDER = 32
