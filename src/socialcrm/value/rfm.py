@@ -43,6 +43,11 @@ def _live_orders(
     return live
 
 
+def _sale(live: ir.Table) -> ir.BooleanValue:
+    """An order that is a sale: not a return, not negative (null if the amount is)."""
+    return (live.amount >= 0) & (live.status != "returned")
+
+
 def purchase_occasions(
     orders: ir.Table,
     customer_col: str = "customer_id",
@@ -71,9 +76,8 @@ def purchase_occasions(
     if not zero_amount_purchases:
         daily = live.group_by([customer_col, "day"]).aggregate(spend=live.amount.sum())
         return daily.filter(daily.spend > 0)
-    sale = (live.amount >= 0) & (live.status != "returned")
     daily = live.group_by([customer_col, "day"]).aggregate(
-        spend=live.amount.sum(), sales=ibis.cases((sale, 1), else_=0).sum()
+        spend=live.amount.sum(), sales=ibis.cases((_sale(live), 1), else_=0).sum()
     )
     keep = (daily.spend > 0) | ((daily.spend == 0) & (daily.sales > 0))
     return daily.filter(keep).select(customer_col, "day", "spend")
@@ -138,10 +142,7 @@ def _sure_purchase(live: ir.Table, zero_amount_purchases: bool) -> ir.BooleanVal
     with them, a day also counts at net 0 if it holds a sale, so non-negative sales are
     enough.
     """
-    if zero_amount_purchases:
-        sure = (live.amount >= 0) & (live.status != "returned")
-    else:
-        sure = live.amount > 0
+    sure = _sale(live) if zero_amount_purchases else live.amount > 0
     return sure.fill_null(False)
 
 
@@ -186,7 +187,7 @@ def per_customer_by_calendar(
         "first": orders.ordered_at.min().date(),
         "least": orders.amount.min(),
         "orders": orders.count(),
-        "missing": orders.count() - orders.amount.count(),
+        "amounts": orders.amount.count(),
         "customers": orders[customer_col].approx_nunique(),
     }
     if zero_amount_purchases:
@@ -207,11 +208,14 @@ def per_customer_by_calendar(
         unsure = found["returns"] > 0 or (least is not None and least < 0)
     else:
         unsure = least is not None and least <= 0
-    unsure = unsure or found["missing"] > 0
+    unsure = unsure or found["amounts"] < found["orders"]
     live = _live_orders(orders, customer_col, calibration_end)
-    sale = ((live.amount >= 0) & (live.status != "returned")).fill_null(False)
     live = live.select(
-        customer_col, "day", "amount", sure=_sure_purchase(live, zero_amount_purchases), sale=sale
+        customer_col,
+        "day",
+        "amount",
+        sure=_sure_purchase(live, zero_amount_purchases),
+        sale=_sale(live).fill_null(False),
     )
     c = '"' + customer_col.replace('"', '""') + '"'
     columns = f"{c}, occasions, first_purchase, last_purchase, first_spend, spend"
