@@ -36,16 +36,43 @@ def ingest(
         typer.Option("--format", "-f", help="csv | jsonl | parquet (default: by extension)."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Load nothing if any row is rejected.")] = False,
+    encoding: Annotated[
+        str,
+        typer.Option(help="Text encoding: utf-8, latin-1, cp1252 or utf-16 (with a BOM)."),
+    ] = "utf-8",
+    delimiter: Annotated[
+        str | None,
+        typer.Option(help="CSV field delimiter, e.g. ';' or 'tab' (default: guessed)."),
+    ] = None,
+    decimal: Annotated[
+        str, typer.Option(help="Decimal mark of numbers: '.' or ',' (as in 1.234,50).")
+    ] = ".",
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="Replace whole rows; without it a file with some columns updates only those."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Load a file into an input table, validating every row.
 
     Good rows are committed atomically; bad rows are kept in the `rejects` table with
-    their line, field and reason. Loading the same file again changes nothing.
+    their line, field and reason. Loading the same file again changes nothing. A file
+    with only some columns updates those columns of existing rows (an empty cell sets
+    the value to empty); --replace replaces whole rows.
 
     Example: socialcrm ingest orders exports/orders.csv --json
+
+    Example: socialcrm ingest orders export-de.csv --encoding cp1252 --delimiter ';' --decimal ,
     """
     from socialcrm.store.ingest import IngestError, ingest_file
+    from socialcrm.store.readers import ReadOptions, parse_options
+
+    try:
+        options: ReadOptions = parse_options(encoding, delimiter, decimal)
+    except ValueError as e:
+        raise _fail(str(e)) from None
 
     if format not in (None, "csv", "jsonl", "parquet"):
         raise _fail(f"unknown format {format!r}; use csv, jsonl or parquet")
@@ -73,6 +100,8 @@ def ingest(
                 format,  # type: ignore[arg-type]
                 strict=strict,
                 on_bytes=lambda n: progress.advance(task, n),
+                options=options,
+                replace=replace,
             )
         except IngestError as e:
             raise _fail(str(e)) from None

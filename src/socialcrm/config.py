@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit, e.g. '4GB' (default: DuckDB's 80%)."
     )
 
+    ingest_max_amount: float = Field(
+        default=10_000_000,
+        gt=0,
+        description="Largest order amount (either sign) that ingestion accepts; larger ones "
+        "are rejected as likely typos.",
+    )
+
     calibration_end: date | None = Field(
         default=None,
         description="Last day of the calibration period of value models (default: last order).",

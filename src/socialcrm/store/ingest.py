@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from socialcrm.store.readers import Format, ReadError, detect_format, read_chunks
+from socialcrm.store.readers import Format, ReadError, ReadOptions, detect_format, read_chunks
 from socialcrm.store.schemas import REJECTS, TableSchema, input_table
 from socialcrm.store.validate import ChunkValidator
 from socialcrm.store.workspace import Workspace
@@ -96,11 +96,18 @@ def ingest_file(
     fmt: Format | None = None,
     strict: bool = False,
     on_bytes: Callable[[int], None] | None = None,
+    *,
+    options: ReadOptions | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Load ``path`` into input table ``table``; see the module docstring for the steps.
 
     With ``strict``, any reject leaves the table untouched (``committed`` is false).
+    ``options`` says how to read a text file (encoding, delimiter, decimal mark). A file
+    that carries only some columns updates only those in existing rows, unless
+    ``replace``, which replaces whole rows.
     """
+    options = options or ReadOptions()
     try:
         schema = input_table(table)
     except KeyError as e:
@@ -108,7 +115,7 @@ def ingest_file(
     path = Path(path)
     fmt = fmt or detect_format(path)
     try:
-        names, chunks = read_chunks(path, fmt, on_bytes)
+        names, chunks = read_chunks(path, fmt, on_bytes, options=options)
     except ReadError as e:
         raise IngestError(str(e)) from None
     except OSError as e:
@@ -119,7 +126,7 @@ def ingest_file(
 
     scratch = ws.warehouse.scratch_dir()
     try:
-        staged, rejects_file = _stage(ws, schema, path, chunks, scratch, report)
+        staged, rejects_file = _stage(ws, schema, path, chunks, scratch, report, options)
         if fmt == "jsonl":
             report.ignored_columns = sorted(set(names) - set(schema.column_names))
         deduped = _reject_repeated_keys(schema, staged, rejects_file, scratch, report)
@@ -154,13 +161,19 @@ def _check_header(schema: TableSchema, path: Path, names: list[str], report: Ing
     report.ignored_columns = sorted(present - set(schema.column_names))
 
 
-def _stage(ws, schema, path, chunks, scratch, report):
+def _stage(ws, schema, path, chunks, scratch, report, options: ReadOptions):
     """Validate every chunk; write good rows and rejects to scratch Parquet files."""
     accepted_file = scratch / "accepted.parquet"
     rejects_file = scratch / "rejects.parquet"
     accepted_schema = schema.arrow_schema.append(pa.field("_line", pa.int64()))
     settings = ws.settings
-    validator = ChunkValidator(schema, settings.phone_region, settings.timezone)
+    validator = ChunkValidator(
+        schema,
+        settings.phone_region,
+        settings.timezone,
+        decimal=options.decimal,
+        max_amount=settings.ingest_max_amount,
+    )
     now = datetime.now(UTC)
     try:
         with (

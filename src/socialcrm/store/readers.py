@@ -28,6 +28,43 @@ class ReadError(Exception):
     """The file as a whole cannot be read (missing, not text, no header)."""
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a text file: its encoding, field delimiter and decimal mark."""
+
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    """CSV field delimiter; None guesses it from the first lines."""
+    decimal: str = "."
+    """Decimal mark of numbers: "." or "," (then "." or a space groups thousands)."""
+
+
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
+             "iso-8859-1": "latin-1", "cp1252": "cp1252", "windows-1252": "cp1252",
+             "utf-16": "utf-16"}
+DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def parse_options(encoding: str, delimiter: str | None, decimal: str) -> ReadOptions:
+    """Options as a person types them on the command line; ValueError says what is wrong."""
+    enc = ENCODINGS.get(encoding.strip().lower())
+    if enc is None:
+        raise ValueError(
+            f"unknown encoding {encoding[:40]!r}; use one of utf-8, latin-1, cp1252, utf-16"
+        )
+    if delimiter is not None:
+        delimiter = DELIMITERS.get(delimiter.lower(), delimiter)
+        if len(delimiter) != 1 or delimiter in "\"\r\n":
+            raise ValueError(
+                f"the delimiter must be one character (or 'tab'), not {delimiter[:20]!r}"
+            )
+    if decimal not in (".", ","):
+        raise ValueError(f"the decimal mark must be '.' or ',', not {decimal[:20]!r}")
+    if delimiter is not None and delimiter == decimal:
+        raise ValueError("the delimiter and the decimal mark must differ")
+    return ReadOptions(enc, delimiter, decimal)
+
+
 @dataclass
 class RawChunk:
     """Raw records: column -> list of strings (None when absent), with their lines."""
@@ -56,8 +93,10 @@ def read_chunks(
     fmt: Format,
     on_bytes: Callable[[int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    options: ReadOptions | None = None,
 ) -> tuple[list[str], Iterator[RawChunk]]:
     """Open ``path`` and return its column names and an iterator of raw chunks."""
+    options = options or ReadOptions()
     if not path.exists():
         raise ReadError(f"{path}: no such file")
     if path.is_dir():

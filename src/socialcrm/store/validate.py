@@ -42,9 +42,18 @@ def _sql_str(value: str) -> str:
 class ChunkValidator:
     """Validates chunks of one file against one schema."""
 
-    def __init__(self, schema: TableSchema, phone_region: str, timezone: str) -> None:
+    def __init__(
+        self,
+        schema: TableSchema,
+        phone_region: str,
+        timezone: str,
+        decimal: str = ".",
+        max_amount: float = 1e9,
+    ) -> None:
         self.schema = schema
         self.phone_region = phone_region
+        self.decimal = decimal
+        self.max_amount = max_amount
         self.con = duckdb.connect()
         self.con.execute(f"SET TimeZone = {_sql_str(timezone)}")
         self._sql = self._build_sql()
