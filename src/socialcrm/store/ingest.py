@@ -4,20 +4,29 @@ The path a file takes:
 
 1. read in chunks (CSV, JSON lines or Parquet), each record keeping its line and text;
 2. validate each chunk against the table's schema; good rows go to a staging Parquet
-   file, bad ones to the rejects with file, line, field and reason;
-3. reject repeated natural keys within the file (the first occurrence wins);
-4. merge with the current table by natural key on the engine: new rows are *accepted*,
+   file (with their line and verbatim text), bad ones to the rejects with file, line,
+   field, reason and text;
+3. reject repeated natural keys within the file (the first occurrence wins), keeping
+   the repeats' verbatim text;
+4. under the locks of the table, ``rejects`` and ``ingest_log`` (in that order): merge
+   with the current table by natural key on the engine: new rows are *accepted*,
    identical ones *unchanged*, changed ones *updated*;
-5. swap the table in atomically, then record the rejects (replacing those of an earlier
-   import of the same file) and a line in ``ingest_log``.
+5. publish, in one warehouse transaction, the table, the rejects (replacing those of an
+   earlier import of the same file) and a line in ``ingest_log``.
 
-A crash before step 5 leaves the previous table exactly as it was.
+Steps 1–3 run without locks, so imports of several files overlap; step 4 reads the table
+inside the lock, so concurrent imports (and other writers) never overwrite each other's
+rows. A crash before the transaction's commit point leaves all three tables as they were;
+after it, all three are new (see :meth:`Warehouse.transaction`).
+
+Columns a file does not carry are left as they are in existing rows (a *partial update*);
+new rows get nulls there. A carried column's empty cell sets null. ``replace=True``
+replaces whole rows instead. See :func:`ingest_file`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,11 +36,13 @@ import duckdb
 import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from socialcrm.store.readers import Format, ReadError, ReadOptions, detect_format, read_chunks
 from socialcrm.store.schemas import REJECTS, TableSchema, input_table
 from socialcrm.store.validate import ChunkValidator
+from socialcrm.store.warehouse import Transaction
 from socialcrm.store.workspace import Workspace
 
 REPORTED_REJECTS = 1000
@@ -103,9 +114,19 @@ def ingest_file(
     """Load ``path`` into input table ``table``; see the module docstring for the steps.
 
     With ``strict``, any reject leaves the table untouched (``committed`` is false).
-    ``options`` says how to read a text file (encoding, delimiter, decimal mark). A file
-    that carries only some columns updates only those in existing rows, unless
-    ``replace``, which replaces whole rows.
+    ``options`` says how to read a text file (encoding, delimiter, decimal mark).
+
+    A file that carries only some columns updates only those in existing rows; the
+    others keep their values, and new rows get nulls there. A column is *carried* when
+    it is in the header (CSV, Parquet) or named by any record (JSON lines: a record that
+    omits it then sets it to null). An empty cell of a carried column sets null. The
+    unchanged / updated counts compare carried columns only. For ``identities``,
+    ``raw_value`` is carried only when the file has it: otherwise existing rows keep
+    their ``raw_value`` and new rows get the value as written. With ``replace``, every
+    row in the file replaces the stored row whole (absent columns become null).
+
+    Other imports and writers of the same tables may run at the same time: each import
+    either lands all its rows or raises and changes nothing.
     """
     options = options or ReadOptions()
     try:
@@ -124,21 +145,22 @@ def ingest_file(
     if fmt != "jsonl":  # JSON lines name their fields per record
         _check_header(schema, path, names, report)
 
-    scratch = ws.warehouse.scratch_dir()
-    try:
+    wh = ws.warehouse
+    with wh.scratch() as scratch:
         staged, rejects_file = _stage(ws, schema, path, chunks, scratch, report, options)
         if fmt == "jsonl":
             report.ignored_columns = sorted(set(names) - set(schema.column_names))
-        deduped = _reject_repeated_keys(schema, staged, rejects_file, scratch, report)
+        carried = [c for c in schema.column_names if c in set(names)]
+        deduped, repeat_rejects = _reject_repeated_keys(schema, staged, scratch, report)
         if strict and report.rejected:
             return report
-        _merge(ws, schema, deduped, report)
-        _record_rejects(ws, report, rejects_file)
-        _log(ws, report, path)
+        digest = _sha256(path)
+        with wh.lock(schema.name, "rejects", "ingest_log"), wh.transaction() as tx:
+            _merge(ws, schema, deduped, report, tx, carried=carried, replace=replace)
+            _record_rejects(ws, report, [rejects_file, *repeat_rejects], tx)
+            _log(ws, report, digest, tx)
         report.committed = True
         return report
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _check_header(schema: TableSchema, path: Path, names: list[str], report: IngestReport) -> None:
@@ -165,7 +187,9 @@ def _stage(ws, schema, path, chunks, scratch, report, options: ReadOptions):
     """Validate every chunk; write good rows and rejects to scratch Parquet files."""
     accepted_file = scratch / "accepted.parquet"
     rejects_file = scratch / "rejects.parquet"
-    accepted_schema = schema.arrow_schema.append(pa.field("_line", pa.int64()))
+    accepted_schema = schema.arrow_schema.append(pa.field("_line", pa.int64())).append(
+        pa.field("_raw", pa.string())
+    )
     settings = ws.settings
     validator = ChunkValidator(
         schema,
@@ -186,7 +210,10 @@ def _stage(ws, schema, path, chunks, scratch, report, options: ReadOptions):
                     report.rows_read += len(chunk) + len(chunk.structural)
                     report.rejected += result.rejected_rows
                     if result.accepted.num_rows:
-                        good.write_table(result.accepted.cast(accepted_schema))
+                        rows = result.accepted.append_column(
+                            "_raw", _raw_texts(result.accepted.column("_line"), chunk)
+                        )
+                        good.write_table(rows.cast(accepted_schema))
                     if result.rejects:
                         bad.write_table(
                             _rejects_table(schema.name, report.file, result.rejects, now)
@@ -197,6 +224,12 @@ def _stage(ws, schema, path, chunks, scratch, report, options: ReadOptions):
     finally:
         validator.close()
     return accepted_file, rejects_file
+
+
+def _raw_texts(lines: pa.ChunkedArray, chunk) -> pa.Array:
+    """The verbatim text of each accepted row, found by its line in the chunk."""
+    where = pc.index_in(lines, value_set=pa.array(chunk.lines, pa.int64()))
+    return pa.array(chunk.raw, pa.string()).take(where)
 
 
 def _rejects_table(table: str, file: str, rejects, now: datetime) -> pa.Table:
@@ -222,64 +255,120 @@ def _remember(report: IngestReport, rejects) -> None:
         report.rejects.append(Reject(line, fld, reason))
 
 
-def _reject_repeated_keys(schema, staged, rejects_file, scratch, report):
-    """Keep the first row of each natural key in the file; reject the repeats."""
+def _reject_repeated_keys(
+    schema: TableSchema, staged: Path, scratch: Path, report: IngestReport
+) -> tuple[Path, list[Path]]:
+    """Keep the first row of each natural key in the file; reject the repeats verbatim.
+
+    Returns the rows to merge and the files of the repeats' rejects (none if no repeats).
+    Only the key columns and lines are grouped in memory; rows and texts stream.
+    """
     keys = ", ".join(f'"{k}"' for k in schema.key)
+    src = f"read_parquet('{staged}')"
     out = scratch / "deduped.parquet"
     extra = scratch / "repeat-rejects.parquet"
+    key_label = ", ".join(schema.key)
     con = duckdb.connect()
     try:
         con.execute(
-            f"""CREATE TEMP TABLE ranked AS
-            SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY _line) AS _rank,
-                   min(_line) OVER (PARTITION BY {keys}) AS _first
-            FROM read_parquet('{staged}')"""
+            f"""CREATE TEMP TABLE repeats AS
+            WITH firsts AS (
+              SELECT {keys}, min(_line) AS _first FROM {src}
+              GROUP BY {keys} HAVING count(*) > 1)
+            SELECT s._line, s._raw, f._first FROM {src} s JOIN firsts f USING ({keys})
+            WHERE s._line <> f._first"""
         )
-        repeats = con.execute(
-            "SELECT _line, _first FROM ranked WHERE _rank > 1 ORDER BY _line"
-        ).fetchall()
-        if not repeats:
-            return staged
+        n = con.execute("SELECT count(*) FROM repeats").fetchone()[0]
+        if not n:
+            return staged, []
         con.execute(
-            f"COPY (SELECT * EXCLUDE (_rank, _first) FROM ranked WHERE _rank = 1 ORDER BY _line)"
+            f"COPY (SELECT * EXCLUDE (_raw) FROM {src} s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM repeats r WHERE r._line = s._line) ORDER BY _line)"
             f" TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
         )
+        repeats = con.execute(
+            "SELECT _line, _first, _raw FROM repeats ORDER BY _line"
+        ).fetch_arrow_table()
     finally:
         con.close()
-    key_label = ", ".join(schema.key)
-    rows = [
-        (line, key_label, f"repeats the {key_label} of line {first} in this file", "")
-        for line, first in repeats
-    ]
-    report.rejected += len(rows)
-    _remember(report, rows)
+    reasons = pc.binary_join_element_wise(
+        f"repeats the {key_label} of line ",
+        repeats.column("_first").cast(pa.string()),
+        " in this file",
+        "",
+    )
     now = datetime.now(UTC)
-    previous = pq.read_table(rejects_file)
-    combined = pa.concat_tables([previous, _rejects_table(schema.name, report.file, rows, now)])
-    pq.write_table(combined, extra)
-    extra.replace(rejects_file)
+    pq.write_table(
+        pa.table(
+            {
+                "table_name": pa.array([schema.name] * n, pa.string()),
+                "file": pa.array([report.file] * n, pa.string()),
+                "line": repeats.column("_line"),
+                "field": pa.array([key_label] * n, pa.string()),
+                "reason": reasons,
+                "raw": repeats.column("_raw"),
+                "rejected_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+            },
+            schema=REJECTS,
+        ),
+        extra,
+    )
+    report.rejected += n
+    first = repeats.slice(0, REPORTED_REJECTS)
+    _remember(
+        report,
+        [
+            (line, key_label, reason, raw)
+            for line, reason, raw in zip(
+                first.column("_line").to_pylist(),
+                reasons.slice(0, REPORTED_REJECTS).to_pylist(),
+                first.column("_raw").to_pylist(),
+                strict=True,
+            )
+        ],
+    )
     report.rejects.sort(key=lambda r: r.line)
-    return out
+    return out, [extra]
 
 
-def _merge(ws: Workspace, schema: TableSchema, staged: Path, report: IngestReport) -> None:
-    """Classify rows as new / unchanged / updated and swap in the merged table."""
+def _merge(
+    ws: Workspace,
+    schema: TableSchema,
+    staged: Path,
+    report: IngestReport,
+    tx: Transaction,
+    *,
+    carried: list[str],
+    replace: bool,
+) -> None:
+    """Classify rows as new / unchanged / updated and stage the merged table in ``tx``.
+
+    Called with the table's lock held, so the table read here is the one replaced.
+    Columns not ``carried`` keep their stored values in existing rows (unless
+    ``replace``); only carried columns decide whether a row is unchanged.
+    """
     wh = ws.warehouse
+    cols = schema.column_names
     folder = staged.parent / "staged"
     folder.mkdir()
     staged.rename(folder / "part-0.parquet")
-    incoming = ws.engine.read_parquet(folder).drop("_line")
+    incoming = ws.engine.read_parquet(folder).select(cols)
     if not wh.exists(schema.name):
-        report.accepted = wh.write(schema.name, incoming.select(schema.column_names))
+        report.accepted = tx.write(schema.name, incoming)
         return
-    current = wh.table(schema.name)
-    others = [c for c in schema.column_names if c not in schema.key]
-    old = current.rename({f"old_{c}": c for c in schema.column_names}).mutate(
-        _present=ibis.literal(True)
-    )
+    current = wh.table(schema.name).select(cols)
+    taken = set(cols) if replace else set(carried) | set(schema.key)
+    kept_cols = [c for c in cols if c not in taken]
+    compared = [c for c in cols if c in taken and c not in schema.key]
+    old = current.rename({f"old_{c}": c for c in cols}).mutate(_present=ibis.literal(True))
     joined = incoming.left_join(old, [incoming[k] == old[f"old_{k}"] for k in schema.key])
-    same = ibis.and_(*[joined[c].identical_to(joined[f"old_{c}"]) for c in others])
-    status = ibis.cases((joined._present.isnull(), "new"), (same, "unchanged"), else_="updated")
+    is_new = joined._present.isnull()
+    same = (
+        ibis.and_(*[joined[c].identical_to(joined[f"old_{c}"]) for c in compared])
+        if compared
+        else ibis.literal(True)
+    )
+    status = ibis.cases((is_new, "new"), (same, "unchanged"), else_="updated")
     counts = ws.engine.execute(
         joined.mutate(status=status).group_by("status").aggregate(n=ibis._.count())
     )
@@ -289,15 +378,27 @@ def _merge(ws: Workspace, schema: TableSchema, staged: Path, report: IngestRepor
     report.updated = int(by_status.get("updated", 0))
     if report.accepted == 0 and report.updated == 0:
         return  # nothing changes: leave the table (and its version) as it is
+    if kept_cols:  # a partial file: existing rows keep the columns it does not carry
+        fresh = joined.select(
+            *[
+                (
+                    is_new.ifelse(joined[c], joined[f"old_{c}"]) if c in kept_cols else joined[c]
+                ).name(c)
+                for c in cols
+            ]
+        )
+    else:
+        fresh = incoming
     kept = current.anti_join(incoming, list(schema.key))
-    merged = kept.select(schema.column_names).union(incoming.select(schema.column_names))
-    wh.write(schema.name, merged)
+    tx.write(schema.name, kept.union(fresh.select(cols)))
 
 
-def _record_rejects(ws: Workspace, report: IngestReport, rejects_file: Path) -> None:
+def _record_rejects(
+    ws: Workspace, report: IngestReport, files: list[Path], tx: Transaction
+) -> None:
     """Replace this file's earlier rejects with this run's, so re-runs add nothing."""
     wh = ws.warehouse
-    new = pq.read_table(rejects_file)
+    new = pa.concat_tables([pq.read_table(f).cast(REJECTS) for f in files])
     if wh.exists("rejects"):
         old = wh.read_arrow("rejects")
         mask = _from_other_imports(old, report.table, report.file)
@@ -306,7 +407,7 @@ def _record_rejects(ws: Workspace, report: IngestReport, rejects_file: Path) -> 
         new = pa.concat_tables([old.filter(pa.array(mask)), new.cast(old.schema)])
     elif new.num_rows == 0:
         return
-    wh.write("rejects", new)
+    tx.write("rejects", new)
 
 
 def _from_other_imports(rejects: pa.Table, table: str, file: str) -> np.ndarray:
@@ -316,16 +417,21 @@ def _from_other_imports(rejects: pa.Table, table: str, file: str) -> np.ndarray:
     return ~((t == table) & (f == file)) if len(t) else np.ones(0, dtype=bool)
 
 
-def _log(ws: Workspace, report: IngestReport, path: Path) -> None:
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def _log(ws: Workspace, report: IngestReport, sha256: str, tx: Transaction) -> None:
+    """Stage ``ingest_log`` with one more line, for this import."""
     row = pa.table(
         {
             "table_name": [report.table],
             "file": [report.file],
-            "sha256": [digest.hexdigest()],
+            "sha256": [sha256],
             "finished_at": [datetime.now(UTC)],
             "rows_read": [report.rows_read],
             "accepted": [report.accepted],
@@ -338,4 +444,4 @@ def _log(ws: Workspace, report: IngestReport, path: Path) -> None:
     wh = ws.warehouse
     if wh.exists("ingest_log"):
         row = pa.concat_tables([wh.read_arrow("ingest_log").cast(INGEST_LOG), row])
-    wh.write("ingest_log", row)
+    tx.write("ingest_log", row)

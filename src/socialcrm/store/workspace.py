@@ -22,10 +22,17 @@ class Workspace:
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Self:
-        """Open the workspace the settings name (created on first write)."""
+        """Open the workspace the settings name (created on first write).
+
+        Opening removes what killed imports and writers left behind (their scratch
+        folders, half-built versions) and finishes commits interrupted after their commit
+        point; nothing a running process still uses is touched (``Warehouse.tidy``).
+        """
         settings = settings or get_settings()
         engine = make_engine(settings)
-        return cls(settings, engine, Warehouse(settings.warehouse_dir, engine))
+        warehouse = Warehouse(settings.warehouse_dir, engine)
+        warehouse.tidy()
+        return cls(settings, engine, warehouse)
 
     def close(self) -> None:
         self.engine.close()
