@@ -18,7 +18,8 @@ from socialcrm.store.codes import COUNTRIES, CURRENCIES
 from socialcrm.store.readers import RawChunk
 from socialcrm.store.schemas import IDENTITY_KINDS, PLATFORMS, Column, TableSchema
 
-MAX_REASON_VALUE = 60
+MAX_REASON_VALUE = 200
+"""Most characters of a value that a reason quotes; longer ones are cut with '…'."""
 
 
 @dataclass
@@ -37,6 +38,16 @@ def _quote(value: str) -> str:
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _shown(c: str) -> str:
+    """SQL for a value as a reason quotes it: at most MAX_REASON_VALUE characters."""
+    n = MAX_REASON_VALUE
+    return f"(CASE WHEN length({c}) > {n} THEN left({c}, {n}) || '…' ELSE {c} END)"
+
+
+def _limit(amount: float) -> str:
+    return f"{amount:,.0f}" if amount == int(amount) else f"{amount:,}"
 
 
 class ChunkValidator:
@@ -126,17 +137,19 @@ class ChunkValidator:
         selects, checks = [], []
         for col in self.schema.columns:
             c = f'"{col.name}"'
-            typed, type_error = _typed(col, c)
+            typed, type_error = _typed(col, c, self.decimal)
             selects.append(f"{typed} AS {c}")
             cases = []
             if col.required:
                 cases.append(f"WHEN {c} IS NULL THEN 'required field is empty'")
+            if self.schema.name == "orders" and col.name == "amount":
+                cases += self._amount_checks(c, typed)  # only on a number: before the type
             if type_error:
                 cases.append(type_error)
             if col.minimum is not None:
                 cases.append(
                     f"WHEN {typed} < {col.minimum} THEN 'must be at least {col.minimum:g}, found ' "
-                    f"|| {c}"
+                    f"|| {_shown(c)}"
                 )
             domain = col.domain
             label = None
@@ -149,7 +162,7 @@ class ChunkValidator:
                 what = label or "one of " + ", ".join(domain)
                 cases.append(
                     f"WHEN {c} IS NOT NULL AND {c} NOT IN ({allowed}) THEN "
-                    f"'''' || {c} || ''' is not {what}'"
+                    f"'''' || {_shown(c)} || ''' is not {what}'"
                 )
             checks.append(
                 f'CASE {" ".join(cases)} END AS "{col.name}__error"'
@@ -163,6 +176,35 @@ class ChunkValidator:
                 f'AS "{"|".join(group)}__error"'
             )
         return f"SELECT _idx, {', '.join(selects)}, {', '.join(checks)} FROM chunk ORDER BY _idx"
+
+    def _amount_checks(self, c: str, typed: str) -> list[str]:
+        """An order's amount: within the ceiling, and of a sign that fits its status.
+
+        completed: 0 or more (a free order is 0); returned, a refund: 0 or less;
+        cancelled: its original amount or 0, never negative (a cancelled order moves no
+        money back; a negative one is a refund filed under the wrong status).
+        Text that is no number is left to the type check.
+        """
+        ceiling = _limit(self.max_amount)
+        shown = _shown(c)
+        beyond = (
+            f" is beyond the ceiling of ±{ceiling} (setting SOCIALCRM_INGEST_MAX_AMOUNT; "
+            "raise it if the amount is real)"
+        )
+        refund = " (a refund is a row with status returned)"
+        return [
+            f"WHEN NOT isfinite({typed}) THEN 'not a finite amount: ' || {shown} || "
+            f"{_sql_str(f' (amounts lie within ±{ceiling}, setting SOCIALCRM_INGEST_MAX_AMOUNT)')}",
+            f"WHEN abs({typed}) > {float(self.max_amount)!r} "
+            f"THEN 'amount ' || {shown} || {_sql_str(beyond)}",
+            f"""WHEN "status" = 'completed' AND {typed} < 0 THEN 'a completed order cannot """
+            f"""have a negative amount, found ' || {shown} || {_sql_str(refund)}""",
+            f"""WHEN "status" = 'returned' AND {typed} > 0 THEN 'a returned order is a """
+            f"""refund: its amount must be negative or 0, found ' || {shown}""",
+            f"""WHEN "status" = 'cancelled' AND {typed} < 0 THEN 'a cancelled order keeps its """
+            f"""original amount or 0, not a negative amount, found ' || {shown} || """
+            f"{_sql_str(refund)}",
+        ]
 
     def validate(self, chunk: RawChunk) -> ChunkResult:
         rejects: list[tuple[int, str | None, str, str]] = [
@@ -214,32 +256,77 @@ class ChunkValidator:
         return ChunkResult(out, rejects, rejected_rows)
 
 
-def _typed(col: Column, c: str) -> tuple[str, str | None]:
+def _numeric(c: str, decimal: str) -> str:
+    """SQL for a number's text as DuckDB reads it ("." decimal, no grouping); NULL if bad.
+
+    With decimal ".": what DuckDB reads, and a comma only to group thousands, in the full
+    pattern 1,234,567.89. With decimal ",": an optional sign, digits either plain or in
+    groups of three after a first group of 1-3, the groups separated by "." or by spaces
+    (also no-break spaces), then optionally "," and digits: 1234,5  1.234,50  1 234,50.
+    """
+    if decimal == ".":
+        return (
+            f"CASE WHEN NOT contains({c}, ',') THEN {c} "
+            rf"WHEN regexp_full_match({c}, '[+-]?\d{{1,3}}(,\d{{3}})+(\.\d+)?') "
+            f"THEN replace({c}, ',', '') END"
+        )
+    space = "[ \\x{00A0}\\x{202F}]"
+    grammar = rf"[+-]?(\d+|\d{{1,3}}(\.\d{{3}})+|\d{{1,3}}({space}\d{{3}})+)(,\d+)?"
+    return (
+        f"CASE WHEN regexp_full_match({c}, '{grammar}') "
+        f"THEN replace(regexp_replace({c}, '[.{space[1:-1]}]', '', 'g'), ',', '.') END"
+    )
+
+
+def _not_a_number(c: str, decimal: str, what: str) -> str:
+    """SQL for the reason a value is no number, with a hint about the decimal mark."""
+    shown = _shown(c)
+    if decimal == ",":
+        hint = " (with --decimal , numbers are written 1234,50 or 1.234,50 or 1 234,50)"
+        return f"'{what}: ' || {shown} || {_sql_str(hint)}"
+    hint = (
+        " (with the decimal mark '.' a comma may only group thousands, as in 1,234.50; "
+        "for a decimal comma use --decimal ,)"
+    )
+    return (
+        f"'{what}: ' || {shown} || CASE WHEN contains({c}, ',') THEN {_sql_str(hint)} ELSE '' END"
+    )
+
+
+def _typed(col: Column, c: str, decimal: str = ".") -> tuple[str, str | None]:
     """SQL for the typed value and the CASE branch that reports a type error."""
+    shown = _shown(c)
     match col.type:
         case "string":
             return c, None
         case "int64":
-            t = f"TRY_CAST({c} AS BIGINT)"
-            return t, f"WHEN {c} IS NOT NULL AND {t} IS NULL THEN 'not an integer: ' || {c}"
+            number = _numeric(c, decimal)
+            as_double = f"TRY_CAST({number} AS DOUBLE)"
+            # whole numbers only: DuckDB alone would round 1.5 to 2
+            t = f"CASE WHEN {as_double} = trunc({as_double}) THEN TRY_CAST({number} AS BIGINT) END"
+            return t, (
+                f"WHEN {c} IS NOT NULL AND ({t}) IS NULL "
+                f"THEN {_not_a_number(c, decimal, 'not an integer')}"
+            )
         case "float64":
-            t = f"TRY_CAST({c} AS DOUBLE)"
+            t = f"TRY_CAST({_numeric(c, decimal)} AS DOUBLE)"
             return t, (
                 f"WHEN {c} IS NOT NULL AND ({t} IS NULL OR NOT isfinite({t})) "
-                f"THEN 'not a number: ' || {c}"
+                f"THEN {_not_a_number(c, decimal, 'not a number')}"
             )
         case "bool":
             t = (
                 f"CASE WHEN lower({c}) IN ('true','t','yes','y','1') THEN true "
                 f"WHEN lower({c}) IN ('false','f','no','n','0') THEN false END"
             )
-            return t, f"WHEN {c} IS NOT NULL AND ({t}) IS NULL THEN 'not true/false: ' || {c}"
+            return t, f"WHEN {c} IS NOT NULL AND ({t}) IS NULL THEN 'not true/false: ' || {shown}"
         case "date":
             iso_date = f"regexp_full_match({c}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')"
             t = f"CASE WHEN {iso_date} THEN TRY_CAST({c} AS DATE) END"
             return t, (
-                f"WHEN {c} IS NOT NULL AND ({t}) IS NULL THEN 'not a date (YYYY-MM-DD): ' || {c} "
-                f"WHEN year({t}) NOT BETWEEN 1900 AND 2100 THEN 'date out of range: ' || {c}"
+                f"WHEN {c} IS NOT NULL AND ({t}) IS NULL "
+                f"THEN 'not a date (YYYY-MM-DD): ' || {shown} "
+                f"WHEN year({t}) NOT BETWEEN 1900 AND 2100 THEN 'date out of range: ' || {shown}"
             )
         case "timestamp":
             # A date alone means midnight UTC; a time without offset is in the import's zone.
@@ -251,9 +338,9 @@ def _typed(col: Column, c: str) -> tuple[str, str | None]:
             )
             return t, (
                 f"WHEN {c} IS NOT NULL AND ({t}) IS NULL "
-                f"THEN 'not an ISO 8601 date-time: ' || {c} "
+                f"THEN 'not an ISO 8601 date-time: ' || {shown} "
                 f"WHEN year(({t}) AT TIME ZONE 'UTC') NOT BETWEEN 1900 AND 2100 "
-                f"THEN 'date-time out of range: ' || {c}"
+                f"THEN 'date-time out of range: ' || {shown}"
             )
     raise AssertionError(col.type)
 
@@ -275,7 +362,10 @@ def _map_cached(values, fn, context):
             try:
                 hit = (fn(v, k), None)
             except ValueError as e:
-                hit = (None, str(e))
+                reason = str(e)
+                if len(v) > MAX_REASON_VALUE:  # reasons quote the whole value with repr()
+                    reason = reason.replace(repr(v), _quote(v))
+                hit = (None, reason)
             cache[key] = hit
         out.append(hit[0])
         err.append(hit[1])
