@@ -116,3 +116,51 @@ def test_no_repeat_buyers_is_a_clear_error(tmp_path: Path) -> None:
     f.write_text("customer_id,date\na,2024-01-01\nb,2024-01-02\n")
     result = runner.invoke(clv_app, ["fit", str(f), "--calibration-end", "2024-02-01"])
     assert result.exit_code == 1 and "no repeat buyers" in result.stderr
+
+
+def test_cdnow_says_which_customers_it_left_out(cdnow_path: Path, tmp_path: Path) -> None:
+    args = [str(cdnow_path), *COMMON[1:-1]]  # without --count-zero-amount
+    out = _json(["fit", *args, "--json"])
+    assert out["n_customers"] == 2349 and out["customers_in_file"] == 2357
+    assert out["left_out"] == {
+        "only_zero_amount": 8,
+        "first_purchase_after_calibration_end": 0,
+        "no_positive_amount": 0,
+        "only_unreadable_rows": 0,
+    }
+    assert out["rows_left_out"] == {"no_customer_id": 0, "bad_date": 0, "bad_amount": 0}
+    text = runner.invoke(clv_app, ["fit", *args])
+    assert text.exit_code == 0, text.output
+    assert "2,349 customers fitted" in text.stdout
+    assert (
+        "left out of the file's 2,357 customers: 8 whose only orders by the calibration end "
+        "have a zero amount (count them with --count-zero-amount)"
+    ) in text.stdout
+
+    counted = _json(["fit", *args, "--count-zero-amount", "--json"])
+    assert counted["n_customers"] == counted["customers_in_file"] == 2357
+    assert set(counted["left_out"].values()) == {0}
+
+    dest = tmp_path / "scores.csv"
+    scored = _json(["predict", *args, "--horizon-end", "1998-06-30", "--out", str(dest), "--json"])
+    assert scored["n_customers"] == 2349 and scored["left_out"]["only_zero_amount"] == 8
+    assert len(pd.read_csv(dest)) == 2349
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_cdnow_as_json_lines_or_parquet_gives_the_published_fit(
+    cdnow_path: Path, tmp_path: Path, suffix: str
+) -> None:
+    raw = pd.read_csv(cdnow_path, dtype={"customer_id": str})
+    path = tmp_path / f"cdnow{suffix}"
+    if suffix == ".jsonl":
+        raw.to_json(path, orient="records", lines=True)
+    else:
+        raw.assign(date=pd.to_datetime(raw.date)).to_parquet(path, index=False)
+    out = _json(["fit", str(path), *COMMON[1:], "--json"])
+    assert out["format"] == suffix[1:]
+    assert out["n_customers"] == out["customers_in_file"] == 2357
+    assert out["log_likelihood"] == pytest.approx(-9582.43, abs=0.01)
+    published = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
+    for name, value in published.items():
+        assert out["params"][name] == pytest.approx(value, abs=0.001)
