@@ -86,7 +86,8 @@ def shorten(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
     """
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    more = len(text) - limit
+    return f"{text[:limit]}… ({more:,} more character{'s' if more > 1 else ''})"
 
 
 @dataclass(frozen=True)
