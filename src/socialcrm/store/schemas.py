@@ -230,8 +230,12 @@ IDENTITIES = TableSchema(
 ORDERS = TableSchema(
     name="orders",
     meaning=(
-        "Orders and refunds. A refund is a row with a negative amount (status `returned`). "
-        "A row names its customer by `customer_id`, by `email`, or both."
+        "Orders and refunds. A row names its customer by `customer_id`, by `email`, or both. "
+        "The sign of `amount` must fit `status`: `completed` 0 or more (0 is a free order), "
+        "`returned` (a refund) 0 or less, `cancelled` its original amount or 0, never "
+        "negative (a cancelled order moves no money back; value models ignore it). An amount "
+        "beyond ±`SOCIALCRM_INGEST_MAX_AMOUNT` (default 10,000,000) is rejected as a likely "
+        "typo."
     ),
     key=("order_id",),
     columns=(
@@ -249,7 +253,12 @@ ORDERS = TableSchema(
             "When the order was placed (ISO 8601; a date alone means midnight UTC).",
             required=True,
         ),
-        _c("amount", "float64", "Order total in `currency`; negative for refunds.", required=True),
+        _c(
+            "amount",
+            "float64",
+            "Order total in `currency`; negative for refunds; sign by `status` (see above).",
+            required=True,
+        ),
         _c("currency", "string", "ISO 4217 currency code.", required=True, normalise="upper"),
         _c(
             "status",
