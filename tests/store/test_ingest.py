@@ -73,6 +73,41 @@ def test_good_rows_load_and_each_bad_row_is_reported(ws: Workspace, messy: Path)
     assert len(kept) == 10
     assert kept.set_index("line").loc[9, "raw"] == 'o8,c4,,2024-02-05,"12,EUR,completed,1'
     assert set(kept.file) == {str(messy.resolve())}
+    # every reject keeps its row verbatim, the repeated key (line 12) included
+    lines = MESSY_ORDERS.splitlines()
+    assert {line: raw for line, raw in zip(kept.line, kept.raw, strict=True)} == {
+        line: lines[line - 1] for line in EXPECTED_REJECTS
+    }
+
+
+def test_each_repeat_of_a_key_is_rejected_verbatim(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "repeats.csv"
+    path.write_text(
+        HEADER + "o1,c1,,2024-01-05,1,EUR,completed,1\n"  # line 2: kept
+        "o2,c2,,2024-01-05,2,EUR,completed,1\n"  # 3: kept
+        "o1,c9,,2024-01-06,3,EUR,completed,1\n"  # 4: repeats line 2
+        "o2,c2,,2024-01-05,2,EUR,completed,1\n"  # 5: repeats line 3
+        "o1,c8,,2024-01-07,4,EUR,completed,1\n"  # 6: repeats line 2
+    )
+    report = ingest_file(ws, "orders", path)
+    assert (report.accepted, report.rejected) == (2, 3)
+    assert [(r.line, r.field) for r in report.rejects] == [
+        (4, "order_id"),
+        (5, "order_id"),
+        (6, "order_id"),
+    ]
+    assert [r.reason for r in report.rejects] == [
+        "repeats the order_id of line 2 in this file",
+        "repeats the order_id of line 3 in this file",
+        "repeats the order_id of line 2 in this file",
+    ]
+    orders = {r["order_id"]: r for r in ws.warehouse.read_arrow("orders").to_pylist()}
+    assert orders["o1"]["customer_id"] == "c1" and orders["o1"]["amount"] == 1.0
+    rejects = sorted(
+        (r["line"], r["raw"], r["reason"]) for r in ws.warehouse.read_arrow("rejects").to_pylist()
+    )
+    lines = path.read_text().splitlines()
+    assert [(line, raw) for line, raw, _ in rejects] == [(n, lines[n - 1]) for n in (4, 5, 6)]
 
 
 def test_loading_twice_changes_nothing(ws: Workspace, messy: Path) -> None:
