@@ -257,8 +257,14 @@ def serve(
 ) -> None:
     """Serve the web app and REST API.
 
+    Behind a reverse proxy, set SOCIALCRM_TRUSTED_PROXIES to its address so that its
+    X-Forwarded-For header is believed (from anyone else it is ignored).
+
     Example: socialcrm serve --port 8000 --delivery-interval 15
     """
+    import errno
+    import socket
+
     import uvicorn
 
     from socialcrm.web.app import create_app
@@ -268,8 +274,28 @@ def serve(
         delivery_interval = 30.0  # a served app delivers replies unless told otherwise
     if delivery_interval is not None:
         settings = settings.model_copy(update={"delivery_interval_seconds": delivery_interval})
-    out.print(f"socialcrm on http://{host}:{port} (Ctrl+C to stop)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # Bind before saying where we listen: a busy port is one line and exit 2, no URL first.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise _fail(
+                f"port {port} on {host} is already in use; choose another with --port"
+            ) from None
+        raise _fail(f"cannot listen on {host} port {port}: {e.strerror or e}") from None
+    port = sock.getsockname()[1]  # the one chosen, for --port 0
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local
+    # client; the app reads it itself, from SOCIALCRM_TRUSTED_PROXIES only.
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="warning", proxy_headers=False
+    )
+    sock.listen(config.backlog)  # from here on a client waits rather than being refused
+    shown = f"[{host}]" if ":" in host else host
+    out.print(f"socialcrm on http://{shown}:{port} (Ctrl+C to stop)")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EngineName = Literal["duckdb", "spark"]
 
@@ -179,6 +179,29 @@ class Settings(BaseSettings):
         description="How long a server remembers an API token's owner (0: check every call); "
         "a revoked token may work this long.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For "
+        "header is believed, e.g. '127.0.0.1,10.0.0.0/8'. Default none: the peer's address "
+        "is the client's (a header anyone can write never picks the rate-limited address).",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        """A comma- or space-separated string or a JSON list (as the variable holds it); each
+        entry must be an IP or a CIDR, so a typo fails at start rather than trusting none."""
+        import ipaddress
+        import json
+
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.replace(",", " ").split()
+        if isinstance(value, list | tuple):
+            for v in value:
+                ipaddress.ip_network(str(v).strip(), strict=False)  # ValueError: not an IP
+            return [str(v).strip() for v in value]
+        return value
 
     # -- responding: the engagement inbox and connectors (issue 9) --
     inbox_first_response_hours: float = Field(

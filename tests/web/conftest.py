@@ -333,7 +333,11 @@ def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     app = create_app(settings) if app is None else app
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
+    # As `socialcrm serve` runs it: uvicorn's own X-Forwarded-For handling off (the app
+    # believes the header from SOCIALCRM_TRUSTED_PROXIES only).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="error", proxy_headers=False
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

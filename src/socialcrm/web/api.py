@@ -20,7 +20,6 @@ from socialcrm.appdb.models import AuditEntry, User
 from socialcrm.web import views
 from socialcrm.web.deps import AppState, api_principal, require, respond, state
 from socialcrm.web.readmodel import SORTS
-from socialcrm.web.security import mask_row
 
 router = APIRouter(prefix="/api/v1")
 
@@ -36,9 +35,7 @@ async def refreshed(st: AppState) -> None:
 
 
 def _page(items: list[dict[str, Any]], total: int, page: int, size: int, p: Principal) -> Any:
-    return respond(
-        {"items": [mask_row(i, p) for i in items], "total": total, "page": page, "page_size": size}
-    )
+    return respond({"items": items, "total": total, "page": page, "page_size": size}, p)
 
 
 @router.get("/me", summary="Who is calling")
@@ -50,7 +47,7 @@ def me(p: Principal = Depends(api_principal)) -> dict[str, Any]:
 def overview(
     p: Principal = Depends(api_principal), st: AppState = Depends(state)
 ) -> dict[str, Any]:
-    return respond(views.overview(st.rm) | {"segments": views.segments(st.rm)})
+    return respond(views.overview(st.rm) | {"segments": views.segments(st.rm)}, p)
 
 
 @router.get("/customers", summary="Search and filter customers")
@@ -117,15 +114,13 @@ async def customer(
 ) -> dict[str, Any]:
     await refreshed(st)
     c = _customer(st, customer_id)
-    c["profile"] = mask_row(c["profile"], p)
-    c["identities"] = [mask_row(i, p) for i in c["identities"]]
     c["orders"] = [
         {k: v for k, v in o.items() if k != "email" or p.can("agent")} for o in c["orders"]
     ]
     if include_activity:
         ids = [customer_id, c["person_id"] or customer_id]
         c.update(await run_in_threadpool(views.customer_activity, st.db, ids, p))
-    return respond(c)
+    return respond(c, p)
 
 
 @router.get(
@@ -144,14 +139,14 @@ async def customer_activity(
     if found is None:
         raise HTTPException(404, f"no customer {customer_id!r}")
     ids = [customer_id, found.get("person_id") or customer_id]
-    return respond(await run_in_threadpool(views.customer_activity, st.db, ids, p))
+    return respond(await run_in_threadpool(views.customer_activity, st.db, ids, p), p)
 
 
 @router.get("/customers/{customer_id}/scores", summary="A customer's scores and their drivers")
 def customer_scores(
     customer_id: str, p: Principal = Depends(api_principal), st: AppState = Depends(state)
 ) -> dict[str, Any]:
-    return respond(_customer(st, customer_id)["scores"])
+    return respond(_customer(st, customer_id)["scores"], p)
 
 
 @router.get("/segments", summary="Segments: size, value, rule, audience and trend")
@@ -168,7 +163,8 @@ def segments(p: Principal = Depends(api_principal), st: AppState = Depends(state
             "note": note,
             "rules_error": error,
             "trends": views.segment_trends(st.rm),
-        }
+        },
+        p,
     )
 
 
@@ -204,7 +200,7 @@ def segment_audience(
 @router.get("/programs/campaigns", summary="Campaigns with their treated and held-out groups")
 def campaigns(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
     items = views.campaigns(st.rm)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get(
@@ -220,7 +216,7 @@ def campaign(
     if not found:
         raise HTTPException(404, f"no campaign {campaign_id!r}")
     report = views.campaign_reports(st.settings, [campaign_id])[campaign_id]
-    return respond({"campaign": found[0], "report": report})
+    return respond({"campaign": found[0], "report": report}, p)
 
 
 @router.get("/programs/referrals/leaderboard", summary="Top referrers by rewards earned")
@@ -233,7 +229,7 @@ def referral_leaderboard(
 
     with st.db.session() as s:
         items = leaderboard(s, top)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/programs/loyalty/tiers", summary="Loyalty members per tier, and the rules")
@@ -241,7 +237,7 @@ def loyalty_tiers(p: Principal = Depends(api_principal), st: AppState = Depends(
     prog = views.programs(st.db, st.settings, top=1)
     if prog["error"]:
         raise HTTPException(503, prog["error"])
-    return respond({"items": prog["tiers"], "total": len(prog["tiers"]), "rules": prog["rules"]})
+    return respond({"items": prog["tiers"], "total": len(prog["tiers"]), "rules": prog["rules"]}, p)
 
 
 @router.get(
@@ -256,7 +252,7 @@ def loyalty_account(
 ) -> dict[str, Any]:
     customer_id = customer_id.replace("\x00", "")  # PostgreSQL refuses NUL in text
     try:
-        return respond(views.loyalty_account(st.db, st.settings, customer_id, limit))
+        return respond(views.loyalty_account(st.db, st.settings, customer_id, limit), p)
     except views.Unavailable as e:
         raise HTTPException(503, str(e)) from None
 
@@ -301,25 +297,25 @@ def listening_daily(
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
     items = views.daily(st.rm, dimension, key, days)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/topics", summary="Topics of conversation")
 def topics(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
     items = views.topics(st.rm)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/mentions", summary="Brand, product and competitor mentions")
 def mentions(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
     items = views.mentions(st.rm)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/alerts", summary="Spikes in volume or negativity")
 def alerts(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
     items = views.alerts(st.rm)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/influencers", summary="The amplifier roster")
@@ -330,13 +326,13 @@ def influencers(
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
     items = views.influencers(st.rm, limit, amplifiers_only)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/communities", summary="Communities of the social graph")
 def communities(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
     items = views.communities(st.rm)
-    return respond({"items": items, "total": len(items)})
+    return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/consents", summary="Consent in force per customer and purpose")
@@ -373,7 +369,7 @@ def users(p: Principal = Depends(require("admin")), st: AppState = Depends(state
             }
             for u in s.scalars(select(User).order_by(User.email))
         ]
-    return respond({"items": rows, "total": len(rows)})
+    return respond({"items": rows, "total": len(rows)}, p)
 
 
 @router.get("/audit", summary="Audit log, newest first (admin)")
@@ -393,4 +389,4 @@ def audit(
             }
             for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
         ]
-    return respond({"items": rows, "total": len(rows)})
+    return respond({"items": rows, "total": len(rows)}, p)

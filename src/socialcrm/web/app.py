@@ -1,7 +1,8 @@
 """The web app: FastAPI serving server-rendered pages and the REST API under ``/api/v1``.
 
 ``create_app`` wires the pieces: the app database (migrated on start), the per-process
-read model over the warehouse, signed-cookie sessions, security headers and error
+read model over the warehouse, signed-cookie sessions, the one CSRF rule for every write
+(:func:`~socialcrm.web.security.csrf_guard`), security and cache headers, and error
 bodies that are the same shape everywhere in the API.
 """
 
@@ -29,7 +30,14 @@ from socialcrm.web import api, inbox, pages
 from socialcrm.web import ideas as ideas_web
 from socialcrm.web.deps import AppState, LoginRequired, api_principal
 from socialcrm.web.readmodel import ReadModel
-from socialcrm.web.security import SECURITY_HEADERS, LoginLimiter, TokenCache, secret_key
+from socialcrm.web.security import (
+    SECURITY_HEADERS,
+    LoginLimiter,
+    TokenCache,
+    csrf_guard,
+    parse_networks,
+    secret_key,
+)
 
 STATIC = Path(__file__).parent / "static"
 CODES = {
@@ -54,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # Swagger UI loads from a CDN, which the CSP forbids
         redoc_url=None,
         lifespan=_lifespan,
+        # Every write of every route, pages and API, present and future: a bearer token or
+        # the session's CSRF token (tests/web/test_security.py walks app.routes to check).
+        dependencies=[Depends(csrf_guard)],
     )
     app.state.crm = AppState(
         settings=settings,
@@ -61,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rm=ReadModel(settings.warehouse_dir, settings.duckdb_threads),
         limiter=LoginLimiter(settings.web_login_attempts, settings.web_login_window_seconds),
         tokens=TokenCache(settings.web_token_cache_seconds),
+        proxies=parse_networks(settings.trusted_proxies),
     )
     app.add_middleware(
         SessionMiddleware,
@@ -136,7 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 class SecurityHeaders:
-    """Security headers on every response (plain ASGI: no per-request task overhead)."""
+    """Security headers on every response, and ``Cache-Control: no-store`` on every one
+    but the static assets: pages and API answers carry personal data (and pages the
+    session's CSRF token), which no browser or shared cache should keep. Plain ASGI: no
+    per-request task overhead."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -145,14 +160,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].startswith("/api/")
+        static = scope["path"].startswith("/static/")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for k, v in SECURITY_HEADERS.items():
                     headers.setdefault(k, v)
-                if api:
+                if not static:
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
 

@@ -16,7 +16,7 @@ from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
 from socialcrm.web.readmodel import ReadModel
-from socialcrm.web.security import LoginLimiter, TokenCache, principal_of
+from socialcrm.web.security import LoginLimiter, Network, TokenCache, masked, principal_of
 
 
 @dataclass
@@ -26,6 +26,7 @@ class AppState:
     rm: ReadModel
     limiter: LoginLimiter
     tokens: TokenCache
+    proxies: tuple[Network, ...] = ()  # SOCIALCRM_TRUSTED_PROXIES
 
 
 class LoginRequired(Exception):
@@ -69,14 +70,16 @@ def require(role: str, *, page: bool = False):
     return check
 
 
-def respond(data: Any) -> Any:
-    """``data`` as a JSON response, skipping FastAPI's re-encoding.
+def respond(data: Any, p: Principal | None = None, status: int = 200) -> Any:
+    """``data`` as a JSON response, skipping FastAPI's re-encoding; with the caller ``p``,
+    masked for it (viewers see contacts, handles and staff emails masked).
 
     orjson writes dates as ISO 8601 and NaN/inf as null (what :func:`clean` does, ten
     times faster). Endpoints keep their return annotations for the OpenAPI schema; a
     Response returned is sent as it is.
     """
-    return Response(orjson.dumps(data, default=_encode), media_type="application/json")
+    body = orjson.dumps(masked(data, p), default=_encode)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def _encode(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """Ideas board and webhooks on the web: REST API under ``/api/v1`` and pages under ``/ideas``.
 
 Everyone signed in reads the board; agents and above confirm, vote for customers, merge
-and give statuses; admins configure webhooks. Pages post forms with a CSRF token; the
-API's writes need a bearer token (a cookie alone could be ridden by another site).
+and give statuses; admins configure webhooks. Writes follow the app's one rule: a bearer
+token, or the session's CSRF token (form field or ``X-CSRF-Token`` header): a cookie
+alone, which another site could ride, never writes (see security.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from socialcrm.collaborating.ideas import IdeaError
 from socialcrm.collaborating.webhooks import WebhookError
 from socialcrm.web.deps import AppState, require, respond, state
 from socialcrm.web.pages import render
-from socialcrm.web.security import check_csrf
 
 router = APIRouter()
 Status = Literal["new", "under_review", "planned", "in_progress", "shipped", "declined"]
@@ -40,15 +40,9 @@ def _route(st: AppState):
 
 
 def writer(role: str):
-    """``role`` or higher, through a bearer token: API writes never ride on a cookie."""
-    base = require(role)
-
-    async def check(p: Principal = Depends(base)) -> Principal:
-        if not p.via_token:
-            raise HTTPException(403, "API writes need 'Authorization: Bearer <token>'")
-        return p
-
-    return check
+    """``role`` or higher. The CSRF rule of every write is the app's (security.csrf_guard):
+    a bearer token, or a session with its CSRF token."""
+    return require(role)
 
 
 def _run(st: AppState, fn):
@@ -94,7 +88,8 @@ def api_ideas(
                 st,
                 lambda s: ideas.board(s, _value(st), status=status, proposed=proposed, sort=sort),
             )
-        }
+        },
+        p,
     )
 
 
@@ -113,7 +108,7 @@ def api_submit(
         )
         return ideas.summary(i)
 
-    return Response(respond(_run(st, go)).body, status_code=201, media_type="application/json")
+    return respond(_run(st, go), p, status=201)
 
 
 @router.get("/api/v1/ideas/{idea_id}", tags=["ideas"], summary="One idea with its history")
@@ -123,7 +118,7 @@ def api_idea(
     d = _run(st, lambda s: ideas.detail(s, idea_id, _value(st)))
     if not p.can("agent"):  # viewers see counts, not who voted
         d.pop("voters")
-    return respond(d)
+    return respond(d, p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/status", tags=["ideas"], summary="Give a status and reason")
@@ -136,14 +131,16 @@ def api_status(
     notes = _run(
         st, lambda s: ideas.set_status(s, idea_id, body.status, body.reason, p.email, _route(st))
     )
-    return respond({"notifications": [{"channel": n.channel, "status": n.status} for n in notes]})
+    return respond(
+        {"notifications": [{"channel": n.channel, "status": n.status} for n in notes]}, p
+    )
 
 
 @router.post("/api/v1/ideas/{idea_id}/confirm", tags=["ideas"], summary="Confirm a proposed idea")
 def api_confirm(
     idea_id: IdeaId, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
 ) -> Any:
-    return respond(_run(st, lambda s: ideas.summary(ideas.confirm(s, idea_id, p.email))))
+    return respond(_run(st, lambda s: ideas.summary(ideas.confirm(s, idea_id, p.email))), p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/votes", tags=["ideas"], summary="Record a customer's vote")
@@ -153,7 +150,7 @@ def api_vote(
     p: Principal = Depends(writer("agent")),
     st: AppState = Depends(state),
 ) -> Any:
-    return respond({"new": _run(st, lambda s: ideas.vote(s, idea_id, body.voter, p.email))})
+    return respond({"new": _run(st, lambda s: ideas.vote(s, idea_id, body.voter, p.email))}, p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/merge", tags=["ideas"], summary="Merge into another idea")
@@ -164,14 +161,14 @@ def api_merge(
     st: AppState = Depends(state),
 ) -> Any:
     m = _run(st, lambda s: ideas.merge(s, idea_id, body.into, p.email))
-    return respond({"merge": m.id, "moved": m.moved})
+    return respond({"merge": m.id, "moved": m.moved}, p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/unmerge", tags=["ideas"], summary="Undo a merge")
 def api_unmerge(
     idea_id: IdeaId, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
 ) -> Any:
-    return respond(_run(st, lambda s: ideas.summary(ideas.unmerge(s, idea_id, p.email))))
+    return respond(_run(st, lambda s: ideas.summary(ideas.unmerge(s, idea_id, p.email))), p)
 
 
 @router.get("/api/v1/ideas-duplicates", tags=["ideas"], summary="Ideas that look duplicate")
@@ -181,7 +178,7 @@ def api_duplicates(
     st: AppState = Depends(state),
 ) -> Any:
     t = threshold or st.settings.idea_duplicate_threshold
-    return respond({"pairs": _run(st, lambda s: ideas.similar(s, t))})
+    return respond({"pairs": _run(st, lambda s: ideas.similar(s, t))}, p)
 
 
 # -- API: webhooks (admins) -----------------------------------------------------------------
@@ -203,7 +200,9 @@ def _sub_doc(x) -> dict[str, Any]:
 
 @router.get("/api/v1/webhooks", tags=["webhooks"], summary="Webhook subscriptions")
 def api_webhooks(p: Principal = Depends(require("admin")), st: AppState = Depends(state)) -> Any:
-    return respond({"items": _run(st, lambda s: [_sub_doc(x) for x in webhooks.subscriptions(s)])})
+    return respond(
+        {"items": _run(st, lambda s: [_sub_doc(x) for x in webhooks.subscriptions(s)])}, p
+    )
 
 
 @router.post(
@@ -219,7 +218,7 @@ def api_subscribe(
         sub, secret = webhooks.subscribe(s, body.url, body.events, p.email)
         return _sub_doc(sub) | {"secret": secret}
 
-    return Response(respond(_run(st, go)).body, status_code=201, media_type="application/json")
+    return respond(_run(st, go), p, status=201)
 
 
 @router.get("/api/v1/webhooks/deliveries", tags=["webhooks"], summary="The delivery log")
@@ -230,7 +229,9 @@ def api_deliveries(
     p: Principal = Depends(require("admin")),
     st: AppState = Depends(state),
 ) -> Any:
-    return respond({"items": _run(st, lambda s: webhooks.log(s, subscription_id, status, limit))})
+    return respond(
+        {"items": _run(st, lambda s: webhooks.log(s, subscription_id, status, limit))}, p
+    )
 
 
 @router.post(
@@ -242,14 +243,14 @@ def api_replay(
     st: AppState = Depends(state),
 ) -> Any:
     _run(st, lambda s: webhooks.replay(s, delivery_id, p.email))
-    return respond({"replay": delivery_id})
+    return respond({"replay": delivery_id}, p)
 
 
 @router.post("/api/v1/webhooks/{sub_id}/enable", tags=["webhooks"], summary="Re-enable")
 def api_enable(
     sub_id: SubId, p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
 ) -> Any:
-    return respond(_run(st, lambda s: _sub_doc(webhooks.enable(s, sub_id, p.email))))
+    return respond(_run(st, lambda s: _sub_doc(webhooks.enable(s, sub_id, p.email))), p)
 
 
 @router.post("/api/v1/webhooks/deliver", tags=["webhooks"], summary="Run one delivery pass")
@@ -258,7 +259,7 @@ async def api_deliver(
 ) -> Any:
     policy = webhooks.Policy.from_settings(st.settings)
     rep = await run_in_threadpool(webhooks.deliver, st.db, policy)
-    return respond(rep.__dict__)
+    return respond(rep.__dict__, p)
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -316,7 +317,7 @@ def _form_action(st: AppState, fn, target: str) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/ideas", include_in_schema=False, dependencies=[Depends(check_csrf)])
+@router.post("/ideas", include_in_schema=False)
 async def submit_form(
     request: Request,
     p: Principal = Depends(require("agent", page=True)),
@@ -341,7 +342,7 @@ async def submit_form(
     return RedirectResponse(f"/ideas/{created[0]}", status_code=303)
 
 
-@router.post("/ideas/{idea_id}/status", include_in_schema=False, dependencies=[Depends(check_csrf)])
+@router.post("/ideas/{idea_id}/status", include_in_schema=False)
 async def status_form(
     request: Request,
     idea_id: IdeaId,
@@ -357,9 +358,7 @@ async def status_form(
     )
 
 
-@router.post(
-    "/ideas/{idea_id}/confirm", include_in_schema=False, dependencies=[Depends(check_csrf)]
-)
+@router.post("/ideas/{idea_id}/confirm", include_in_schema=False)
 def confirm_form(
     idea_id: IdeaId,
     p: Principal = Depends(require("agent", page=True)),
@@ -368,7 +367,7 @@ def confirm_form(
     return _form_action(st, lambda s: ideas.confirm(s, idea_id, p.email), f"/ideas/{idea_id}")
 
 
-@router.post("/ideas/{idea_id}/vote", include_in_schema=False, dependencies=[Depends(check_csrf)])
+@router.post("/ideas/{idea_id}/vote", include_in_schema=False)
 async def vote_form(
     request: Request,
     idea_id: IdeaId,
@@ -379,7 +378,7 @@ async def vote_form(
     return _form_action(st, lambda s: ideas.vote(s, idea_id, voter, p.email), f"/ideas/{idea_id}")
 
 
-@router.post("/ideas/{idea_id}/merge", include_in_schema=False, dependencies=[Depends(check_csrf)])
+@router.post("/ideas/{idea_id}/merge", include_in_schema=False)
 async def merge_form(
     request: Request,
     idea_id: IdeaId,
@@ -393,9 +392,7 @@ async def merge_form(
     return _form_action(st, lambda s: ideas.merge(s, idea_id, into, p.email), f"/ideas/{into}")
 
 
-@router.post(
-    "/ideas/{idea_id}/unmerge", include_in_schema=False, dependencies=[Depends(check_csrf)]
-)
+@router.post("/ideas/{idea_id}/unmerge", include_in_schema=False)
 def unmerge_form(
     idea_id: IdeaId,
     p: Principal = Depends(require("agent", page=True)),
@@ -438,9 +435,7 @@ def _admin_action(st: AppState, fn) -> Response:
     return RedirectResponse("/webhooks", status_code=303)
 
 
-@router.post(
-    "/webhooks/{sub_id}/enable", include_in_schema=False, dependencies=[Depends(check_csrf)]
-)
+@router.post("/webhooks/{sub_id}/enable", include_in_schema=False)
 def enable_form(
     sub_id: SubId,
     p: Principal = Depends(require("admin", page=True)),
@@ -449,7 +444,7 @@ def enable_form(
     return _admin_action(st, lambda s: webhooks.enable(s, sub_id, p.email))
 
 
-@router.post("/webhooks/replay", include_in_schema=False, dependencies=[Depends(check_csrf)])
+@router.post("/webhooks/replay", include_in_schema=False)
 async def replay_form(
     request: Request,
     p: Principal = Depends(require("admin", page=True)),
@@ -459,7 +454,7 @@ async def replay_form(
     return _admin_action(st, lambda s: webhooks.replay(s, delivery_id, p.email))
 
 
-@router.post("/webhooks/deliver", include_in_schema=False, dependencies=[Depends(check_csrf)])
+@router.post("/webhooks/deliver", include_in_schema=False)
 async def deliver_form(
     p: Principal = Depends(require("admin", page=True)),
     st: AppState = Depends(state),

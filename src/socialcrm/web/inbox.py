@@ -1,6 +1,7 @@
 """The engagement inbox on the web: REST API under ``/api/v1/inbox`` and pages under
 ``/inbox``. Agents (and admins) work conversations; analysts read; viewers see the queue
-with authors and texts masked. Forms carry the CSRF token; social text is escaped."""
+with authors, texts and staff emails masked. Writes follow the app's one rule (a bearer
+token, or the session's CSRF token: see security.py); social text is escaped."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from socialcrm.responding import priority, sla, to_idea, workflow
 from socialcrm.responding.inbox import OPEN_STATES
 from socialcrm.web import charts
 from socialcrm.web.deps import AppState, api_principal, page_principal, respond, state
-from socialcrm.web.security import check_csrf
+from socialcrm.web.security import mask_handle, mask_person
 
 router = APIRouter()
 ConvId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Conversation id.")]
@@ -56,11 +57,6 @@ async def api_worker(p: Principal = Depends(api_principal)) -> Principal:
 async def page_worker(p: Principal = Depends(page_principal)) -> Principal:
     _worker(p)
     return p
-
-
-def mask_handle(handle: str) -> str:
-    """``a•••`` for viewers: enough to tell threads apart, not to find the person."""
-    return (handle[:1] + "•••") if handle else "•••"
 
 
 def _filtered(
@@ -304,7 +300,8 @@ async def api_list(
                                          unassigned=unassigned, queue=queue,
                                          page=page, size=size)  # fmt: skip
     return respond({"items": _masked(rows, p), "total": min(total, COUNT_CAP),
-                    "total_capped": total > COUNT_CAP, "page": page, "size": size})  # fmt: skip
+                    "total_capped": total > COUNT_CAP, "page": page, "size": size},
+                   p)  # fmt: skip
 
 
 @router.get("/api/v1/inbox/queues", tags=["inbox"], summary="Conversations per queue")
@@ -319,7 +316,7 @@ def api_queues(
     with st.db.session() as s:
         counts = queue_counts(s, states=LIST_STATES[state_], assignee=who, unassigned=unassigned)
     labels = queue_labels(st.rm, [c["queue"] for c in counts])
-    return respond({"items": [c | {"label": labels[c["queue"]]} for c in counts]})
+    return respond({"items": [c | {"label": labels[c["queue"]]} for c in counts]}, p)
 
 
 @router.get("/api/v1/inbox/saved-replies", tags=["inbox"], summary="Saved replies")
@@ -331,7 +328,7 @@ def api_saved_replies(
     with st.db.session() as s:
         rows = workflow.saved_replies(s, questions=question)
         return respond({"items": [{"name": r.name, "body": r.body, "question": r.is_question}
-                                  for r in rows]})  # fmt: skip
+                                  for r in rows]}, p)  # fmt: skip
 
 
 @router.post("/api/v1/inbox/saved-replies", tags=["inbox"], summary="Add a saved reply",
@@ -342,13 +339,13 @@ def api_save_reply(body: SavedReplyIn, p: Principal = Depends(api_worker),
         r = _apply(lambda: workflow.save_reply(s, body.name, body.body, p.email,
                                                question=body.question))  # fmt: skip
         doc = {"name": r.name, "body": r.body, "question": r.is_question}
-    return Response(respond(doc).body, status_code=201, media_type="application/json")
+    return respond(doc, p, status=201)
 
 
 @router.get("/api/v1/inbox/metrics", tags=["inbox"], summary="Response times, breaches, mood")
 def api_metrics(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> Any:
     with st.db.session() as s:
-        return respond(workflow.metrics(s))
+        return respond(workflow.metrics(s), p)
 
 
 @router.get("/api/v1/inbox/{conversation_id}", tags=["inbox"], summary="One conversation")
@@ -356,7 +353,7 @@ def api_detail(
     conversation_id: ConvId, p: Principal = Depends(api_principal), st: AppState = Depends(state)
 ) -> Any:
     with st.db.session() as s:
-        return respond(detail(s, _conv(s, conversation_id), p))
+        return respond(detail(s, _conv(s, conversation_id), p), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/state", tags=["inbox"], summary="Change state")
@@ -365,7 +362,7 @@ def api_state(conversation_id: ConvId, body: StateIn, p: Principal = Depends(api
     with st.db.session() as s:
         conv = _conv(s, conversation_id)
         _apply(lambda: workflow.transition(s, conv, body.state, p.email))
-        return respond(detail(s, conv, p))
+        return respond(detail(s, conv, p), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/assign", tags=["inbox"], summary="Assign")
@@ -374,7 +371,7 @@ def api_assign(conversation_id: ConvId, body: AssignIn, p: Principal = Depends(a
     with st.db.session() as s:
         conv = _conv(s, conversation_id)
         _apply(lambda: workflow.assign(s, conv, body.user_id, p.email))
-        return respond(detail(s, conv, p))
+        return respond(detail(s, conv, p), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/notes", tags=["inbox"], summary="Internal note")
@@ -383,7 +380,7 @@ def api_note(conversation_id: ConvId, body: TextIn, p: Principal = Depends(api_w
     with st.db.session() as s:
         conv = _conv(s, conversation_id)
         _apply(lambda: workflow.add_note(s, conv, p.email, body.text))
-        return respond(detail(s, conv, p))
+        return respond(detail(s, conv, p), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/reply", tags=["inbox"], summary="Queue a reply")
@@ -393,7 +390,7 @@ def api_reply(conversation_id: ConvId, body: ReplyIn, p: Principal = Depends(api
         conv = _conv(s, conversation_id)
         _apply(lambda: workflow.reply(s, conv, body.body, p.email, ask=body.ask, key=body.key,
                                       connector=st.settings.inbox_connector))  # fmt: skip
-        return respond(detail(s, conv, p))
+        return respond(detail(s, conv, p), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/ask", tags=["inbox"],
@@ -405,7 +402,7 @@ def api_ask(conversation_id: ConvId, body: AskIn, p: Principal = Depends(api_wor
         _apply(lambda: workflow.ask(s, conv, p.email, connector=st.settings.inbox_connector,
                                     question=body.question, saved=body.saved,
                                     key=body.key))  # fmt: skip
-        return respond(detail(s, conv, p))
+        return respond(detail(s, conv, p), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/idea", tags=["inbox"],
@@ -413,8 +410,7 @@ def api_ask(conversation_id: ConvId, body: AskIn, p: Principal = Depends(api_wor
 def api_idea(conversation_id: ConvId, body: IdeaIn, p: Principal = Depends(api_worker),
              st: AppState = Depends(state)) -> Any:  # fmt: skip
     out = _to_idea(st, conversation_id, p.email, body.title, body.body)
-    return Response(respond(out.as_dict()).body, status_code=201 if out.created else 200,
-                    media_type="application/json")  # fmt: skip
+    return respond(out.as_dict(), p, status=201 if out.created else 200)
 
 
 # -- pages ------------------------------------------------------------------------------
@@ -448,7 +444,8 @@ def inbox_page(
                                          unassigned=unassigned, queue=queue or None,
                                          page=page, size=PAGE)  # fmt: skip
         queues = queue_counts(s, states=LIST_STATES[state_], assignee=who, unassigned=unassigned)
-        names = {u.id: u.email for u in s.scalars(select(User))}
+        see = p.can("agent")  # staff emails are masked for viewers
+        names = {u.id: u.email if see else mask_person(u.email) for u in s.scalars(select(User))}
         team = [{"id": u.id, "email": u.email} for u in workflow.agents(s)]
     labels = queue_labels(st.rm, [q["queue"] for q in queues] + ([queue] if queue else []))
     pages = max(1, -(-min(total, COUNT_CAP) // PAGE))
@@ -493,8 +490,7 @@ def _back(conversation_id: int) -> Response:
     return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
 
 
-@router.post("/inbox/{conversation_id}/state", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])  # fmt: skip
+@router.post("/inbox/{conversation_id}/state", include_in_schema=False)
 async def form_state(
     conversation_id: ConvId,
     request: Request,
@@ -508,8 +504,7 @@ async def form_state(
     return _back(conversation_id)
 
 
-@router.post("/inbox/{conversation_id}/assign", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])  # fmt: skip
+@router.post("/inbox/{conversation_id}/assign", include_in_schema=False)
 async def form_assign(
     conversation_id: ConvId,
     request: Request,
@@ -525,8 +520,7 @@ async def form_assign(
     return _back(conversation_id)
 
 
-@router.post("/inbox/{conversation_id}/note", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])  # fmt: skip
+@router.post("/inbox/{conversation_id}/note", include_in_schema=False)
 async def form_note(
     conversation_id: ConvId,
     request: Request,
@@ -540,8 +534,7 @@ async def form_note(
     return _back(conversation_id)
 
 
-@router.post("/inbox/{conversation_id}/reply", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])  # fmt: skip
+@router.post("/inbox/{conversation_id}/reply", include_in_schema=False)
 async def form_reply(
     conversation_id: ConvId,
     request: Request,
@@ -563,8 +556,7 @@ async def form_reply(
     return _back(conversation_id)
 
 
-@router.post("/inbox/{conversation_id}/ask", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])  # fmt: skip
+@router.post("/inbox/{conversation_id}/ask", include_in_schema=False)
 async def form_ask(
     conversation_id: ConvId,
     request: Request,
@@ -582,8 +574,7 @@ async def form_ask(
     return _back(conversation_id)
 
 
-@router.post("/inbox/{conversation_id}/idea", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])  # fmt: skip
+@router.post("/inbox/{conversation_id}/idea", include_in_schema=False)
 async def form_idea(
     conversation_id: ConvId,
     request: Request,

@@ -1,21 +1,27 @@
-"""Sign-in, sessions, CSRF, rate limiting, role checks and masking for the web app.
+"""Sign-in, sessions, CSRF, rate limiting, client addresses and masking for the web app.
 
 Sessions are Starlette's signed cookie (HttpOnly, SameSite=Lax) holding only the user
 id and a CSRF secret; the user's role and status are read again on every request, so a
 disabled or demoted user loses access at once. The API also takes bearer tokens.
+
+One rule for every write (POST, PUT, PATCH, DELETE), pages and API alike
+(:func:`csrf_guard`, installed once for the whole app): the request carries a bearer
+token, or the session's CSRF token (``X-CSRF-Token`` header, or the ``csrf_token``
+form field). A cookie alone never writes, so another site cannot ride a session.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import secrets
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +109,95 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def check_csrf(request: Request) -> None:
-    """Refuse a form POST whose token does not match the session's (403)."""
-    form = await request.form()
-    sent = form.get("csrf_token")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def bearer_secret(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, if one is sent."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+async def csrf_guard(request: Request) -> None:
+    """The one rule for writes: a bearer token, or the session's CSRF token.
+
+    Installed as a dependency of the whole app, so every route has it, present and
+    future. Reads pass. A write with a bearer token passes here (the token is checked by
+    the route, and a cookie is then never looked at). Any other write must send the
+    session's CSRF token: the ``X-CSRF-Token`` header (JSON APIs) or the ``csrf_token``
+    form field (HTML forms), else 403. An API write with neither a token nor a signed-in
+    session is 401, as any other API call without credentials.
+    """
+    if request.method in SAFE_METHODS or bearer_secret(request) is not None:
+        return
     expected = request.session.get("csrf")
-    if not (isinstance(sent, str) and expected and hmac.compare_digest(sent, expected)):
-        raise HTTPException(403, "missing or invalid CSRF token; reload the page and try again")
+    sent: object = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").lower().startswith(FORM_TYPES):
+        sent = (await request.form()).get("csrf_token")
+    if isinstance(sent, str) and expected and hmac.compare_digest(sent, expected):
+        return
+    if request.url.path.startswith("/api/") and request.session.get("uid") is None:
+        raise HTTPException(
+            401,
+            "sign in or send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    raise HTTPException(
+        403,
+        "missing or invalid CSRF token; reload the page and try again (API calls: send "
+        f"'Authorization: Bearer <token>', or the session's token in the {CSRF_HEADER} header)",
+    )
+
+
+# -- client addresses behind proxies ------------------------------------------------------
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """IPs and CIDRs (``10.0.0.1``, ``10.0.0.0/8``, ``::1``) as networks; ValueError if bad."""
+    return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip())
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    # an IPv4 peer on a dual-stack socket reads ::ffff:a.b.c.d
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return mapped or ip
+
+
+def _trusted(text: str, proxies: tuple[Network, ...]) -> bool:
+    ip = _ip(text)
+    return ip is not None and any(ip in net for net in proxies)
+
+
+def client_address(request: Request, proxies: tuple[Network, ...]) -> str:
+    """The address a request comes from, for rate limits.
+
+    ``X-Forwarded-For`` is believed only when the peer is one of ``proxies``
+    (``SOCIALCRM_TRUSTED_PROXIES``; none by default): anyone can write the header, so
+    from anyone else it would let a client pick its own address. Behind trusted proxies
+    the client is the right-most address that is not a trusted proxy (each proxy
+    appends the address it saw; entries to its left are the client's own claims).
+    """
+    peer = request.client.host if request.client else "?"
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [
+        h.strip()
+        for value in request.headers.getlist("x-forwarded-for")
+        for h in value.split(",")
+        if h.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            ip = _ip(hop)
+            return str(ip) if ip is not None else hop[:100]
+    return hops[0][:100] if hops else peer
 
 
 class TokenCache:
@@ -140,9 +228,8 @@ class TokenCache:
 
 def principal_of(request: Request, db: AppDB, tokens: TokenCache) -> Principal | None:
     """The caller: a bearer token if one is sent, else the session's user, else None."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        secret = header[7:].strip()
+    secret = bearer_secret(request)
+    if secret is not None:
 
         def load() -> Principal | None:
             with db.session() as s:
@@ -177,19 +264,90 @@ def mask_phone(value: str | None) -> str | None:
     return "•" * max(len(value) - 2, 0) + value[-2:]
 
 
+def mask_handle(handle: str | None) -> str | None:
+    """``a•••``: enough to tell threads apart, not to find the person."""
+    if handle is None:
+        return None
+    return (handle.lstrip("@")[:1] + "•••") if handle.lstrip("@") else "•••"
+
+
+# "@name" or "@name@instance" not inside a word or an email address
+_AT_HANDLE = re.compile(r"(?<![\w.+\-•@])@(\w[\w.\-]*(?:@[\w\-]+(?:\.[\w\-]+)+)?)(•*)")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+def mask_handles_in(text: str | None) -> str | None:
+    """Free text with its ``@handles`` and email addresses masked."""
+    if not text or "@" not in text:
+        return text
+    # masking twice changes nothing: "@a•••" is left as it is
+    text = _AT_HANDLE.sub(
+        lambda m: m.group(0) if m.group(2) else "@" + (mask_handle(m.group(1)) or ""), text
+    )
+    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)) or "", text)
+
+
+def mask_person(value: str | None) -> str | None:
+    """A staff member (an email) masked; system actors ("sync", "cli") kept."""
+    if not value or "@" not in value:
+        return value
+    return mask_email(value) if _EMAIL_IN_TEXT.fullmatch(value) else mask_handles_in(value)
+
+
 CONTACT_KINDS = {"email": mask_email, "phone": mask_phone}
+# What a viewer sees of each kind of field: contacts, social handles, staff emails, and
+# handles or emails written into free text.
+MASKED_KEYS: dict[str, Callable[[str | None], str | None]] = {
+    "email": mask_email,
+    "phone": mask_phone,
+    "author_handle": mask_handle,
+    "handle": mask_handle,
+    "voter": mask_handle,
+    "actor": mask_person,
+    "author": mask_person,
+    "assignee": mask_person,
+    "created_by": mask_person,
+    "recipient": mask_person,
+    **dict.fromkeys(
+        ("text", "last_message", "subject", "title", "body", "message", "top_amplifiers",
+         "recommendation", "reason", "public_reason"),
+        mask_handles_in,
+    ),
+}  # fmt: skip
 
 
 def mask_row(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """Contacts masked for viewers (least privilege); others see them as stored."""
+    """Contacts, handles and staff emails masked for viewers (least privilege); others
+    see them as stored. Identity rows (``kind``, ``value``) are masked by their kind:
+    emails and phones as contacts, social handles and other identifiers as handles."""
     if principal.can("agent"):
         return row
     row = dict(row)
-    for key, fn in CONTACT_KINDS.items():
-        if key in row:
-            row[key] = fn(row[key])
-    if row.get("kind") in CONTACT_KINDS:
+    for key, fn in MASKED_KEYS.items():
+        value = row.get(key)
+        if isinstance(value, str):
+            row[key] = fn(value)
+    kind = row.get("kind")
+    if isinstance(kind, str) and ("value" in row or "raw_value" in row):
+        fn = CONTACT_KINDS.get(kind, mask_handle)
         for key in ("value", "raw_value"):
-            if key in row:
-                row[key] = CONTACT_KINDS[row["kind"]](row[key])
+            if isinstance(row.get(key), str):
+                row[key] = fn(row[key])
     return row
+
+
+def masked(data: Any, principal: Principal | None) -> Any:
+    """``data`` with :func:`mask_row` applied to every dict in it, however deep (a 360's
+    identities, posts and community; an idea's contributors and history). Unchanged for
+    agents and above; other objects are left as they are."""
+    if principal is None or principal.can("agent"):
+        return data
+    return _mask_tree(data, principal)
+
+
+def _mask_tree(data: Any, p: Principal) -> Any:
+    if isinstance(data, dict):
+        return {k: _mask_tree(v, p) for k, v in mask_row(data, p).items()}
+    if isinstance(data, list | tuple):
+        return [_mask_tree(v, p) for v in data]
+    return data

@@ -816,7 +816,7 @@ def customer_activity(
     Conversations are masked for viewers as in the inbox (handle shortened, text hidden).
     """
     from socialcrm.collaborating.ideas import STATUS_LABELS
-    from socialcrm.web.inbox import mask_handle
+    from socialcrm.web.security import mask_handle
 
     ids = sorted({c for c in customer_ids if c})
     if not ids:
