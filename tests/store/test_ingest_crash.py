@@ -1,10 +1,11 @@
 """Kill a real import (SIGKILL) before each file-system step it takes, and check the result.
 
 The child counts every call that changes the file system (``mkdir``, ``rename``,
-``replace``, ``unlink``, ``rmdir``; not ``fsync``: a kill loses no written data) and kills
-itself just before the k-th, for every k. After each kill, opening the workspace must show the orders table, ``rejects`` and
-``ingest_log`` all as before the import or all as after it (exact rows), and no scratch
-folder, staging folder or journal left behind.
+``replace``, ``unlink``, ``rmdir``; not ``fsync``: a kill loses no written data) and
+kills itself just before the k-th, for every k. After each kill, opening the workspace
+must show the orders table, ``rejects`` and ``ingest_log`` all as before the import or
+all as after it (exact rows), and no scratch folder, staging folder or journal left
+behind.
 """
 
 from __future__ import annotations

@@ -117,8 +117,8 @@ def test_commit_interrupted_after_its_commit_point_is_finished(
     wh.write("b", pa.table({"x": [1]}))
     publish = Warehouse._publish
 
-    def die_after_first(self, name, version, previous):
-        publish(self, name, version, previous)
+    def die_after_first(self, name, version, previous, tx=None):
+        publish(self, name, version, previous, tx=None)
         raise SystemExit("killed")
 
     monkeypatch.setattr(Warehouse, "_publish", die_after_first)

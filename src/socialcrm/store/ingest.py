@@ -155,10 +155,19 @@ def ingest_file(
         if strict and report.rejected:
             return report
         digest = _sha256(path)
-        with wh.lock(schema.name, "rejects", "ingest_log"), wh.transaction() as tx:
-            _merge(ws, schema, deduped, report, tx, carried=carried, replace=replace)
-            _record_rejects(ws, report, [rejects_file, *repeat_rejects], tx)
-            _log(ws, report, digest, tx)
+        tx: Transaction | None = None
+        try:
+            with wh.lock(schema.name, "rejects", "ingest_log"), wh.transaction() as tx:
+                _merge(ws, schema, deduped, report, tx, carried=carried, replace=replace)
+                _record_rejects(ws, report, [rejects_file, *repeat_rejects], tx)
+                _log(ws, report, digest, tx)
+        except OSError as e:
+            if tx is not None and tx.committed:
+                raise  # past the commit point: the import is in; only tidying failed
+            raise IngestError(
+                f"{path}: cannot write the warehouse at {wh.root} ({e.strerror or e}); "
+                "nothing was loaded"
+            ) from e
         report.committed = True
         return report
 

@@ -143,7 +143,7 @@ class Warehouse:
             tx = Transaction(self, locks)
             try:
                 yield tx
-                self._commit(tx.staged)
+                self._commit(tx)
             finally:
                 for staging, _ in tx.staged.values():
                     shutil.rmtree(staging, ignore_errors=True)
@@ -219,13 +219,14 @@ class Warehouse:
         """
         if not self.root.is_dir():
             return
-        self._tidy_scratch()
+        with contextlib.suppress(OSError):  # a read-only warehouse is left as it is
+            self._tidy_scratch()
         mine = {n for r, n in _held_by_thread() if r == str(self.root.resolve())}
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
             name = folder.name
             if name.startswith(".") or not _valid_name(name) or name in mine:
                 continue  # never tidy a table this thread is writing
-            with self._hold(name, blocking=False) as held:
+            with contextlib.suppress(OSError), self._hold(name, blocking=False) as held:
                 if held:
                     self._tidy_table(folder)
 
@@ -309,7 +310,8 @@ class Warehouse:
             held.remove(key)
             lock.release()
 
-    def _commit(self, staged: dict[str, tuple[Path, str]]) -> None:
+    def _commit(self, tx: Transaction) -> None:
+        staged = tx.staged
         if not staged:
             return
         previous = {name: self._pointer(name) for name in staged}
@@ -327,19 +329,24 @@ class Warehouse:
             commits.mkdir(exist_ok=True)
             journal = commits / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}.json"
             tmp.rename(journal)  # the commit point
+            tx.committed = True
             _fsync_file(commits)
         for name, (_, version) in staged.items():
-            self._publish(name, version, previous[name])
+            self._publish(name, version, previous[name], tx)
         if journal is not None:
             journal.unlink()
 
-    def _publish(self, name: str, version: str, previous: str | None) -> None:
+    def _publish(
+        self, name: str, version: str, previous: str | None, tx: Transaction | None = None
+    ) -> None:
         """Point ``name`` at ``version`` (already in place) and remove older versions."""
         folder = self.root / name
         tmp_pointer = folder / f".{POINTER}.{uuid.uuid4().hex}"
         tmp_pointer.write_text(version)
         _fsync_file(tmp_pointer)
         os.replace(tmp_pointer, folder / POINTER)
+        if tx is not None:
+            tx.committed = True  # the commit point of a single table
         _fsync_file(folder)
         self._collect(folder, keep={version, previous or ""})
 
@@ -414,6 +421,8 @@ class Transaction:
         self._locks = locks
         self.staged: dict[str, tuple[Path, str]] = {}
         """Table -> (staging folder, version) of each table written so far."""
+        self.committed = False
+        """Whether the commit point was passed (the new versions are in, for readers too)."""
 
     def write(self, name: str, data: ir.Table | pa.Table) -> int:
         """Stage ``data`` as the next version of ``name``; returns its row count."""
