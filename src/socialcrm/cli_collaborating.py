@@ -306,17 +306,31 @@ def add(
     event: Annotated[
         list[str] | None, typer.Option("--event", help="Event to send (default: all).")
     ] = None,
+    allow_host: Annotated[
+        bool,
+        typer.Option(
+            "--allow-host",
+            help="Admin only: allow this URL's host although it is loopback, private or "
+            "link-local (a receiver on this machine or the internal network). Without it, "
+            "such URLs are refused, when added and at every delivery.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Subscribe URL to events; prints the signing secret once.
+
+    The URL must be http(s), without credentials, and reach a public address; hosts
+    in SOCIALCRM_OUTBOUND_ALLOW_HOSTS, or this one with --allow-host, may be private.
 
     Example: socialcrm webhooks add https://hooks.example.com/crm --event consent.revoked
     """
     from socialcrm.collaborating import webhooks
 
     with _session() as s:
-        sub, secret = webhooks.subscribe(s, url, event or [], ACTOR)
+        sub, secret = webhooks.subscribe(s, url, event or [], ACTOR, allow_host=allow_host)
         doc = {"id": sub.id, "url": sub.url, "events": sub.events, "secret": secret}
+        if allow_host:
+            doc["allow_host"] = True
     if as_json:
         print(json.dumps(doc))
     else:
@@ -338,6 +352,7 @@ def list_hooks(as_json: JsonOpt = False) -> None:
                 "url": x.url,
                 "events": x.events,
                 "active": x.active,
+                "allow_host": x.allow_host,
                 "consecutive_failures": x.consecutive_failures,
                 "disabled_reason": x.disabled_reason,
             }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from datetime import timedelta
 
@@ -21,6 +23,13 @@ from socialcrm.collaborating.webhooks import Policy, WebhookError
 from tests.collaborating.receiver import receiver
 
 POLICY = Policy(backoff_seconds=30, backoff_max_seconds=3600, max_attempts=12, disable_after=3)
+
+
+@pytest.fixture(autouse=True)
+def _receivers_on_loopback_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers here listen on 127.0.0.1, which webhooks refuse unless allow-listed:
+    what an operator with a receiver on the same machine does."""
+    monkeypatch.setenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
 
 
 def _status_change(db, rm) -> None:
@@ -139,3 +148,131 @@ def test_bad_subscriptions_are_refused(world) -> None:
             webhooks.subscribe(s, "ftp://x", [], "a")
         with pytest.raises(WebhookError, match="unknown events"):
             webhooks.subscribe(s, "http://x", ["order.paid"], "a")
+
+
+# -- outbound URLs (SSRF) -------------------------------------------------------------------
+PUBLIC = "93.184.215.14"
+
+
+def _resolving_to(answer: list[str]):
+    def resolver(host: str, port: int) -> list[str]:
+        return list(answer)
+
+    return resolver
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/",
+        "http://10.1.2.3/",
+        "http://user:secret@hooks.example.com/",
+    ],
+)
+def test_subscribing_a_forbidden_url_is_refused_for_every_face(world, monkeypatch, url) -> None:
+    db, _ = world
+    monkeypatch.delenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS")
+    with db.session() as s, pytest.raises(WebhookError, match="webhook URL refused"):
+        webhooks.subscribe(s, url, [], "admin@x.io", resolver=_resolving_to([PUBLIC]))
+    with db.session() as s:
+        assert webhooks.subscriptions(s) == []
+
+
+def test_dns_rebinding_is_refused_at_delivery_and_recorded(world, monkeypatch) -> None:
+    db, rm = world
+    monkeypatch.delenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS")  # nothing allow-listed here
+    answer = [PUBLIC]
+    resolver = _resolving_to(answer)
+    with receiver([]) as r:
+        port = r.url.rsplit(":", 1)[1].split("/")[0]
+        url = f"http://hooks.example.test:{port}/hook"
+        with db.session() as s:  # public when subscribed…
+            webhooks.subscribe(s, url, ["idea.status_changed"], "admin@x.io", resolver=resolver)
+        _status_change(db, rm)
+        answer[:] = ["127.0.0.1"]  # …loopback (where the receiver listens) when delivered
+        rep = webhooks.deliver(db, POLICY, now=utcnow() + timedelta(seconds=1), resolver=resolver)
+    assert (rep.delivered, rep.failed) == (0, 1)
+    assert r.got == []  # nothing reached the local receiver
+    with db.session() as s:
+        (entry,) = webhooks.log(s)
+    assert entry["status"] == "pending" and entry["attempts"] == 1  # retried later, re-checked
+    assert entry["last_error"] == (
+        "refused: hooks.example.test resolves to 127.0.0.1, a loopback address; "
+        "the app does not call it"
+    )
+    assert entry["log"][0]["status_code"] is None
+
+
+def test_an_admin_allowed_host_is_delivered_to_through_the_checked_address(
+    world, monkeypatch
+) -> None:
+    db, rm = world
+    monkeypatch.delenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS")
+    resolver = _resolving_to(["127.0.0.1"])
+    with receiver([]) as r:
+        port = r.url.rsplit(":", 1)[1].split("/")[0]
+        url = f"http://hooks.example.test:{port}/hook"
+        refused = pytest.raises(WebhookError, match=re.escape("resolves to 127.0.0.1"))
+        with db.session() as s, refused:
+            webhooks.subscribe(s, url, [], "admin@x.io", resolver=resolver)
+        with db.session() as s:
+            sub, _ = webhooks.subscribe(s, url, [], "admin@x.io", allow_host=True)
+            assert sub.allow_host
+            entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "webhook.subscribe"))
+            assert entry is not None and entry.detail["allow_host"] is True
+        _status_change(db, rm)
+        rep = webhooks.deliver(db, POLICY, now=utcnow() + timedelta(seconds=1), resolver=resolver)
+    # hooks.example.test exists only in the stub resolver: the receiver was reached at the
+    # address the pass resolved, with the subscription's name in the Host header
+    assert rep.delivered == 1 and [g.headers["Host"] for g in r.got] == [
+        f"hooks.example.test:{port}"
+    ]
+
+
+def test_a_url_stored_before_the_checks_is_refused_at_delivery(world, monkeypatch) -> None:
+    db, rm = world
+    monkeypatch.delenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS")
+    with db.session() as s:
+        s.add(
+            WebhookSubscription(
+                url="http://169.254.169.254/latest/meta-data/",
+                secret="whsec_x",
+                events=["idea.status_changed"],
+                created_by="old@x.io",
+            )
+        )
+    _status_change(db, rm)
+    rep = webhooks.deliver(db, POLICY, now=utcnow() + timedelta(seconds=1))
+    assert rep.failed == 1
+    with db.session() as s:
+        (entry,) = webhooks.log(s)
+    assert entry["last_error"].startswith("refused: 169.254.169.254 is a cloud metadata address")
+
+
+def test_the_cli_refuses_a_loopback_hook_unless_the_admin_allows_its_host(
+    tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from socialcrm.cli import app
+    from socialcrm.config import get_settings
+
+    monkeypatch.delenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS")
+
+    def run(*args: str):
+        get_settings.cache_clear()
+        return CliRunner().invoke(app, list(args), env={"SOCIALCRM_HOME": str(tmp_path)})
+
+    refused = run("webhooks", "add", "http://127.0.0.1:9/hook")
+    assert refused.exit_code != 0 and "127.0.0.1 is a loopback address" in refused.stderr
+    added = run("webhooks", "add", "http://127.0.0.1:9/hook", "--allow-host", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["allow_host"] is True
+    (listed,) = json.loads(run("webhooks", "list", "--json").stdout)
+    assert listed["url"] == "http://127.0.0.1:9/hook" and listed["allow_host"] is True
+    get_settings.cache_clear()

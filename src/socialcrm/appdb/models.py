@@ -327,13 +327,20 @@ class DomainEvent(Base):
     """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_kind", "kind", "id"),)
+    __table_args__ = (
+        Index("ix_events_kind", "kind", "id"),
+        Index("ix_events_webhook_imported", "webhook_imported", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    webhook_imported: Mapped[bool] = mapped_column(default=False)
+    """Handed to the webhooks (``webhook_events.source_key`` = ``events:<id>``), in the
+    same transaction as the webhook event: a flag, not a high-water mark, so an event
+    whose transaction commits after a later one's (PostgreSQL) is still imported."""
 
 
 # -- collaborating: ideas, feedback requests, webhooks (issue 9, parts 3 and 4) ------------
@@ -484,6 +491,9 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(200))
     events: Mapped[list] = mapped_column(JSON, default=list)
+    allow_host: Mapped[bool] = mapped_column(default=False)
+    """An admin allow-listed this URL's host (``webhooks add --allow-host``): its address
+    is not checked against loopback, private and metadata ranges."""
     active: Mapped[bool] = mapped_column(default=True)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_at: Mapped[datetime | None]

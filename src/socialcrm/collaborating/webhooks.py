@@ -7,6 +7,17 @@ and its every attempt is logged. A subscription that fails ``disable_after`` tim
 row is disabled, with an audit entry and a notice for admins; nothing is lost, its
 deliveries wait to be replayed. Payloads are signed like Stripe's:
 ``Socialcrm-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">``.
+
+A webhook URL is chosen by a user, so it is checked when set and again, on the address
+actually connected to, at every delivery (:mod:`socialcrm.outbound.urls`: no loopback,
+private, link-local or metadata addresses unless an admin allow-listed the host).
+
+A delivery pass may meet a big backlog (a 100k-customer brand imports ~150k inbox events
+at once) and other passes running at the same time. It works in short transactions of
+:data:`BATCH` rows, pausing between them so that a sign-in waiting for SQLite's one write
+lock gets it; every insert skips rows already there (``ON CONFLICT DO NOTHING`` on the
+idempotency key), so two passes never collide; and no transaction is open while a
+receiver is called.
 """
 
 from __future__ import annotations
@@ -17,12 +28,13 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import inspect, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
@@ -35,6 +47,14 @@ from socialcrm.appdb.models import (
     WebhookSubscription,
     utcnow,
 )
+from socialcrm.outbound.urls import (
+    ALLOW_HOST_EXTENSION,
+    OutboundURLError,
+    Resolver,
+    check_outbound_url,
+    guarded_client,
+    parse_outbound_url,
+)
 
 EVENT_TYPES = (
     "conversation.created",
@@ -46,6 +66,9 @@ EVENT_TYPES = (
 SIGNATURE_HEADER = "Socialcrm-Signature"
 DELIVERY_HEADER = "Socialcrm-Delivery-Id"
 EVENT_HEADER = "Socialcrm-Event"
+BATCH = 500
+"""Rows per transaction when a pass imports or fans out events."""
+MAX_PAUSE_SECONDS = 0.05
 
 
 class WebhookError(ValueError):
@@ -85,25 +108,46 @@ def verify(secret: str, header: str, body: bytes, now: float, tolerance: float =
 
 # -- subscriptions --------------------------------------------------------------------------
 def subscribe(
-    s: Session, url: str, events: list[str], actor: str
+    s: Session,
+    url: str,
+    events: list[str],
+    actor: str,
+    *,
+    allow_host: bool = False,
+    allow_hosts: str | Iterable[str] | None = None,
+    resolver: Resolver | None = None,
 ) -> tuple[WebhookSubscription, str]:
-    """A new subscription and its signing secret (shown once to the caller)."""
+    """A new subscription and its signing secret (shown once to the caller).
+
+    The URL must be one the app may call (:func:`~socialcrm.outbound.urls.check_outbound_url`:
+    http(s), no credentials, no loopback/private/link-local/metadata host, literally or
+    as resolved now), unless its host is in ``allow_hosts`` (default:
+    ``SOCIALCRM_OUTBOUND_ALLOW_HOSTS``) or ``allow_host`` is set: an admin's decision,
+    offered on the command line only (``socialcrm webhooks add --allow-host``), stored
+    on the subscription and audited. Every face (CLI, web, API) comes through here.
+    """
     url = url.strip()
-    if (
-        not url.startswith(("http://", "https://"))
-        or len(url) > 2000
-        or any(ord(ch) < 33 for ch in url)
-    ):
-        raise WebhookError(f"a webhook URL must be http(s): {url[:100]!r}")
     events = sorted(set(events or EVENT_TYPES))
     unknown = [e for e in events if e not in EVENT_TYPES]
     if unknown:
         raise WebhookError(f"unknown events {', '.join(unknown)}; events: {', '.join(EVENT_TYPES)}")
+    try:
+        if allow_host:
+            parse_outbound_url(url)  # the form still: http(s), no credentials
+        else:
+            check_outbound_url(url, allow_hosts, resolver=resolver)
+    except OutboundURLError as e:
+        raise WebhookError(f"webhook URL refused: {e}") from None
     secret = "whsec_" + secrets.token_urlsafe(32)
-    sub = WebhookSubscription(url=url, secret=secret, events=events, created_by=actor)
+    sub = WebhookSubscription(
+        url=url, secret=secret, events=events, created_by=actor, allow_host=allow_host
+    )
     s.add(sub)
     s.flush()
-    audit(s, actor, "webhook.subscribe", f"webhook:{sub.id}", url=url, events=events)
+    detail: dict[str, Any] = {"url": url, "events": events}
+    if allow_host:
+        detail["allow_host"] = True
+    audit(s, actor, "webhook.subscribe", f"webhook:{sub.id}", **detail)
     return sub, secret
 
 
@@ -135,17 +179,41 @@ def subscriptions(s: Session) -> list[WebhookSubscription]:
 
 
 # -- events ---------------------------------------------------------------------------------
+def _insert_new(s: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> list[int]:
+    """INSERT ``rows``, skipping any whose unique ``keys`` are taken; the new rows' ids.
+
+    ``ON CONFLICT DO NOTHING``: a row another pass (or an earlier run) inserted already
+    is skipped, never an error that fails the whole pass.
+    """
+    if not rows:
+        return []
+    dialect = s.get_bind().dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:  # the app database is SQLite or PostgreSQL; others insert plainly
+        return list(s.scalars(insert(model).values(rows).returning(model.id)))
+    stmt = upsert(model).values(rows).on_conflict_do_nothing(index_elements=keys)
+    return list(s.scalars(stmt.returning(model.id)))
+
+
 def emit(s: Session, type: str, key: str, payload: dict[str, Any]) -> WebhookEvent | None:
     """Store an event to announce; the same ``key`` twice records it once."""
     if type not in EVENT_TYPES:
         raise WebhookError(f"unknown event {type!r}")
     if s.scalar(select(WebhookEvent.id).where(WebhookEvent.source_key == key)) is not None:
         return None
-    e = WebhookEvent(event_id="evt_" + uuid.uuid4().hex, type=type, source_key=key)
-    e.payload = payload
-    s.add(e)
-    s.flush()
-    return e
+    row = {
+        "event_id": "evt_" + uuid.uuid4().hex,
+        "type": type,
+        "source_key": key,
+        "payload": payload,
+        "occurred_at": utcnow(),
+        "fanned_out": False,
+    }
+    ids = _insert_new(s, WebhookEvent, [row], ["source_key"])
+    return s.get(WebhookEvent, ids[0]) if ids else None
 
 
 def _event_type(kind: str) -> str:
@@ -153,63 +221,127 @@ def _event_type(kind: str) -> str:
     return kind if "." in kind else kind.replace("_", ".", 1)
 
 
-def import_domain_events(s: Session, batch: int = 1000) -> int:
-    """Copy new rows of the inbox's ``events`` table (when it exists) into webhook events."""
-    if not inspect(s.get_bind()).has_table("events"):
-        return 0
-    last = s.scalar(
-        select(WebhookEvent.source_key)
-        .where(WebhookEvent.source_key.like("events:%"))
-        .order_by(WebhookEvent.id.desc())
-        .limit(1)
-    )
-    after = int(last.split(":", 1)[1]) if last else 0
-    n = 0
-    while True:
-        rows = list(
-            s.scalars(
-                select(DomainEvent)
-                .where(DomainEvent.id > after)
-                .order_by(DomainEvent.id)
-                .limit(batch)
-            )
+def _import_batch(s: Session, batch: int) -> tuple[int, int]:
+    """Import the next ``batch`` inbox events not handed over yet: (imported, read).
+
+    Each event becomes the webhook event ``events:<id>`` and is flagged handed over in
+    the same transaction. Idempotent by key: an event another pass imported meanwhile
+    is skipped. (Before, the pass read a high-water mark, the last ``events:<id>``
+    imported, and inserted everything above it: two passes at once read the same mark
+    and both inserted ``events:1``…, and the second failed on the unique key.)
+    """
+    rows = s.execute(
+        select(
+            DomainEvent.id,
+            DomainEvent.key,
+            DomainEvent.kind,
+            DomainEvent.payload,
+            DomainEvent.occurred_at,
         )
-        for r in rows:
-            after = r.id
-            kind = _event_type(r.kind)
-            if kind not in EVENT_TYPES:
-                continue
-            e = WebhookEvent(
-                event_id="evt_" + uuid.uuid4().hex, type=kind, source_key=f"events:{r.id}"
-            )
-            e.payload = dict(r.payload or {}) | {"key": r.key}
-            e.occurred_at = r.occurred_at
-            s.add(e)
-            n += 1
-        s.flush()
-        if len(rows) < batch:
-            return n
+        .where(DomainEvent.webhook_imported.is_(False))
+        .order_by(DomainEvent.id)
+        .limit(batch)
+    ).all()
+    if not rows:
+        return 0, 0
+    values = []
+    for r in rows:
+        kind = _event_type(r.kind)
+        if kind not in EVENT_TYPES:
+            continue  # flagged below all the same: read once
+        values.append(
+            {
+                "event_id": "evt_" + uuid.uuid4().hex,
+                "type": kind,
+                "source_key": f"events:{r.id}",
+                "payload": dict(r.payload or {}) | {"key": r.key},
+                "occurred_at": r.occurred_at,
+                "fanned_out": False,
+            }
+        )
+    n = len(_insert_new(s, WebhookEvent, values, ["source_key"]))
+    s.execute(
+        update(DomainEvent)
+        .where(DomainEvent.id.in_([r.id for r in rows]))
+        .values(webhook_imported=True)
+        .execution_options(synchronize_session=False)
+    )
+    return n, len(rows)
 
 
-def fan_out(s: Session) -> int:
-    """One delivery per (new event, active subscription that wants its type)."""
+def _fan_out_batch(s: Session, batch: int) -> tuple[int, int]:
+    """Deliveries for the next ``batch`` events not fanned out yet: (deliveries, events)."""
     subs = [x for x in subscriptions(s) if x.active]
-    n = 0
-    for e in s.scalars(select(WebhookEvent).where(WebhookEvent.fanned_out.is_(False))):
-        for sub in subs:
-            if e.type in sub.events:
-                s.add(
-                    WebhookDelivery(
-                        delivery_id="dlv_" + uuid.uuid4().hex,
-                        subscription_id=sub.id,
-                        event_id=e.id,
-                        next_attempt_at=e.occurred_at,
-                    )
-                )
-                n += 1
-        e.fanned_out = True
-    s.flush()
-    return n
+    rows = s.execute(
+        select(WebhookEvent.id, WebhookEvent.type, WebhookEvent.occurred_at)
+        .where(WebhookEvent.fanned_out.is_(False))
+        .order_by(WebhookEvent.id)
+        .limit(batch)
+    ).all()
+    if not rows:
+        return 0, 0
+    now = utcnow()
+    values = [
+        {
+            "delivery_id": "dlv_" + uuid.uuid4().hex,
+            "subscription_id": sub.id,
+            "event_id": e.id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": e.occurred_at,
+            "created_at": now,
+        }
+        for e in rows
+        for sub in subs
+        if e.type in sub.events
+    ]
+    n = len(_insert_new(s, WebhookDelivery, values, ["subscription_id", "event_id"]))
+    s.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_([e.id for e in rows]))
+        .values(fanned_out=True)
+        .execution_options(synchronize_session=False)
+    )
+    return n, len(rows)
+
+
+def _until_done(step: Callable[[], tuple[int, int]], batch: int) -> int:
+    total = 0
+    while True:
+        n, read = step()
+        total += n
+        if read < batch:
+            return total
+
+
+def import_domain_events(s: Session, batch: int = BATCH) -> int:
+    """Copy the inbox's events not handed over yet into webhook events, in ``s``."""
+    return _until_done(lambda: _import_batch(s, batch), batch)
+
+
+def fan_out(s: Session, batch: int = BATCH) -> int:
+    """One delivery per (new event, active subscription that wants its type), in ``s``."""
+    return _until_done(lambda: _fan_out_batch(s, batch), batch)
+
+
+def _in_batches(db: Any, step: Callable[[Session, int], tuple[int, int]], batch: int) -> int:
+    """Run ``step`` in a transaction of its own per batch until it reads a short batch.
+
+    Between batches the pass pauses about as long as the batch took (at most
+    :data:`MAX_PAUSE_SECONDS`): a SQLite writer waiting for the lock (a sign-in) polls
+    for it every few ms, and finds it free in the pause instead of waiting behind every
+    batch of a long pass.
+    """
+
+    def one() -> tuple[int, int]:
+        t0 = time.perf_counter()
+        with db.session() as s:
+            n, read = step(s, batch)
+        if read >= batch:
+            time.sleep(min(time.perf_counter() - t0, MAX_PAUSE_SECONDS))
+        return n, read
+
+    return _until_done(one, batch)
 
 
 # -- delivery -------------------------------------------------------------------------------
@@ -267,20 +399,29 @@ def deliver(
     client: httpx.Client | None = None,
     limit: int = 1000,
     lease_seconds: float = 300.0,
+    resolver: Resolver | None = None,
+    allow_hosts: str | Iterable[str] | None = None,
+    batch: int = BATCH,
 ) -> Report:
     """One delivery pass: import and fan out events, then try every due delivery.
 
-    Each delivery is its own transaction, committed after the request: a crash between
-    the two sends it again (at least once), never loses it. Before sending, the pass
-    claims the delivery (a lease set by one conditional UPDATE), so passes running at the
-    same time (app processes, a ``--watch`` worker) never send it twice; a pass that dies
-    leaves a lease that expires after ``lease_seconds``. ``db`` is an
+    Import and fan-out commit every ``batch`` rows and skip what is there already, so a
+    backlog never holds the write lock for long and passes running at once never
+    collide. Each delivery is then claimed (a lease set by one conditional UPDATE, so
+    passes running at the same time, app processes or a ``--watch`` worker, never send
+    it twice; a pass that dies leaves a lease that expires after ``lease_seconds``),
+    sent with no transaction open, and its result committed after the request: a crash
+    between the two sends it again (at least once), never loses it.
+
+    Requests go through :func:`~socialcrm.outbound.urls.guarded_client` (``resolver``
+    and ``allow_hosts`` are its): the receiver's name is resolved and checked at each
+    request, and one resolving to a forbidden address is a failed attempt ("refused: …").
+    A ``client`` given instead is used as is (tests). ``db`` is an
     :class:`~socialcrm.appdb.db.AppDB`.
     """
     report = Report()
-    with db.session() as s:
-        report.imported = import_domain_events(s)
-        report.fanned_out = fan_out(s)
+    report.imported = _in_batches(db, _import_batch, batch)
+    report.fanned_out = _in_batches(db, _fan_out_batch, batch)
     at = now or utcnow()
     owner = uuid.uuid4().hex
     with db.session() as s:
@@ -296,7 +437,9 @@ def deliver(
             )
         )
     own = client is None
-    http = client or httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False)
+    http = client or guarded_client(
+        timeout=policy.timeout_seconds, allow_hosts=allow_hosts, resolver=resolver
+    )
     try:
         for did in due:
             claimed_at = now or utcnow()
@@ -304,7 +447,12 @@ def deliver(
                 if not _claim(s, did, owner, claimed_at, lease_seconds):
                     continue  # another pass has it, or sent it already
             with db.session() as s:
-                _attempt(s, did, policy, at, http, report, owner)
+                request = _prepare(s, did, owner)
+            if request is None:
+                continue
+            result = _send(http, request, policy)
+            with db.session() as s:
+                _settle(s, did, policy, at, result, report, owner)
     finally:
         if own:
             http.close()
@@ -331,22 +479,29 @@ def _claim(s: Session, did: int, owner: str, at: datetime, lease_seconds: float)
     return r.rowcount == 1
 
 
-def _attempt(
-    s: Session,
-    did: int,
-    policy: Policy,
-    at: datetime,
-    http: httpx.Client,
-    report: Report,
-    owner: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class _Request:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    allow_host: bool
+
+
+@dataclass(frozen=True)
+class _Result:
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+def _prepare(s: Session, did: int, owner: str | None) -> _Request | None:
+    """The request for delivery ``did`` (read only), or None when it is not ours to send."""
     d = s.get(WebhookDelivery, did)
     sub = s.get(WebhookSubscription, d.subscription_id) if d else None
     if d is None or sub is None or not sub.active or d.status != "pending":
-        return  # another pass got there first, or the hook was disabled meanwhile
+        return None  # another pass got there first, or the hook was disabled meanwhile
     if owner is not None and d.lease_owner != owner:
-        return  # our lease ran out and another pass took the delivery over
-    d.lease_owner = d.lease_until = None
+        return None  # our lease ran out and another pass took the delivery over
     e = s.get(WebhookEvent, d.event_id)
     body = body_of(e, d.delivery_id)
     headers = {
@@ -357,20 +512,58 @@ def _attempt(
         "Idempotency-Key": d.delivery_id,
         SIGNATURE_HEADER: sign(sub.secret, body, int(time.time())),
     }
+    return _Request(sub.url, body, headers, bool(sub.allow_host))
+
+
+def _send(http: httpx.Client, req: _Request, policy: Policy) -> _Result:
+    """POST outside any transaction; a refused address or a network error is a result."""
     code: int | None = None
     error: str | None = None
     t0 = time.perf_counter()
     try:
-        r = http.post(sub.url, content=body, headers=headers, timeout=policy.timeout_seconds)
+        parse_outbound_url(req.url)  # the form, whatever client sends it
+        r = http.post(
+            req.url,
+            content=req.body,
+            headers=req.headers,
+            timeout=policy.timeout_seconds,
+            extensions={ALLOW_HOST_EXTENSION: True} if req.allow_host else {},
+        )
         code = r.status_code
         if not 200 <= code < 300:
             error = f"HTTP {code}"
+    except OutboundURLError as exc:  # DNS rebinding, or a URL stored before the checks
+        error = f"refused: {exc}"
     except httpx.HTTPError as exc:  # refused, reset, timed out: the URL only, no secrets
         error = f"{type(exc).__name__}: {str(exc)[:300]}"
-    ms = (time.perf_counter() - t0) * 1000
+    return _Result(code, error[:500] if error else None, (time.perf_counter() - t0) * 1000)
+
+
+def _settle(
+    s: Session,
+    did: int,
+    policy: Policy,
+    at: datetime,
+    result: _Result,
+    report: Report,
+    owner: str | None = None,
+) -> None:
+    """Record one attempt's result and release the delivery (when still ours)."""
+    d = s.get(WebhookDelivery, did)
+    sub = s.get(WebhookSubscription, d.subscription_id) if d else None
+    if d is None or sub is None or d.status != "pending":
+        return
+    if owner is not None and d.lease_owner != owner:
+        return  # our lease ran out and another pass took the delivery over
+    d.lease_owner = d.lease_until = None
+    code, error = result.status_code, result.error
     d.attempts += 1
     d.last_status_code, d.last_error = code, error
-    s.add(WebhookAttempt(delivery_id=d.id, at=at, status_code=code, error=error, duration_ms=ms))
+    s.add(
+        WebhookAttempt(
+            delivery_id=d.id, at=at, status_code=code, error=error, duration_ms=result.duration_ms
+        )
+    )
     if error is None:
         d.status, d.delivered_at = "delivered", at
         sub.consecutive_failures = 0
@@ -382,7 +575,7 @@ def _attempt(
         d.status = "failed"
     else:
         d.next_attempt_at = at + policy.delay(d.attempts)
-    if sub.consecutive_failures >= policy.disable_after:
+    if sub.active and sub.consecutive_failures >= policy.disable_after:
         sub.active, sub.disabled_at = False, at
         sub.disabled_reason = (
             f"{sub.consecutive_failures} failed attempts in a row; last: {error}"
@@ -463,6 +656,8 @@ __all__ = [
     "deliver",
     "emit",
     "enable",
+    "fan_out",
+    "import_domain_events",
     "log",
     "replay",
     "sign",

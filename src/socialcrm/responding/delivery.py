@@ -9,6 +9,12 @@ Two ways to run it, both on :func:`run_once`:
 Any number of them may run against one app database: every outbox item and webhook
 delivery is claimed with a lease before it is sent (see
 :func:`socialcrm.responding.outbox.claim`), so each is sent by one of them only.
+
+A pass works in short transactions (see :func:`socialcrm.collaborating.webhooks.deliver`),
+so the app's own requests are never kept waiting behind it. A pass that fails is logged
+once with its reason (again only when the reason changes), and the next passes back off
+(interval × 2, 4, 8… up to :data:`MAX_BACKOFF_SECONDS`) instead of failing in a storm;
+the first pass that works again says so.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from socialcrm.config import Settings
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 600.0
 
 
 def run_once(db: Any, settings: Settings, connector: Any = None) -> dict[str, Any]:
@@ -65,12 +72,63 @@ def run_once(db: Any, settings: Settings, connector: Any = None) -> dict[str, An
     return out
 
 
-def _safe_pass(db: Any, settings: Settings, connector: Any = None) -> dict[str, Any] | None:
+class Health:
+    """Consecutive failed passes, and how long to wait before the next pass.
+
+    ``failures`` and ``last_error`` are what a health check (or a test) reads.
+    """
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def passed(self) -> None:
+        with self._lock:
+            if self.failures:
+                log.warning("delivery passes work again after %d failed pass(es)", self.failures)
+            self.failures, self.last_error = 0, None
+
+    def failed(self, exc: BaseException, interval: float) -> None:
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        with self._lock:
+            self.failures += 1
+            first = reason != self.last_error
+            self.last_error = reason
+            wait = self.wait(interval)
+        if first:  # once per reason, with the traceback; repeats are debug only
+            log.error(
+                "delivery pass failed (%s); next pass in %.0f s, backing off while it fails",
+                reason,
+                wait,
+                exc_info=exc,
+            )
+        else:
+            log.debug("delivery pass failed again (%d in a row): %s", self.failures, reason)
+
+    def wait(self, interval: float) -> float:
+        """Seconds until the next pass: ``interval``, doubled for each failure in a row."""
+        if not self.failures:
+            return interval
+        cap = max(interval, MAX_BACKOFF_SECONDS)
+        return min(interval * 2.0 ** min(self.failures, 30), cap)
+
+
+def _safe_pass(
+    db: Any,
+    settings: Settings,
+    connector: Any = None,
+    health: Health | None = None,
+    interval: float = 0.0,
+) -> dict[str, Any] | None:
     try:
-        return run_once(db, settings, connector)
-    except Exception:  # a bad pass must not end the loop; the next one tries again
-        log.exception("delivery pass failed")
+        result = run_once(db, settings, connector)
+    except Exception as e:  # a bad pass must not end the loop; a later one tries again
+        (health or Health()).failed(e, interval)
         return None
+    if health is not None:
+        health.passed()
+    return result
 
 
 def watch(
@@ -84,40 +142,44 @@ def watch(
     passes: int | None = None,
 ) -> int:
     """Run a pass every ``interval`` seconds until ``stop`` is set (or ``passes`` ran);
-    returns the number of passes. Blocking: for ``socialcrm inbox deliver --watch``."""
+    returns the number of passes. Blocking: for ``socialcrm inbox deliver --watch``.
+    While passes fail, the wait grows (see :class:`Health`)."""
     stop = stop or threading.Event()
+    health = Health()
     n = 0
     while not stop.is_set():
-        result = _safe_pass(db, settings, connector)
+        result = _safe_pass(db, settings, connector, health, interval)
         n += 1
         if on_pass is not None:
             on_pass(result)
         if passes is not None and n >= passes:
             break
-        stop.wait(interval)
+        stop.wait(health.wait(interval))
     return n
 
 
 class Scheduler:
     """The web app's background delivery task (see :func:`start`).
 
-    ``passes`` counts the passes completed: how a health check, or a test, sees that
-    delivery runs without guessing how long a pass takes.
+    ``passes`` counts the passes completed, ``health`` the failures in a row: how a
+    health check, or a test, sees that delivery runs without guessing how long a pass
+    takes.
     """
 
     def __init__(self, db: Any, settings: Settings, interval: float) -> None:
         """Starts the loop in the running event loop."""
         self.passes = 0
+        self.health = Health()
         self._stop = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._run(db, settings, interval))
 
     async def _run(self, db: Any, settings: Settings, interval: float) -> None:
         while not self._stop.is_set():
             # In a thread: the connectors and webhooks use blocking HTTP and database calls.
-            await asyncio.to_thread(_safe_pass, db, settings)
+            await asyncio.to_thread(_safe_pass, db, settings, None, self.health, interval)
             self.passes += 1
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+                await asyncio.wait_for(self._stop.wait(), timeout=self.health.wait(interval))
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to end after the pass in flight, and wait for it (bounded)."""
