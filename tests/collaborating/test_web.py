@@ -52,6 +52,9 @@ def test_roles_on_the_ideas_api(site: Site) -> None:
         assert viewer.get("/api/v1/webhooks").status_code == 403
         assert agent.post("/api/v1/webhooks", json={"url": "http://x.io/h"}).status_code == 403
         r = admin.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": []})
+        assert r.status_code == 400 and "loopback" in r.text  # no SSRF through the API either
+        hook = {"url": "https://hooks.example.com/h", "events": []}
+        r = admin.post("/api/v1/webhooks", json=hook)
         assert r.status_code == 201 and r.json()["secret"].startswith("whsec_")
         assert "secret" not in admin.get("/api/v1/webhooks").json()["items"][0]
     # a signed-in browser session cannot write through the API (no CSRF token there)
@@ -122,7 +125,11 @@ def _csrf(c: httpx.Client, path: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', c.get(path).text).group(1)
 
 
-def test_webhooks_page_shows_disabling_notice_then_enable_and_replay(site: Site) -> None:
+def test_webhooks_page_shows_disabling_notice_then_enable_and_replay(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the receiver listens on loopback: allow-listed, as an operator would
+    monkeypatch.setenv("SOCIALCRM_OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
     admin = sign_in(site.url, "admin@test.io")
     assert sign_in(site.url, "agent@test.io").get("/webhooks").status_code == 403
     with receiver([], default=500) as r, site.api("admin") as api, site.api("agent") as agent:

@@ -207,7 +207,7 @@ def test_background_delivery_runs_only_when_turned_on(tmp_path: Path) -> None:
     db = AppDB(settings.resolved_database_url)
     with receiver([]) as r:
         with db.session() as s:
-            webhooks.subscribe(s, r.url, ["conversation.created"], "admin")
+            webhooks.subscribe(s, r.url, ["conversation.created"], "admin", allow_host=True)
             post = inbox.Post("jsonl", "j1", "zoe", "my parcel is lost", T,
                               sentiment_score=-0.7, intent="complaint")  # fmt: skip
             inbox.ingest(s, [post], settings, now=T)
