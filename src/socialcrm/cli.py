@@ -67,7 +67,7 @@ def ingest(
     Example: socialcrm ingest orders export-de.csv --encoding cp1252 --delimiter ';' --decimal ,
     """
     from socialcrm.store.ingest import IngestError, ingest_file
-    from socialcrm.store.readers import ReadOptions, parse_options
+    from socialcrm.store.readers import ReadOptions, parse_options, shorten
 
     try:
         options: ReadOptions = parse_options(encoding, delimiter, decimal)
@@ -114,7 +114,7 @@ def ingest(
             f"unchanged {report.unchanged:,}, rejected {report.rejected:,}"
         )
         if report.ignored_columns:
-            out.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+            out.print(f"ignored columns: {shorten(', '.join(report.ignored_columns))}")
         if report.rejects:
             t = Table("line", "field", "reason", title="first rejects", title_justify="left")
             for r in report.rejects[:10]:

@@ -260,3 +260,15 @@ def test_kill_during_large_import_leaves_previous_table(ws: Workspace, tmp_path:
     # and the next import still works
     report = ingest_file(ws, "orders", small)
     assert report.unchanged == 1
+
+
+def test_a_garbage_header_is_quoted_short(ws: Workspace, tmp_path: Path) -> None:
+    p = tmp_path / "garbage.csv"
+    p.write_text("Z" * 5000 + "\n1\n")
+    with pytest.raises(IngestError) as e:
+        ingest_file(ws, "orders", p)
+    message = str(e.value)
+    assert "missing required column(s)" in message
+    assert "z" * 200 in message and "z" * 201 not in message
+    assert "4,800 more characters" in message
+    assert len(message) < 600

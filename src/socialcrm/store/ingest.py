@@ -39,7 +39,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from socialcrm.store.readers import Format, ReadError, ReadOptions, detect_format, read_chunks
+from socialcrm.store.readers import (
+    Format,
+    ReadError,
+    ReadOptions,
+    detect_format,
+    read_chunks,
+    shorten,
+)
 from socialcrm.store.schemas import REJECTS, TableSchema, input_table
 from socialcrm.store.validate import ChunkValidator
 from socialcrm.store.warehouse import Transaction
@@ -187,7 +194,7 @@ def _check_header(schema: TableSchema, path: Path, names: list[str], report: Ing
     if missing:
         raise IngestError(
             f"{path}: missing required column(s) for table {schema.name}: {', '.join(missing)}"
-            f" (header has: {', '.join(names)})"
+            f" (header has: {shorten(', '.join(names))})"
         )
     report.ignored_columns = sorted(present - set(schema.column_names))
 
