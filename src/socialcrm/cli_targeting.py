@@ -170,26 +170,48 @@ def audience_export(
     out_file: Annotated[Path | None, typer.Option("--out", help="CSV file to write.")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
     webhook: Annotated[str | None, typer.Option(help="POST the audience to this URL.")] = None,
+    allow_host: Annotated[
+        bool,
+        typer.Option(
+            "--allow-host",
+            help="For operators: push to --webhook even if its host is loopback, private "
+            "or link-local (a receiver on this machine or the private network).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Export an audience: a segment's first actions, or everyone with one action.
 
     Customers whose marketing consent for the channel is no longer in force are left
-    out. Pushes are signed with the setting audience_webhook_secret and retried.
+    out. Pushes are signed with the setting audience_webhook_secret and retried. The
+    webhook URL must be public (no loopback, private, link-local or metadata address,
+    checked again at each request) unless its host is in SOCIALCRM_OUTBOUND_ALLOW_HOSTS
+    or --allow-host is given.
 
     Example: socialcrm audience export at_risk_high_value --out at_risk.csv
     """
-    from socialcrm.targeting.audiences import AudienceError, audience, export_csv, push_webhook
+    from socialcrm.targeting.audiences import (
+        AudienceError,
+        audience,
+        check_url,
+        export_csv,
+        push_webhook,
+    )
 
     if segment is None and action is None:
         raise _fail("give a SEGMENT or --action")
     if out_file is None and webhook is None:
         raise _fail("give --out FILE and/or --webhook URL")
+    if allow_host and webhook is None:
+        raise _fail("--allow-host goes with --webhook URL")
     with _workspace() as ws:
         secret = ws.settings.audience_webhook_secret
+        allow_hosts = ws.settings.outbound_allow_hosts
         if webhook and not secret:
             raise _fail("set SOCIALCRM_AUDIENCE_WEBHOOK_SECRET to sign webhook pushes")
         try:
+            if webhook is not None:  # refused before anything is read or written
+                check_url(webhook, allow_hosts=allow_hosts, allow_host=allow_host)
             table = audience(ws, segment, action)
             report: dict[str, Any] = {"rows": table.num_rows}
             if out_file is not None:
@@ -197,7 +219,14 @@ def audience_export(
                 report["file"] = str(out_file)
             if webhook is not None:
                 name = segment or action or "audience"
-                sent = push_webhook(table, webhook, secret or "", name)
+                sent = push_webhook(
+                    table,
+                    webhook,
+                    secret or "",
+                    name,
+                    allow_hosts=allow_hosts,
+                    allow_host=allow_host,
+                )
                 report["deliveries"] = [d.__dict__ for d in sent]
         except (AudienceError, OSError) as e:
             raise _fail(str(e)) from None

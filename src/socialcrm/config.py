@@ -277,6 +277,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long one webhook request may take."
     )
+    outbound_allow_hosts: str = Field(
+        default="",
+        description="Hosts (names or IP addresses, comma-separated) that webhooks and "
+        "audience pushes may call although they are loopback, private or link-local, e.g. "
+        "a receiver on this machine: '127.0.0.1,hooks.lan'. Default none. The outbound "
+        "guard (socialcrm.outbound.urls) reads the same variable.",
+    )
 
     @property
     def warehouse_dir(self) -> Path:

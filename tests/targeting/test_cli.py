@@ -91,3 +91,35 @@ def test_audience_export_csv(env: ScoredBrand, tmp_path) -> None:
     assert r.exit_code == 2 and "AUDIENCE_WEBHOOK_SECRET" in r.stderr
     r = runner.invoke(app, ["audience", "export", "--help"])
     assert "Example:" in r.stdout
+
+
+def test_audience_push_refuses_a_loopback_webhook_unless_the_operator_allows_it(
+    env: ScoredBrand, tmp_path, monkeypatch
+) -> None:
+    from socialcrm.config import get_settings
+    from socialcrm.outbound.urls import ALLOW_HOSTS_ENV
+    from tests.collaborating.receiver import receiver
+
+    monkeypatch.setenv("SOCIALCRM_AUDIENCE_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.delenv(ALLOW_HOSTS_ENV, raising=False)
+    f = tmp_path / "a.csv"
+    export = ["audience", "export", "high_value_buyer", "--json"]
+    with receiver([]) as r:
+        get_settings.cache_clear()
+        refused = runner.invoke(app, [*export, "--out", str(f), "--webhook", r.url])
+        assert refused.exit_code == 2 and "webhook URL refused" in refused.stderr
+        assert "127.0.0.1 is a loopback address" in refused.stderr
+        assert r.got == [] and not f.exists()  # refused before anything is read or written
+        allowed = runner.invoke(app, [*export, "--webhook", r.url, "--allow-host"])
+        assert allowed.exit_code == 0, allowed.output
+        report = json.loads(allowed.stdout)
+        assert sum(d["rows"] for d in report["deliveries"]) == report["rows"] > 0
+        assert len(r.got) == len(report["deliveries"])
+        monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")  # the standing allow-list
+        get_settings.cache_clear()
+        listed = runner.invoke(app, [*export, "--webhook", r.url])
+        assert listed.exit_code == 0, listed.output
+        assert json.loads(listed.stdout)["deliveries"] == report["deliveries"]
+    get_settings.cache_clear()
+    alone = runner.invoke(app, [*export, "--out", str(f), "--allow-host"])
+    assert alone.exit_code == 2 and "--allow-host goes with --webhook" in alone.stderr

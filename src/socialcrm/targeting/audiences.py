@@ -7,6 +7,15 @@ is signed (HMAC-SHA256 of the body with a shared secret, header
 backoff on 5xx answers and network errors (never on 4xx), and every batch carries a
 delivery id derived from its content (``X-Socialcrm-Delivery``), so a receiver can drop
 a batch it has already seen, however often it is re-sent.
+
+The URL is chosen by whoever runs the export, and the request leaves from inside the
+network the app runs in, so it passes the outbound guard (:mod:`socialcrm.outbound.urls`)
+like a webhook subscription: checked when the push starts (no loopback, private,
+link-local, multicast or cloud metadata host, literally or as resolved now), checked
+again at every request on the address actually connected to (DNS rebinding), and never
+redirected. A receiver on the same machine or the private network is allow-listed by the
+operator: ``SOCIALCRM_OUTBOUND_ALLOW_HOSTS`` (setting ``outbound_allow_hosts``) or, for
+one push, ``socialcrm audience export --webhook URL --allow-host``.
 """
 
 from __future__ import annotations
@@ -15,16 +24,23 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from socialcrm.outbound.urls import (
+    ALLOW_HOST_EXTENSION,
+    OutboundURLError,
+    Resolver,
+    check_outbound_url,
+    guarded_client,
+    parse_outbound_url,
+)
 from socialcrm.store.workspace import Workspace
 from socialcrm.targeting.actions import CHANNEL_PURPOSE
 
@@ -89,13 +105,25 @@ class Delivery:
     status: int
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def check_url(
+    url: str,
+    *,
+    allow_hosts: str | Iterable[str] | None = None,
+    allow_host: bool = False,
+    resolver: Resolver | None = None,
+) -> None:
+    """Refuse (:class:`AudienceError`) a URL the app must not push to, before any request.
+
+    ``allow_host``: an operator's decision to let this URL's host through whatever its
+    address (the form is still checked: http(s), no credentials).
+    """
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as e:
-        return e.code
+        if allow_host:
+            parse_outbound_url(url)
+        else:
+            check_outbound_url(url, allow_hosts, resolver=resolver)
+    except OutboundURLError as e:
+        raise AudienceError(f"webhook URL refused: {e}") from None
 
 
 def push_webhook(
@@ -108,42 +136,74 @@ def push_webhook(
     backoff: float = 0.5,
     timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    allow_hosts: str | Iterable[str] | None = None,
+    allow_host: bool = False,
+    resolver: Resolver | None = None,
 ) -> list[Delivery]:
-    """POST the audience in signed JSON batches; raise after the retries run out."""
-    if not url.startswith(("http://", "https://")):
-        raise AudienceError(f"webhook URL must be http(s): {url!r}")
+    """POST the audience in signed JSON batches; raise after the retries run out.
+
+    The URL is checked first (:func:`check_url`): a refused one raises
+    :class:`AudienceError` before anything is sent. Each request then goes through
+    :func:`~socialcrm.outbound.urls.guarded_client`, which resolves the host again,
+    checks every address and connects to a checked one; a host that now resolves to a
+    forbidden address (DNS rebinding) fails the push at once, unretried. Redirects are
+    not followed: a 3xx answer fails the push too. ``allow_hosts`` (default:
+    ``SOCIALCRM_OUTBOUND_ALLOW_HOSTS``) and ``allow_host`` let hosts through, as in
+    :func:`check_url`; ``resolver`` replaces DNS (tests).
+    """
+    check_url(url, allow_hosts=allow_hosts, allow_host=allow_host, resolver=resolver)
+    extensions = {ALLOW_HOST_EXTENSION: True} if allow_host else {}
     rows = table.to_pylist()
     out = []
-    for start in range(0, max(len(rows), 1), batch_size):
-        batch = rows[start : start + batch_size]
-        content = json.dumps({"audience": name, "rows": batch}, sort_keys=True, default=str)
-        delivery = hashlib.sha256(content.encode()).hexdigest()[:32]
-        body = json.dumps(
-            {"delivery_id": delivery, "audience": name, "rows": batch}, default=str
-        ).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Socialcrm-Delivery": delivery,
-            "X-Socialcrm-Signature": sign(body, secret),
-        }
-        for attempt in range(1, retries + 2):
-            try:
-                status = _post(url, body, headers, timeout)
-            except (urllib.error.URLError, OSError) as e:
-                status, reason = 0, str(getattr(e, "reason", e))
-            else:
-                reason = f"HTTP {status}"
-            if 200 <= status < 300:
-                out.append(Delivery(delivery, len(batch), attempt, status))
-                break
-            if 400 <= status < 500:
-                raise AudienceError(f"webhook refused batch {delivery}: {reason}")
-            if attempt > retries:
-                raise AudienceError(
-                    f"webhook failed for batch {delivery} after {attempt} attempts: {reason}"
-                )
-            sleep(backoff * 2 ** (attempt - 1))
+    with guarded_client(timeout=timeout, allow_hosts=allow_hosts, resolver=resolver) as http:
+        for start in range(0, max(len(rows), 1), batch_size):
+            batch = rows[start : start + batch_size]
+            content = json.dumps({"audience": name, "rows": batch}, sort_keys=True, default=str)
+            delivery = hashlib.sha256(content.encode()).hexdigest()[:32]
+            body = json.dumps(
+                {"delivery_id": delivery, "audience": name, "rows": batch}, default=str
+            ).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Socialcrm-Delivery": delivery,
+                "X-Socialcrm-Signature": sign(body, secret),
+            }
+            for attempt in range(1, retries + 2):
+                try:
+                    status = http.post(
+                        url, content=body, headers=headers, extensions=extensions
+                    ).status_code
+                except OutboundURLError as e:  # resolved to a forbidden address now
+                    raise AudienceError(f"webhook URL refused: {e}") from None
+                except httpx.HTTPError as e:  # refused, reset, timed out: retried
+                    status, reason = 0, f"{type(e).__name__}: {str(e)[:300]}"
+                else:
+                    reason = f"HTTP {status}"
+                if 200 <= status < 300:
+                    out.append(Delivery(delivery, len(batch), attempt, status))
+                    break
+                if 300 <= status < 400:
+                    raise AudienceError(
+                        f"webhook answered batch {delivery} with {reason}: redirects are "
+                        "not followed"
+                    )
+                if 400 <= status < 500:
+                    raise AudienceError(f"webhook refused batch {delivery}: {reason}")
+                if attempt > retries:
+                    raise AudienceError(
+                        f"webhook failed for batch {delivery} after {attempt} attempts: {reason}"
+                    )
+                sleep(backoff * 2 ** (attempt - 1))
     return out
 
 
-__all__ = ["AudienceError", "Delivery", "audience", "export_csv", "push_webhook", "sign"]
+__all__ = [
+    "AudienceError",
+    "Delivery",
+    "audience",
+    "check_url",
+    "export_csv",
+    "push_webhook",
+    "sign",
+]
