@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,9 @@ from pathlib import Path
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
+from tests.digests import table_digests
+
+DIGESTS = Path(__file__).parent / "data" / "demo_300_digests.json"
 
 
 def test_demo_builds_loads_and_scores_a_brand(tmp_path: Path) -> None:
@@ -55,3 +59,10 @@ def test_demo_builds_loads_and_scores_a_brand(tmp_path: Path) -> None:
         assert ws.warehouse.exists("customer_rewards")
     truth = tmp_path / "ws" / "demo" / "truth"
     assert any(truth.iterdir())
+    # Refactorings change no row: every table equals the digests stored before them
+    # (regenerate with `python -m tests.digests WORKSPACE` only for an intended change).
+    expected = json.loads(DIGESTS.read_text())
+    found = table_digests(tmp_path / "ws")
+    changed = {t: (expected.get(t), found.get(t)) for t in expected.keys() | found.keys()
+               if expected.get(t) != found.get(t)}  # fmt: skip
+    assert not changed, f"tables differ from {DIGESTS.name}: {changed}"
