@@ -10,9 +10,7 @@ import pytest
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
-from tests.shared_data import SHARED_DATA, shared_file
-
-__all__ = ["SHARED_DATA"]
+from tests.shared_data import shared_file
 
 
 @pytest.fixture
@@ -39,4 +37,5 @@ def spark_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 
 @pytest.fixture(scope="session")
 def cdnow_path() -> Path:
+    """CDNOW's 1/10 sample, committed under tests/data (see tests/data/SOURCES.md)."""
     return shared_file("cdnow", "cdnow_sample.csv")

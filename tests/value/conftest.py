@@ -10,18 +10,16 @@ import pytest
 from ibis.expr import types as ir
 
 from socialcrm.value.rfm import rfm_summary
-from tests.conftest import SHARED_DATA
+from tests.shared_data import data_file, shared_file
 
-CDNOW = SHARED_DATA / "cdnow" / "cdnow_sample.csv"
+CDNOW = data_file("cdnow", "cdnow_sample.csv")
 CALIBRATION_END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
 
 
 @pytest.fixture(scope="session")
 def cdnow_orders() -> ir.Table:
-    if not CDNOW.exists():
-        pytest.fail(f"real data missing: {CDNOW} (the repo expects ../shared/data beside it)")
-    df = pd.read_csv(CDNOW, dtype={"customer_id": str})
+    df = pd.read_csv(shared_file("cdnow", "cdnow_sample.csv"), dtype={"customer_id": str})
     return ibis.memtable(
         pd.DataFrame(
             {
