@@ -8,7 +8,7 @@ from time import perf_counter
 from rich.console import Console
 
 from socialcrm.config import Settings
-from socialcrm.pipeline import run_pipeline
+from socialcrm.pipeline import run_context, run_pipeline
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.workspace import Workspace
 
@@ -76,7 +76,7 @@ def _run_loyalty(ws: Workspace) -> str:
             report = loyalty.award(s, awards, rules, actor="demo")
     finally:
         db.close()
-    loyalty.step_customer_rewards(ws)
+    loyalty.step_customer_rewards(ws, run_context(ws))
     return f"  {'loyalty points':<28} {report.points:>10,} points on {report.awarded:,} events"
 
 

@@ -12,7 +12,7 @@ import pytest
 from socialcrm.config import Settings
 from socialcrm.connecting.consent import granted, in_force
 from socialcrm.connecting.step import step_connecting
-from socialcrm.pipeline import run_pipeline
+from socialcrm.pipeline import run_context, run_pipeline
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.workspace import Workspace
 
@@ -80,7 +80,7 @@ def test_revoking_social_linking_removes_the_join_everywhere(
         allowed = ws.engine.to_arrow(granted(ws, "social_linking", resolved=True))
         assert person not in allowed["customer_id"].to_pylist()
 
-        step_connecting(ws)
+        step_connecting(ws, run_context(ws))
         run_pipeline(ws, ["listening"])
 
         after = ws.warehouse.read_arrow("customer_influence")["customer_id"].to_pylist()

@@ -12,6 +12,7 @@ import pyarrow as pa
 from socialcrm.config import Settings
 from socialcrm.connecting.influence import AUDIENCE_RATIO, RESPONSE_RATIO, score_nodes
 from socialcrm.connecting.step import step_connecting
+from socialcrm.pipeline import run_context
 from socialcrm.store.schemas import FOLLOWS, POSTS
 from socialcrm.store.workspace import Workspace
 
@@ -76,7 +77,7 @@ def test_amplifier_needs_activity_audience_and_answers(tmp_path: Path) -> None:
     with Workspace.open(Settings(home=tmp_path / "ws")) as ws:
         ws.warehouse.write("posts", pa.Table.from_pylist(posts, schema=POSTS.arrow_schema))
         ws.warehouse.write("follows", pa.Table.from_pylist(follows, schema=FOLLOWS.arrow_schema))
-        step_connecting(ws)
+        step_connecting(ws, run_context(ws))
         h = ws.warehouse.read_arrow("handle_influence").to_pandas().set_index("handle")
     # the scene is as described: three big audiences, two of them posting
     assert (h.loc[["star", "celebrity", "loudmouth"], "followers"] == 60).all()

@@ -11,8 +11,9 @@ import pytest
 
 from socialcrm.connecting import pairwise_scores
 from socialcrm.connecting.identity import step_identities
-from socialcrm.pipeline import customer_orders
+from socialcrm.pipeline import run_context
 from socialcrm.store.workspace import Workspace
+from socialcrm.value.orders import customer_orders
 from tests.connecting.conftest import Brand, load
 
 
@@ -62,7 +63,7 @@ def test_rerun_with_new_records_keeps_every_existing_id(tmp_path: Path, brand: B
         ("customers", "identities"),
     )
     try:
-        step_identities(ws)
+        step_identities(ws, run_context(ws))
         before = {
             r["record_id"]: r["customer_id"]
             for r in ws.warehouse.read_arrow("identity_clusters").to_pylist()
@@ -70,7 +71,7 @@ def test_rerun_with_new_records_keeps_every_existing_id(tmp_path: Path, brand: B
         from socialcrm.store.ingest import ingest_file
 
         ingest_file(ws, "customers", brand.inputs["customers"])
-        step_identities(ws)
+        step_identities(ws, run_context(ws))
         after = {
             r["record_id"]: r["customer_id"]
             for r in ws.warehouse.read_arrow("identity_clusters").to_pylist()
@@ -200,7 +201,7 @@ def test_unmerge_and_decisions_via_cli_override_the_model(
         r = runner.invoke(app, ["identities", "decide", "a", "b", "maybe"])
         assert r.exit_code == 2 and "match or no-match" in r.stderr
         with Workspace.open(Settings(home=home)) as ws:
-            step_identities(ws)
+            step_identities(ws, run_context(ws))
             after = {
                 x["record_id"]: x["customer_id"]
                 for x in ws.warehouse.read_arrow("identity_clusters").to_pylist()

@@ -18,6 +18,8 @@ from socialcrm.config import Settings
 from socialcrm.connecting import ResolveOptions, cluster_links, pairwise_scores, read_records
 from socialcrm.connecting.identity import CLUSTERS, LINKS, step_identities
 from socialcrm.connecting.resolve import resolve_records
+from socialcrm.pipeline import run_context
+from socialcrm.store.engine import Engine
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.store.workspace import Workspace
 from tests.connecting.conftest import Brand, load
@@ -39,9 +41,9 @@ def _febrl3_subset(tmp_path: Path) -> tuple[pa.Table, list[str]]:
     return records, [t for t, k in zip(truth, keep, strict=True) if k]
 
 
-def _clusters(records: pa.Table, spark, workdir: Path) -> list[str]:
+def _clusters(records: pa.Table, engine: Engine | None, workdir: Path) -> list[str]:
     res = resolve_records(
-        records, ResolveOptions(max_pairs_for_u=1e5), spark=spark, workdir=workdir
+        records, ResolveOptions(max_pairs_for_u=1e5), engine=engine, workdir=workdir
     )
     assert not res.notes, res.notes
     c = cluster_links(records["record_id"], res.links, 0.9).clusters
@@ -54,7 +56,7 @@ def test_febrl3_resolves_alike_on_spark_and_duckdb(spark_ws: Workspace, tmp_path
     assert 1100 <= records.num_rows <= 1400
     session = spark_ws.engine.session  # type: ignore[attr-defined]
     duck = _clusters(records, None, tmp_path)
-    spark = _clusters(records, session, tmp_path)
+    spark = _clusters(records, spark_ws.engine, tmp_path)
     f1_duck, f1_spark = pairwise_scores(duck, truth)["f1"], pairwise_scores(spark, truth)["f1"]
     assert f1_spark >= 0.985, f1_spark
     assert abs(f1_spark - f1_duck) <= 0.002, (f1_spark, f1_duck)
@@ -77,8 +79,8 @@ def test_identities_step_on_spark_gives_duckdb_customer_ids(
     settings = Settings(home=tmp_path / "spark", engine="spark", phone_region="DE")
     spark = Workspace(settings, spark_ws.engine, Warehouse(root, spark_ws.engine))
     try:
-        step_identities(duck)
-        step_identities(spark)
+        step_identities(duck, run_context(duck))
+        step_identities(spark, run_context(spark))
         clusters = [
             ws.warehouse.read_arrow(CLUSTERS)
             .select(["record_id", "customer_id"])

@@ -10,6 +10,7 @@ import pytest
 
 from socialcrm.config import Settings
 from socialcrm.listening.step import step_listening
+from socialcrm.pipeline import run_context
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.store.workspace import Workspace
@@ -35,7 +36,7 @@ def load_into(ws: Workspace, demo_brand: Path) -> None:
 @pytest.fixture(scope="module")
 def listened(demo_brand, tmp_path_factory):
     ws = load_demo(tmp_path_factory.mktemp("ws"), demo_brand)
-    written = step_listening(ws)
+    written = step_listening(ws, run_context(ws))
     yield ws, written
     ws.close()
 
@@ -136,7 +137,7 @@ def test_share_of_voice_and_alerts(listened):
 def test_topics_stay_fixed_between_runs(listened):
     ws, _ = listened
     before = ws.warehouse.read_arrow("topics").column("label").to_pylist()
-    step_listening(ws)
+    step_listening(ws, run_context(ws))
     assert ws.warehouse.read_arrow("topics").column("label").to_pylist() == before
 
 
@@ -151,7 +152,7 @@ def test_same_result_on_spark(listened, demo_brand, tmp_path, spark_ws):
     )
     load_into(spark, demo_brand)
     shutil.copytree(duck.settings.home / "models", tmp_path / "models")
-    step_listening(spark)
+    step_listening(spark, run_context(spark))
     cols = ["post_id", "dup_group", "is_spam", "customer_id", "sentiment_label", "intent",
             "topic_id"]  # fmt: skip
     a = duck.warehouse.read_arrow("posts_enriched").select(cols).sort_by("post_id")

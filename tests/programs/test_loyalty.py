@@ -13,6 +13,7 @@ from sqlalchemy import func, inspect, select, text
 from socialcrm.appdb.db import AppDB
 from socialcrm.appdb.models import AuditEntry, LoyaltyEntry
 from socialcrm.config import Settings
+from socialcrm.pipeline import run_context
 from socialcrm.programs import loyalty as L
 from socialcrm.programs.events import EventFileError
 from socialcrm.programs.referrals import (
@@ -132,7 +133,7 @@ def test_points_are_awarded_once_and_traceable(ws: Workspace, db: AppDB, tmp_pat
     # the pipeline step copies balances, tiers and referrals into the warehouse, per person
     here = Workspace(ws.settings.model_copy(update={"database_url": db.url}), ws.engine,
                      ws.warehouse)  # fmt: skip
-    assert L.step_customer_rewards(here) == {"customer_rewards": 4}
+    assert L.step_customer_rewards(here, run_context(here)) == {"customer_rewards": 4}
     rows = {r["customer_id"]: r for r in ws.warehouse.read_arrow("customer_rewards").to_pylist()}
     c1 = {k: v for k, v in rows["c1"].items() if k != "customer_id"}
     assert c1 == {

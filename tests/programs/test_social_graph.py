@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from socialcrm.pipeline import run_context
 from socialcrm.programs.maximization import select_seeds
 from socialcrm.programs.social_graph import reshare_probabilities, workspace_graph
 from socialcrm.store.schemas import CONSENTS, FOLLOWS, IDENTITIES, POSTS
@@ -138,7 +139,7 @@ def test_reshare_probability_needs_no_posts_to_fall_back_on_the_prior():
 def test_pipeline_step_writes_consented_seeds(social):
     from socialcrm.programs.step import step_amplifiers
 
-    assert step_amplifiers(social) == {"amplifier_seeds": 1}
+    assert step_amplifiers(social, run_context(social)) == {"amplifier_seeds": 1}
     rows = social.warehouse.read_arrow("amplifier_seeds").to_pylist()
     assert rows[0]["customer_id"] == "c_star" and rows[0]["rank"] == 1
     assert rows[0]["marginal_gain"] == pytest.approx(rows[0]["cumulative_spread"])

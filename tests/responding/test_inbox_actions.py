@@ -26,13 +26,14 @@ from socialcrm.appdb.models import (
     User,
     WebhookDelivery,
 )
-from socialcrm.collaborating import ideas, people, webhooks
-from socialcrm.responding import inbox, outbox, sla, to_idea, workflow
+from socialcrm.collaborating import ideas, people
+from socialcrm.outbound import outbox, webhooks
+from socialcrm.responding import inbox, sla, to_idea, workflow
 from socialcrm.responding.connectors import JsonlConnector, MastodonConnector
 from socialcrm.responding.sync import from_connector
 from socialcrm.web.inbox import list_conversations, queue_counts
 from socialcrm.web.readmodel import ReadModel
-from tests.collaborating.receiver import receiver
+from tests.outbound.receiver import receiver
 from tests.responding.conftest import Env, postgres_url  # noqa: F401  (a fixture)
 from tests.responding.fakes import TOKEN, FakeMastodon, serving
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from socialcrm.pipeline import run_context
 from socialcrm.store.schemas import CONSENTS, CUSTOMERS
 from socialcrm.targeting.actions import CHANNEL_PURPOSE, step_actions
 from tests.targeting.brand import ScoredBrand
@@ -68,7 +69,7 @@ def test_no_marketing_without_marketing_consent(brand: ScoredBrand, tmp_path) ->
         ]
         new = pa.Table.from_pylist(rows, schema=CONSENTS.arrow_schema)
         ws.warehouse.write("consents", pa.concat_tables([old, new]))
-        step_actions(ws)
+        step_actions(ws, run_context(ws))
         after = ws.warehouse.read_arrow("customer_actions").to_pandas()
     mine = after[after.customer_id == target]
     assert not mine.marketing.any()
@@ -85,7 +86,7 @@ def test_nothing_for_those_who_asked_for_nothing(brand: ScoredBrand, tmp_path) -
         cust = ws.warehouse.read_arrow("customers").cast(CUSTOMERS.arrow_schema).to_pandas()
         cust.loc[cust.customer_id.isin(records), "contact_frequency"] = "never"
         ws.warehouse.write("customers", pa.Table.from_pandas(cust, schema=CUSTOMERS.arrow_schema))
-        step_actions(ws)
+        step_actions(ws, run_context(ws))
         after = ws.warehouse.read_arrow("customer_actions").to_pandas()
     mine = after[after.customer_id == target]
     assert not mine.marketing.any()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+from socialcrm.pipeline import run_context
 from socialcrm.targeting.rules import load_rules
 from socialcrm.targeting.segments import assign_segments, step_segments
 from tests.targeting.brand import ScoredBrand
@@ -52,9 +53,9 @@ def test_summary_accumulates_by_run_date(brand: ScoredBrand, tmp_path) -> None:
     copy = brand.copy(tmp_path / "ws")
     with copy.open() as ws:
         ws.warehouse.drop("segment_summary")
-        step_segments(ws, run_date=date(2026, 1, 1))
-        step_segments(ws, run_date=date(2026, 2, 1))
-        step_segments(ws, run_date=date(2026, 2, 1))  # same day again: replaced
+        # runs on two days, the second day twice: its block is replaced, not added
+        for day in (datetime(2026, 1, 1), datetime(2026, 2, 1), datetime(2026, 2, 1)):
+            step_segments(ws, run_context(ws, day.astimezone()))
         summary = ws.warehouse.read_arrow("segment_summary").to_pandas()
         n = ws.warehouse.rows("customer_segments")
     by_day = summary.groupby("run_date").customers.sum()

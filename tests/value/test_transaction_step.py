@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from socialcrm.config import Settings
+from socialcrm.pipeline import run_context
 from socialcrm.store.schemas import ORDERS
 from socialcrm.store.workspace import Workspace
 from socialcrm.value.bgnbd import BGNBD
@@ -65,7 +66,7 @@ def _scores(ws: Workspace, orders: pa.Table) -> pd.DataFrame:
         update={"calibration_end": date(1997, 9, 30), "time_unit": "week"}
     )
     ws.warehouse.write("orders", orders)
-    written = step_transaction_scores(ws)
+    written = step_transaction_scores(ws, run_context(ws))
     assert written == {TABLE: 2349}
     out = ws.warehouse.read_arrow(TABLE).to_pandas()
     return out.sort_values("customer_id").reset_index(drop=True)

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from socialcrm.config import Settings
+from socialcrm.pipeline import run_context
 from socialcrm.store.schemas import CONSENTS, ORDERS
 from socialcrm.store.workspace import Workspace
 from socialcrm.value.transaction import step_transaction_scores
@@ -78,7 +79,7 @@ def test_withdrawing_social_linking_unscores_influence(
         ws.warehouse.write(
             "consents", pa.concat_tables([old.cast(CONSENTS.arrow_schema), withdrawn])
         )
-        step_trinity(ws)
+        step_trinity(ws, run_context(ws))
         row = ws.warehouse.read_arrow("customer_scores").to_pandas().set_index("customer_id")
     assert row.loc[top, "influence_known"] == False  # noqa: E712
     assert pd.isna(row.loc[top, "influence_score"]) and pd.isna(row.loc[top, "followers"])
@@ -109,8 +110,8 @@ def test_cdnow_transactions_only_says_unknown(tmp_path: Path, cdnow_path: Path) 
     )  # fmt: skip
     with Workspace.open(Settings(home=tmp_path / "ws", time_unit="week")) as ws:
         ws.warehouse.write("orders", orders)
-        buyers = step_transaction_scores(ws)["customer_transaction_scores"]
-        step_trinity(ws)
+        buyers = step_transaction_scores(ws, run_context(ws))["customer_transaction_scores"]
+        step_trinity(ws, run_context(ws))
         df = ws.warehouse.read_arrow("customer_scores").to_pandas()
     assert len(df) == buyers > 2000  # one row per buyer
     assert df.transaction_known.all() and df.transaction_score.notna().all()

@@ -109,10 +109,11 @@ def run(
         SOCIALCRM_HOME=./demo socialcrm listen run
     """
     from socialcrm.listening.step import step_listening
+    from socialcrm.pipeline import run_context
     from socialcrm.store.workspace import Workspace
 
     with Workspace.open() as ws:
-        written = step_listening(ws)
+        written = step_listening(ws, run_context(ws))
     if as_json:
         typer.echo(json.dumps(written))
     else:

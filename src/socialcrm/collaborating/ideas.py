@@ -29,8 +29,10 @@ from socialcrm.appdb.models import (
     IdeaVote,
     utcnow,
 )
-from socialcrm.collaborating import people, webhooks
+from socialcrm.collaborating import people
 from socialcrm.collaborating.people import Route, Value
+from socialcrm.outbound import webhooks
+from socialcrm.outbound.outbox import enqueue
 from socialcrm.web.readmodel import ReadModel
 
 STATUS_LABELS = {
@@ -350,11 +352,7 @@ def notify(
 
 
 def _reply_outbox(s: Session, n: IdeaNotification, c: IdeaContributor) -> None:
-    """Queue the public reply in the inbox's outbox, which posts it once, with retries."""
-    try:
-        from socialcrm.responding.outbox import enqueue
-    except ImportError:  # the inbox is not installed: the notification stays queued here
-        return
+    """Queue the public reply in the outbox, which posts it once, with retries."""
     item = enqueue(
         s,
         connector=c.platform,

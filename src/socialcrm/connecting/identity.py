@@ -9,9 +9,7 @@ Clusters keep their ids across runs, and people's review decisions override both
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-import duckdb
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,11 +23,10 @@ from socialcrm.connecting.clusters import (
     latest_decisions,
 )
 from socialcrm.connecting.resolve import LINKS_SCHEMA, ResolveOptions, resolve_records
+from socialcrm.store.engine import local_sql
+from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import IDENTITIES, PLATFORMS
 from socialcrm.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
 CLUSTERS = "identity_clusters"
 LINKS = "identity_links"
@@ -121,27 +118,20 @@ def _merge_links(rules: pa.Table, model: pa.Table, kept: pa.Table | None = None)
     retrained model can add links, but cannot silently undo a person's merge — only a
     review decision (``no_match``) does that.
     """
-    con = duckdb.connect()
-    try:
+    with local_sql() as con:
         con.register("r", rules.cast(LINKS_SCHEMA))
         con.register("m", model.cast(LINKS_SCHEMA))
         con.register(
             "k", (kept if kept is not None else LINKS_SCHEMA.empty_table()).cast(LINKS_SCHEMA)
         )
-        return (
-            con.sql(
-                """SELECT * EXCLUDE (pref) FROM (
-                     SELECT *, 0 AS pref FROM r UNION ALL SELECT *, 1 AS pref FROM m
-                     UNION ALL SELECT *, 1 AS pref FROM k)
-                   QUALIFY row_number() OVER (PARTITION BY record_id_l, record_id_r
-                                              ORDER BY pref, match_probability DESC) = 1
-                   ORDER BY record_id_l, record_id_r"""
-            )
-            .to_arrow_table()
-            .cast(LINKS_SCHEMA)
-        )
-    finally:
-        con.close()
+        return con.arrow(
+            """SELECT * EXCLUDE (pref) FROM (
+                 SELECT *, 0 AS pref FROM r UNION ALL SELECT *, 1 AS pref FROM m
+                 UNION ALL SELECT *, 1 AS pref FROM k)
+               QUALIFY row_number() OVER (PARTITION BY record_id_l, record_id_r
+                                          ORDER BY pref, match_probability DESC) = 1
+               ORDER BY record_id_l, record_id_r"""
+        ).cast(LINKS_SCHEMA)
 
 
 def _status(links: pa.Table, threshold: float, decisions: pa.Table | None) -> pa.Table:
@@ -157,14 +147,9 @@ def _status(links: pa.Table, threshold: float, decisions: pa.Table | None) -> pa
     return links.append_column("status", pa.array(status, pa.string()))
 
 
-def _spark_session(ws: Workspace) -> SparkSession | None:
-    """The Spark engine's session, where Splink then runs too (None on DuckDB)."""
-    from socialcrm.store.engines.spark import SparkEngine
-
-    return ws.engine.session if isinstance(ws.engine, SparkEngine) else None
-
-
-def step_identities(ws: Workspace, options: ResolveOptions | None = None) -> dict[str, int]:
+def step_identities(
+    ws: Workspace, ctx: RunContext, options: ResolveOptions | None = None
+) -> dict[str, int]:
     """Resolve customer records into people; write clusters, links and lineage."""
     opts = options or ResolveOptions(
         threshold=ws.settings.identity_threshold, review_floor=ws.settings.identity_review_floor
@@ -176,7 +161,7 @@ def step_identities(ws: Workspace, options: ResolveOptions | None = None) -> dic
         records.drop(["created_at"]),
         opts,
         known_matches=rules,
-        spark=_spark_session(ws),
+        engine=engine,
         workdir=ws.settings.home,
     )
     wh = ws.warehouse

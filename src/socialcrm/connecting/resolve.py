@@ -16,22 +16,20 @@ import contextlib
 import hashlib
 import logging
 import math
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialcrm.connecting.records import NAME_COLUMNS, is_handle_column, matching_sql
+from socialcrm.store.engine import SplinkBackend, local_splink, local_sql
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from socialcrm.store.engine import Engine, LocalSQL
 
 LINKS_SCHEMA = pa.schema(
     [
@@ -271,7 +269,7 @@ def _explain(row: dict, levels: dict[str, dict[int, str]]) -> tuple[str, float]:
     return "; ".join(parts), total
 
 
-def _deterministic(con: duckdb.DuckDBPyConnection, cols: set[str]) -> pa.Table:
+def _deterministic(con: LocalSQL, cols: set[str]) -> pa.Table:
     """Records sharing an exact key, each tied to the smallest id holding that key.
 
     A star per key (not all pairs) gives the same clusters in linear size, so one
@@ -290,7 +288,7 @@ def _deterministic(con: duckdb.DuckDBPyConnection, cols: set[str]) -> pa.Table:
                  NULL::DOUBLE AS match_weight, 'rule:' || min(k) AS method,
                  'same ' || string_agg(DISTINCT k, ', ' ORDER BY k) AS explanation
               FROM ({" UNION ALL ".join(selects)}) GROUP BY record_id_l, record_id_r"""
-    return con.sql(sql).to_arrow_table().cast(LINKS_SCHEMA)
+    return con.arrow(sql).cast(LINKS_SCHEMA)
 
 
 def resolve_records(
@@ -299,7 +297,7 @@ def resolve_records(
     progress: Progress | None = None,
     known_matches: pa.Table | None = None,
     *,
-    spark: SparkSession | None = None,
+    engine: Engine | None = None,
     workdir: Path | None = None,
 ) -> Resolution:
     """Score candidate pairs of ``records`` (string columns, see ``records.py``).
@@ -314,35 +312,34 @@ def resolve_records(
     a customer base that is often the household (same surname and address), not the
     person.
 
-    Splink runs on an in-process DuckDB, or — given a ``spark`` session (the Spark
-    engine's) — on Splink's Spark backend, with the same model; its intermediate tables
-    then go to a temporary folder inside ``workdir`` (default: the system's), removed
-    afterwards.
+    Splink runs where ``engine`` runs it (:meth:`Engine.splink`: an in-process DuckDB,
+    or Splink's Spark backend on the Spark engine's session, with the same model; its
+    intermediate tables then go to a temporary folder inside ``workdir``, default the
+    system's, removed afterwards), or without an engine on an in-process DuckDB.
     """
     from splink import Linker, SettingsCreator
 
     opts = options or ResolveOptions()
     say = progress or (lambda _msg: None)
-    con = duckdb.connect()
-    try:
+    with local_sql() as con:
         con.register("raw_records", records)
-        con.execute(f"CREATE TABLE prepared AS {matching_sql(records.column_names, 'raw_records')}")
-        cols = {c for c in con.table("prepared").columns if c != "record_id"}
+        con.run(f"CREATE TABLE prepared AS {matching_sql(records.column_names, 'raw_records')}")
+        cols = {c for c in con.columns("prepared") if c != "record_id"}
         # a column that is empty everywhere carries no evidence and breaks training
-        non_empty = con.sql(
+        non_empty = con.one(
             "SELECT " + ", ".join(f"count({c}) AS {c}" for c in sorted(cols)) + " FROM prepared"
-        ).fetchone()
+        )
         cols = {c for c, n in zip(sorted(cols), non_empty or (), strict=True) if n}
         say("deterministic rules")
         det = _deterministic(con, cols)
-        n = con.sql("SELECT count(*) FROM prepared").fetchone()[0]  # type: ignore[index]
+        n = con.one("SELECT count(*) FROM prepared")[0]  # type: ignore[index]
         notes: list[str] = []
         compare = cols - {"email_user"}
         if n < 2 or not compare:
             return Resolution(det, ["fewer than two records or nothing to compare"])
-        prepared = con.sql(
+        prepared = con.arrow(
             f"SELECT record_id, {', '.join(sorted(cols))} FROM prepared ORDER BY record_id"
-        ).to_arrow_table()
+        )
         settings = SettingsCreator(
             unique_id_column_name="record_id",
             link_type="dedupe_only",
@@ -351,7 +348,8 @@ def resolve_records(
             retain_intermediate_calculation_columns=True,
             retain_matching_columns=True,
         )
-        with _quiet_splink(), _splink_backend(spark, workdir) as backend:
+        splink = engine.splink(workdir) if engine is not None else local_splink()
+        with _quiet_splink(), splink as backend:
             linker = Linker(
                 backend.table(prepared), settings, backend.api(), set_up_basic_logging=False
             )
@@ -404,88 +402,10 @@ def resolve_records(
                 for c in linker._settings_obj.comparisons
             }
         return Resolution(_model_links(pairs, levels, det), notes)
-    finally:
-        con.close()
-
-
-@dataclass
-class _Backend:
-    """Where Splink runs: a database API per linker, and how a table gets there."""
-
-    api: Callable[[], Any]
-    table: Callable[[pa.Table], Any]
-
-
-@contextlib.contextmanager
-def _splink_backend(spark: SparkSession | None, workdir: Path | None) -> Iterator[_Backend]:
-    if spark is None:
-        from splink import DuckDBAPI
-
-        yield _Backend(DuckDBAPI, lambda t: t.to_pandas())
-        return
-    from splink.backends.spark import SparkAPI
-
-    _load_similarity_jar(spark)
-    if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".splink-", dir=workdir))
-    # Splink breaks the lineage of its big intermediate tables by writing them as
-    # Parquet under the checkpoint folder: here, a folder of this run only.
-    spark.sparkContext.setCheckpointDir(str(scratch))
-    before = _temp_views(spark)
-    # Pairs are few bytes but costly to compare: adaptive execution would coalesce them
-    # into one task (one core); keep Splink's partitions while it runs.
-    coalesce = "spark.sql.adaptive.coalescePartitions.enabled"
-    was = spark.conf.get(coalesce, None)
-    spark.conf.set(coalesce, "false")
-    try:
-        yield _Backend(
-            lambda: SparkAPI(spark_session=spark, break_lineage_method="parquet"),
-            lambda t: _to_spark(spark, t),
-        )
-    finally:
-        if was is None:
-            spark.conf.unset(coalesce)
-        else:
-            spark.conf.set(coalesce, was)
-        for view in _temp_views(spark) - before:
-            spark.catalog.dropTempView(view)
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _load_similarity_jar(spark: SparkSession) -> None:
-    """Make sure the session can load Splink's similarity UDFs (Jaro-Winkler,
-    Damerau-Levenshtein…), which ship as a jar inside Splink. The Spark engine starts
-    its session with the jar (``spark.jars``); any other session gets it added here."""
-    from pyspark.sql.types import DoubleType
-    from pyspark.sql.utils import AnalysisException
-    from splink.backends.spark import similarity_jar_location
-
-    probe = ("jaro_winkler", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType())
-    try:
-        spark.udf.registerJavaFunction(*probe)
-    except AnalysisException:
-        spark.sql(f"ADD JAR '{similarity_jar_location()}'")
-        spark.udf.registerJavaFunction(*probe)  # fails loudly if still not loadable
-
-
-def _temp_views(spark: SparkSession) -> set[str]:
-    return {t.name for t in spark.catalog.listTables() if t.isTemporary}
-
-
-def _to_spark(spark: SparkSession, table: pa.Table) -> Any:
-    """An Arrow table as a Spark DataFrame, with its types (all-null columns included)."""
-    import pyspark
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    schema = from_arrow_schema(table.schema)
-    if int(pyspark.__version__.split(".", 1)[0]) >= 4:  # takes Arrow as it is
-        return spark.createDataFrame(table, schema)
-    return spark.createDataFrame([tuple(r.values()) for r in table.to_pylist()], schema)
 
 
 def _estimate_u(
-    linker: Any, backend: _Backend, settings: Any, prepared: pa.Table, opts: ResolveOptions
+    linker: Any, backend: SplinkBackend, settings: Any, prepared: pa.Table, opts: ResolveOptions
 ) -> None:
     """u (chance agreement) from every pair of a seeded random sample of records.
 

@@ -27,6 +27,7 @@ from socialcrm.connecting.network import (
     participation,
     undirected,
 )
+from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import FOLLOWS, POSTS
 from socialcrm.store.workspace import Workspace
 
@@ -152,7 +153,7 @@ def _topics(ws: Workspace) -> pd.DataFrame | None:
     return ws.engine.to_arrow(g).to_pandas()
 
 
-def step_connecting(ws: Workspace) -> dict[str, int]:
+def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Write handle_influence, customer_influence and communities."""
     wh = ws.warehouse
     if not (wh.exists("posts") or wh.exists("follows")):

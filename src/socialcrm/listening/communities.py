@@ -19,6 +19,7 @@ from socialcrm.listening.step import (
     counted,
     find_alerts,
 )
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
 
@@ -48,7 +49,7 @@ def community_daily(posts: ir.Table, communities: ir.Table | None) -> ir.Table:
     return daily.mutate(share_of_voice=ibis.null("float64")).order_by(["day", "key"])
 
 
-def step_community_listening(ws: Workspace) -> dict[str, int]:
+def step_community_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     wh = ws.warehouse
     if not (wh.exists("posts_enriched") and wh.exists("handle_influence")):
         return {}

@@ -38,6 +38,7 @@ from socialcrm.listening.spam import author_flags
 from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
 from socialcrm.listening.text import normalise_array
 from socialcrm.listening.topics import TopicModel
+from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import IDENTITIES, PLATFORMS
 from socialcrm.store.workspace import Workspace
 
@@ -137,7 +138,7 @@ def load_or_fit_topics(ws: Workspace, posts: ir.Table) -> TopicModel:
     return fit_topics(ws, posts)
 
 
-def step_listening(ws: Workspace) -> dict[str, int]:
+def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Run listening on the workspace's ``posts``; returns rows written per table."""
     posts = ws.warehouse.table("posts")
     analyzer_name = ws.settings.sentiment_analyzer

@@ -27,6 +27,7 @@ import pyarrow as pa
 from scipy import stats
 
 from socialcrm.store.workspace import Workspace
+from socialcrm.value.orders import customer_orders
 
 CAMPAIGNS = pa.schema(
     [
@@ -280,8 +281,6 @@ def campaign_report(ws: Workspace, campaign_id: str, confidence: float = 0.95) -
     Only per-group sums leave the engine. A customer converted when they placed a
     completed order in the window; revenue is the net amount (refunds subtract).
     """
-    from socialcrm.pipeline import customer_orders
-
     if not ws.warehouse.exists("campaigns"):
         raise CampaignError("no campaigns defined (socialcrm campaign create …)")
     camps = ws.warehouse.table("campaigns")

@@ -39,8 +39,10 @@ from socialcrm.programs.events import (
     read_rows,
 )
 from socialcrm.store.normalize import handle as normalise_handle
+from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import PLATFORMS, POSTS
 from socialcrm.store.workspace import Workspace
+from socialcrm.value.orders import customer_orders
 
 REDEEM = "redeem"
 PURCHASE = "purchase"
@@ -194,8 +196,6 @@ class AwardReport:
 
 def purchase_awards(ws: Workspace, rules: Rules) -> list[Award]:
     """Points for completed orders and, when the rules say so, back for refunds."""
-    from socialcrm.pipeline import customer_orders
-
     if not ws.warehouse.exists("orders"):
         return []
     o = customer_orders(ws)
@@ -568,7 +568,7 @@ CUSTOMER_REWARDS = pa.schema(
 """One row per resolved person with a loyalty line or a rewarded referral."""
 
 
-def step_customer_rewards(ws: Workspace) -> dict[str, int]:
+def step_customer_rewards(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Copy the programs' state from the app database into the warehouse, per person, so
     segments, next-best-actions and the web app can read tiers and referrals like any
     other score. Read-only on the ledgers: awarding stays an explicit ``loyalty award``."""

@@ -33,10 +33,10 @@ from sqlalchemy.orm import Session
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import ReferralCode, ReferralEntry
 from socialcrm.config import Settings
-from socialcrm.pipeline import customer_orders
 from socialcrm.programs.events import EventFileError, naive_utc, need, parse_time, people, read_rows
 from socialcrm.store.schemas import IDENTITIES
 from socialcrm.store.workspace import Workspace
+from socialcrm.value.orders import customer_orders
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8

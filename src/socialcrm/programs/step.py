@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
 AMPLIFIER_SEEDS = pa.schema(
@@ -21,7 +22,7 @@ AMPLIFIER_SEEDS = pa.schema(
 )
 
 
-def step_amplifiers(ws: Workspace) -> dict[str, int]:
+def step_amplifiers(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     from socialcrm.programs.maximization import select_seeds
     from socialcrm.programs.social_graph import workspace_graph
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
 
-def step_inbox(ws: Workspace) -> dict[str, int]:
+def step_inbox(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Sync ``posts_enriched`` into the app database's inbox and flag SLA breaches.
 
     Idempotent: a second run adds no message twice and records no breach twice.

@@ -3,15 +3,25 @@
 Pipeline steps are written once, as Ibis expressions, and run on whichever engine the
 settings name. An engine fills in three small hooks (connect, read Parquet, write
 Parquet); everything else is shared and final, in the manner of Splink's ``DatabaseAPI``.
+
+Where a domain needs more than portable Ibis, it asks the seam, never the engine's type:
+:attr:`Engine.capabilities` says what an engine can do beyond Ibis (the calendar bitmaps
+of the RFM summary), :meth:`Engine.splink` gives Splink's database API on the engine,
+:func:`engine_type_of` finds the engine behind an Ibis table, and :func:`local_sql` is
+scratch SQL over Arrow tables in process. Only ``store/`` imports ``duckdb`` or
+``pyspark``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, final
 
 import ibis
 import pyarrow as pa
@@ -25,10 +35,51 @@ if TYPE_CHECKING:
     from ibis.expr import types as ir
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do beyond portable Ibis; domains branch on these, not on types."""
+
+    calendar_bitmaps: bool = False
+    """Per-customer bitmaps of the calendar in one aggregation (DuckDB's
+    ``bitstring_agg``): :meth:`Engine.calendar_per_customer` runs."""
+
+
+@dataclass(frozen=True)
+class SplinkBackend:
+    """Where Splink runs: a fresh database API per linker, and how an Arrow table gets there."""
+
+    api: Callable[[], Any]
+    """A new Splink ``DatabaseAPI`` (``DuckDBAPI`` or ``SparkAPI``), one per linker."""
+    table: Callable[[pa.Table], Any]
+    """An Arrow table as Splink's input on that API (a pandas or Spark DataFrame)."""
+
+
+class LocalSQL(Protocol):
+    """Scratch SQL (DuckDB's dialect) over Arrow tables, in process: see :func:`local_sql`."""
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` queryable as ``name`` (read in place, not copied)."""
+
+    def run(self, sql: str) -> None:
+        """Run a statement for its effect (``CREATE TABLE … AS …``)."""
+
+    def arrow(self, sql: str) -> pa.Table:
+        """A query's rows as an Arrow table."""
+
+    def one(self, sql: str) -> tuple[Any, ...] | None:
+        """A query's first row (None if it has none)."""
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table or view ``name``."""
+
+
 class Engine(ABC):
     """A connection to DuckDB or Spark, speaking Ibis."""
 
     name: ClassVar[str]
+    backend_name: ClassVar[str]
+    """The name of the engine's Ibis backend (``duckdb``, ``pyspark``)."""
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -86,10 +137,77 @@ class Engine(ABC):
             self.con.disconnect()
             del self.__dict__["con"]
 
+    # -- capabilities beyond Ibis ----------------------------------------------------------
+    def splink(self, workdir: Path | None = None) -> AbstractContextManager[SplinkBackend]:
+        """Splink on this engine, for as long as the context lasts.
+
+        The default runs Splink on an in-process DuckDB of its own (as on the DuckDB
+        engine); an engine with a Splink backend of its own overrides this. Scratch
+        files, if any, go to a temporary folder inside ``workdir`` and are removed.
+        """
+        from socialcrm.store.engines.duckdb import local_splink
+
+        return local_splink()
+
+    @classmethod
+    def calendar_per_customer(
+        cls,
+        live: ir.Table,
+        customer_col: str,
+        first_day: date,
+        days: int,
+        *,
+        unsure: bool,
+        zero_amount_purchases: bool,
+    ) -> ir.Table:
+        """Occasions, first and last day, first day's spend and total spend per customer,
+        from calendar bitmaps in one aggregation (only where
+        ``capabilities.calendar_bitmaps``; see :func:`socialcrm.value.rfm.per_customer_by_calendar`
+        for what ``live`` holds and what comes back)."""
+        raise NotImplementedError(f"the {cls.name} engine has no calendar bitmaps")
+
 
 def parquet_rows(directory: Path) -> int:
     """Row count of a folder of Parquet files, from their footers alone."""
     return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(directory.glob("*.parquet")))
+
+
+def engine_type_of(table: ir.Table) -> type[Engine] | None:
+    """The kind of engine whose backend holds ``table``, to ask for its capabilities.
+
+    None for a table of no backend yet (an in-memory table) or of a backend that is no
+    engine's. A connection made outside an engine (``ibis.duckdb.connect()``) counts as
+    that engine's kind: capabilities belong to the backend, not to the settings.
+    """
+    from ibis.common.exceptions import IbisError
+
+    try:
+        backend = table._find_backend()
+    except IbisError:  # an in-memory table, no engine yet
+        return None
+    from socialcrm.store.engines.duckdb import DuckDBEngine
+    from socialcrm.store.engines.spark import SparkEngine
+
+    kinds: tuple[type[Engine], ...] = (DuckDBEngine, SparkEngine)
+    return next((k for k in kinds if k.backend_name == backend.name), None)
+
+
+def local_splink() -> AbstractContextManager[SplinkBackend]:
+    """Splink on an in-process DuckDB of its own, for records outside any workspace."""
+    from socialcrm.store.engines.duckdb import local_splink as duckdb_splink
+
+    return duckdb_splink()
+
+
+def local_sql() -> AbstractContextManager[LocalSQL]:
+    """Scratch SQL (DuckDB's dialect) over Arrow tables, in process, whatever the engine.
+
+    For small driver-side work next to a step (records before Splink, merging link
+    tables), not for the warehouse: that runs on the engine.
+    """
+    from socialcrm.store.engines.duckdb import local_sql as duckdb_local_sql
+
+    return duckdb_local_sql()
 
 
 def make_engine(settings: Settings) -> Engine:

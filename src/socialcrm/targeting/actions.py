@@ -15,6 +15,7 @@ import ibis
 import pyarrow as pa
 from ibis.expr import types as ir
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import TOUCHES
 from socialcrm.store.workspace import Workspace
 from socialcrm.targeting.rules import Rules, load_rules
@@ -214,7 +215,7 @@ def next_best_actions(cands: ir.Table, contact: ir.Table, now: ir.Value) -> ir.T
     return both.mutate(rank=(rank + 1).cast("int64")).drop("blocked", "priority")
 
 
-def step_actions(ws: Workspace) -> dict[str, int]:
+def step_actions(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Pipeline step: write ``customer_actions`` from ``customer_segments``."""
     rules = load_rules(ws.settings.targeting_rules)
     segments = ws.warehouse.table("customer_segments")

@@ -15,6 +15,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
 TABLE = "community_recommendations"
@@ -152,7 +153,7 @@ def recommend(ws: Workspace, offer_cost: float | None = None) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-def step_community_recommendations(ws: Workspace) -> dict[str, int]:
+def step_community_recommendations(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Pipeline step: write ``community_recommendations``."""
     return {TABLE: ws.warehouse.write(TABLE, recommend(ws))}
 

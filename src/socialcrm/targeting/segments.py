@@ -14,6 +14,7 @@ import ibis
 import pyarrow as pa
 from ibis.expr import types as ir
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 from socialcrm.targeting.rules import Rules, first_match, load_rules
 
@@ -137,13 +138,13 @@ def segment_summary(segments: ir.Table, run_date: date) -> ir.Table:
     )
 
 
-def step_segments(ws: Workspace, run_date: date | None = None) -> dict[str, int]:
-    """Pipeline step: ``customer_segments``, and today's block of ``segment_summary``."""
+def step_segments(ws: Workspace, ctx: RunContext) -> dict[str, int]:
+    """Pipeline step: ``customer_segments``, and the run day's block of ``segment_summary``."""
     rules = load_rules(ws.settings.targeting_rules)
     inputs = segment_inputs(ws.warehouse.table("customer_scores"), social_activity(ws))
     segs = assign_segments(inputs, rules).order_by("customer_id")
     n = ws.warehouse.write(SEGMENTS_TABLE, segs)
-    run_date = run_date or date.today()
+    run_date = ctx.run_date
     today = ws.engine.to_arrow(segment_summary(ws.warehouse.table(SEGMENTS_TABLE), run_date))
     today = today.cast(SUMMARY_SCHEMA)
     if ws.warehouse.exists(SUMMARY_TABLE):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ibis
 from ibis.expr import types as ir
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import CONSENT_PURPOSES, CONSENTS, IDENTITIES, PLATFORMS, TOUCHES
 from socialcrm.store.workspace import Workspace
 
@@ -200,7 +201,7 @@ def relationship_scores(
     ).order_by("customer_id")
 
 
-def step_relationship(ws: Workspace) -> dict[str, int]:
+def step_relationship(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Pipeline step: write ``customer_relationship`` (one row per person)."""
     expr = relationship_scores(ws, ws.settings.relationship_half_life_days)
     return {TABLE: ws.warehouse.write(TABLE, expr)}

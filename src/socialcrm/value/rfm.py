@@ -18,8 +18,9 @@ from datetime import date
 from typing import Literal
 
 import ibis
-from ibis.common.exceptions import IbisError
 from ibis.expr import types as ir
+
+from socialcrm.store.engine import engine_type_of
 
 TimeUnit = Literal["day", "week"]
 DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0}
@@ -154,7 +155,7 @@ def per_customer_by_calendar(
     *,
     min_orders: float = CALENDAR_MIN_ORDERS,
 ) -> ir.Table | None:
-    """:func:`per_customer_by_day` in one aggregation over the orders, on DuckDB.
+    """:func:`per_customer_by_day` in one aggregation over the orders, where the engine can.
 
     Netting every (customer, day) is a hash aggregation with nearly one group per order
     (14.8 M orders into 14.4 M groups for a million heavy buyers): the bulk of the
@@ -171,15 +172,13 @@ def per_customer_by_calendar(
 
     Runs one small query first: the first order's day, the number of orders and
     (approximately) of customers, whether any order is a return, a zero or a missing
-    amount. Returns None where the per-day path is the better one: not a DuckDB table,
-    no orders by the end date, fewer than ``min_orders`` orders a customer,
-    or bitmaps over :data:`CALENDAR_BYTES_PER_ORDER`.
-    """
-    try:
-        backend = orders._find_backend()
-    except IbisError:  # an in-memory table, no engine yet
-        return None
-    if backend.name != "duckdb":
+    amount. Returns None where the per-day path is the better one: a table of an engine
+    without ``capabilities.calendar_bitmaps`` (or of none yet), no orders by the end
+    date, fewer than ``min_orders`` orders a customer, or bitmaps over
+    :data:`CALENDAR_BYTES_PER_ORDER`. The query itself is the engine's
+    (:meth:`~socialcrm.store.engine.Engine.calendar_per_customer`)."""
+    engine = engine_type_of(orders)
+    if engine is None or not engine.capabilities.calendar_bitmaps:
         return None
     # the calendar's first day, and whether any customer may need the per-day path, from
     # plain aggregates of the orders (a fraction of the cost of filtering them first)
@@ -217,70 +216,14 @@ def per_customer_by_calendar(
         sure=_sure_purchase(live, zero_amount_purchases),
         sale=_sale(live).fill_null(False),
     )
-    c = '"' + customer_col.replace('"', '""') + '"'
-    columns = f"{c}, occasions, first_purchase, last_purchase, first_spend, spend"
-    sql = f"""
-    WITH per AS MATERIALIZED (
-        SELECT {c},
-            count(*) AS n_orders,
-            bit_count(bitstring_agg(CAST(day - DATE '{lo:%Y-%m-%d}' AS INTEGER),
-                                    0, {days - 1})) AS occasions,
-            min(day) AS first_purchase,
-            max(day) AS last_purchase,
-            arg_min(amount, day) AS first_amount,
-            sum(amount) AS spend,
-            bool_and(sure) AS sure
-        FROM live GROUP BY {c}
-    ),
-    first_day AS (
-        SELECT live.{c}, sum(live.amount) AS first_spend
-        FROM live JOIN per ON live.{c} = per.{c} AND live.day = per.first_purchase
-        WHERE per.occasions < per.n_orders AND per.sure
-        GROUP BY live.{c}
-    ),
-    calendar AS (
-        SELECT per.{c},
-            per.occasions,
-            per.first_purchase,
-            per.last_purchase,
-            coalesce(first_day.first_spend, per.first_amount) AS first_spend,
-            per.spend
-        FROM per LEFT JOIN first_day ON per.{c} = first_day.{c}
-        WHERE per.sure
-    )"""
-    if unsure:
-        # customers with a return or a zero amount: net their days, as purchase_occasions
-        keep = "spend > 0 OR (spend = 0 AND sales > 0)" if zero_amount_purchases else "spend > 0"
-        sql += f""",
-    daily AS (
-        SELECT live.{c}, live.day, sum(live.amount) AS spend,
-            sum(CASE WHEN live.sale THEN 1 ELSE 0 END) AS sales
-        FROM live JOIN per ON live.{c} = per.{c}
-        WHERE NOT per.sure
-        GROUP BY live.{c}, live.day
-    ),
-    by_day AS (
-        SELECT {c},
-            count(*) AS occasions,
-            min(day) AS first_purchase,
-            max(day) AS last_purchase,
-            arg_min(spend, day) AS first_spend,
-            sum(spend) AS spend
-        FROM daily WHERE {keep} GROUP BY {c}
-    ),
-    both_paths AS (
-        SELECT {columns} FROM calendar UNION ALL SELECT {columns} FROM by_day
-    )"""
-    sql += f"""
-    SELECT {c},
-        CAST(occasions AS BIGINT) AS occasions,
-        first_purchase,
-        last_purchase,
-        CAST(first_spend AS DOUBLE) AS first_spend,
-        CAST(spend AS DOUBLE) AS spend
-    FROM {"both_paths" if unsure else "calendar"}
-    """
-    return live.alias("live").sql(sql, dialect="duckdb")
+    return engine.calendar_per_customer(
+        live,
+        customer_col,
+        lo,
+        days,
+        unsure=unsure,
+        zero_amount_purchases=zero_amount_purchases,
+    )
 
 
 def rfm_summary(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ibis
 from ibis.expr import types as ir
 
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
 TABLE = "customer_scores"
@@ -184,7 +185,7 @@ def trinity_scores(ws: Workspace, weights: dict[str, float] | None = None) -> ir
     ).order_by("customer_id")
 
 
-def step_trinity(ws: Workspace) -> dict[str, int]:
+def step_trinity(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Pipeline step: write ``customer_scores`` (one row per person or buyer)."""
     if not (ws.warehouse.exists("customers") or ws.warehouse.exists("customer_transaction_scores")):
         return {}

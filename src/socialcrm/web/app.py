@@ -176,7 +176,7 @@ class SecurityHeaders:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from socialcrm.responding import delivery
+    from socialcrm.outbound import delivery
 
     st = app.state.crm
     # Outbox replies and webhooks in the background, when SOCIALCRM_DELIVERY_INTERVAL_SECONDS > 0.
