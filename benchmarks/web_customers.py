@@ -205,7 +205,7 @@ def peer_comparison(home: Path, n: int, rounds: int = 40) -> None:
     Peers: for the list, DuckDB's filtered top-N over the same in-memory table; for the
     360, DuckDB point queries straight over the Parquet files.
     """
-    from socialcrm.web.readmodel import SORTS, ReadModel
+    from socialcrm.store.reads import SORTS, CustomerFilter, ReadModel
 
     rm = ReadModel(home / "warehouse")
     rm.refresh()
@@ -226,10 +226,11 @@ def peer_comparison(home: Path, n: int, rounds: int = 40) -> None:
 
     lists = [list_params(rng) for _ in range(rounds)]
     for p in lists:  # warm the sort permutations both sides may cache
-        rm.customers(sort=str(p["sort"]), order=str(p["order"]))
+        rm.customers(CustomerFilter(sort=str(p["sort"]), order=str(p["order"])))
 
     def ours_list(p: dict) -> None:
-        rm.customers(**p)  # type: ignore[arg-type]
+        f = CustomerFilter(**{k: v for k, v in p.items() if k not in ("page", "page_size")})
+        rm.customers(f, page=int(p["page"]), page_size=int(p["page_size"]))  # type: ignore[call-overload]
 
     def duck_list(p: dict) -> None:
         where = ["risk_band = ?"]

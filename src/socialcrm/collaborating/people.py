@@ -2,7 +2,7 @@
 
 A voter's value (CLV, influence) weighs their vote; a contributor's preferred channel and
 consents decide how, and whether, we may tell them about their idea. Reads go through the
-web app's :class:`~socialcrm.web.readmodel.ReadModel` (DuckDB over Parquet), so a request
+read model's :class:`~socialcrm.store.reads.ReadModel` (DuckDB over Parquet), so a request
 never starts the pipeline's engine. Missing tables mean "unknown", never an error.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from socialcrm.web.readmodel import ReadModel
+from socialcrm.store.reads import ReadModel
 
 # A channel and the consent purpose that must be in force to use it.
 CHANNEL_PURPOSE = {"email": "email_marketing", "sms": "sms_marketing", "phone": "phone_marketing"}

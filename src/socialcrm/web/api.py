@@ -17,15 +17,21 @@ from sqlalchemy import select
 from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.accounts import audit as audit_log
 from socialcrm.appdb.models import AuditEntry, User
+from socialcrm.store import reads
 from socialcrm.web import views
-from socialcrm.web.deps import AppState, api_principal, require, respond, state
-from socialcrm.web.readmodel import SORTS
+from socialcrm.web.deps import (
+    ApiCustomerFilter,
+    AppState,
+    api_principal,
+    require,
+    respond,
+    state,
+)
 
 router = APIRouter(prefix="/api/v1")
 
 Page = Query(1, ge=1, le=100_000, description="Page number, from 1.")
 PageSize = Query(50, ge=1, le=200, description="Rows per page (at most 200).")
-RiskBand = Literal["low", "medium", "high", "very_high"]
 Sentiment = Literal["negative", "neutral", "positive"]
 
 
@@ -47,25 +53,14 @@ def me(p: Principal = Depends(api_principal)) -> dict[str, Any]:
 def overview(
     p: Principal = Depends(api_principal), st: AppState = Depends(state)
 ) -> dict[str, Any]:
-    return respond(views.overview(st.rm) | {"segments": views.segments(st.rm)}, p)
+    return respond(
+        reads.customers.overview(st.rm) | {"segments": reads.targeting.segments(st.rm)}, p
+    )
 
 
 @router.get("/customers", summary="Search and filter customers")
 async def customers(
-    q: str | None = Query(None, max_length=200, description="Name or id (email/phone: agent+)."),
-    risk_band: RiskBand | None = None,
-    segment: str | None = Query(None, max_length=100),
-    tier: str | None = Query(None, max_length=100, description="Value tier (top, …)."),
-    min_clv: float | None = Query(None, ge=-1e12, le=1e12),
-    max_clv: float | None = Query(None, ge=-1e12, le=1e12),
-    min_p_alive: float | None = Query(None, ge=0, le=1),
-    max_p_alive: float | None = Query(None, ge=0, le=1),
-    community_id: int | None = Query(None, ge=-(2**62), le=2**62),
-    amplifier: bool | None = None,
-    min_trinity: float | None = Query(None, ge=0, le=100, description="TRInity composite."),
-    max_trinity: float | None = Query(None, ge=0, le=100),
-    sort: Literal[tuple(SORTS)] = "clv",  # type: ignore[valid-type]
-    order: Literal["asc", "desc"] = "desc",
+    f: ApiCustomerFilter,
     page: int = Page,
     page_size: int = PageSize,
     p: Principal = Depends(api_principal),
@@ -75,23 +70,7 @@ async def customers(
     # than a thread hop. A rebuild after a pipeline run goes to a worker thread.
     await refreshed(st)
     items, total = st.rm.customers(
-        q=q,
-        search_contacts=p.can("agent"),
-        risk_band=risk_band,
-        segment=segment,
-        tier=tier,
-        min_clv=min_clv,
-        max_clv=max_clv,
-        min_p_alive=min_p_alive,
-        max_p_alive=max_p_alive,
-        community_id=community_id,
-        amplifier=amplifier,
-        min_trinity=min_trinity,
-        max_trinity=max_trinity,
-        sort=sort,
-        order=order,
-        page=page,
-        page_size=page_size,
+        f, search_contacts=p.can("agent"), page=page, page_size=page_size
     )
     return _page(items, total, page, page_size, p)
 
@@ -151,7 +130,7 @@ def customer_scores(
 
 @router.get("/segments", summary="Segments: size, value, rule, audience and trend")
 def segments(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
-    items = views.segments(st.rm)
+    items = reads.targeting.segments(st.rm)
     rules, error = views.segment_rules(st.settings.targeting_rules)
     for item in items:
         item["rule"] = rules.get(item["segment"])
@@ -162,7 +141,7 @@ def segments(p: Principal = Depends(api_principal), st: AppState = Depends(state
             "total": len(items),
             "note": note,
             "rules_error": error,
-            "trends": views.segment_trends(st.rm),
+            "trends": reads.targeting.segment_trends(st.rm),
         },
         p,
     )
@@ -199,7 +178,7 @@ def segment_audience(
 # -- programs ---------------------------------------------------------------------------
 @router.get("/programs/campaigns", summary="Campaigns with their treated and held-out groups")
 def campaigns(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
-    items = views.campaigns(st.rm)
+    items = reads.programs.campaigns(st.rm)
     return respond({"items": items, "total": len(items)}, p)
 
 
@@ -212,7 +191,7 @@ def campaign(
     p: Principal = Depends(api_principal),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
-    found = [c for c in views.campaigns(st.rm) if c["campaign_id"] == campaign_id]
+    found = [c for c in reads.programs.campaigns(st.rm) if c["campaign_id"] == campaign_id]
     if not found:
         raise HTTPException(404, f"no campaign {campaign_id!r}")
     report = views.campaign_reports(st.settings, [campaign_id])[campaign_id]
@@ -272,7 +251,7 @@ def posts(
     p: Principal = Depends(api_principal),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
-    items, total = views.posts(
+    items, total = reads.listening.posts(
         st.rm,
         sentiment=sentiment,
         topic_id=topic_id,
@@ -296,25 +275,25 @@ def listening_daily(
     p: Principal = Depends(api_principal),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
-    items = views.daily(st.rm, dimension, key, days)
+    items = reads.listening.daily(st.rm, dimension, key, days)
     return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/topics", summary="Topics of conversation")
 def topics(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
-    items = views.topics(st.rm)
+    items = reads.listening.topics(st.rm)
     return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/mentions", summary="Brand, product and competitor mentions")
 def mentions(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
-    items = views.mentions(st.rm)
+    items = reads.listening.mentions(st.rm)
     return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/alerts", summary="Spikes in volume or negativity")
 def alerts(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
-    items = views.alerts(st.rm)
+    items = reads.listening.alerts(st.rm)
     return respond({"items": items, "total": len(items)}, p)
 
 
@@ -325,13 +304,13 @@ def influencers(
     p: Principal = Depends(api_principal),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
-    items = views.influencers(st.rm, limit, amplifiers_only)
+    items = reads.customers.influencers(st.rm, limit, amplifiers_only)
     return respond({"items": items, "total": len(items)}, p)
 
 
 @router.get("/communities", summary="Communities of the social graph")
 def communities(p: Principal = Depends(api_principal), st: AppState = Depends(state)) -> dict:
-    items = views.communities(st.rm)
+    items = reads.customers.communities(st.rm)
     return respond({"items": items, "total": len(items)}, p)
 
 
@@ -345,7 +324,7 @@ def consents(
     p: Principal = Depends(api_principal),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
-    items, total = views.consents(
+    items, total = reads.customers.consents(
         st.rm,
         customer_id=customer_id,
         purpose=purpose,

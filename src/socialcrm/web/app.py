@@ -25,11 +25,11 @@ from socialcrm import __version__
 from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings, get_settings
+from socialcrm.store.reads import ReadModel
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web import api, inbox, pages
 from socialcrm.web import ideas as ideas_web
 from socialcrm.web.deps import AppState, LoginRequired, api_principal
-from socialcrm.web.readmodel import ReadModel
 from socialcrm.web.security import (
     SECURITY_HEADERS,
     LoginLimiter,

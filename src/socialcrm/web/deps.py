@@ -1,4 +1,4 @@
-"""Request dependencies: the app's state, the caller, and role checks."""
+"""Request dependencies: the app's state, the caller, role checks and the customer filter."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
-from socialcrm.web.readmodel import ReadModel
+from socialcrm.store.reads import CustomerFilter, ReadModel
 from socialcrm.web.security import LoginLimiter, Network, TokenCache, masked, principal_of
 
 
@@ -68,6 +69,31 @@ def require(role: str, *, page: bool = False):
         return p
 
     return check
+
+
+# The customer filters of the API: CustomerFilter's fields as query parameters, each
+# validated with its constraints (422 on a bad value) and published in the OpenAPI schema.
+ApiCustomerFilter = Annotated[CustomerFilter, Query()]
+
+
+async def page_customer_filter(request: Request) -> CustomerFilter:
+    """The customer filters of the page, from the same :class:`CustomerFilter`: each field
+    is validated on its own and a blank or malformed one means no filter (a form's empty
+    box, a hand-edited link), never an error page."""
+    good: dict[str, str] = {}
+    for name in CustomerFilter.model_fields:
+        text = request.query_params.get(name)
+        if not text:
+            continue
+        try:
+            CustomerFilter.model_validate({name: text})
+        except ValidationError:
+            continue
+        good[name] = text
+    return CustomerFilter.model_validate(good)
+
+
+PageCustomerFilter = Annotated[CustomerFilter, Depends(page_customer_filter)]
 
 
 def respond(data: Any, p: Principal | None = None, status: int = 200) -> Any:

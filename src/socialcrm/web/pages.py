@@ -17,10 +17,11 @@ from fastapi.templating import Jinja2Templates
 
 from socialcrm import __version__
 from socialcrm.appdb.accounts import Principal, audit, authenticate
+from socialcrm.store import reads
+from socialcrm.store.reads import SORTS
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web import charts, views
-from socialcrm.web.deps import AppState, page_principal, require, state
-from socialcrm.web.readmodel import SORTS
+from socialcrm.web.deps import AppState, PageCustomerFilter, page_principal, require, state
 from socialcrm.web.security import client_address, csrf_token, masked
 
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
@@ -117,8 +118,8 @@ def logout(request: Request) -> Response:
 def overview(
     request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
 ) -> Response:
-    head = views.overview(st.rm)
-    days = views.daily(st.rm, "all", days=120)
+    head = reads.customers.overview(st.rm)
+    days = reads.listening.daily(st.rm, "all", days=120)
     labels = [d["day"].strftime("%d %b") for d in days]
     volume = charts.line_chart(
         "Posts per day and mean sentiment",
@@ -139,8 +140,8 @@ def overview(
     bands = charts.bar_list(
         "CLV by risk band", [(b["risk_band"], b["clv"] or 0) for b in head["risk_bands"]]
     )
-    segs = views.segments(st.rm)
-    infl = views.influencers(st.rm, limit=300)
+    segs = reads.targeting.segments(st.rm)
+    infl = reads.customers.influencers(st.rm, limit=300)
     trinity = charts.scatter(
         "TRInity map",
         [
@@ -173,60 +174,24 @@ def overview(
     )
 
 
+# The order of a page link's parameters (the filters the form offers first).
+LINK_ORDER = (
+    "q", "risk_band", "min_clv", "segment", "tier", "min_trinity", "community_id",
+    "max_clv", "min_p_alive", "max_p_alive", "amplifier", "max_trinity", "sort", "order",
+)  # fmt: skip
+
+
 @router.get("/customers", response_class=HTMLResponse)
 def customers(
     request: Request,
-    q: str | None = Query(None, max_length=200),
-    risk_band: str | None = Query(None, max_length=20),
-    min_clv: str | None = Query(None, max_length=30),
-    segment: str | None = Query(None, max_length=100),
-    tier: str | None = Query(None, max_length=100),
-    min_trinity: str | None = Query(None, max_length=30),
-    community_id: str | None = Query(None, max_length=20),
-    sort: str = Query("clv", max_length=30),
-    order: str = Query("desc", max_length=4),
+    f: PageCustomerFilter,
     page: int = Query(1, ge=1, le=100_000),
     p: Principal = Depends(page_principal),
     st: AppState = Depends(state),
 ) -> Response:
-    sort = sort if sort in SORTS else "clv"
-    order = "asc" if order == "asc" else "desc"
-    risk_band = risk_band or None
-    q = q or None
-    min_clv = _parse(float, min_clv)
-    segment, tier = segment or None, tier or None
-    min_trinity = _parse(float, min_trinity)
-    community = _parse(int, community_id)
     size = 50
-    items, total = st.rm.customers(
-        q=q,
-        search_contacts=p.can("agent"),
-        risk_band=risk_band,
-        min_clv=min_clv,
-        segment=segment,
-        tier=tier,
-        min_trinity=min_trinity,
-        community_id=community,
-        sort=sort,
-        order=order,
-        page=page,
-        page_size=size,
-    )
-    params = {
-        k: v
-        for k, v in {
-            "q": q,
-            "risk_band": risk_band,
-            "min_clv": min_clv,
-            "segment": segment,
-            "tier": tier,
-            "min_trinity": min_trinity,
-            "community_id": community,
-            "sort": sort,
-            "order": order,
-        }.items()
-        if v is not None
-    }
+    items, total = st.rm.customers(f, search_contacts=p.can("agent"), page=page, page_size=size)
+    params = {k: v for k in LINK_ORDER if (v := getattr(f, k)) is not None}
     pages = max((total + size - 1) // size, 1)
     return render(
         request,
@@ -236,19 +201,19 @@ def customers(
         total=total,
         page=page,
         pages=pages,
-        q=q or "",
-        risk_band=risk_band or "",
-        min_clv=min_clv,
-        segment=segment or "",
+        q=f.q or "",
+        risk_band=f.risk_band or "",
+        min_clv=f.min_clv,
+        segment=f.segment or "",
         # names from the rules file (cheap), shown once segments have been computed
         segment_names=list(views.segment_rules(st.settings.targeting_rules)[0])
         if "segment" in st.rm.columns("customer_segments")
         else [],
-        tier=tier or "",
-        min_trinity=min_trinity,
-        community_id=community,
-        sort=sort,
-        order=order,
+        tier=f.tier or "",
+        min_trinity=f.min_trinity,
+        community_id=f.community_id,
+        sort=f.sort,
+        order=f.order,
         sorts=list(SORTS),
         prev_url=f"/customers?{urlencode(params | {'page': page - 1})}" if page > 1 else None,
         next_url=f"/customers?{urlencode(params | {'page': page + 1})}" if page < pages else None,
@@ -325,7 +290,7 @@ def listening(
     p: Principal = Depends(page_principal),
     st: AppState = Depends(state),
 ) -> Response:
-    days = views.daily(st.rm, "all", days=120)
+    days = reads.listening.daily(st.rm, "all", days=120)
     labels = [d["day"].strftime("%d %b") for d in days]
     volume = charts.line_chart(
         "Posts per day",
@@ -335,16 +300,16 @@ def listening(
         y_min=0,
         width=1200,
     )
-    tops = views.topics(st.rm)
+    tops = reads.listening.topics(st.rm)
     topic_chart = charts.bar_list("Topics", [(t["label"], t["posts"]) for t in tops])
-    ments = views.mentions(st.rm)
+    ments = reads.listening.mentions(st.rm)
     mention_chart = charts.bar_list(
         "Mentions", [(m["entity_name"], m["posts"]) for m in ments[:12]]
     )
     sentiment = sentiment if sentiment in ("negative", "neutral", "positive") else None
     topic = _parse(int, topic_id)
     start, end = _parse(date.fromisoformat, since), _parse(date.fromisoformat, until)
-    posts, total = views.posts(
+    posts, total = reads.listening.posts(
         st.rm,
         sentiment=sentiment,
         topic_id=topic,
@@ -372,11 +337,11 @@ def listening(
         topic_chart=topic_chart,
         mentions=ments,
         mention_chart=mention_chart,
-        alerts=views.alerts(st.rm, 10),
+        alerts=reads.listening.alerts(st.rm, 10),
         posts=posts,
         total=total,
         page=page,
-        mix=views.sentiment_mix(st.rm),
+        mix=reads.listening.sentiment_mix(st.rm),
         f={k: ("" if v is None else v) for k, v in f.items()},
         f_set={k: str(v) for k, v in f.items() if v is not None},
         topic_names={t["topic_id"]: t["label"] for t in tops},
@@ -387,8 +352,8 @@ def listening(
 def influencers(
     request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
 ) -> Response:
-    roster = views.influencers(st.rm, limit=50)
-    comms = views.communities(st.rm)
+    roster = reads.customers.influencers(st.rm, limit=50)
+    comms = reads.customers.communities(st.rm)
     cmap = charts.scatter(
         "Community map",
         [
@@ -410,10 +375,10 @@ def influencers(
 def segments(
     request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
 ) -> Response:
-    segs = views.segments(st.rm)
+    segs = reads.targeting.segments(st.rm)
     chart = charts.bar_list("Segment sizes", [(s["segment"], s["customers"]) for s in segs])
     rules, rules_error = views.segment_rules(st.settings.targeting_rules)
-    trends = views.segment_trends(st.rm)
+    trends = reads.targeting.segment_trends(st.rm)
     dates = sorted({t["run_date"] for t in trends})
     labels = [d.strftime("%d %b %y") for d in dates]
     by_segment: dict[str, dict[Any, dict[str, Any]]] = {}
@@ -486,7 +451,7 @@ def export_segment(
 def programs(
     request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
 ) -> Response:
-    camps = views.campaigns(st.rm)[:10]
+    camps = reads.programs.campaigns(st.rm)[:10]
     reports = views.campaign_reports(st.settings, [c["campaign_id"] for c in camps])
     prog = views.programs(st.db, st.settings)
     tiers = charts.bar_list(

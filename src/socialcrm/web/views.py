@@ -1,6 +1,9 @@
-"""What the pages and the API show, as plain data: one function per view.
+"""What the pages and the API show beyond the warehouse queries: the customer 360 and
+its score explanations, segment rules in words, audiences, campaign reports, programs
+and a customer's activity in the app database.
 
-Each reads through the :class:`ReadModel` and copes with missing tables (an empty
+Warehouse queries live in :mod:`socialcrm.store.reads` (DuckDB SQL stays in store/);
+these read through the :class:`ReadModel` and cope with missing tables (an empty
 workspace, or a domain whose step has not run yet) by returning empty results.
 """
 
@@ -11,11 +14,11 @@ import math
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from socialcrm.web.readmodel import ReadModel
+from socialcrm.store.reads import ReadModel
+from socialcrm.store.reads.customers import community
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,7 +28,6 @@ if TYPE_CHECKING:
     from socialcrm.config import Settings
     from socialcrm.store.workspace import Workspace
 
-AT_RISK = ("high", "very_high")
 NOT_SCORED = "TRInity not scored yet: `socialcrm score` writes customer_scores"
 
 
@@ -37,268 +39,7 @@ class Unavailable(ValueError):
     """
 
 
-POST_COLUMNS = (
-    "post_id, platform, author_handle, customer_id, created_at, day, text, sentiment_label, "
-    "sentiment_score, intent, topic_id, mentions, reach, engagement, is_spam"
-)
-
-
-def overview(rm: ReadModel) -> dict[str, Any]:
-    """Headline numbers of the customer base; zeros when nothing is loaded."""
-    rm.refresh()
-    out: dict[str, Any] = {
-        "customers": 0,
-        "scored": 0,
-        "active": 0,
-        "clv_total": 0.0,
-        "at_risk_customers": 0,
-        "at_risk_value": 0.0,
-        "risk_bands": [],
-    }
-    if rm.exists("customers"):
-        head = rm.one(
-            f"""SELECT count(*) AS customers, count(clv) AS scored,
-                   count(*) FILTER (WHERE p_alive >= 0.5) AS active,
-                   coalesce(sum(clv), 0) AS clv_total,
-                   count(*) FILTER (WHERE risk_band IN {AT_RISK}) AS at_risk_customers,
-                   coalesce(sum(clv) FILTER (WHERE risk_band IN {AT_RISK}), 0) AS at_risk_value
-                FROM customer_list"""
-        )
-        out.update(head or {})
-        out["risk_bands"] = rm.rows(
-            "SELECT risk_band, count(*) AS customers, sum(clv) AS clv FROM customer_list "
-            "WHERE risk_band IS NOT NULL GROUP BY 1 ORDER BY "
-            "list_position(['low','medium','high','very_high'], risk_band)"
-        )
-    return out
-
-
-def daily(rm: ReadModel, dimension: str = "all", key: str | None = None, days: int = 120) -> list:
-    """Posts, sentiment and negative share per day for one listening dimension."""
-    if not rm.exists("listening_daily"):
-        return []
-    params: list[Any] = [dimension]
-    cond = "dimension = ?"
-    if key is not None:
-        cond += " AND key = ?"
-        params.append(key)
-    return rm.rows(
-        f"""WITH d AS (SELECT * FROM {rm.source("listening_daily")} WHERE {cond}),
-                 last AS (SELECT max(day) AS m FROM d)
-            SELECT day, key, label, posts, reach, negative, neutral, positive, mean_score,
-                   negative_share
-            FROM d, last WHERE day > m - ?::INTEGER ORDER BY day, key""",
-        [*params, days],
-    )
-
-
-def sentiment_mix(rm: ReadModel) -> list[dict[str, Any]]:
-    if not rm.exists("posts_enriched"):
-        return []
-    return rm.rows(
-        f"SELECT sentiment_label AS label, count(*) AS posts FROM {rm.source('posts_enriched')} "
-        "WHERE NOT coalesce(is_spam, false) GROUP BY 1 ORDER BY 2 DESC"
-    )
-
-
-def topics(rm: ReadModel) -> list[dict[str, Any]]:
-    if not rm.exists("topics"):
-        return []
-    return rm.rows(f"SELECT * FROM {rm.source('topics')} ORDER BY posts DESC")
-
-
-def mentions(rm: ReadModel) -> list[dict[str, Any]]:
-    """Brand, product and competitor mentions with their sentiment."""
-    if not rm.exists("post_mentions"):
-        return []
-    return rm.rows(
-        f"""SELECT entity_id, entity_kind, entity_name, count(*) AS posts,
-               avg(sentiment_score) AS mean_score,
-               avg((sentiment_label = 'negative')::INT) AS negative_share
-            FROM {rm.source("post_mentions")} GROUP BY ALL ORDER BY posts DESC"""
-    )
-
-
-def alerts(rm: ReadModel, limit: int = 50) -> list[dict[str, Any]]:
-    if not rm.exists("alerts"):
-        return []
-    return rm.rows(
-        f"SELECT * FROM {rm.source('alerts')} ORDER BY day DESC, z DESC LIMIT ?", [limit]
-    )
-
-
-def posts(
-    rm: ReadModel,
-    *,
-    sentiment: str | None = None,
-    topic_id: int | None = None,
-    entity: str | None = None,
-    platform: str | None = None,
-    q: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    include_spam: bool = False,
-    customer_id: str | None = None,
-    page: int = 1,
-    page_size: int = 50,
-) -> tuple[list[dict[str, Any]], int]:
-    """Enriched posts matching the filters, newest first, and how many match."""
-    if not rm.exists("posts_enriched"):
-        return [], 0
-    where, params = ["TRUE"], []
-    for cond, value in (
-        ("sentiment_label = ?", sentiment),
-        ("topic_id = ?", topic_id),
-        ("list_contains(mentions, ?)", entity),
-        ("platform = ?", platform),
-        ("day >= ?", since),
-        ("day <= ?", until),
-        ("customer_id = ?", customer_id),
-        ("text ILIKE ?", f"%{q}%" if q else None),
-    ):
-        if value is not None:
-            where.append(cond)
-            params.append(value)
-    if not include_spam:
-        where.append("NOT coalesce(is_spam, false)")
-    clause = " AND ".join(where)
-    src = rm.source("posts_enriched")
-    items = rm.rows(
-        f"SELECT {POST_COLUMNS} FROM {src} WHERE {clause} "
-        "ORDER BY created_at DESC, post_id LIMIT ? OFFSET ?",
-        [*params, page_size, (page - 1) * page_size],
-    )
-    total = rm.rows(f"SELECT count(*) FROM {src} WHERE {clause}", params, raw=True)[0][0]
-    return items, int(total)
-
-
-def influencers(rm: ReadModel, limit: int = 100, amplifiers_only: bool = False) -> list[dict]:
-    """The amplifier roster: customer_influence joined to names, most influential first."""
-    if not rm.exists("customer_influence"):
-        return []
-    rm.refresh()
-    cols = rm.columns("customer_influence")
-    order = "influence_score" if "influence_score" in cols else "customer_id"
-    cond = "WHERE f.amplifier" if amplifiers_only and "amplifier" in cols else ""
-    return rm.rows(
-        f"""SELECT f.*, l.name, l.clv, l.risk_band
-            FROM {rm.source("customer_influence")} f
-            LEFT JOIN customer_list l USING (customer_id)
-            {cond} ORDER BY f.{order} DESC NULLS LAST LIMIT ?""",
-        [limit],
-    )
-
-
-def communities(rm: ReadModel) -> list[dict[str, Any]]:
-    if not rm.exists("communities"):
-        return []
-    order = "size DESC" if "size" in rm.columns("communities") else "1"
-    return rm.rows(f"SELECT * FROM {rm.source('communities')} ORDER BY {order}")
-
-
-def consents(
-    rm: ReadModel,
-    *,
-    customer_id: str | None = None,
-    purpose: str | None = None,
-    status: str | None = None,
-    page: int = 1,
-    page_size: int = 50,
-) -> tuple[list[dict[str, Any]], int]:
-    """Consent in force per (customer, purpose): the latest decision recorded."""
-    if not rm.exists("consents"):
-        return [], 0
-    where, params = ["TRUE"], []
-    for cond, value in (
-        ("customer_id = ?", customer_id),
-        ("purpose = ?", purpose),
-        ("status = ?", status),
-    ):
-        if value is not None:
-            where.append(cond)
-            params.append(value)
-    clause = " AND ".join(where)
-    base = f"""WITH latest AS (
-        SELECT customer_id, purpose, arg_max(status, recorded_at) AS status,
-               max(recorded_at) AS recorded_at, arg_max(source, recorded_at) AS source
-        FROM {rm.source("consents")} GROUP BY customer_id, purpose)
-        SELECT * FROM latest WHERE {clause}"""
-    items = rm.rows(
-        f"{base} ORDER BY customer_id, purpose LIMIT ? OFFSET ?",
-        [*params, page_size, (page - 1) * page_size],
-    )
-    total = rm.rows(f"SELECT count(*) FROM ({base})", params, raw=True)[0][0]
-    return items, int(total)
-
-
 # -- segments and audiences --------------------------------------------------------------
-def segments(rm: ReadModel) -> list[dict[str, Any]]:
-    """Per segment: size, value, mean TRInity, at-risk share, tiers and audience size.
-
-    ``audience`` counts the segment's customers whose first action is a real one (what
-    an export starts from, before consent is checked again); empty until the targeting
-    step writes ``customer_segments``.
-    """
-    cols = rm.columns("customer_segments")
-    if "segment" not in cols:
-        return []
-    rm.refresh()
-    src = rm.source("customer_segments")
-    if "clv" in cols:
-        clv, join = "g.clv", ""
-    elif rm.exists("customers"):
-        clv, join = "l.clv", "LEFT JOIN customer_list l USING (customer_id)"
-    else:
-        clv, join = "NULL::DOUBLE", ""
-    trinity = "avg(g.trinity_score)" if "trinity_score" in cols else "NULL::DOUBLE"
-    risk = (
-        f"avg(coalesce(g.risk_band IN {AT_RISK}, false)::INT)"
-        if "risk_band" in cols
-        else "NULL::DOUBLE"
-    )
-    tiers = "string_agg(DISTINCT g.tier, ', ' ORDER BY g.tier)" if "tier" in cols else "NULL"
-    rows = rm.rows(
-        f"""SELECT g.segment, count(*) AS customers, sum({clv}) AS clv,
-               {trinity} AS mean_trinity, {risk} AS share_at_risk, {tiers} AS tiers
-            FROM {src} g {join} GROUP BY 1 ORDER BY 2 DESC, 1"""
-    )
-    if {"segment", "action", "rank"} <= rm.columns("customer_actions"):
-        firsts = {
-            r["segment"]: r
-            for r in rm.rows(
-                f"""SELECT segment, count(*) AS audience, mode(action) AS top_action
-                    FROM {rm.source("customer_actions")}
-                    WHERE rank = 1 AND action <> 'none' GROUP BY 1"""
-            )
-        }
-    else:
-        firsts = {}
-    for r in rows:
-        first = firsts.get(r["segment"], {})
-        r["audience"] = int(first.get("audience") or 0)
-        r["top_action"] = first.get("top_action")
-    return rows
-
-
-def segment_trends(rm: ReadModel) -> list[dict[str, Any]]:
-    """Size, value, TRInity and at-risk share per (run date, segment), tiers summed."""
-    cols = rm.columns("segment_summary")
-    if not {"run_date", "segment", "customers"} <= cols:
-        return []
-
-    def weighted(c: str) -> str:
-        if c not in cols:
-            return f"NULL::DOUBLE AS {c}"
-        return f"sum({c} * customers) / nullif(sum(customers), 0) AS {c}"
-
-    total = "sum(total_clv)" if "total_clv" in cols else "NULL::DOUBLE"
-    return rm.rows(
-        f"""SELECT run_date::DATE AS run_date, segment, sum(customers)::BIGINT AS customers,
-               {total} AS total_clv, {weighted("mean_trinity")}, {weighted("share_at_risk")}
-            FROM {rm.source("segment_summary")} GROUP BY 1, 2 ORDER BY 1, 2"""
-    )
-
-
 def _shown(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
@@ -373,24 +114,6 @@ def audience_csv(table: pa.Table) -> bytes:
 
 
 # -- programs -----------------------------------------------------------------------------
-def campaigns(rm: ReadModel) -> list[dict[str, Any]]:
-    """Campaigns, newest first, with how many customers each group holds."""
-    if not rm.exists("campaigns"):
-        return []
-    groups = "NULL::BIGINT AS treated, NULL::BIGINT AS held_out"
-    join = ""
-    if {"campaign_id", "grp"} <= rm.columns("campaign_assignments"):
-        groups = "coalesce(a.treated, 0) AS treated, coalesce(a.held_out, 0) AS held_out"
-        join = f"""LEFT JOIN (SELECT campaign_id,
-                       count(*) FILTER (WHERE grp = 'treatment') AS treated,
-                       count(*) FILTER (WHERE grp = 'control') AS held_out
-                   FROM {rm.source("campaign_assignments")} GROUP BY 1) a USING (campaign_id)"""
-    order = "c.created_at DESC NULLS LAST, " if "created_at" in rm.columns("campaigns") else ""
-    return rm.rows(
-        f"SELECT c.*, {groups} FROM {rm.source('campaigns')} c {join} ORDER BY {order}c.campaign_id"
-    )
-
-
 def campaign_reports(settings: Settings, campaign_ids: Sequence[str]) -> dict[str, Any]:
     """Each campaign's uplift against its holdout, or why it cannot be measured yet."""
     from socialcrm.programs.campaigns import CampaignError, campaign_report
@@ -492,7 +215,7 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
         "segment": _segment(valued),
         "next_best_action": actions[0] if actions else None,
         "actions": actions,
-        "community": _community(rm, scores[0] if scores else None, influence),
+        "community": community(rm, scores[0] if scores else None, influence),
     }
 
 
@@ -520,39 +243,6 @@ def _segment(row: dict[str, Any]) -> dict[str, Any] | None:
         "tier": row.get("tier"),
         "tier_reason": row.get("tier_reason"),
     }
-
-
-def _community(
-    rm: ReadModel, scores: dict[str, Any] | None, influence: list[dict[str, Any]]
-) -> dict[str, Any] | None:
-    """The person's community: from customer_scores (consent-gated) once it exists."""
-    src = scores if scores is not None else (influence[0] if influence else None)
-    if src is None or src.get("community_id") is None:
-        return None
-    cid = int(src["community_id"])
-    out: dict[str, Any] = {
-        "community_id": cid,
-        "role": src.get("community_role"),
-        "label": None,
-        "size": None,
-        "recommendation": None,
-    }
-    for table, wanted in (
-        ("communities", ("label", "size")),
-        ("community_recommendations", ("label", "recommendation")),
-    ):
-        cols = rm.columns(table)
-        have = [c for c in wanted if c in cols]
-        if "community_id" not in cols or not have:
-            continue
-        found = rm.one(
-            f"SELECT {', '.join(have)} FROM {rm.source(table)} WHERE community_id = ? LIMIT 1",
-            [cid],
-        )
-        for k, v in (found or {}).items():
-            if out.get(k) is None:
-                out[k] = v
-    return out
 
 
 def _num(v: Any) -> float | None:

@@ -1,8 +1,9 @@
-"""The web app's read path: one in-process DuckDB per server process over the warehouse.
+"""The read path: one in-process DuckDB per process over the warehouse.
 
-Pages and the API read through here, never through the pipeline's engine: a request
-must not start Spark, and must answer in milliseconds at a million customers. The
-customer list and the customer 360's detail tables are copied into DuckDB's memory,
+Pages, the API, the CLI and the domains that read the warehouse while serving a request
+(ideas' values and routes) read through here, never through the pipeline's engine: a
+request must not start Spark, and must answer in milliseconds at a million customers.
+The customer list and the customer 360's detail tables are copied into DuckDB's memory,
 sorted by ``customer_id`` (so a point lookup touches one row group through its zone
 map) and rebuilt when the warehouse swaps a new version in. Everything else is read
 straight from the current Parquet files. Any table may be missing: readers get empty
@@ -17,12 +18,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.store.warehouse import POINTER
 
@@ -89,6 +91,30 @@ SORTS = {
     "name": "name",
     "customer_id": "customer_id",
 }
+
+
+class CustomerFilter(BaseModel):
+    """Which customers a list shows, in what order: declared once for the API (query
+    parameters, validated: 422 on a bad value), the page (each field parsed on its own,
+    a blank or malformed one ignored: see ``web.deps``) and :meth:`ReadModel.customers`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    q: str | None = Field(None, max_length=200, description="Name or id (email/phone: agent+).")
+    risk_band: Literal["low", "medium", "high", "very_high"] | None = None
+    segment: str | None = Field(None, max_length=100)
+    tier: str | None = Field(None, max_length=100, description="Value tier (top, …).")
+    min_clv: float | None = Field(None, ge=-1e12, le=1e12)
+    max_clv: float | None = Field(None, ge=-1e12, le=1e12)
+    min_p_alive: float | None = Field(None, ge=0, le=1)
+    max_p_alive: float | None = Field(None, ge=0, le=1)
+    community_id: int | None = Field(None, ge=-(2**62), le=2**62)
+    amplifier: bool | None = None
+    min_trinity: float | None = Field(None, ge=0, le=100, description="TRInity composite.")
+    max_trinity: float | None = Field(None, ge=0, le=100)
+    sort: Literal[tuple(SORTS)] = "clv"  # type: ignore[valid-type]
+    order: Literal["asc", "desc"] = "desc"
 
 
 class ReadModel:
@@ -266,22 +292,9 @@ class ReadModel:
     # -- the customer list -------------------------------------------------------------
     def customers(
         self,
+        f: CustomerFilter | None = None,
         *,
-        q: str | None = None,
         search_contacts: bool = False,
-        risk_band: str | None = None,
-        segment: str | None = None,
-        tier: str | None = None,
-        min_clv: float | None = None,
-        max_clv: float | None = None,
-        min_p_alive: float | None = None,
-        max_p_alive: float | None = None,
-        community_id: int | None = None,
-        amplifier: bool | None = None,
-        min_trinity: float | None = None,
-        max_trinity: float | None = None,
-        sort: str = "clv",
-        order: str = "desc",
         page: int = 1,
         page_size: int = 50,
     ) -> tuple[list[dict[str, Any]], int]:
@@ -290,23 +303,25 @@ class ReadModel:
         index = self._index
         if index is None:
             return [], 0
+        f = f or CustomerFilter()
         mask = index.cached_mask(
-            q=q,
+            q=f.q,
             search_contacts=search_contacts,
             equal={
-                "risk_band": risk_band,
-                "segment": segment,
-                "tier": tier,
-                "community_id": community_id,
-                "amplifier": amplifier,
+                "risk_band": f.risk_band,
+                "segment": f.segment,
+                "tier": f.tier,
+                "community_id": f.community_id,
+                "amplifier": f.amplifier,
             },
             ranges={
-                "clv": (min_clv, max_clv),
-                "p_alive": (min_p_alive, max_p_alive),
-                "trinity_score": (min_trinity, max_trinity),
+                "clv": (f.min_clv, f.max_clv),
+                "p_alive": (f.min_p_alive, f.max_p_alive),
+                "trinity_score": (f.min_trinity, f.max_trinity),
             },
         )
-        return index.page(mask, SORTS[sort], order == "desc", (page - 1) * page_size, page_size)
+        descending = f.order == "desc"
+        return index.page(mask, SORTS[f.sort], descending, (page - 1) * page_size, page_size)
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         self.refresh()
