@@ -1,6 +1,6 @@
 """Digests of every warehouse table, to prove a refactoring changes no derived row.
 
-Rows are sorted, floats written to 9 significant digits (the last bits of a parallel sum
+Rows are sorted, floats written to 6 significant digits (the last bits of a parallel sum
 differ from run to run), and columns that hold the run's own clock or a Monte Carlo
 estimate are left out. ``python -m tests.digests HOME`` prints the digests of a workspace.
 """
@@ -26,7 +26,7 @@ VOLATILE = {
 
 def _cell(value: object) -> object:
     if isinstance(value, float):
-        return f"{value:.9g}"
+        return f"{value:.6g}"
     if isinstance(value, list):
         return [_cell(v) for v in value]
     if isinstance(value, dict):
