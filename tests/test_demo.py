@@ -10,7 +10,7 @@ from pathlib import Path
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
-from tests.digests import table_digests
+from tests.digests import differences, table_digests
 
 DIGESTS = Path(__file__).parent / "data" / "demo_300_digests.json"
 
@@ -62,7 +62,5 @@ def test_demo_builds_loads_and_scores_a_brand(tmp_path: Path) -> None:
     # Refactorings change no row: every table equals the digests stored before them
     # (regenerate with `python -m tests.digests WORKSPACE` only for an intended change).
     expected = json.loads(DIGESTS.read_text())
-    found = table_digests(tmp_path / "ws")
-    changed = {t: (expected.get(t), found.get(t)) for t in expected.keys() | found.keys()
-               if expected.get(t) != found.get(t)}  # fmt: skip
+    changed = differences(expected, table_digests(tmp_path / "ws"))
     assert not changed, f"tables differ from {DIGESTS.name}: {changed}"
