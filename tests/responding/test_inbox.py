@@ -352,7 +352,7 @@ def test_priority_parts_explain_the_score() -> None:
 def test_the_inbox_on_postgresql(postgres_url: str, env: Env) -> None:
     """The migration, grouping, idempotency and the list query on PostgreSQL too."""
     from socialcrm.appdb.db import AppDB
-    from socialcrm.web.inbox import list_conversations
+    from socialcrm.responding.queries import list_conversations
 
     db = AppDB(postgres_url)
     try:

@@ -30,9 +30,9 @@ from socialcrm.collaborating import ideas, people
 from socialcrm.outbound import outbox, webhooks
 from socialcrm.responding import inbox, sla, to_idea, workflow
 from socialcrm.responding.connectors import JsonlConnector, MastodonConnector
+from socialcrm.responding.queries import list_conversations, queue_counts
 from socialcrm.responding.sync import from_connector
-from socialcrm.web.inbox import list_conversations, queue_counts
-from socialcrm.web.readmodel import ReadModel
+from socialcrm.store.reads import ReadModel
 from tests.outbound.receiver import receiver
 from tests.responding.conftest import Env, postgres_url  # noqa: F401  (a fixture)
 from tests.responding.fakes import TOKEN, FakeMastodon, serving

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import Principal
@@ -30,7 +30,9 @@ from socialcrm.appdb.models import (
 from socialcrm.collaborating import people
 from socialcrm.collaborating.ideas import IdeaError
 from socialcrm.responding import priority, sla, to_idea, workflow
-from socialcrm.responding.inbox import OPEN_STATES
+from socialcrm.responding.queries import COUNT_CAP, LIST_STATES, list_conversations, queue_counts
+from socialcrm.store import reads
+from socialcrm.store.reads import ReadModel
 from socialcrm.web import charts
 from socialcrm.web.deps import AppState, api_principal, page_principal, respond, state
 from socialcrm.web.security import mask_handle, mask_person
@@ -38,8 +40,6 @@ from socialcrm.web.security import mask_handle, mask_person
 router = APIRouter()
 ConvId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Conversation id.")]
 PAGE = 50
-COUNT_CAP = 1_000
-LIST_STATES = {**{s: (s,) for s in workflow.TRANSITIONS}, "open": OPEN_STATES, "all": None}
 QUEUE_PATTERN = r"^[\w:.\-]{1,64}$"
 ASSIGNEE_PATTERN = r"^(me|none|\d{1,10})$"
 
@@ -59,86 +59,14 @@ async def page_worker(p: Principal = Depends(page_principal)) -> Principal:
     return p
 
 
-def _filtered(
-    q: Any, states: tuple[str, ...] | None, assignee: int | None, unassigned: bool,
-    queue: str | None,
-) -> Any:  # fmt: skip
-    if states == OPEN_STATES:
-        q = q.where(Conversation.is_open.is_(True))
-    elif states:
-        q = q.where(Conversation.state.in_(states))
-    if unassigned:
-        q = q.where(Conversation.assignee_id.is_(None))
-    elif assignee is not None:
-        q = q.where(Conversation.assignee_id == assignee)
-    if queue is not None:
-        q = q.where(Conversation.queue == queue)
-    return q
-
-
-def list_conversations(
-    s: Session,
-    *,
-    states: tuple[str, ...] | None,
-    assignee: int | None,
-    page: int,
-    size: int,
-    queue: str | None = None,
-    unassigned: bool = False,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of conversations, highest priority first (the priority index serves it),
-    and how many there are, counted up to :data:`COUNT_CAP` (a busy queue says "1,000+":
-    counting every row on every request would cost more than the page itself).
-
-    Filters: ``states``, ``assignee`` (a user id) or ``unassigned``, and ``queue``
-    (``general`` or ``topic:<id>``; the ``(queue, is_open, priority, id)`` index serves it).
-    """
-    q = select(
-        Conversation.id, Conversation.platform, Conversation.author_handle,
-        Conversation.subject, Conversation.state, Conversation.priority, Conversation.intent,
-        Conversation.sentiment_score, Conversation.queue, Conversation.assignee_id,
-        Conversation.messages, Conversation.last_message_at, Conversation.first_response_due,
-        Conversation.first_response_breached, Conversation.resolution_breached,
-        Conversation.customer_id,
-    )  # fmt: skip
-    q = _filtered(q, states, assignee, unassigned, queue)
-    n = _filtered(select(Conversation.id), states, assignee, unassigned, queue)
-    n = select(func.count()).select_from(n.limit(COUNT_CAP + 1).subquery())
-    # Both keys descending: the index is read backwards, no sort of the whole queue.
-    q = q.order_by(Conversation.priority.desc(), Conversation.id.desc()).limit(size)
-    rows = s.execute(q.offset((page - 1) * size)).mappings().all()
-    return [dict(r) for r in rows], min(int(s.scalar(n) or 0), COUNT_CAP + 1)
-
-
-def queue_counts(
-    s: Session,
-    *,
-    states: tuple[str, ...] | None,
-    assignee: int | None = None,
-    unassigned: bool = False,
-) -> list[dict[str, Any]]:
-    """Conversations per queue under the same state and assignee filters, biggest first.
-
-    One grouped count, read from the ``(queue, is_open, …)`` index without the table.
-    """
-    q = _filtered(
-        select(Conversation.queue, func.count().label("n")), states, assignee, unassigned, None
-    )
-    rows = s.execute(q.group_by(Conversation.queue)).all()
-    return [{"queue": r[0], "count": int(r[1])} for r in sorted(rows, key=lambda r: (-r[1], r[0]))]
-
-
-def queue_labels(rm: Any, queues: list[str]) -> dict[str, str]:
+def queue_labels(rm: ReadModel | None, queues: list[str]) -> dict[str, str]:
     """``topic:3`` → ``topic 3 · battery life`` from the warehouse's topics, when known."""
     labels = {q: q.replace(":", " ") for q in queues}
     ids = [int(q.split(":", 1)[1]) for q in queues if q.startswith("topic:") and q[6:].isdigit()]
     if ids and rm is not None:
         try:
-            if rm.exists("topics") and "label" in rm.columns("topics"):
-                marks = ", ".join("?" for _ in ids)
-                sql = f"SELECT topic_id, label FROM {rm.source('topics')} WHERE topic_id IN "
-                for r in rm.rows(f"{sql}({marks})", ids):
-                    labels[f"topic:{r['topic_id']}"] = f"topic {r['topic_id']} · {r['label']}"
+            for topic_id, label in reads.listening.topic_labels(rm, ids).items():
+                labels[f"topic:{topic_id}"] = f"topic {topic_id} · {label}"
         except Exception:  # the warehouse is optional here: fall back to the bare names
             pass
     return labels
