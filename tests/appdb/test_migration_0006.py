@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, select, text
 
 from socialcrm.appdb.db import AppDB, make_engine, migrate
 from socialcrm.appdb.models import DomainEvent, WebhookEvent, WebhookSubscription
-from socialcrm.collaborating import webhooks
+from socialcrm.outbound import webhooks
 from tests.web.conftest import postgres_url  # noqa: F401  (a fixture)
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from socialcrm.cli import app
 from socialcrm.config import get_settings
 from tests.collaborating.conftest import build
-from tests.collaborating.receiver import receiver
+from tests.outbound.receiver import receiver
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from socialcrm.config import Settings
 from tests.collaborating.conftest import XSS, build
-from tests.collaborating.receiver import receiver
+from tests.outbound.receiver import receiver
 from tests.web.conftest import PASSWORD, Site, seed_users, serve, sign_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -22,9 +22,9 @@ from sqlalchemy import create_engine, func, insert, select, text
 from socialcrm.appdb.accounts import authenticate, create_user
 from socialcrm.appdb.db import AppDB
 from socialcrm.appdb.models import DomainEvent, WebhookDelivery, WebhookEvent, utcnow
-from socialcrm.collaborating import webhooks
+from socialcrm.outbound import webhooks
 from socialcrm.responding import events
-from tests.collaborating.receiver import receiver
+from tests.outbound.receiver import receiver
 
 N = 30_000
 KINDS = ("conversation_created", "sla_breached", "note_added")  # the last: not a webhook

@@ -18,9 +18,10 @@ from socialcrm.appdb.models import (
     WebhookSubscription,
     utcnow,
 )
-from socialcrm.collaborating import ideas, people, webhooks
-from socialcrm.collaborating.webhooks import Policy, WebhookError
-from tests.collaborating.receiver import receiver
+from socialcrm.collaborating import ideas, people
+from socialcrm.outbound import webhooks
+from socialcrm.outbound.webhooks import Policy, WebhookError
+from tests.outbound.receiver import receiver
 
 POLICY = Policy(backoff_seconds=30, backoff_max_seconds=3600, max_attempts=12, disable_after=3)
 

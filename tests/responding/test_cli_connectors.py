@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from socialcrm.cli import app
 from socialcrm.config import get_settings
-from socialcrm.responding.connectors import BlueskyConnector, ConnectorError
+from socialcrm.outbound.social import ConnectorError
+from socialcrm.responding.connectors import BlueskyConnector
 from tests.responding.fakes import serving
 
 runner = CliRunner()

@@ -16,7 +16,8 @@ from socialcrm.appdb.models import (
     DomainEvent,
     OutboxItem,
 )
-from socialcrm.responding import outbox, workflow
+from socialcrm.outbound import outbox
+from socialcrm.responding import workflow
 from socialcrm.responding.connectors import MastodonConnector
 from socialcrm.responding.sync import from_connector
 from tests.responding.conftest import NOW, Env

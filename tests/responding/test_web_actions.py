@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 from socialcrm.appdb.db import AppDB
 from socialcrm.appdb.models import Conversation, Idea, OutboxItem, utcnow
-from socialcrm.collaborating import webhooks
 from socialcrm.config import Settings
-from socialcrm.responding import delivery, inbox, workflow
+from socialcrm.outbound import delivery, webhooks
+from socialcrm.responding import inbox, workflow
 from socialcrm.web.app import create_app
-from tests.collaborating.receiver import receiver
+from tests.outbound.receiver import receiver
 from tests.web.conftest import PASSWORD, XSS, Site, build_warehouse, seed_users, serve, sign_in
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -98,7 +98,7 @@ def test_audience_push_refuses_a_loopback_webhook_unless_the_operator_allows_it(
 ) -> None:
     from socialcrm.config import get_settings
     from socialcrm.outbound.urls import ALLOW_HOSTS_ENV
-    from tests.collaborating.receiver import receiver
+    from tests.outbound.receiver import receiver
 
     monkeypatch.setenv("SOCIALCRM_AUDIENCE_WEBHOOK_SECRET", "s3cret")
     monkeypatch.delenv(ALLOW_HOSTS_ENV, raising=False)

@@ -45,7 +45,7 @@ def _db() -> Iterator[Any]:
 @contextmanager
 def _session() -> Iterator[Session]:
     from socialcrm.collaborating.ideas import IdeaError
-    from socialcrm.collaborating.webhooks import WebhookError
+    from socialcrm.outbound.webhooks import WebhookError
 
     with _db() as db:
         try:
@@ -324,7 +324,7 @@ def add(
 
     Example: socialcrm webhooks add https://hooks.example.com/crm --event consent.revoked
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _session() as s:
         sub, secret = webhooks.subscribe(s, url, event or [], ACTOR, allow_host=allow_host)
@@ -343,7 +343,7 @@ def list_hooks(as_json: JsonOpt = False) -> None:
 
     Example: socialcrm webhooks list --json
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _session() as s:
         doc = [
@@ -374,7 +374,7 @@ def deliver(as_json: JsonOpt = False) -> None:
 
     Example: socialcrm webhooks deliver --json
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _db() as db:
         rep = webhooks.deliver(db, webhooks.Policy.from_settings(get_settings()))
@@ -398,7 +398,7 @@ def delivery_log(
 
     Example: socialcrm webhooks log --status failed --json
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _session() as s:
         rows = webhooks.log(s, subscription, status, limit)
@@ -419,7 +419,7 @@ def replay(delivery_id: str, as_json: JsonOpt = False) -> None:
 
     Example: socialcrm webhooks replay dlv_4f2a...
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _session() as s:
         webhooks.replay(s, delivery_id, ACTOR)
@@ -432,7 +432,7 @@ def enable(subscription_id: int, as_json: JsonOpt = False) -> None:
 
     Example: socialcrm webhooks enable 3
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _session() as s:
         webhooks.enable(s, subscription_id, ACTOR)
@@ -445,7 +445,7 @@ def notices(as_json: JsonOpt = False) -> None:
 
     Example: socialcrm webhooks notices
     """
-    from socialcrm.collaborating import webhooks
+    from socialcrm.outbound import webhooks
 
     with _session() as s:
         doc = [

@@ -33,7 +33,7 @@ ACTOR = "cli"
 @contextmanager
 def _session() -> Iterator[tuple[Any, Session]]:
     """The workspace and one app-database transaction; domain errors become one line."""
-    from socialcrm.responding.connectors import ConnectorError
+    from socialcrm.outbound.social import ConnectorError
     from socialcrm.responding.workflow import WorkflowError
     from socialcrm.store.workspace import Workspace
 
@@ -89,7 +89,7 @@ def pull(as_json: JsonOpt = False) -> None:
 def _db() -> Iterator[Any]:
     """The app database (an ``AppDB``); domain errors become one line."""
     from socialcrm.collaborating.ideas import IdeaError
-    from socialcrm.responding.connectors import ConnectorError
+    from socialcrm.outbound.social import ConnectorError
     from socialcrm.responding.workflow import WorkflowError
 
     db = open_app_db()
@@ -123,9 +123,9 @@ def deliver(
     Example: socialcrm inbox deliver --json
     Example: socialcrm inbox deliver --watch --interval 15
     """
-    from socialcrm.responding import delivery
-    from socialcrm.responding.connectors import from_settings
-    from socialcrm.responding.outbox import deliver_pass
+    from socialcrm.outbound import delivery
+    from socialcrm.outbound.outbox import deliver_pass
+    from socialcrm.outbound.social import from_settings
 
     settings = get_settings()
     if not watch:

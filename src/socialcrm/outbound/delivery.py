@@ -1,4 +1,8 @@
-"""Background delivery: due outbox replies and webhook deliveries, every few seconds.
+"""Background delivery: due outbox items and webhook deliveries, every few seconds.
+
+Everything that leaves the system goes out here, one channel after the other: the
+outbox's items through their channel's sender (:mod:`socialcrm.outbound.social` today),
+then the webhooks (:mod:`socialcrm.outbound.webhooks`).
 
 Two ways to run it, both on :func:`run_once`:
 
@@ -8,9 +12,9 @@ Two ways to run it, both on :func:`run_once`:
 
 Any number of them may run against one app database: every outbox item and webhook
 delivery is claimed with a lease before it is sent (see
-:func:`socialcrm.responding.outbox.claim`), so each is sent by one of them only.
+:func:`socialcrm.outbound.outbox.claim`), so each is sent by one of them only.
 
-A pass works in short transactions (see :func:`socialcrm.collaborating.webhooks.deliver`),
+A pass works in short transactions (see :func:`socialcrm.outbound.webhooks.deliver`),
 so the app's own requests are never kept waiting behind it. A pass that fails is logged
 once with its reason (again only when the reason changes), and the next passes back off
 (interval × 2, 4, 8… up to :data:`MAX_BACKOFF_SECONDS`) instead of failing in a storm;
@@ -27,6 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from socialcrm.config import Settings
+from socialcrm.outbound import outbox, webhooks
+from socialcrm.outbound.channel import ChannelError
+from socialcrm.outbound.social import from_settings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
@@ -35,13 +42,11 @@ MAX_BACKOFF_SECONDS = 600.0
 def run_once(db: Any, settings: Settings, connector: Any = None) -> dict[str, Any]:
     """One pass: the outbox through the configured connector, then the webhooks.
 
-    ``db`` is an :class:`~socialcrm.appdb.db.AppDB`. A connector that cannot be built
-    (missing token) or fails outright is reported, and the webhooks still go out.
+    ``db`` is an :class:`~socialcrm.appdb.db.AppDB`; ``connector`` a
+    :class:`~socialcrm.outbound.channel.Sender`, by default the social sender the
+    settings name. One that cannot be built (missing token) or fails outright is
+    reported, and the webhooks still go out.
     """
-    from socialcrm.collaborating import webhooks
-    from socialcrm.responding import outbox
-    from socialcrm.responding.connectors import ConnectorError, from_settings
-
     out: dict[str, Any] = {}
     conn = connector
     try:
@@ -52,7 +57,7 @@ def run_once(db: Any, settings: Settings, connector: Any = None) -> dict[str, An
             max_attempts=settings.inbox_outbox_attempts,
             lease_seconds=settings.delivery_lease_seconds,
         )
-    except ConnectorError as e:
+    except ChannelError as e:
         out["outbox_error"] = str(e)
     finally:
         if connector is None and conn is not None and hasattr(conn, "close"):

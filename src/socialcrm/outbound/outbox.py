@@ -1,10 +1,15 @@
-"""Outgoing replies: queued in the app database, delivered with retries and backoff.
+"""Outgoing messages: queued in the app database, delivered with retries and backoff.
 
-A reply is written to the outbox in the same transaction as the agent's action, so a
-network failure loses nothing. Each item carries an idempotency key that the connector
+Channel-agnostic: an item names its channel (the ``connector`` column) and is handed to
+that channel's :class:`~socialcrm.outbound.channel.Sender` (today the social replies of
+:mod:`socialcrm.outbound.social`). A message is written to the outbox in the same
+transaction as the action that sends it (an agent's reply, an idea's notification), so a
+network failure loses nothing. Each item carries an idempotency key that the sender
 sends along (Mastodon's ``Idempotency-Key``, Bluesky's record key), so a retry after an
 answer lost on the way back cannot post twice. Workers claim an item (a lease, set by one
-conditional UPDATE) before posting it, so two workers never post the same item.
+conditional UPDATE) before posting it, so two workers never post the same item. A sent
+item that belongs to a conversation joins its thread (``ConversationMessage``), so the
+customer's answer lands there.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ConversationMessage, OutboxItem, utcnow
+from socialcrm.outbound.channel import ChannelError, Sender
 
 if TYPE_CHECKING:
     from socialcrm.appdb.db import AppDB
-    from socialcrm.responding.connectors import Connector
 
 BACKOFF_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 6 * 3600.0
@@ -95,14 +100,12 @@ def claim(s: Session, item_id: int, connector: str, owner: str, now: datetime,
     return r.rowcount == 1
 
 
-def _settle(s: Session, item: OutboxItem, connector: Connector, max_attempts: int,
+def _settle(s: Session, item: OutboxItem, connector: Sender, max_attempts: int,
             now: datetime, result: str | Exception, out: dict[str, int]) -> None:  # fmt: skip
     """Record one attempt's result on a claimed item, and release it."""
-    from socialcrm.responding.connectors import ConnectorError
-
     item.attempts += 1
     item.lease_owner = item.lease_until = None
-    if isinstance(result, ConnectorError):
+    if isinstance(result, ChannelError):
         item.last_error = str(result)[:500]
         if not result.retryable or item.attempts >= max_attempts:
             item.status = "dead"
@@ -132,18 +135,16 @@ def _settle(s: Session, item: OutboxItem, connector: Connector, max_attempts: in
     s.flush()
 
 
-def _post(connector: Connector, item: OutboxItem) -> str | Exception:
-    from socialcrm.responding.connectors import ConnectorError
-
+def _post(connector: Sender, item: OutboxItem) -> str | Exception:
     try:
         return connector.post_reply(item.in_reply_to, item.body, item.idempotency_key)
-    except ConnectorError as e:
+    except ChannelError as e:
         return e
 
 
 def deliver(
     s: Session,
-    connector: Connector,
+    connector: Sender,
     *,
     max_attempts: int,
     now: datetime | None = None,
@@ -180,7 +181,7 @@ def _clock(now: datetime | None) -> Callable[[], datetime]:
 
 def deliver_pass(
     db: AppDB,
-    connector: Connector,
+    connector: Sender,
     *,
     max_attempts: int,
     now: datetime | None = None,

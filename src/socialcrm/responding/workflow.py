@@ -20,8 +20,8 @@ from socialcrm.appdb.models import (
     User,
     utcnow,
 )
+from socialcrm.outbound.outbox import enqueue
 from socialcrm.responding import sla
-from socialcrm.responding.outbox import enqueue
 
 # Which state may follow which: an agent cannot jump from new to closed without an answer
 # being possible to find later (resolved first), and closed is final.

@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 
 from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.models import IDEA_STATUSES
-from socialcrm.collaborating import ideas, people, webhooks
+from socialcrm.collaborating import ideas, people
 from socialcrm.collaborating.ideas import IdeaError
-from socialcrm.collaborating.webhooks import WebhookError
+from socialcrm.outbound import webhooks
+from socialcrm.outbound.webhooks import WebhookError
 from socialcrm.web.deps import AppState, require, respond, state
 from socialcrm.web.pages import render
 
