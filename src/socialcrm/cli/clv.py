@@ -1,8 +1,8 @@
 """``socialcrm clv``: fit, score and check purchase and spend models on any orders file.
 
-Thin: it reads the file (CSV, JSON lines or Parquet, like ``socialcrm ingest``), calls
-:mod:`socialcrm.value.transaction`, and prints. No workspace is needed; the file is
-summarised by an in-process DuckDB.
+Thin: it reads the file (CSV, JSON lines or Parquet, like ``socialcrm ingest``) with
+:mod:`socialcrm.store.files`, calls :mod:`socialcrm.value.transaction`, and prints. No
+workspace is needed; the file is summarised by an in-process DuckDB.
 
 Nothing is left out silently: rows without a customer id, a readable date or a readable
 amount, and customers the summary cannot hold (no purchase by the calibration end), are
@@ -24,9 +24,9 @@ from rich.table import Table
 
 from socialcrm.cli_common import JsonOpt, command_group, err, out
 from socialcrm.cli_common import fail as _fail
+from socialcrm.store.files import ROW_REASONS, OrdersFile, OrdersFileError, read_orders_file
 
 if TYPE_CHECKING:
-    from ibis.backends.duckdb import Backend
     from ibis.expr import types as ir
 
     from socialcrm.value.transaction import FileSummary
@@ -90,157 +90,6 @@ CUSTOMER_REASONS = (
     "only_unreadable_rows",
 )
 """Why a customer of the file has no RFM summary, in the order they are decided."""
-ROW_REASONS = ("no_customer_id", "bad_date", "bad_amount")
-"""Why a row is not an order, in the order they are decided."""
-_JSON_SAMPLE = 20_000
-
-
-class OrdersFileError(ValueError):
-    """The file cannot be read as the format asked for, or lacks a column."""
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _json_pointer(key: str) -> str:
-    return "/" + key.replace("~", "~0").replace("/", "~1")
-
-
-def _source(
-    db: Any, path: Path, fmt: str, wanted: list[str]
-) -> tuple[str, dict[str, str], list[str]]:
-    """SQL of a relation with the ``wanted`` columns, their types, and the file's columns.
-
-    CSV columns are read as text (and parsed below, so one bad value is one bad row,
-    not a failed read); JSON lines as the text of each field.
-    """
-    p = _sql_str(str(path))
-    if fmt == "jsonl":
-        objects = f"read_json_objects({p}, format='auto')"
-        key_sql = "SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM {} {})"
-        keys = [r[0] for r in db.sql(key_sql.format(objects, f"LIMIT {_JSON_SAMPLE}")).fetchall()]
-        if any(c not in keys for c in wanted):  # perhaps only in later rows: look at all
-            keys = [r[0] for r in db.sql(key_sql.format(objects, "")).fetchall()]
-        columns = sorted(keys)
-        if any(c not in keys for c in wanted):
-            return "", {}, columns
-        fields = ", ".join(
-            f"json_extract_string(json, {_sql_str(_json_pointer(c))}) AS {_ident(c)}"
-            for c in dict.fromkeys(wanted)
-        )
-        return f"(SELECT {fields} FROM {objects})", dict.fromkeys(wanted, "VARCHAR"), columns
-    if fmt == "parquet":
-        rel = f"read_parquet({p})"
-        described = db.sql(f"DESCRIBE SELECT * FROM {rel}").fetchall()
-        return rel, {r[0]: str(r[1]) for r in described}, [r[0] for r in described]
-    described = db.sql(f"DESCRIBE SELECT * FROM read_csv({p})").fetchall()
-    columns = [r[0] for r in described]
-    present = [c for c in dict.fromkeys(wanted) if c in columns]
-    types = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in present)
-    return f"read_csv({p}, types={{{types}}})", dict.fromkeys(present, "VARCHAR"), columns
-
-
-def _csv_formats(db: Any, path: Path) -> list[str]:
-    """Date and timestamp formats DuckDB's sniffer found in a CSV (beyond ISO 8601)."""
-    row = db.sql(f"SELECT DateFormat, TimestampFormat FROM sniff_csv({_sql_str(str(path))})")
-    return [f for f in row.fetchone() or () if f]
-
-
-def _date_sql(col: str, type_: str, formats: list[str]) -> str:
-    c = _ident(col)
-    if type_ == "DATE" or type_.startswith("TIMESTAMP"):
-        return f"CAST({c} AS TIMESTAMP)"
-    text = c if type_ == "VARCHAR" else f"CAST({c} AS VARCHAR)"
-    # an offset moves the time to UTC, as ingest and a typed column do
-    tries = [f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"]
-    tries += [f"TRY_STRPTIME({text}, {_sql_str(f)})" for f in formats]
-    return f"COALESCE({', '.join(tries)})" if len(tries) > 1 else tries[0]
-
-
-def read_orders_file(
-    path: Path,
-    fmt: str,
-    customer_col: str = "customer_id",
-    date_col: str = "date",
-    amount_col: str | None = None,
-    con: Backend | None = None,
-) -> tuple[Backend, ir.Table]:
-    """The orders of a CSV, JSON lines or Parquet file, as the RFM summary needs them.
-
-    Returns the DuckDB backend and the orders table (``customer_id`` as text, so
-    leading zeros survive; ``ordered_at``; ``amount``, 1 for every row without
-    ``amount_col``; ``status``). The backend also holds the view ``clv_rows``: every
-    row of the file with ``problem`` (one of :data:`ROW_REASONS`, or null for an order)
-    and ``bad_value`` (the text that could not be read). Dates are ISO 8601 (and, in a
-    CSV, any format DuckDB's sniffer recognised); amounts are finite numbers.
-
-    Raises
-    ------
-    OrdersFileError
-        When the file cannot be read as ``fmt`` or lacks one of the columns.
-    """
-    import duckdb
-    import ibis
-
-    con = con or ibis.duckdb.connect()
-    db = con.con
-    db.sql("SET TimeZone = 'UTC'")  # days of timestamps with an offset are UTC days
-    wanted = [c for c in (customer_col, date_col, amount_col) if c]
-    what = {"csv": "CSV", "jsonl": "JSON lines", "parquet": "Parquet"}[fmt]
-    try:
-        rel, types, columns = _source(db, path, fmt, wanted)
-        missing = [c for c in wanted if c not in types]
-        if missing:
-            raise OrdersFileError(
-                f"{path}: no column {', '.join(map(repr, missing))}; "
-                f"it has {', '.join(columns) or 'none'}"
-            )
-        formats = _csv_formats(db, path) if fmt == "csv" else []
-        cust = _ident(customer_col)
-        cid = f"CAST({cust} AS VARCHAR)"
-        cid = f"CASE WHEN trim({cid}) <> '' THEN {cid} END"
-        ts = _date_sql(date_col, types[date_col], formats)
-        if amount_col:
-            a = _ident(amount_col)
-            num = f"TRY_CAST({a} AS DOUBLE)"
-            amt = f"CASE WHEN isfinite({num}) THEN {num} END"
-            amt_text = f"CAST({a} AS VARCHAR)"
-        else:
-            amt, amt_text = "1.0::DOUBLE", "NULL"
-        db.sql(
-            f"""
-            CREATE OR REPLACE TEMP VIEW clv_rows AS
-            SELECT customer_id, ordered_at, amount,
-                CASE WHEN customer_id IS NULL THEN 'no_customer_id'
-                     WHEN ordered_at IS NULL THEN 'bad_date'
-                     WHEN amount IS NULL THEN 'bad_amount' END AS problem,
-                CASE WHEN customer_id IS NULL THEN NULL
-                     WHEN ordered_at IS NULL THEN date_text
-                     WHEN amount IS NULL THEN amount_text END AS bad_value
-            FROM (
-                SELECT {cid} AS customer_id, {ts} AS ordered_at, {amt} AS amount,
-                    CAST({_ident(date_col)} AS VARCHAR) AS date_text,
-                    {amt_text} AS amount_text
-                FROM {rel}
-            )
-            """
-        )
-        orders = con.sql(
-            "SELECT customer_id, ordered_at, amount, 'completed' AS status "
-            "FROM clv_rows WHERE problem IS NULL"
-        )
-    except duckdb.Error as e:
-        raise OrdersFileError(f"cannot read {path} as {what}: {_first_line(e)}") from None
-    return con, orders
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 @dataclass(frozen=True)
@@ -296,8 +145,7 @@ class LeftOut:
 
 
 def count_left_out(
-    con: Backend,
-    orders: ir.Table,
+    file: OrdersFile,
     summary: Any,
     calibration_end: date,
     zero_amount_purchases: bool,
@@ -318,64 +166,25 @@ def count_left_out(
 
     from socialcrm.value.rfm import purchase_occasions
 
-    db = con.con
-    cal = f"DATE {_sql_str(calibration_end.isoformat())}"
-    db.sql(
-        f"""
-        CREATE OR REPLACE TEMP TABLE clv_groups AS
-        SELECT customer_id, problem, count(*) AS n, min(bad_value) AS example,
-            bool_or(CAST(ordered_at AS DATE) <= {cal}) AS by_cal,
-            min(amount) FILTER (WHERE CAST(ordered_at AS DATE) <= {cal}) AS lo,
-            max(amount) FILTER (WHERE CAST(ordered_at AS DATE) <= {cal}) AS hi
-        FROM clv_rows GROUP BY customer_id, problem
-        """
-    )
-    rows = dict.fromkeys(ROW_REASONS, 0)
-    examples: dict[str, str] = {}
-    for problem, n, example in db.sql(
-        "SELECT problem, sum(n), min(example) FROM clv_groups "
-        "WHERE problem IS NOT NULL GROUP BY problem"
-    ).fetchall():
-        rows[problem] = int(n)
-        if example is not None:
-            examples[problem] = str(example)[:60]
-    db.sql(
-        """
-        CREATE OR REPLACE TEMP TABLE clv_customers AS
-        SELECT customer_id, bool_or(problem IS NULL) AS ok,
-            coalesce(bool_or(problem IS NULL AND by_cal), false) AS by_cal,
-            coalesce(bool_or(problem IS NULL AND by_cal AND lo = 0 AND hi = 0), false)
-                AS only_zero,
-            coalesce(bool_or(problem IS NULL AND by_cal AND lo < 0), false) AS negative
-        FROM clv_groups WHERE customer_id IS NOT NULL GROUP BY customer_id
-        """
-    )
-    in_file, unreadable, later, by_cal, only_zero = db.sql(
-        """
-        SELECT count(*),
-            count(*) FILTER (WHERE NOT ok),
-            count(*) FILTER (WHERE ok AND NOT by_cal),
-            count(*) FILTER (WHERE by_cal),
-            count(*) FILTER (WHERE only_zero)
-        FROM clv_customers
-        """
-    ).fetchone()
-    no_sale = int(by_cal) - len(summary)
+    counts = file.counts(calibration_end)
+    rows, examples = counts.rows, counts.examples
+    in_file, unreadable, later = counts.customers, counts.unreadable, counts.later
+    no_sale = counts.by_calibration_end - len(summary)
     zero = 0
     if no_sale > 0 and not zero_amount_purchases:
         # no occasion, only zero amounts: zero-amount days would count
-        zero = int(only_zero)
+        zero = counts.only_zero
         if no_sale > zero:  # the rest have a negative amount: net their days
             fitted = ibis.memtable(
                 pd.DataFrame({"customer_id": summary["customer_id"].astype(str)})
             )
-            negative = con.sql("SELECT customer_id FROM clv_customers WHERE negative")
-            rest = orders.semi_join(negative, "customer_id").anti_join(fitted, "customer_id")
+            rest = file.orders.semi_join(counts.negative, "customer_id").anti_join(
+                fitted, "customer_id"
+            )
             occ = purchase_occasions(
                 rest, "customer_id", calibration_end, zero_amount_purchases=True
             )
-            zero += int(con.execute(occ.customer_id.nunique()))
-    db.sql("DROP TABLE clv_groups; DROP TABLE clv_customers")
+            zero += int(file.execute(occ.customer_id.nunique()))
     customers = {
         "only_zero_amount": zero,
         "first_purchase_after_calibration_end": int(later),
@@ -415,20 +224,20 @@ def _summary(
         _check_choice(fmt, ("csv", "jsonl", "parquet"), "format")
     fmt = fmt or detect_format(file)
     try:
-        con, orders = read_orders_file(file, fmt, customer_col, date_col, amount_col)
+        opened = read_orders_file(file, fmt, customer_col, date_col, amount_col)
     except OrdersFileError as e:
         raise _fail(str(e)) from None
     try:
-        data = summarise_orders(orders, calibration_end, time_unit, holdout_end, zero)
+        data = summarise_orders(opened.orders, calibration_end, time_unit, holdout_end, zero)
     except ModelFitError as e:  # no purchase by the end: say which customers and rows
         empty = pd.DataFrame({"customer_id": pd.Series([], dtype=str)})
-        left = count_left_out(con, orders, empty, calibration_end, zero)
+        left = count_left_out(opened, empty, calibration_end, zero)
         why = left.describe(calibration_end)
         raise _fail(f"{e}" + (f" ({why})" if why else "")) from None
     except ValueError as e:
         raise _fail(str(e)) from None
-    left = count_left_out(con, orders, data.summary, calibration_end, zero)
-    return _Loaded(orders, data, left, fmt)
+    left = count_left_out(opened, data.summary, calibration_end, zero)
+    return _Loaded(opened.orders, data, left, fmt)
 
 
 def _report_left_out(loaded: _Loaded) -> None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from socialcrm.store.files import write_json_lines
 from socialcrm.store.schemas import INPUT_TABLES
 from socialcrm.synth.clock import DAY
 
@@ -180,12 +180,4 @@ def write_jsonl(path: Path, columns: dict[str, pa.Array], table: str) -> Path:
     if list(columns) != INPUT_TABLES[table].column_names:
         raise ValueError(f"{table}: columns differ from the schema")
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = pa.table(columns)  # noqa: F841 - read by DuckDB's replacement scan
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = true")
-        target = path.as_posix().replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM data) TO '{target}' (FORMAT JSON)")
-    finally:
-        con.close()
-    return path
+    return write_json_lines(pa.table(columns), path)

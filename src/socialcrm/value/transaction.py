@@ -336,7 +336,8 @@ def read_orders_csv(
 ) -> ir.Table:
     """An orders CSV as an engine table with the columns the RFM summary needs.
 
-    Runs on an in-process DuckDB (``con``, or a new one), which streams the file.
+    Runs on an in-process DuckDB (``con``, or a new one from
+    :func:`socialcrm.store.files.file_backend`), which streams the file.
     Without ``amount_col`` every row is a purchase of amount 1 (no spend model then).
     Customer ids are read as text, so leading zeros survive.
 
@@ -348,7 +349,9 @@ def read_orders_csv(
     >>> read_orders_csv(f, "id", "day", "total").execute().customer_id.tolist()
     ['007']
     """
-    con = con or ibis.duckdb.connect()
+    from socialcrm.store.files import file_backend
+
+    con = con or file_backend()
     sniffed = con.read_csv(str(path))  # type: ignore[attr-defined]
     missing = [c for c in (customer_col, date_col, amount_col) if c and c not in sniffed.columns]
     if missing:
