@@ -6,7 +6,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from socialcrm.cli_listening import listen_app, sentiment_app
+from socialcrm.cli.listen import listen_app, sentiment_app
 
 app = typer.Typer()
 app.add_typer(sentiment_app, name="sentiment")

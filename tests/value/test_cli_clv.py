@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from socialcrm.cli_clv import clv_app
+from socialcrm.cli.clv import clv_app
 from tests.value.conftest import CDNOW
 
 runner = CliRunner()

@@ -22,8 +22,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from socialcrm.cli_common import JsonOpt, command_group, err, out
-from socialcrm.cli_common import fail as _fail
+from socialcrm.cli.common import JsonOpt, command_group, err, out
+from socialcrm.cli.common import fail as _fail
 from socialcrm.store.files import ROW_REASONS, OrdersFile, OrdersFileError, read_orders_file
 
 if TYPE_CHECKING:

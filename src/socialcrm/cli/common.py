@@ -1,4 +1,5 @@
-"""What every command group shares: its consoles, one-line errors, the ``--json`` flag.
+"""What every command group shares: its consoles, one-line errors, the ``--json`` flag,
+and :func:`opened`, the one way to open the workspace and the app database.
 
 Messages are escaped before printing because they quote user input (file names, handles,
 values from a row), which must never be read as rich markup.
@@ -6,6 +7,9 @@ values from a row), which must never be read as rich markup.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,7 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from socialcrm.appdb.db import AppDB
+    from socialcrm.config import Settings
+    from socialcrm.store.workspace import Workspace
 
 out = Console()
 err = Console(stderr=True)
@@ -50,3 +58,71 @@ def open_app_db() -> AppDB:
         # the driver's own message (SQLAlchemy wraps it with a URL to its docs), one line
         cause = str(getattr(e, "orig", None) or e).strip()
         raise fail(f"cannot open the app database: {' '.join(cause.split())}") from None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What :func:`opened` opened for one command; asking for a part not opened is a bug."""
+
+    workspace: Workspace | None
+    app_db: AppDB | None
+    session: Session | None
+
+    @property
+    def ws(self) -> Workspace:
+        """The workspace (``opened(workspace=True)``, the default)."""
+        assert self.workspace is not None, "opened(workspace=False)"
+        return self.workspace
+
+    @property
+    def db(self) -> AppDB:
+        """The app database (``opened(app_db=True)``)."""
+        assert self.app_db is not None, "opened(app_db=False)"
+        return self.app_db
+
+    @property
+    def s(self) -> Session:
+        """The app-database transaction of the block (``opened(session=True)``)."""
+        assert self.session is not None, "opened(session=False)"
+        return self.session
+
+
+def _open_workspace(settings: Settings | None) -> Workspace:
+    from socialcrm.config import get_settings
+    from socialcrm.store.workspace import Workspace
+
+    return Workspace.open(settings or get_settings())
+
+
+@contextmanager
+def opened(
+    *errors: type[Exception],
+    workspace: bool = True,
+    app_db: bool = False,
+    session: bool = False,
+    explain: Mapping[type[Exception], str] | None = None,
+    settings: Settings | None = None,
+) -> Iterator[Opened]:
+    """Open what a command needs, close it afterwards, and turn domain errors into one line.
+
+    The one way every command group opens the workspace and the app database, so that a
+    bad database URL, a domain error (``errors``: its own message) or a known failure
+    (``explain``: a fixed message) is ``error: ...`` on stderr and exit 2, never a
+    traceback. The app database is opened first (``session`` implies it), then the
+    workspace, then one transaction, committed when the block ends and rolled back when
+    it raises.
+    """
+    explain = explain or {}
+    db = open_app_db() if app_db or session else None
+    try:
+        with ExitStack() as stack:
+            ws = stack.enter_context(_open_workspace(settings)) if workspace else None
+            s = stack.enter_context(db.session()) if session and db is not None else None
+            yield Opened(ws, db, s)
+    except errors as e:
+        raise fail(str(e)) from None
+    except tuple(explain) as e:
+        raise fail(next(m for t, m in explain.items() if isinstance(e, t))) from None
+    finally:
+        if db is not None:
+            db.close()

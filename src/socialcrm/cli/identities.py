@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import typer
 
-from socialcrm.cli_common import command_group, err, out
-from socialcrm.cli_common import fail as _fail
+from socialcrm.cli.common import command_group, err, opened, out
+from socialcrm.cli.common import fail as _fail
 
 identities_app = command_group(
     "identities",
@@ -112,13 +112,6 @@ def resolve(
         err.print(f"[yellow]note:[/] {note}")
 
 
-def _workspace():
-    from socialcrm.config import get_settings
-    from socialcrm.store.workspace import Workspace
-
-    return Workspace.open(get_settings())
-
-
 @identities_app.command()
 def review(
     limit: Annotated[int, typer.Option(help="Pairs to show.")] = 20,
@@ -133,10 +126,10 @@ def review(
     """
     from socialcrm.connecting.identity import LINKS
 
-    with _workspace() as ws:
-        if not ws.warehouse.exists(LINKS):
+    with opened() as o:
+        if not o.ws.warehouse.exists(LINKS):
             raise _fail("no identity links yet: run `socialcrm score --step identities`")
-        links = ws.warehouse.read_arrow(LINKS)
+        links = o.ws.warehouse.read_arrow(LINKS)
     queue = links.filter(pc.equal(links["status"], "review"))
     queue = queue.sort_by([("match_probability", "descending")]).slice(0, limit)
     rows = queue.select(
@@ -175,11 +168,8 @@ def decide(
     verdict = decision.replace("-", "_")
     if verdict not in ("match", "no_match"):
         raise _fail(f"decision must be match or no-match, not {decision!r}")
-    with _workspace() as ws:
-        try:
-            record(ws, record_a, record_b, verdict, by=by, note=note)
-        except ValueError as e:
-            raise _fail(str(e)) from None
+    with opened(ValueError) as o:
+        record(o.ws, record_a, record_b, verdict, by=by, note=note)
     out.print(f"{record_a} / {record_b}: {decision} (applies on the next identities run)")
 
 
@@ -197,9 +187,6 @@ def unmerge(
     """
     from socialcrm.connecting.identity import unmerge as split
 
-    with _workspace() as ws:
-        try:
-            mates = split(ws, record, by=by)
-        except ValueError as e:
-            raise _fail(str(e)) from None
+    with opened(ValueError) as o:
+        mates = split(o.ws, record, by=by)
     out.print(f"{record}: split from {len(mates)} records (applies on the next identities run)")

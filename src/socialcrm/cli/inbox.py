@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli_common import JsonOpt, command_group, fail, open_app_db, out
+from socialcrm.cli.common import JsonOpt, command_group, fail, opened, out
 from socialcrm.config import get_settings
 
 inbox_app = command_group(
@@ -35,17 +35,9 @@ def _session() -> Iterator[tuple[Any, Session]]:
     """The workspace and one app-database transaction; domain errors become one line."""
     from socialcrm.outbound.social import ConnectorError
     from socialcrm.responding.workflow import WorkflowError
-    from socialcrm.store.workspace import Workspace
 
-    settings = get_settings()
-    db = open_app_db()
-    try:
-        with Workspace.open(settings) as ws, db.session() as s:
-            yield ws, s
-    except (ConnectorError, WorkflowError) as e:
-        raise fail(str(e)) from None
-    finally:
-        db.close()
+    with opened(ConnectorError, WorkflowError, session=True) as o:
+        yield o.ws, o.s
 
 
 def _run(fn: Callable[[Any, Session], T]) -> T:
@@ -92,13 +84,8 @@ def _db() -> Iterator[Any]:
     from socialcrm.outbound.social import ConnectorError
     from socialcrm.responding.workflow import WorkflowError
 
-    db = open_app_db()
-    try:
-        yield db
-    except (ConnectorError, WorkflowError, IdeaError) as e:
-        raise fail(str(e)) from None
-    finally:
-        db.close()
+    with opened(ConnectorError, WorkflowError, IdeaError, workspace=False, app_db=True) as o:
+        yield o.db
 
 
 @inbox_app.command("deliver")
@@ -205,7 +192,7 @@ def to_idea_(
     """
     from socialcrm.collaborating import people
     from socialcrm.responding.to_idea import turn_into_idea_once
-    from socialcrm.web.readmodel import ReadModel
+    from socialcrm.store.reads import ReadModel
 
     settings = get_settings()
     rm = ReadModel(settings.warehouse_dir, settings.duckdb_threads)
@@ -252,7 +239,7 @@ def queues(
 
     Example: socialcrm inbox queues --state all
     """
-    from socialcrm.web.inbox import LIST_STATES, queue_counts
+    from socialcrm.responding.queries import LIST_STATES, queue_counts
 
     if state not in LIST_STATES:
         raise fail(f"unknown state {state!r}; use {', '.join(LIST_STATES)}")
@@ -312,7 +299,7 @@ def list_(
 
     Example: socialcrm inbox list --limit 10 --queue topic:3
     """
-    from socialcrm.web.inbox import LIST_STATES, list_conversations
+    from socialcrm.responding.queries import LIST_STATES, list_conversations
 
     if state not in LIST_STATES:
         raise fail(f"unknown state {state!r}; use {', '.join(LIST_STATES)}")

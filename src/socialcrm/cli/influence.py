@@ -1,4 +1,5 @@
-"""``socialcrm influence | plan | campaign``: amplification programs from the command line.
+"""``socialcrm influence``: influence maximization and cascade simulation, on any edge
+list or on the workspace's social graph.
 
 Thin: it parses, calls :mod:`socialcrm.programs`, and prints.
 """
@@ -6,7 +7,6 @@ Thin: it parses, calls :mod:`socialcrm.programs`, and prints.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,21 +14,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from socialcrm.cli_common import JsonOpt, command_group, err, out
-from socialcrm.cli_common import fail as _fail
+from socialcrm.cli.common import JsonOpt, command_group, err, opened, out
+from socialcrm.cli.common import fail as _fail
 
 influence_app = command_group(
     "influence",
     (
         "Influence maximization and cascade simulation on any edge list or the workspace.\n\n"
         "Example: socialcrm influence seeds edges.csv --k 50 --model wc --json"
-    ),
-)
-campaign_app = command_group(
-    "campaign",
-    (
-        "Campaigns measured against a randomised holdout.\n\n"
-        "Example: socialcrm campaign report spring-2026 --json"
     ),
 )
 
@@ -219,13 +212,12 @@ def workspace_seeds(
 
     Example: socialcrm influence workspace --k 20 --json
     """
-    from socialcrm.cli import _workspace
     from socialcrm.programs.maximization import select_seeds
     from socialcrm.programs.social_graph import workspace_graph
 
     try:
-        with _workspace() as ws:
-            wg = workspace_graph(ws, model, p=p)
+        with opened() as o:
+            wg = workspace_graph(o.ws, model, p=p)
         result = select_seeds(wg.graph, k, eligible=wg.eligible, epsilon=epsilon)
     except ValueError as e:
         raise _fail(str(e)) from None
@@ -263,168 +255,3 @@ def workspace_seeds(
         f"expected spread {result.expected_spread:,.1f} over {wg.graph.n:,} accounts; "
         f"{int(wg.eligible.sum()):,} may be seeds (social-linking consent)"
     )
-
-
-def plan(
-    list_size: Annotated[int, typer.Option(help="Emails sent.", min=0)] = 1_000_000,
-    click_rate: Annotated[float, typer.Option(help="Email click-through rate.")] = 0.06,
-    email_conversion_rate: Annotated[float, typer.Option(help="Clickers who buy.")] = 0.03,
-    cost_per_email: Annotated[float, typer.Option(help="Cost of one email.")] = 0.001,
-    amplifiers: Annotated[int, typer.Option(help="Amplifiers engaged.", min=0)] = 20,
-    reach: Annotated[float, typer.Option(help="Measured reach of one amplifier.")] = 10_000,
-    engagement_rate: Annotated[float, typer.Option(help="Reached people who engage.")] = 0.05,
-    reamplification_rate: Annotated[float, typer.Option(help="Engaged who reshare.")] = 0.01,
-    secondary_reach: Annotated[float, typer.Option(help="Friends one resharer reaches.")] = 75,
-    amplifier_conversion_rate: Annotated[float, typer.Option(help="Engaged who buy.")] = 0.03,
-    fee_per_amplifier: Annotated[float, typer.Option(help="Paid to each amplifier.")] = 0.0,
-    referral_reward: Annotated[float, typer.Option(help="Paid per referred sale.")] = 5.0,
-    baseline_rate: Annotated[
-        float, typer.Option(help="Share who would convert anyway (from a holdout).")
-    ] = 0.0,
-    chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Plan an email blast against amplifiers: reach, engagement, conversions, cost.
-
-    Example: socialcrm plan --list-size 1000000 --amplifiers 20 --reach 10000 --chart plan.png
-    """
-    from socialcrm.programs.planner import Amplifiers, EmailBlast, PlanError, compare, plan_chart
-
-    try:
-        result = compare(
-            EmailBlast(list_size, click_rate, email_conversion_rate, cost_per_email, baseline_rate),
-            Amplifiers(
-                amplifiers,
-                reach,
-                engagement_rate,
-                reamplification_rate,
-                secondary_reach,
-                amplifier_conversion_rate,
-                fee_per_amplifier,
-                referral_reward,
-                baseline_rate,
-            ),
-        )
-    except PlanError as e:
-        raise _fail(str(e)) from None
-    if chart is not None:
-        try:
-            plan_chart(result, chart)
-        except OSError as e:
-            raise _fail(f"{chart}: {e.strerror or e}") from None
-    if as_json:
-        out.print_json(json.dumps({k: v.to_json() for k, v in result.items()}))
-        return
-    t = Table("", "email blast", "amplifiers", title="expected outcome", title_justify="left")
-    e, a = result["email"], result["amplifiers"]
-    for label, attr, fmt in (
-        ("reached", "reach", "{:,.0f}"),
-        ("engaged", "engaged", "{:,.0f}"),
-        ("conversions", "conversions", "{:,.1f}"),
-        ("incremental", "incremental_conversions", "{:,.1f}"),
-        ("cost", "cost", "${:,.2f}"),
-    ):
-        t.add_row(label, fmt.format(getattr(e, attr)), fmt.format(getattr(a, attr)))
-    t.add_row(
-        "cost / incremental",
-        *(f"${o.cost_per_incremental:,.2f}" if o.cost_per_incremental else "—" for o in (e, a)),
-    )
-    out.print(t)
-    if chart is not None:
-        out.print(f"chart: {chart}")
-
-
-@campaign_app.command("create")
-def campaign_create(
-    campaign_id: Annotated[str, typer.Argument(help="Campaign id.")],
-    audience: Annotated[Path, typer.Option(help="File of customer ids, one per line.")],
-    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day.")],
-    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Day after the last.")],
-    holdout: Annotated[float, typer.Option(help="Share held out (not contacted).")] = 0.1,
-    channel: Annotated[str, typer.Option(help="email | sms | phone | social | push.")] = "email",
-    kind: Annotated[str, typer.Option(help="direct | amplifier.")] = "direct",
-    posts: Annotated[
-        str | None, typer.Option(help="Comma-separated post ids of an amplifier campaign.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the holdout draw.")] = 0,
-    as_json: JsonOpt = False,
-) -> None:
-    """Define a campaign and draw its randomised holdout.
-
-    Example: socialcrm campaign create spring --audience ids.txt --start 2026-03-01 --end 2026-04-01
-    """
-    from socialcrm.cli import _workspace
-    from socialcrm.programs.campaigns import CampaignError, create_campaign
-
-    if not audience.is_file():
-        raise _fail(f"{audience}: no such file")
-    ids = [line.strip() for line in audience.read_text().splitlines() if line.strip()]
-    if ids and ids[0] == "customer_id":
-        ids = ids[1:]
-    try:
-        with _workspace() as ws:
-            counts = create_campaign(
-                ws,
-                campaign_id,
-                ids,
-                starts_at=start,
-                ends_at=end,
-                holdout_share=holdout,
-                kind=kind,
-                channel=channel,
-                post_ids=[p.strip() for p in (posts or "").split(",") if p.strip()],
-                seed=seed,
-            )
-    except CampaignError as e:
-        raise _fail(str(e)) from None
-    if as_json:
-        out.print_json(json.dumps(counts))
-        return
-    out.print(
-        f"campaign {campaign_id}: {counts['treatment']:,} treated, {counts['control']:,} held "
-        f"out, {counts['left_out_without_consent']:,} left out (no consent)"
-    )
-
-
-@campaign_app.command("report")
-def campaign_report_cmd(
-    campaign_id: Annotated[str, typer.Argument(help="Campaign id.")],
-    confidence: Annotated[float, typer.Option(help="Confidence level of intervals.")] = 0.95,
-    as_json: JsonOpt = False,
-) -> None:
-    """Incremental conversions and revenue against the holdout, with intervals.
-
-    Example: socialcrm campaign report spring --json
-    """
-    from socialcrm.cli import _workspace
-    from socialcrm.programs.campaigns import CampaignError, campaign_report
-
-    try:
-        with _workspace() as ws:
-            r = campaign_report(ws, campaign_id, confidence)
-    except CampaignError as e:
-        raise _fail(str(e)) from None
-    if as_json:
-        out.print_json(json.dumps(r.to_json()))
-        return
-    pct = f"{confidence:.0%}"
-    t = Table("", "treated", "holdout", title=f"campaign {campaign_id}", title_justify="left")
-    t.add_row("customers", f"{r.treatment.customers:,}", f"{r.control.customers:,}")
-    t.add_row("conversion rate", f"{r.treatment.rate:.2%}", f"{r.control.rate:.2%}")
-    t.add_row(
-        "revenue / customer", f"{r.treatment.mean_revenue:,.2f}", f"{r.control.mean_revenue:,.2f}"
-    )
-    out.print(t)
-    lo, hi = r.incremental_conversions_ci
-    out.print(
-        f"incremental conversions {r.incremental_conversions:,.1f} "
-        f"({pct} CI {lo:,.1f} to {hi:,.1f})"
-    )
-    lo, hi = r.incremental_revenue_ci
-    out.print(f"incremental revenue {r.incremental_revenue:,.2f} ({pct} CI {lo:,.2f} to {hi:,.2f})")
-    if r.reach:
-        out.print(
-            f"reach through reshares: {r.reach['reshares']} reshares by "
-            f"{r.reach['distinct_resharers']} people, potential audience "
-            f"{r.reach['potential_audience']:,}"
-        )

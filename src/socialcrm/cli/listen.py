@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 
+from socialcrm.cli.common import opened
+
 # One command mounted as a group: options may follow FILE, and there is no subcommand.
 sentiment_app = typer.Typer(
     no_args_is_help=True,
@@ -110,10 +112,9 @@ def run(
     """
     from socialcrm.listening.step import step_listening
     from socialcrm.pipeline import run_context
-    from socialcrm.store.workspace import Workspace
 
-    with Workspace.open() as ws:
-        written = step_listening(ws, run_context(ws))
+    with opened() as o:
+        written = step_listening(o.ws, run_context(o.ws))
     if as_json:
         typer.echo(json.dumps(written))
     else:
@@ -136,7 +137,6 @@ def report(
         socialcrm listen report --since 2025-11-01 --out report/
     """
     from socialcrm.listening.report import write_report
-    from socialcrm.store.workspace import Workspace
 
     first: date | None = None
     if since:
@@ -144,14 +144,14 @@ def report(
             first = datetime.strptime(since, "%Y-%m-%d").date()
         except ValueError:
             raise typer.BadParameter("use YYYY-MM-DD", param_hint="--since") from None
-    with Workspace.open() as ws:
-        if not ws.warehouse.exists("posts_enriched"):
+    with opened() as o:
+        if not o.ws.warehouse.exists("posts_enriched"):
             typer.echo(
                 "No listening tables yet: run `socialcrm listen run` (or `socialcrm score`).",
                 err=True,
             )
             raise typer.Exit(1)
-        summary = write_report(ws, out, first)
+        summary = write_report(o.ws, out, first)
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
         return

@@ -1,4 +1,9 @@
-"""The ``socialcrm`` command line: thin; it parses, calls the library, and prints."""
+"""The root of the ``socialcrm`` command line: the app, its top-level commands (ingest,
+rejects, score, tables, schema, serve, demo), and the mounting of every command group.
+
+Thin: it parses, calls the library, and prints. Groups live in sibling modules named after
+them (``socialcrm.cli.clv`` for ``socialcrm clv``) and never import this module.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,14 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from socialcrm.cli_common import command_group, err, out
-from socialcrm.cli_common import fail as _fail
-from socialcrm.config import Settings, get_settings
+from socialcrm.cli.common import command_group, err, opened, out
+from socialcrm.cli.common import fail as _fail
+from socialcrm.config import get_settings
 from socialcrm.store.schemas import INPUT_TABLES
 
 app = command_group(
     "socialcrm", "socialcrm: a Social CRM on DuckDB or Spark.\n\nExample: socialcrm demo --no-serve"
 )
-
-
-def _workspace(settings: Settings | None = None):
-    from socialcrm.store.workspace import Workspace
-
-    return Workspace.open(settings or get_settings())
 
 
 @app.command()
@@ -80,7 +79,7 @@ def ingest(
         raise _fail(f"unknown table {table!r}; known tables: {', '.join(INPUT_TABLES)}")
     size = file.stat().st_size if file.is_file() else 0
     with (
-        _workspace() as ws,
+        opened(IngestError) as o,
         Progress(
             TextColumn(f"loading {file.name}"),
             BarColumn(),
@@ -92,19 +91,16 @@ def ingest(
         ) as progress,
     ):
         task = progress.add_task("ingest", total=size)
-        try:
-            report = ingest_file(
-                ws,
-                table,
-                file,
-                format,  # type: ignore[arg-type]
-                strict=strict,
-                on_bytes=lambda n: progress.advance(task, n),
-                options=options,
-                replace=replace,
-            )
-        except IngestError as e:
-            raise _fail(str(e)) from None
+        report = ingest_file(
+            o.ws,
+            table,
+            file,
+            format,  # type: ignore[arg-type]
+            strict=strict,
+            on_bytes=lambda n: progress.advance(task, n),
+            options=options,
+            replace=replace,
+        )
     if as_json:
         out.print_json(json.dumps(report.to_json()))
     else:
@@ -135,11 +131,11 @@ def rejects(
 
     Example: socialcrm rejects --table orders --limit 20
     """
-    with _workspace() as ws:
-        if not ws.warehouse.exists("rejects"):
+    with opened() as o:
+        if not o.ws.warehouse.exists("rejects"):
             rows = []
         else:
-            t = ws.warehouse.read_arrow("rejects").to_pandas()
+            t = o.ws.warehouse.read_arrow("rejects").to_pandas()
             if table:
                 t = t[t.table_name == table]
             rows = t.sort_values(["table_name", "file", "line"]).head(limit)
@@ -174,14 +170,10 @@ def score(
     """
     from socialcrm.pipeline import run_pipeline
 
-    with _workspace() as ws:
-        try:
-            with err.status("scoring…") as status:
-                results = run_pipeline(
-                    ws, step, on_step=lambda s: status.update(f"{s.name}: {s.description}")
-                )
-        except ValueError as e:
-            raise _fail(str(e)) from None
+    with opened(ValueError) as o, err.status("scoring…") as status:
+        results = run_pipeline(
+            o.ws, step, on_step=lambda s: status.update(f"{s.name}: {s.description}")
+        )
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in results]))
         return
@@ -199,9 +191,9 @@ def tables(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
     Example: socialcrm tables --json
     """
-    with _workspace() as ws:
-        infos = ws.warehouse.tables()
-        home = ws.settings.home
+    with opened() as o:
+        infos = o.ws.warehouse.tables()
+        home = o.ws.settings.home
     if as_json:
         out.print_json(json.dumps([{"name": i.name, "rows": i.rows} for i in infos]))
         return
@@ -323,51 +315,50 @@ def demo(
 
 
 def _mount_domains() -> None:
-    from socialcrm.cli_clv import clv_app
-    from socialcrm.cli_connecting import identities_app
-    from socialcrm.cli_listening import listen_app, sentiment_app
-    from socialcrm.cli_users import users_app
+    """Mount every command group under the root, in help panels by domain.
 
-    app.add_typer(clv_app, name="clv")
-    app.add_typer(identities_app, name="identities")
-    app.add_typer(sentiment_app, name="sentiment")
-    app.add_typer(listen_app, name="listen")
-    app.add_typer(users_app, name="users")
+    The groups live in their own modules and never import this one: the root mounts them.
+    Order of registration is the order of ``socialcrm --help`` (commands before groups).
+    """
+    from socialcrm.cli.audience import audience_app
+    from socialcrm.cli.campaign import campaign_app
+    from socialcrm.cli.clv import clv_app
+    from socialcrm.cli.ideas import ideas_app
+    from socialcrm.cli.identities import identities_app
+    from socialcrm.cli.inbox import inbox_app
+    from socialcrm.cli.influence import influence_app
+    from socialcrm.cli.listen import listen_app, sentiment_app
+    from socialcrm.cli.loyalty import loyalty_app
+    from socialcrm.cli.plan import plan
+    from socialcrm.cli.referrals import referrals_app
+    from socialcrm.cli.segments import actions, communities, segments
+    from socialcrm.cli.users import users_app
+    from socialcrm.cli.webhooks import webhooks_app
 
-    from socialcrm.cli_programs import campaign_app, influence_app, plan
+    targeting, programs = "Targeting", "Programs"
+    app.command("segments", rich_help_panel=targeting)(segments)
+    app.command("actions", rich_help_panel=targeting)(actions)
+    app.command("communities", rich_help_panel=targeting)(communities)
+    app.command("plan", rich_help_panel=programs)(plan)
 
-    app.add_typer(influence_app, name="influence")
-    app.add_typer(campaign_app, name="campaign")
-    app.command("plan")(plan)
-
-    from socialcrm.cli_targeting import actions, audience_app, communities, segments
-
-    app.command("segments")(segments)
-    app.command("actions")(actions)
-    app.command("communities")(communities)
-    app.add_typer(audience_app, name="audience")
-
-    from socialcrm.cli_rewards import loyalty_app, referrals_app
-
-    app.add_typer(referrals_app, name="referrals")
-    app.add_typer(loyalty_app, name="loyalty")
-
-    from socialcrm.cli_collaborating import ideas_app, webhooks_app
-
-    app.add_typer(ideas_app, name="ideas")
-    app.add_typer(webhooks_app, name="webhooks")
-
-    from socialcrm.cli_responding import inbox_app
-
-    app.add_typer(inbox_app, name="inbox")
+    app.add_typer(clv_app, name="clv", rich_help_panel="Value")
+    app.add_typer(identities_app, name="identities", rich_help_panel="Connecting")
+    app.add_typer(sentiment_app, name="sentiment", rich_help_panel="Listening")
+    app.add_typer(listen_app, name="listen", rich_help_panel="Listening")
+    app.add_typer(audience_app, name="audience", rich_help_panel=targeting)
+    app.add_typer(influence_app, name="influence", rich_help_panel=programs)
+    app.add_typer(campaign_app, name="campaign", rich_help_panel=programs)
+    app.add_typer(referrals_app, name="referrals", rich_help_panel=programs)
+    app.add_typer(loyalty_app, name="loyalty", rich_help_panel=programs)
+    app.add_typer(ideas_app, name="ideas", rich_help_panel="Collaborating")
+    app.add_typer(webhooks_app, name="webhooks", rich_help_panel="Collaborating")
+    app.add_typer(inbox_app, name="inbox", rich_help_panel="Responding")
+    app.add_typer(users_app, name="users", rich_help_panel="Administration")
 
 
 _mount_domains()
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    """Run the root app (``python -m socialcrm.cli``)."""
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

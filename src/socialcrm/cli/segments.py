@@ -1,4 +1,4 @@
-"""``socialcrm segments | actions | communities``: targeting tables of the workspace.
+"""``socialcrm segments | actions | communities``: the targeting tables of the workspace.
 
 Thin: it reads the tables the pipeline wrote (``socialcrm score``) and prints them.
 """
@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from socialcrm.cli_common import JsonOpt, command_group, out
-from socialcrm.cli_common import fail as _fail
+from socialcrm.cli.common import JsonOpt, opened, out
+from socialcrm.cli.common import fail as _fail
+
+if TYPE_CHECKING:
+    from socialcrm.store.workspace import Workspace
 
 CustomerOpt = Annotated[str | None, typer.Option("--customer", help="One customer's id.")]
 
@@ -29,7 +31,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _rows(ws, name: str, customer: str | None = None) -> list[dict[str, Any]]:
+def _rows(ws: Workspace, name: str, customer: str | None = None) -> list[dict[str, Any]]:
     if not ws.warehouse.exists(name):
         raise _fail(f"no {name} table in {ws.settings.home}: run `socialcrm score` first")
     t = ws.warehouse.table(name)
@@ -37,13 +39,6 @@ def _rows(ws, name: str, customer: str | None = None) -> list[dict[str, Any]]:
         t = t.filter(t.customer_id == customer)
     rows = ws.engine.to_arrow(t).to_pylist()
     return [{k: _plain(v) for k, v in r.items()} for r in rows]
-
-
-def _workspace():
-    from socialcrm.config import get_settings
-    from socialcrm.store.workspace import Workspace
-
-    return Workspace.open(get_settings())
 
 
 def segments(
@@ -56,9 +51,9 @@ def segments(
 
     Example: socialcrm segments --json
     """
-    with _workspace() as ws:
+    with opened() as o:
         if customer is not None:
-            rows = _rows(ws, "customer_segments", customer)
+            rows = _rows(o.ws, "customer_segments", customer)
             if not rows:
                 raise _fail(f"no customer {customer!r} in customer_segments")
             r = rows[0]
@@ -69,7 +64,7 @@ def segments(
                 out.print(f"  why: {escape(str(r['reason']))}")
                 out.print(f"  tier: {escape(str(r['tier_reason']))}")
             return
-        rows = _rows(ws, "segment_summary")
+        rows = _rows(o.ws, "segment_summary")
     if rows and not history:
         last = max(r["run_date"] for r in rows)
         rows = [r for r in rows if r["run_date"] == last]
@@ -105,8 +100,8 @@ def actions(
 
     Example: socialcrm actions --customer shop:000042 --json
     """
-    with _workspace() as ws:
-        rows = _rows(ws, "customer_actions", customer)
+    with opened() as o:
+        rows = _rows(o.ws, "customer_actions", customer)
     if customer is not None and not rows:
         raise _fail(f"no actions for customer {customer!r}")
     if customer is None:
@@ -141,8 +136,8 @@ def communities(as_json: JsonOpt = False) -> None:
 
     Example: socialcrm communities --json
     """
-    with _workspace() as ws:
-        rows = _rows(ws, "community_recommendations")
+    with opened() as o:
+        rows = _rows(o.ws, "community_recommendations")
     if as_json:
         print(json.dumps({"communities": rows}))
         return
@@ -155,89 +150,6 @@ def communities(as_json: JsonOpt = False) -> None:
         out.print(f"  {escape(r['recommendation'])}", style="dim")
 
 
-audience_app = command_group(
-    "audience",
-    (
-        "Export a segment or an action list, consent re-checked, as CSV or to a webhook.\n\n"
-        "Example: socialcrm audience export at_risk_high_value --out at_risk.csv --json"
-    ),
-)
-
-
-@audience_app.command("export")
-def audience_export(
-    segment: Annotated[str | None, typer.Argument(help="Segment (its rank-1 actions).")] = None,
-    out_file: Annotated[Path | None, typer.Option("--out", help="CSV file to write.")] = None,
-    action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
-    webhook: Annotated[str | None, typer.Option(help="POST the audience to this URL.")] = None,
-    allow_host: Annotated[
-        bool,
-        typer.Option(
-            "--allow-host",
-            help="For operators: push to --webhook even if its host is loopback, private "
-            "or link-local (a receiver on this machine or the private network).",
-        ),
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Export an audience: a segment's first actions, or everyone with one action.
-
-    Customers whose marketing consent for the channel is no longer in force are left
-    out. Pushes are signed with the setting audience_webhook_secret and retried. The
-    webhook URL must be public (no loopback, private, link-local or metadata address,
-    checked again at each request) unless its host is in SOCIALCRM_OUTBOUND_ALLOW_HOSTS
-    or --allow-host is given.
-
-    Example: socialcrm audience export at_risk_high_value --out at_risk.csv
-    """
-    from socialcrm.targeting.audiences import (
-        AudienceError,
-        audience,
-        check_url,
-        export_csv,
-        push_webhook,
-    )
-
-    if segment is None and action is None:
-        raise _fail("give a SEGMENT or --action")
-    if out_file is None and webhook is None:
-        raise _fail("give --out FILE and/or --webhook URL")
-    if allow_host and webhook is None:
-        raise _fail("--allow-host goes with --webhook URL")
-    with _workspace() as ws:
-        secret = ws.settings.audience_webhook_secret
-        allow_hosts = ws.settings.outbound_allow_hosts
-        if webhook and not secret:
-            raise _fail("set SOCIALCRM_AUDIENCE_WEBHOOK_SECRET to sign webhook pushes")
-        try:
-            if webhook is not None:  # refused before anything is read or written
-                check_url(webhook, allow_hosts=allow_hosts, allow_host=allow_host)
-            table = audience(ws, segment, action)
-            report: dict[str, Any] = {"rows": table.num_rows}
-            if out_file is not None:
-                export_csv(table, out_file)
-                report["file"] = str(out_file)
-            if webhook is not None:
-                name = segment or action or "audience"
-                sent = push_webhook(
-                    table,
-                    webhook,
-                    secret or "",
-                    name,
-                    allow_hosts=allow_hosts,
-                    allow_host=allow_host,
-                )
-                report["deliveries"] = [d.__dict__ for d in sent]
-        except (AudienceError, OSError) as e:
-            raise _fail(str(e)) from None
-    if as_json:
-        print(json.dumps(report))
-    else:
-        out.print(
-            f"{report['rows']:,} customers exported" + (f" to {out_file}" if out_file else "")
-        )
-
-
 def _cell(v: Any) -> str:
     if v is None:
         return "—"
@@ -246,4 +158,4 @@ def _cell(v: Any) -> str:
     return escape(str(v))
 
 
-__all__ = ["actions", "audience_app", "communities", "segments"]
+__all__ = ["actions", "communities", "segments"]

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ROLES
-from socialcrm.cli_common import err, open_app_db, out
-from socialcrm.cli_common import fail as _fail
+from socialcrm.cli.common import err, opened, out
 
 users_app = typer.Typer(
     help="Users, roles and API tokens of the web app.\n\nExample: socialcrm users list",
@@ -23,24 +24,15 @@ users_app = typer.Typer(
 )
 Role = Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+T = TypeVar("T")
 
 
-def _db():
-    return open_app_db()
-
-
-def _run(fn):  # type: ignore[no-untyped-def]
+def _run(fn: Callable[[Session], T]) -> T:
     """Run ``fn(session)`` in one transaction; account errors become one line on stderr."""
     from socialcrm.appdb.accounts import AccountError
 
-    db = _db()
-    try:
-        with db.session() as s:
-            return fn(s)
-    except AccountError as e:
-        raise _fail(str(e)) from None
-    finally:
-        db.close()
+    with opened(AccountError, workspace=False, session=True) as o:
+        return fn(o.s)
 
 
 def _password(stdin: bool) -> str:
