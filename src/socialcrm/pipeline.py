@@ -1,25 +1,38 @@
 """The pipeline: ordered steps from raw tables to derived tables.
 
-Each step is a plain function of the workspace that reads warehouse tables through the
-engine and writes the tables it owns, returning their row counts. Later domains append
-their steps to :data:`STEPS`; ``socialcrm score`` runs them in order.
+Each domain owns its steps: a plain function ``step(ws, ctx)`` that reads warehouse
+tables through the engine, writes the tables it owns and returns their row counts. This
+module only orders them in :data:`STEPS` and builds the run's :class:`RunContext` once;
+``socialcrm score`` runs them in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from time import perf_counter
 
-import ibis
-from ibis.expr import types as ir
-
-from socialcrm.store.schemas import IDENTITIES, ORDERS
+from socialcrm.collaborating.ideas import step_ideas
+from socialcrm.connecting.identity import step_identities
+from socialcrm.connecting.step import step_connecting
+from socialcrm.listening.communities import step_community_listening
+from socialcrm.listening.step import step_listening
+from socialcrm.programs.loyalty import step_customer_rewards
+from socialcrm.programs.step import step_amplifiers
+from socialcrm.responding.step import step_inbox
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
-from socialcrm.value.rfm import rfm_summary
+from socialcrm.targeting.actions import step_actions
+from socialcrm.targeting.communities import step_community_recommendations
+from socialcrm.targeting.segments import step_segments
+from socialcrm.value.orders import calibration_end
+from socialcrm.value.relationship import step_relationship
+from socialcrm.value.steps import step_rfm
+from socialcrm.value.transaction import step_transaction_scores
+from socialcrm.value.trinity import step_trinity
 
-StepFn = Callable[[Workspace], dict[str, int]]
+StepFn = Callable[[Workspace, RunContext], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -39,132 +52,16 @@ class StepResult:
     skipped: str | None = None
 
 
-def customer_orders(ws: Workspace) -> ir.Table:
-    """Orders with a ``customer_id`` on every row that can have one.
+def run_context(ws: Workspace, started_at: datetime | None = None) -> RunContext:
+    """The context of a run starting now (or at ``started_at``) on this workspace.
 
-    Guest orders name only an email; they are attributed to the customer record that
-    holds that email (the oldest id when several do). Emails no record holds keep a
-    stable pseudo id ``email:<address>``, so their buyers are still counted. Once the
-    ``identities`` step has run, record ids become resolved people's ids.
+    The calibration end is asked of the warehouse here, once, for every step.
     """
-    orders = ws.warehouse.table("orders")
-    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
-    emails = (
-        ids.filter(ids.kind == "email")
-        .group_by(email_value=ids.value)
-        .aggregate(owner=ids.customer_id.min())
+    return RunContext(
+        settings=ws.settings,
+        started_at=started_at or datetime.now().astimezone(),
+        calibration_end=calibration_end(ws),
     )
-    joined = orders.left_join(emails, orders.email == emails.email_value)
-    record = ibis.coalesce(joined.customer_id, joined.owner)
-    if ws.warehouse.exists("identity_clusters"):
-        # records belong to resolved people (connecting/identity.py): count them once
-        people = ws.warehouse.table("identity_clusters").select("record_id", person="customer_id")
-        joined = joined.mutate(record=record)
-        joined = joined.left_join(people, joined.record == people.record_id)
-        record = ibis.coalesce(joined.person, joined.record)
-    cid = ibis.coalesce(record, ibis.literal("email:") + joined.email)
-    return joined.select(*[c for c in ORDERS.column_names if c != "customer_id"], customer_id=cid)
-
-
-def calibration_end(ws: Workspace, orders: ir.Table) -> date:
-    """The configured calibration end, or the day of the last order."""
-    if ws.settings.calibration_end is not None:
-        return ws.settings.calibration_end
-    last = ws.engine.execute(orders.ordered_at.max())
-    if last is None:
-        raise ValueError("the orders table is empty: nothing to score")
-    return last.date()
-
-
-def step_rfm(ws: Workspace) -> dict[str, int]:
-    orders = customer_orders(ws)
-    end = calibration_end(ws, orders)
-    summary = rfm_summary(orders, end, ws.settings.time_unit).order_by("customer_id")
-    return {"customer_rfm": ws.warehouse.write("customer_rfm", summary)}
-
-
-def step_transaction_scores(ws: Workspace) -> dict[str, int]:
-    from socialcrm.value.transaction import step_transaction_scores as run
-
-    return run(ws)
-
-
-def step_identities(ws: Workspace) -> dict[str, int]:
-    from socialcrm.connecting.identity import step_identities as run
-
-    return run(ws)
-
-
-def step_connecting(ws: Workspace) -> dict[str, int]:
-    from socialcrm.connecting.step import step_connecting as run
-
-    return run(ws)
-
-
-def step_listening(ws: Workspace) -> dict[str, int]:
-    from socialcrm.listening.step import step_listening as run
-
-    return run(ws)
-
-
-def step_community_listening(ws: Workspace) -> dict[str, int]:
-    from socialcrm.listening.communities import step_community_listening as run
-
-    return run(ws)
-
-
-def step_amplifiers(ws: Workspace) -> dict[str, int]:
-    from socialcrm.programs.step import step_amplifiers as run
-
-    return run(ws)
-
-
-def step_relationship(ws: Workspace) -> dict[str, int]:
-    from socialcrm.value.relationship import step_relationship as run
-
-    return run(ws)
-
-
-def step_trinity(ws: Workspace) -> dict[str, int]:
-    from socialcrm.value.trinity import step_trinity as run
-
-    return run(ws)
-
-
-def step_segments(ws: Workspace) -> dict[str, int]:
-    from socialcrm.targeting.segments import step_segments as run
-
-    return run(ws)
-
-
-def step_actions(ws: Workspace) -> dict[str, int]:
-    from socialcrm.targeting.actions import step_actions as run
-
-    return run(ws)
-
-
-def step_customer_rewards(ws: Workspace) -> dict[str, int]:
-    from socialcrm.programs.loyalty import step_customer_rewards as run
-
-    return run(ws)
-
-
-def step_community_recommendations(ws: Workspace) -> dict[str, int]:
-    from socialcrm.targeting.communities import step_community_recommendations as run
-
-    return run(ws)
-
-
-def step_ideas(ws: Workspace) -> dict[str, int]:
-    from socialcrm.collaborating.ideas import step_ideas as run
-
-    return run(ws)
-
-
-def step_inbox(ws: Workspace) -> dict[str, int]:
-    from socialcrm.responding.step import step_inbox as run
-
-    return run(ws)
 
 
 STEPS: list[Step] = [
@@ -269,6 +166,7 @@ def run_pipeline(
     if unknown:
         raise ValueError(f"unknown pipeline steps: {', '.join(sorted(unknown))}")
     results = []
+    ctx = run_context(ws)
     for step in STEPS:
         if only and step.name not in only:
             continue
@@ -279,6 +177,7 @@ def run_pipeline(
             results.append(StepResult(step.name, {}, 0.0, f"missing {', '.join(missing)}"))
             continue
         t0 = perf_counter()
-        written = step.run(ws)
+        written = step.run(ws, ctx)
         results.append(StepResult(step.name, written, perf_counter() - t0))
+        ctx = ctx.after(written)
     return results

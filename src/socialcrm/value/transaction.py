@@ -39,10 +39,12 @@ from socialcrm.value.gammagamma import GammaGamma, fit_gammagamma
 from socialcrm.value.mle import FitResult, ModelFitError, compact
 from socialcrm.value.paretonbd import ParetoNBD, fit_paretonbd
 from socialcrm.value.rfm import DAYS_PER_UNIT, purchase_occasions, rfm_scores, rfm_summary
+from socialcrm.value.steps import run_rfm_summary
 
 if TYPE_CHECKING:
     from ibis.expr import types as ir
 
+    from socialcrm.store.run import RunContext
     from socialcrm.store.workspace import Workspace
 
 __all__ = [
@@ -209,31 +211,23 @@ def _fit_spend(
 
 # -- the pipeline step -------------------------------------------------------------------
 def transaction_scores(
-    orders: ir.Table,
-    calibration_end: object,
+    rfm: ir.Table,
     to_arrow: object,
     time_unit: str = "day",
     model: str = DEFAULT_MODEL,
     horizon_days: float = DEFAULT_HORIZON_DAYS,
     discount_rate: float = DEFAULT_DISCOUNT_RATE,
-    zero_amount_purchases: bool = False,
 ) -> tuple[ir.Table, FittedModels | None]:
-    """The ``customer_transaction_scores`` expression for an orders table.
+    """The ``customer_transaction_scores`` expression for an RFM summary.
 
-    Relational parts stay on the engine; ``to_arrow`` (the engine's) pulls back only
-    the distinct triples and (x, mean spend) pairs the fits need. Returns the
-    expression to write and the fitted models (None when the purchase model cannot be
-    fitted, in which case the model columns are null).
+    ``rfm`` is an :func:`~socialcrm.value.rfm.rfm_summary` in ``time_unit`` (the
+    pipeline's ``customer_rfm``). Relational parts stay on the engine; ``to_arrow`` (the
+    engine's) pulls back only the distinct triples and (x, mean spend) pairs the fits
+    need. Returns the expression to write and the fitted models (None when the purchase
+    model cannot be fitted, in which case the model columns are null).
     """
     days = DAYS_PER_UNIT[time_unit]
-    summary = rfm_scores(
-        rfm_summary(
-            orders,
-            calibration_end,
-            time_unit,  # type: ignore[arg-type]
-            zero_amount_purchases=zero_amount_purchases,
-        )
-    )
+    summary = rfm_scores(rfm)
     triples = summary.group_by(_TRIPLE).aggregate(n=summary.count())
     tri = to_arrow(triples).to_pandas()  # type: ignore[operator]
     try:
@@ -300,23 +294,19 @@ def _without_model(summary: ir.Table) -> ir.Table:
     ).order_by("customer_id")
 
 
-def step_transaction_scores(ws: Workspace) -> dict[str, int]:
+def step_transaction_scores(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """Pipeline step: write ``customer_transaction_scores`` from the orders.
 
     One row per customer who bought by the calibration end: the RFM summary with
     quintile scores and code, ``p_alive``, ``expected_purchases`` over the horizon,
     ``expected_spend``, ``clv``, ``risk_band`` and ``overdue``. Reads the settings
-    ``clv_model``, ``clv_horizon_days``, ``clv_discount_rate``, ``time_unit`` and
-    ``calibration_end``.
+    ``clv_model``, ``clv_horizon_days``, ``clv_discount_rate`` and ``time_unit``, and
+    the run's calibration end; the summary is this run's ``customer_rfm`` when the
+    ``rfm`` step wrote it.
     """
-    from socialcrm.pipeline import calibration_end, customer_orders
-
-    settings = ws.settings
-    orders = customer_orders(ws)
-    end = calibration_end(ws, orders)
+    settings = ctx.settings
     expr, _ = transaction_scores(
-        orders,
-        end,
+        run_rfm_summary(ws, ctx),
         ws.engine.to_arrow,
         time_unit=settings.time_unit,
         model=settings.clv_model,
