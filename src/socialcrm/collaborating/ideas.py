@@ -33,6 +33,7 @@ from socialcrm.collaborating import people
 from socialcrm.collaborating.people import Route, Value
 from socialcrm.outbound import webhooks
 from socialcrm.outbound.outbox import enqueue
+from socialcrm.store.run import RunContext
 from socialcrm.web.readmodel import ReadModel
 
 STATUS_LABELS = {
@@ -203,7 +204,7 @@ def sync(s: Session, rm: ReadModel, followers_floor: int) -> dict[str, int]:
     return sync_from_posts(s, posts, vals, followers_floor)
 
 
-def step_ideas(ws: Any) -> dict[str, int]:
+def step_ideas(ws: Any, ctx: RunContext) -> dict[str, int]:
     """The pipeline step: sync suggestions into the app database; no warehouse table."""
     from socialcrm.appdb.db import AppDB
 
