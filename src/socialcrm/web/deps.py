@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.db import AppDB
@@ -28,6 +30,9 @@ class AppState:
     limiter: LoginLimiter
     tokens: TokenCache
     proxies: tuple[Network, ...] = ()  # SOCIALCRM_TRUSTED_PROXIES
+
+
+T = TypeVar("T")
 
 
 class LoginRequired(Exception):
@@ -94,6 +99,31 @@ async def page_customer_filter(request: Request) -> CustomerFilter:
 
 
 PageCustomerFilter = Annotated[CustomerFilter, Depends(page_customer_filter)]
+
+
+State = Annotated[AppState, Depends(state)]
+
+
+def act(
+    st: AppState,
+    fn: Callable[[Session], T],
+    *,
+    errors: tuple[type[Exception], ...],
+    status: int = 400,
+    then: str | Callable[[T], str] | None = None,
+) -> Any:
+    """The body the inbox and ideas writes share: ``fn(session)`` in one transaction (the
+    role is checked by the route's dependency, the audit line written by the domain), a
+    domain error of ``errors`` answered ``status`` with its message; then the result, or
+    with ``then`` a 303 to that page (a form), ``then(result)`` when it depends on it."""
+    try:
+        with st.db.session() as s:
+            result = fn(s)
+    except errors as e:
+        raise HTTPException(status, str(e)) from None
+    if then is None:
+        return result
+    return RedirectResponse(then if isinstance(then, str) else then(result), status_code=303)
 
 
 def respond(data: Any, p: Principal | None = None, status: int = 200) -> Any:

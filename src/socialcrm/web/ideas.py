@@ -8,12 +8,14 @@ alone, which another site could ride, never writes (see security.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import Principal
 from socialcrm.appdb.models import IDEA_STATUSES
@@ -21,10 +23,11 @@ from socialcrm.collaborating import ideas, people
 from socialcrm.collaborating.ideas import IdeaError
 from socialcrm.outbound import webhooks
 from socialcrm.outbound.webhooks import WebhookError
-from socialcrm.web.deps import AppState, require, respond, state
+from socialcrm.web.deps import AppState, State, act, require, respond
 from socialcrm.web.pages import render
 
 router = APIRouter()
+T = TypeVar("T")
 Status = Literal["new", "under_review", "planned", "in_progress", "shipped", "declined"]
 Sort = Literal["votes", "clv", "influence", "newest"]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in every app database
@@ -46,13 +49,30 @@ def writer(role: str):
     return require(role)
 
 
-def _run(st: AppState, fn):
-    """``fn(session)`` in one transaction; domain errors become 400 with their message."""
-    try:
-        with st.db.session() as s:
-            return fn(s)
-    except (IdeaError, WebhookError) as e:
-        raise HTTPException(400, str(e)) from None
+# The caller, by the least role a route needs: API (bearer token or session) and pages.
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Agent = Annotated[Principal, Depends(writer("agent"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+AdminWriter = Annotated[Principal, Depends(writer("admin"))]
+PageViewer = Annotated[Principal, Depends(require("viewer", page=True))]
+PageAgent = Annotated[Principal, Depends(require("agent", page=True))]
+PageAdmin = Annotated[Principal, Depends(require("admin", page=True))]
+
+
+def _run(st: AppState, fn: Callable[[Session], T]) -> T:
+    """An API body: ``fn(session)`` in one transaction; domain errors are 400s."""
+    return act(st, fn, errors=(IdeaError, WebhookError))
+
+
+def _form(st: AppState, fn: Callable[[Session], Any], then: str | Callable[[Any], str]) -> Any:
+    """A form's body: ``fn(session)`` in one transaction, then a 303 to ``then``; an idea's
+    error is a 400."""
+    return act(st, fn, errors=(IdeaError,), then=then)
+
+
+def _admin_form(st: AppState, fn: Callable[[Session], Any]) -> Any:
+    """An admin form's body: as :func:`_form` for webhooks, back to the webhooks page."""
+    return act(st, fn, errors=(WebhookError,), then="/webhooks")
 
 
 # -- API: ideas -----------------------------------------------------------------------------
@@ -77,45 +97,31 @@ class MergeIn(BaseModel):
 
 @router.get("/api/v1/ideas", tags=["ideas"], summary="The ideas board with raw and weighted votes")
 def api_ideas(
+    p: Viewer,
+    st: State,
     status: Status | None = None,
     sort: Sort = "votes",
     proposed: bool | None = None,
-    p: Principal = Depends(require("viewer")),
-    st: AppState = Depends(state),
 ) -> Any:
-    return respond(
-        {
-            "items": _run(
-                st,
-                lambda s: ideas.board(s, _value(st), status=status, proposed=proposed, sort=sort),
-            )
-        },
-        p,
+    board = _run(
+        st, lambda s: ideas.board(s, _value(st), status=status, proposed=proposed, sort=sort)
     )
+    return respond({"items": board}, p)
 
 
 @router.post("/api/v1/ideas", tags=["ideas"], summary="Submit an idea", status_code=201)
-def api_submit(
-    body: IdeaIn, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
-) -> Any:
-    def go(s):
-        i = ideas.submit(
-            s,
-            body.title,
-            body.body,
-            actor=p.email,
-            source="api",
-            contributor=ideas.Contributor(body.customer_id),
-        )
+def api_submit(body: IdeaIn, p: Agent, st: State) -> Any:
+    def go(s: Session) -> dict[str, Any]:
+        contributor = ideas.Contributor(body.customer_id)
+        i = ideas.submit(s, body.title, body.body, actor=p.email, source="api",
+                         contributor=contributor)  # fmt: skip
         return ideas.summary(i)
 
     return respond(_run(st, go), p, status=201)
 
 
 @router.get("/api/v1/ideas/{idea_id}", tags=["ideas"], summary="One idea with its history")
-def api_idea(
-    idea_id: IdeaId, p: Principal = Depends(require("viewer")), st: AppState = Depends(state)
-) -> Any:
+def api_idea(idea_id: IdeaId, p: Viewer, st: State) -> Any:
     d = _run(st, lambda s: ideas.detail(s, idea_id, _value(st)))
     if not p.can("agent"):  # viewers see counts, not who voted
         d.pop("voters")
@@ -123,12 +129,7 @@ def api_idea(
 
 
 @router.post("/api/v1/ideas/{idea_id}/status", tags=["ideas"], summary="Give a status and reason")
-def api_status(
-    idea_id: IdeaId,
-    body: StatusIn,
-    p: Principal = Depends(writer("agent")),
-    st: AppState = Depends(state),
-) -> Any:
+def api_status(idea_id: IdeaId, body: StatusIn, p: Agent, st: State) -> Any:
     notes = _run(
         st, lambda s: ideas.set_status(s, idea_id, body.status, body.reason, p.email, _route(st))
     )
@@ -138,46 +139,28 @@ def api_status(
 
 
 @router.post("/api/v1/ideas/{idea_id}/confirm", tags=["ideas"], summary="Confirm a proposed idea")
-def api_confirm(
-    idea_id: IdeaId, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
-) -> Any:
+def api_confirm(idea_id: IdeaId, p: Agent, st: State) -> Any:
     return respond(_run(st, lambda s: ideas.summary(ideas.confirm(s, idea_id, p.email))), p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/votes", tags=["ideas"], summary="Record a customer's vote")
-def api_vote(
-    idea_id: IdeaId,
-    body: VoteIn,
-    p: Principal = Depends(writer("agent")),
-    st: AppState = Depends(state),
-) -> Any:
+def api_vote(idea_id: IdeaId, body: VoteIn, p: Agent, st: State) -> Any:
     return respond({"new": _run(st, lambda s: ideas.vote(s, idea_id, body.voter, p.email))}, p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/merge", tags=["ideas"], summary="Merge into another idea")
-def api_merge(
-    idea_id: IdeaId,
-    body: MergeIn,
-    p: Principal = Depends(writer("agent")),
-    st: AppState = Depends(state),
-) -> Any:
+def api_merge(idea_id: IdeaId, body: MergeIn, p: Agent, st: State) -> Any:
     m = _run(st, lambda s: ideas.merge(s, idea_id, body.into, p.email))
     return respond({"merge": m.id, "moved": m.moved}, p)
 
 
 @router.post("/api/v1/ideas/{idea_id}/unmerge", tags=["ideas"], summary="Undo a merge")
-def api_unmerge(
-    idea_id: IdeaId, p: Principal = Depends(writer("agent")), st: AppState = Depends(state)
-) -> Any:
+def api_unmerge(idea_id: IdeaId, p: Agent, st: State) -> Any:
     return respond(_run(st, lambda s: ideas.summary(ideas.unmerge(s, idea_id, p.email))), p)
 
 
 @router.get("/api/v1/ideas-duplicates", tags=["ideas"], summary="Ideas that look duplicate")
-def api_duplicates(
-    threshold: float | None = Query(None, gt=0, le=1),
-    p: Principal = Depends(require("viewer")),
-    st: AppState = Depends(state),
-) -> Any:
+def api_duplicates(p: Viewer, st: State, threshold: float | None = Query(None, gt=0, le=1)) -> Any:
     t = threshold or st.settings.idea_duplicate_threshold
     return respond({"pairs": _run(st, lambda s: ideas.similar(s, t))}, p)
 
@@ -200,7 +183,7 @@ def _sub_doc(x) -> dict[str, Any]:
 
 
 @router.get("/api/v1/webhooks", tags=["webhooks"], summary="Webhook subscriptions")
-def api_webhooks(p: Principal = Depends(require("admin")), st: AppState = Depends(state)) -> Any:
+def api_webhooks(p: Admin, st: State) -> Any:
     return respond(
         {"items": _run(st, lambda s: [_sub_doc(x) for x in webhooks.subscriptions(s)])}, p
     )
@@ -212,10 +195,8 @@ def api_webhooks(p: Principal = Depends(require("admin")), st: AppState = Depend
     summary="Subscribe (secret shown once)",
     status_code=201,
 )
-def api_subscribe(
-    body: WebhookIn, p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
-) -> Any:
-    def go(s):
+def api_subscribe(body: WebhookIn, p: AdminWriter, st: State) -> Any:
+    def go(s: Session) -> dict[str, Any]:
         sub, secret = webhooks.subscribe(s, body.url, body.events, p.email)
         return _sub_doc(sub) | {"secret": secret}
 
@@ -224,11 +205,11 @@ def api_subscribe(
 
 @router.get("/api/v1/webhooks/deliveries", tags=["webhooks"], summary="The delivery log")
 def api_deliveries(
+    p: Admin,
+    st: State,
     subscription_id: int | None = Query(None, ge=1, le=MAX_ID),
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    p: Principal = Depends(require("admin")),
-    st: AppState = Depends(state),
 ) -> Any:
     return respond(
         {"items": _run(st, lambda s: webhooks.log(s, subscription_id, status, limit))}, p
@@ -238,26 +219,18 @@ def api_deliveries(
 @router.post(
     "/api/v1/webhooks/deliveries/{delivery_id}/replay", tags=["webhooks"], summary="Replay"
 )
-def api_replay(
-    delivery_id: Annotated[str, Path(max_length=64)],
-    p: Principal = Depends(writer("admin")),
-    st: AppState = Depends(state),
-) -> Any:
+def api_replay(delivery_id: Annotated[str, Path(max_length=64)], p: AdminWriter, st: State) -> Any:
     _run(st, lambda s: webhooks.replay(s, delivery_id, p.email))
     return respond({"replay": delivery_id}, p)
 
 
 @router.post("/api/v1/webhooks/{sub_id}/enable", tags=["webhooks"], summary="Re-enable")
-def api_enable(
-    sub_id: SubId, p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
-) -> Any:
+def api_enable(sub_id: SubId, p: AdminWriter, st: State) -> Any:
     return respond(_run(st, lambda s: _sub_doc(webhooks.enable(s, sub_id, p.email))), p)
 
 
 @router.post("/api/v1/webhooks/deliver", tags=["webhooks"], summary="Run one delivery pass")
-async def api_deliver(
-    p: Principal = Depends(writer("admin")), st: AppState = Depends(state)
-) -> Any:
+async def api_deliver(p: AdminWriter, st: State) -> Any:
     policy = webhooks.Policy.from_settings(st.settings)
     rep = await run_in_threadpool(webhooks.deliver, st.db, policy)
     return respond(rep.__dict__, p)
@@ -267,10 +240,10 @@ async def api_deliver(
 @router.get("/ideas", response_class=HTMLResponse, include_in_schema=False)
 def ideas_page(
     request: Request,
+    p: PageViewer,
+    st: State,
     status: str | None = Query(None, max_length=20),
     sort: str = Query("votes", max_length=10),
-    p: Principal = Depends(require("viewer", page=True)),
-    st: AppState = Depends(state),
 ) -> Response:
     status = status if status in IDEA_STATUSES else None
     sort = sort if sort in ("votes", "clv", "influence", "newest") else "votes"
@@ -290,12 +263,7 @@ def ideas_page(
 
 
 @router.get("/ideas/{idea_id}", response_class=HTMLResponse, include_in_schema=False)
-def idea_page(
-    request: Request,
-    idea_id: IdeaId,
-    p: Principal = Depends(require("viewer", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+def idea_page(request: Request, idea_id: IdeaId, p: PageViewer, st: State) -> Response:
     with st.db.session() as s:
         try:
             d = ideas.detail(s, idea_id, _value(st))
@@ -309,50 +277,25 @@ def idea_page(
     return render(request, "idea.html", p, idea=d, dups=dups, statuses=ideas.STATUS_LABELS)
 
 
-def _form_action(st: AppState, fn, target: str) -> Response:
-    try:
-        with st.db.session() as s:
-            fn(s)
-    except IdeaError as e:
-        raise HTTPException(400, str(e)) from None
-    return RedirectResponse(target, status_code=303)
-
-
 @router.post("/ideas", include_in_schema=False)
-async def submit_form(
-    request: Request,
-    p: Principal = Depends(require("agent", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+async def submit_form(request: Request, p: PageAgent, st: State) -> Response:
     form = await request.form()
     title, body = str(form.get("title", ""))[:200], str(form.get("body", ""))[:5000]
     customer = str(form.get("customer_id", "")).strip()[:200] or None
-    created: list[int] = []
 
-    def go(s):
-        i = ideas.submit(
-            s, title, body, actor=p.email, source="form", contributor=ideas.Contributor(customer)
-        )
-        created.append(i.id)
+    def go(s: Session) -> int:
+        contributor = ideas.Contributor(customer)
+        return ideas.submit(s, title, body, actor=p.email, source="form",
+                            contributor=contributor).id  # fmt: skip
 
-    try:
-        with st.db.session() as s:
-            go(s)
-    except IdeaError as e:
-        raise HTTPException(400, str(e)) from None
-    return RedirectResponse(f"/ideas/{created[0]}", status_code=303)
+    return _form(st, go, lambda new_id: f"/ideas/{new_id}")
 
 
 @router.post("/ideas/{idea_id}/status", include_in_schema=False)
-async def status_form(
-    request: Request,
-    idea_id: IdeaId,
-    p: Principal = Depends(require("agent", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+async def status_form(request: Request, idea_id: IdeaId, p: PageAgent, st: State) -> Response:
     form = await request.form()
     new, reason = str(form.get("status", "")), str(form.get("reason", ""))
-    return _form_action(
+    return _form(
         st,
         lambda s: ideas.set_status(s, idea_id, new, reason, p.email, _route(st)),
         f"/ideas/{idea_id}",
@@ -360,55 +303,34 @@ async def status_form(
 
 
 @router.post("/ideas/{idea_id}/confirm", include_in_schema=False)
-def confirm_form(
-    idea_id: IdeaId,
-    p: Principal = Depends(require("agent", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
-    return _form_action(st, lambda s: ideas.confirm(s, idea_id, p.email), f"/ideas/{idea_id}")
+def confirm_form(idea_id: IdeaId, p: PageAgent, st: State) -> Response:
+    return _form(st, lambda s: ideas.confirm(s, idea_id, p.email), f"/ideas/{idea_id}")
 
 
 @router.post("/ideas/{idea_id}/vote", include_in_schema=False)
-async def vote_form(
-    request: Request,
-    idea_id: IdeaId,
-    p: Principal = Depends(require("agent", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+async def vote_form(request: Request, idea_id: IdeaId, p: PageAgent, st: State) -> Response:
     voter = str((await request.form()).get("voter", ""))[:200]
-    return _form_action(st, lambda s: ideas.vote(s, idea_id, voter, p.email), f"/ideas/{idea_id}")
+    return _form(st, lambda s: ideas.vote(s, idea_id, voter, p.email), f"/ideas/{idea_id}")
 
 
 @router.post("/ideas/{idea_id}/merge", include_in_schema=False)
-async def merge_form(
-    request: Request,
-    idea_id: IdeaId,
-    p: Principal = Depends(require("agent", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+async def merge_form(request: Request, idea_id: IdeaId, p: PageAgent, st: State) -> Response:
     try:
         into = int(str((await request.form()).get("into", "")))
     except ValueError:
         raise HTTPException(400, "give the number of the idea to merge into") from None
-    return _form_action(st, lambda s: ideas.merge(s, idea_id, into, p.email), f"/ideas/{into}")
+    return _form(st, lambda s: ideas.merge(s, idea_id, into, p.email), f"/ideas/{into}")
 
 
 @router.post("/ideas/{idea_id}/unmerge", include_in_schema=False)
-def unmerge_form(
-    idea_id: IdeaId,
-    p: Principal = Depends(require("agent", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
-    return _form_action(st, lambda s: ideas.unmerge(s, idea_id, p.email), f"/ideas/{idea_id}")
+def unmerge_form(idea_id: IdeaId, p: PageAgent, st: State) -> Response:
+    return _form(st, lambda s: ideas.unmerge(s, idea_id, p.email), f"/ideas/{idea_id}")
 
 
 # -- webhooks page (admins) -----------------------------------------------------------------
 @router.get("/webhooks", response_class=HTMLResponse, include_in_schema=False)
 def webhooks_page(
-    request: Request,
-    status: str | None = Query(None, max_length=10),
-    p: Principal = Depends(require("admin", page=True)),
-    st: AppState = Depends(state),
+    request: Request, p: PageAdmin, st: State, status: str | None = Query(None, max_length=10)
 ) -> Response:
     status = status if status in ("pending", "delivered", "failed") else None
     with st.db.session() as s:
@@ -427,39 +349,19 @@ def webhooks_page(
     )
 
 
-def _admin_action(st: AppState, fn) -> Response:
-    try:
-        with st.db.session() as s:
-            fn(s)
-    except WebhookError as e:
-        raise HTTPException(400, str(e)) from None
-    return RedirectResponse("/webhooks", status_code=303)
-
-
 @router.post("/webhooks/{sub_id}/enable", include_in_schema=False)
-def enable_form(
-    sub_id: SubId,
-    p: Principal = Depends(require("admin", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
-    return _admin_action(st, lambda s: webhooks.enable(s, sub_id, p.email))
+def enable_form(sub_id: SubId, p: PageAdmin, st: State) -> Response:
+    return _admin_form(st, lambda s: webhooks.enable(s, sub_id, p.email))
 
 
 @router.post("/webhooks/replay", include_in_schema=False)
-async def replay_form(
-    request: Request,
-    p: Principal = Depends(require("admin", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+async def replay_form(request: Request, p: PageAdmin, st: State) -> Response:
     delivery_id = str((await request.form()).get("delivery_id", ""))[:64]
-    return _admin_action(st, lambda s: webhooks.replay(s, delivery_id, p.email))
+    return _admin_form(st, lambda s: webhooks.replay(s, delivery_id, p.email))
 
 
 @router.post("/webhooks/deliver", include_in_schema=False)
-async def deliver_form(
-    p: Principal = Depends(require("admin", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
+async def deliver_form(p: PageAdmin, st: State) -> Response:
     policy = webhooks.Policy.from_settings(st.settings)
     await run_in_threadpool(webhooks.deliver, st.db, policy)
     return RedirectResponse("/webhooks", status_code=303)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -34,7 +35,15 @@ from socialcrm.responding.queries import COUNT_CAP, LIST_STATES, list_conversati
 from socialcrm.store import reads
 from socialcrm.store.reads import ReadModel
 from socialcrm.web import charts
-from socialcrm.web.deps import AppState, api_principal, page_principal, respond, state
+from socialcrm.web.deps import (
+    AppState,
+    State,
+    act,
+    api_principal,
+    page_principal,
+    respond,
+    state,
+)
 from socialcrm.web.security import mask_handle, mask_person
 
 router = APIRouter()
@@ -57,6 +66,10 @@ async def api_worker(p: Principal = Depends(api_principal)) -> Principal:
 async def page_worker(p: Principal = Depends(page_principal)) -> Principal:
     _worker(p)
     return p
+
+
+Worker = Annotated[Principal, Depends(api_worker)]
+PageWorker = Annotated[Principal, Depends(page_worker)]
 
 
 def queue_labels(rm: ReadModel | None, queues: list[str]) -> dict[str, str]:
@@ -149,18 +162,26 @@ def _conv(s: Session, conversation_id: int) -> Conversation:
     return conv
 
 
-def _apply(fn: Any) -> Any:
-    try:
-        return fn()
-    except workflow.WorkflowError as e:
-        raise HTTPException(409, str(e)) from e
+def _act(st: AppState, conversation_id: int, fn: Callable[[Session, Conversation], object],
+         p: Principal | None = None) -> Response:  # fmt: skip
+    """A conversation's action, the body of every inbox write: in one transaction the
+    conversation (404 if none) and ``fn(session, conversation)`` (a workflow error is a
+    409); then the conversation as JSON for ``p`` (the API), else back to its page (a form).
+    """
+
+    def go(s: Session) -> Response | None:
+        conv = _conv(s, conversation_id)
+        fn(s, conv)
+        return None if p is None else respond(detail(s, conv, p), p)
+
+    back = f"/inbox/{conversation_id}" if p is None else None
+    return act(st, go, errors=(workflow.WorkflowError,), status=409, then=back)
 
 
 def _to_idea(st: AppState, conversation_id: int, actor: str, title: str | None,
              body: str | None) -> to_idea.Outcome:  # fmt: skip
     """Turn the conversation into an idea (or find the one it became): 404, 409 on errors."""
-    with st.db.session() as s:
-        _conv(s, conversation_id)
+    act(st, lambda s: _conv(s, conversation_id), errors=())
     try:
         return to_idea.turn_into_idea_once(
             st.db, conversation_id, actor, title=title, body=body,
@@ -261,13 +282,12 @@ def api_saved_replies(
 
 @router.post("/api/v1/inbox/saved-replies", tags=["inbox"], summary="Add a saved reply",
              status_code=201)  # fmt: skip
-def api_save_reply(body: SavedReplyIn, p: Principal = Depends(api_worker),
-                   st: AppState = Depends(state)) -> Any:  # fmt: skip
-    with st.db.session() as s:
-        r = _apply(lambda: workflow.save_reply(s, body.name, body.body, p.email,
-                                               question=body.question))  # fmt: skip
-        doc = {"name": r.name, "body": r.body, "question": r.is_question}
-    return respond(doc, p, status=201)
+def api_save_reply(body: SavedReplyIn, p: Worker, st: State) -> Any:
+    def go(s: Session) -> dict[str, Any]:
+        r = workflow.save_reply(s, body.name, body.body, p.email, question=body.question)
+        return {"name": r.name, "body": r.body, "question": r.is_question}
+
+    return respond(act(st, go, errors=(workflow.WorkflowError,), status=409), p, status=201)
 
 
 @router.get("/api/v1/inbox/metrics", tags=["inbox"], summary="Response times, breaches, mood")
@@ -285,58 +305,38 @@ def api_detail(
 
 
 @router.post("/api/v1/inbox/{conversation_id}/state", tags=["inbox"], summary="Change state")
-def api_state(conversation_id: ConvId, body: StateIn, p: Principal = Depends(api_worker),
-              st: AppState = Depends(state)) -> Any:  # fmt: skip
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.transition(s, conv, body.state, p.email))
-        return respond(detail(s, conv, p), p)
+def api_state(conversation_id: ConvId, body: StateIn, p: Worker, st: State) -> Any:
+    return _act(st, conversation_id, lambda s, c: workflow.transition(s, c, body.state, p.email), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/assign", tags=["inbox"], summary="Assign")
-def api_assign(conversation_id: ConvId, body: AssignIn, p: Principal = Depends(api_worker),
-               st: AppState = Depends(state)) -> Any:  # fmt: skip
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.assign(s, conv, body.user_id, p.email))
-        return respond(detail(s, conv, p), p)
+def api_assign(conversation_id: ConvId, body: AssignIn, p: Worker, st: State) -> Any:
+    return _act(st, conversation_id, lambda s, c: workflow.assign(s, c, body.user_id, p.email), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/notes", tags=["inbox"], summary="Internal note")
-def api_note(conversation_id: ConvId, body: TextIn, p: Principal = Depends(api_worker),
-             st: AppState = Depends(state)) -> Any:  # fmt: skip
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.add_note(s, conv, p.email, body.text))
-        return respond(detail(s, conv, p), p)
+def api_note(conversation_id: ConvId, body: TextIn, p: Worker, st: State) -> Any:
+    return _act(st, conversation_id, lambda s, c: workflow.add_note(s, c, p.email, body.text), p)
 
 
 @router.post("/api/v1/inbox/{conversation_id}/reply", tags=["inbox"], summary="Queue a reply")
-def api_reply(conversation_id: ConvId, body: ReplyIn, p: Principal = Depends(api_worker),
-              st: AppState = Depends(state)) -> Any:  # fmt: skip
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.reply(s, conv, body.body, p.email, ask=body.ask, key=body.key,
-                                      connector=st.settings.inbox_connector))  # fmt: skip
-        return respond(detail(s, conv, p), p)
+def api_reply(conversation_id: ConvId, body: ReplyIn, p: Worker, st: State) -> Any:
+    return _act(st, conversation_id, lambda s, c: workflow.reply(
+        s, c, body.body, p.email, ask=body.ask, key=body.key,
+        connector=st.settings.inbox_connector), p)  # fmt: skip
 
 
 @router.post("/api/v1/inbox/{conversation_id}/ask", tags=["inbox"],
              summary="Ask a question (waits on the customer; resolution SLA paused)")  # fmt: skip
-def api_ask(conversation_id: ConvId, body: AskIn, p: Principal = Depends(api_worker),
-            st: AppState = Depends(state)) -> Any:  # fmt: skip
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.ask(s, conv, p.email, connector=st.settings.inbox_connector,
-                                    question=body.question, saved=body.saved,
-                                    key=body.key))  # fmt: skip
-        return respond(detail(s, conv, p), p)
+def api_ask(conversation_id: ConvId, body: AskIn, p: Worker, st: State) -> Any:
+    return _act(st, conversation_id, lambda s, c: workflow.ask(
+        s, c, p.email, connector=st.settings.inbox_connector, question=body.question,
+        saved=body.saved, key=body.key), p)  # fmt: skip
 
 
 @router.post("/api/v1/inbox/{conversation_id}/idea", tags=["inbox"],
              summary="Turn into an idea (once: again returns the same idea)")  # fmt: skip
-def api_idea(conversation_id: ConvId, body: IdeaIn, p: Principal = Depends(api_worker),
-             st: AppState = Depends(state)) -> Any:  # fmt: skip
+def api_idea(conversation_id: ConvId, body: IdeaIn, p: Worker, st: State) -> Any:
     out = _to_idea(st, conversation_id, p.email, body.title, body.body)
     return respond(out.as_dict(), p, status=201 if out.created else 200)
 
@@ -414,104 +414,66 @@ def conversation_page(
                    ask_key=uuid.uuid4().hex)  # fmt: skip
 
 
-def _back(conversation_id: int) -> Response:
-    return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
-
-
 @router.post("/inbox/{conversation_id}/state", include_in_schema=False)
-async def form_state(
-    conversation_id: ConvId,
-    request: Request,
-    p: Principal = Depends(page_worker),
-    st: AppState = Depends(state),
-) -> Response:
+async def form_state(conversation_id: ConvId, request: Request, p: PageWorker,
+                     st: State) -> Response:  # fmt: skip
     form = await request.form()
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.transition(s, conv, str(form.get("state", "")), p.email))
-    return _back(conversation_id)
+    new = str(form.get("state", ""))
+    return _act(st, conversation_id, lambda s, c: workflow.transition(s, c, new, p.email))
 
 
 @router.post("/inbox/{conversation_id}/assign", include_in_schema=False)
-async def form_assign(
-    conversation_id: ConvId,
-    request: Request,
-    p: Principal = Depends(page_worker),
-    st: AppState = Depends(state),
-) -> Response:
-    form = await request.form()
-    raw = str(form.get("user_id", ""))
+async def form_assign(conversation_id: ConvId, request: Request, p: PageWorker,
+                      st: State) -> Response:  # fmt: skip
+    raw = str((await request.form()).get("user_id", ""))
     uid = p.user_id if raw == "me" else (int(raw) if raw.isdigit() else None)
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.assign(s, conv, uid, p.email))
-    return _back(conversation_id)
+    return _act(st, conversation_id, lambda s, c: workflow.assign(s, c, uid, p.email))
 
 
 @router.post("/inbox/{conversation_id}/note", include_in_schema=False)
-async def form_note(
-    conversation_id: ConvId,
-    request: Request,
-    p: Principal = Depends(page_worker),
-    st: AppState = Depends(state),
-) -> Response:
-    form = await request.form()
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.add_note(s, conv, p.email, str(form.get("text", ""))[:5000]))
-    return _back(conversation_id)
+async def form_note(conversation_id: ConvId, request: Request, p: PageWorker,
+                    st: State) -> Response:  # fmt: skip
+    text = str((await request.form()).get("text", ""))[:5000]
+    return _act(st, conversation_id, lambda s, c: workflow.add_note(s, c, p.email, text))
 
 
 @router.post("/inbox/{conversation_id}/reply", include_in_schema=False)
-async def form_reply(
-    conversation_id: ConvId,
-    request: Request,
-    p: Principal = Depends(page_worker),
-    st: AppState = Depends(state),
-) -> Response:
+async def form_reply(conversation_id: ConvId, request: Request, p: PageWorker,
+                     st: State) -> Response:  # fmt: skip
     form = await request.form()
     body = str(form.get("body", ""))[:5000]
     key = str(form.get("key", ""))[:100] or None
     ask = form.get("ask") == "1"
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        saved = str(form.get("saved", ""))
-        if saved and not body.strip():
-            found = s.scalar(select(SavedReply.body).where(SavedReply.name == saved))
-            body = found or ""
-        _apply(lambda: workflow.reply(s, conv, body, p.email, ask=ask, key=key,
-                                      connector=st.settings.inbox_connector))  # fmt: skip
-    return _back(conversation_id)
+    saved = str(form.get("saved", ""))
+
+    def go(s: Session, conv: Conversation) -> None:
+        text = body
+        if saved and not text.strip():
+            text = s.scalar(select(SavedReply.body).where(SavedReply.name == saved)) or ""
+        workflow.reply(s, conv, text, p.email, ask=ask, key=key,
+                       connector=st.settings.inbox_connector)  # fmt: skip
+
+    return _act(st, conversation_id, go)
 
 
 @router.post("/inbox/{conversation_id}/ask", include_in_schema=False)
-async def form_ask(
-    conversation_id: ConvId,
-    request: Request,
-    p: Principal = Depends(page_worker),
-    st: AppState = Depends(state),
-) -> Response:
+async def form_ask(conversation_id: ConvId, request: Request, p: PageWorker,
+                   st: State) -> Response:  # fmt: skip
     form = await request.form()
     question = str(form.get("question", ""))[:5000]
     saved = str(form.get("saved", ""))[:100] or None
     key = str(form.get("key", ""))[:100] or None
-    with st.db.session() as s:
-        conv = _conv(s, conversation_id)
-        _apply(lambda: workflow.ask(s, conv, p.email, connector=st.settings.inbox_connector,
-                                    question=question, saved=saved, key=key))  # fmt: skip
-    return _back(conversation_id)
+    return _act(st, conversation_id, lambda s, c: workflow.ask(
+        s, c, p.email, connector=st.settings.inbox_connector, question=question, saved=saved,
+        key=key))  # fmt: skip
 
 
 @router.post("/inbox/{conversation_id}/idea", include_in_schema=False)
-async def form_idea(
-    conversation_id: ConvId,
-    request: Request,
-    p: Principal = Depends(page_worker),
-    st: AppState = Depends(state),
-) -> Response:
+async def form_idea(conversation_id: ConvId, request: Request, p: PageWorker,
+                    st: State) -> Response:  # fmt: skip
     form = await request.form()
     title = str(form.get("title", ""))[:200] or None
     body = str(form.get("body", ""))[:5000] if "body" in form else None
     # In the thread pool: it also reads the warehouse (is the customer known? an amplifier?).
     await run_in_threadpool(_to_idea, st, conversation_id, p.email, title, body)
-    return _back(conversation_id)
+    return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
