@@ -127,3 +127,21 @@ def test_trend_chart_draws_a_dot_per_run_and_escapes_labels() -> None:
     svg = str(trend(XSS, ["01 Jun", "01 Jul", "01 Aug"], [3, None, 5]))
     assert svg.count("<circle") == 2 and "<script>" not in svg
     assert str(trend("t", ["x"], [None])) == ""
+
+
+def test_the_page_filter_ignores_blank_and_malformed_fields() -> None:
+    """The page reads the API's CustomerFilter leniently: a blank box or a hand-edited bad
+    value means no filter (the API answers 422 to the same)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from socialcrm.store.reads import CustomerFilter
+    from socialcrm.web.deps import page_customer_filter
+
+    query = b"q=&min_clv=abc&risk_band=high&community_id=3&sort=nope&order=asc&min_trinity=101"
+    f = asyncio.run(page_customer_filter(Request({"type": "http", "query_string": query})))
+    assert f == CustomerFilter(risk_band="high", community_id=3, order="asc")
+    assert asyncio.run(page_customer_filter(Request({"type": "http", "query_string": b""}))) == (
+        CustomerFilter()
+    )
