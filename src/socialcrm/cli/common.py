@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from socialcrm.appdb.db import AppDB
-    from socialcrm.config import Settings
     from socialcrm.store.workspace import Workspace
 
 out = Console()
@@ -46,7 +45,7 @@ def command_group(name: str, help: str) -> typer.Typer:
     )
 
 
-def open_app_db() -> AppDB:
+def _open_app_db() -> AppDB:
     """The app database of the settings; a bad URL or an unreachable server is one line
     on stderr (which names the problem, never the password), not a traceback."""
     from socialcrm.appdb.db import AppDB
@@ -87,11 +86,12 @@ class Opened:
         return self.session
 
 
-def _open_workspace(settings: Settings | None) -> Workspace:
+def _open_workspace() -> Workspace:
+    """The workspace of the settings (opening it tidies what killed writers left)."""
     from socialcrm.config import get_settings
     from socialcrm.store.workspace import Workspace
 
-    return Workspace.open(settings or get_settings())
+    return Workspace.open(get_settings())
 
 
 @contextmanager
@@ -101,7 +101,6 @@ def opened(
     app_db: bool = False,
     session: bool = False,
     explain: Mapping[type[Exception], str] | None = None,
-    settings: Settings | None = None,
 ) -> Iterator[Opened]:
     """Open what a command needs, close it afterwards, and turn domain errors into one line.
 
@@ -113,10 +112,10 @@ def opened(
     it raises.
     """
     explain = explain or {}
-    db = open_app_db() if app_db or session else None
+    db = _open_app_db() if app_db or session else None
     try:
         with ExitStack() as stack:
-            ws = stack.enter_context(_open_workspace(settings)) if workspace else None
+            ws = stack.enter_context(_open_workspace()) if workspace else None
             s = stack.enter_context(db.session()) if session and db is not None else None
             yield Opened(ws, db, s)
     except errors as e:

@@ -1,6 +1,6 @@
 """CLI for listening: ``socialcrm sentiment FILE …`` and ``socialcrm listen …``.
 
-Two Typer apps that ``socialcrm.cli`` mounts::
+Two Typer apps that ``socialcrm.cli.main`` mounts::
 
     app.add_typer(sentiment_app, name="sentiment")
     app.add_typer(listen_app, name="listen")
@@ -25,8 +25,11 @@ sentiment_app = typer.Typer(
     subcommand_metavar="",
     context_settings={"allow_interspersed_args": True},
 )
-listen_app = typer.Typer(help="Social listening: run the step, write the report.",
-                         no_args_is_help=True)  # fmt: skip
+listen_app = typer.Typer(
+    help="Social listening: run the step, write the report.\n\n"
+    "Example: socialcrm listen report --since 2025-11-01 --out report/",
+    no_args_is_help=True,
+)
 
 BATCH = 20_000
 
