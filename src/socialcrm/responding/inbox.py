@@ -5,7 +5,7 @@ within a window; spam, duplicates and reshares left out; syncing twice adds noth
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -317,13 +317,23 @@ def rescore(conv: Conversation, settings: Settings, now: datetime) -> None:
     conv.priority = priority.score(p) if conv.state in OPEN_STATES else 0.0
 
 
-def check_slas(s: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
+def check_slas(
+    s: Session,
+    settings: Settings,
+    now: datetime | None = None,
+    ids: Collection[int] | None = None,
+) -> dict[str, int]:
     """Mark breached SLAs (once each, with an ``sla_breached`` event) and rescore open
     conversations so waiting time shows in their priority. Time waiting on the customer
-    does not count against the resolution SLA (see :mod:`socialcrm.responding.sla`)."""
+    does not count against the resolution SLA (see :mod:`socialcrm.responding.sla`).
+    ``ids``: only these conversations (those of them still open), for a caller that
+    checks in batches."""
     now = now or utcnow()
     out = {"first_response": 0, "resolution": 0, "rescored": 0}
-    rows = s.scalars(select(Conversation).where(Conversation.state.in_(OPEN_STATES)))
+    q = select(Conversation).where(Conversation.state.in_(OPEN_STATES))
+    if ids is not None:
+        q = q.where(Conversation.id.in_(list(ids)))
+    rows = s.scalars(q)
     for conv in rows:
         if (
             not conv.first_response_breached

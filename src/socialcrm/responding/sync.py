@@ -7,10 +7,15 @@ warehouse only for the authors in hand (never a whole table in Python memory).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
+import pyarrow as pa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ConnectorCursor, utcnow
@@ -20,6 +25,13 @@ from socialcrm.responding.inbox import Context, Post, ingest
 from socialcrm.store.workspace import Workspace
 
 SYNC_CURSOR = "sync:posts_enriched"
+SYNC_BATCH = 250
+"""Posts per transaction when the pipeline's inbox step syncs (:func:`sync_warehouse`):
+ingesting takes about a millisecond a post (ORM, several lookups each), so a batch holds
+SQLite's write lock for a quarter to half a second."""
+PAUSE_FRACTION = 0.25
+MAX_PAUSE_SECONDS = 0.05
+T = TypeVar("T")
 
 
 def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
@@ -60,38 +72,142 @@ def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
     return ctx
 
 
-def from_warehouse(
-    ws: Workspace, s: Session, settings: Settings, batch: int = 5000, now: datetime | None = None
-) -> dict[str, int]:
-    """Sync ``posts_enriched`` into conversations, from where the last sync stopped."""
+def _unread(ws: Workspace, settings: Settings, cursor: str | None) -> pa.Table | None:
+    """The ``posts_enriched`` rows a sync reads (from the cursor, looking back), in the
+    order they are ingested; None when the warehouse has no such table."""
     if not ws.warehouse.exists("posts_enriched"):
-        return {"messages": 0, "conversations": 0, "skipped": 0, "replies": 0}
+        return None
     t = ws.warehouse.table("posts_enriched")
-    cursor = s.get(ConnectorCursor, SYNC_CURSOR)
     if cursor is not None:
         # Look back: posts may reach the warehouse late (a pipeline re-run, a slow
         # source); those already stored are skipped by their post id.
-        since = datetime.fromisoformat(cursor.value) - timedelta(
-            days=settings.inbox_sync_lookback_days
-        )
+        since = datetime.fromisoformat(cursor) - timedelta(days=settings.inbox_sync_lookback_days)
         t = t.filter(t.created_at >= since.replace(tzinfo=UTC))
     cols = [c for c in ("post_id", "platform", "author_handle", "text", "created_at",
                         "reply_to_post_id", "topic_id", "sentiment_score", "intent",
                         "customer_id", "is_spam", "is_duplicate", "reshare_of_post_id")
             if c in t.columns]  # fmt: skip
-    total = {"messages": 0, "conversations": 0, "skipped": 0, "replies": 0}
-    table = ws.engine.to_arrow(t.select(*cols).order_by(["created_at", "post_id"]))
-    latest: datetime | None = None
+    return ws.engine.to_arrow(t.select(*cols).order_by(["created_at", "post_id"]))
+
+
+def _batches(table: pa.Table, batch: int) -> Iterator[list[Post]]:
     for b in table.to_batches(batch):
         posts = [_post(r) for r in b.to_pylist()]
-        counts = ingest(s, posts, settings, context_for(ws, posts), now=now)
-        for k, v in counts.items():
-            total[k] += v
         if posts:
-            latest = max(latest or posts[-1].created_at, posts[-1].created_at)
-    if latest is not None:
-        _set_cursor(s, SYNC_CURSOR, latest.isoformat())
+            yield posts
+
+
+def _ingest_batch(
+    s: Session, *, posts: list[Post], settings: Settings, ctx: Context, now: datetime
+) -> dict[str, int]:
+    """Ingest one batch and move the cursor to its newest post, in ``s``.
+
+    Rows are read in ``created_at`` order, so every later batch is at or after the
+    cursor: a sync that stops after this batch resumes from here (looking back, and
+    skipping what is stored) without losing a post.
+    """
+    counts = ingest(s, posts, settings, ctx, now=now)
+    _set_cursor(s, SYNC_CURSOR, posts[-1].created_at.isoformat())
+    return counts
+
+
+def _empty() -> dict[str, int]:
+    return {"messages": 0, "conversations": 0, "skipped": 0, "replies": 0}
+
+
+def _add(total: dict[str, int], counts: dict[str, int]) -> None:
+    for k, v in counts.items():
+        total[k] += v
+
+
+def from_warehouse(
+    ws: Workspace, s: Session, settings: Settings, batch: int = 5000, now: datetime | None = None
+) -> dict[str, int]:
+    """Sync ``posts_enriched`` into conversations, from where the last sync stopped, all
+    in the caller's transaction ``s`` (:func:`sync_warehouse` commits as it goes)."""
+    cursor = s.get(ConnectorCursor, SYNC_CURSOR)
+    table = _unread(ws, settings, cursor.value if cursor else None)
+    total = _empty()
+    if table is None:
+        return total
+    now = now or utcnow()
+    for posts in _batches(table, batch):
+        ctx = context_for(ws, posts)
+        _add(total, _ingest_batch(s, posts=posts, settings=settings, ctx=ctx, now=now))
     return total
+
+
+def sync_warehouse(
+    ws: Workspace,
+    db: Any,
+    settings: Settings,
+    batch: int | None = None,
+    now: datetime | None = None,
+    read_batch: int = 5000,
+) -> dict[str, int]:
+    """:func:`from_warehouse` in short transactions: one per ``batch`` posts (default
+    :data:`SYNC_BATCH`), committed.
+
+    For the pipeline's inbox step, which on a 100k-customer brand meets ~100k posts
+    while the app may be served: one transaction for all of them would hold SQLite's
+    write lock for many seconds and sign-ins would fail ("database is locked"). Here
+    the warehouse is read, and the authors' context looked up (``read_batch`` posts at
+    a time), before any transaction; a batch holds the lock only while its rows are
+    written (about a millisecond a post), and the sync pauses after each
+    (:func:`in_transaction`) so a waiting writer gets in.
+
+    The result is the same as one transaction's: batches are applied in the same order
+    and each sees the ones before it (committed instead of flushed). Conversations
+    change as later posts arrive (message counts, mood, state, priority), but a post's
+    message and the change it makes to its conversation are in the same batch, so a
+    batch is all or nothing. Each batch moves the cursor with its rows; a sync that
+    stops half-way (a crash, an error) resumes from there, and every post already
+    stored is skipped by its unique ``(platform, post_id)``: nothing is lost or added
+    twice. A batch that collides with a sync running at the same time (a unique key
+    taken meanwhile) is rolled back whole and run again, and then skips those posts.
+    ``db`` is an :class:`~socialcrm.appdb.db.AppDB`.
+    """
+    with db.session() as s:
+        cursor = s.get(ConnectorCursor, SYNC_CURSOR)
+        value = cursor.value if cursor else None
+    table = _unread(ws, settings, value)
+    total = _empty()
+    if table is None:
+        return total
+    now = now or utcnow()
+    batch = batch or SYNC_BATCH
+    for chunk in _batches(table, read_batch):
+        ctx = context_for(ws, chunk)  # warehouse reads: before any transaction
+        for start in range(0, len(chunk), batch):
+            posts = chunk[start : start + batch]
+            work = functools.partial(
+                _ingest_batch, posts=posts, settings=settings, ctx=ctx, now=now
+            )
+            _add(total, in_transaction(db, work))
+    return total
+
+
+def in_transaction(db: Any, work: Callable[[Session], T], attempts: int = 3) -> T:
+    """``work(session)`` in a transaction of its own, committed, then a short pause.
+
+    The pause is a quarter of the transaction's time (at most :data:`MAX_PAUSE_SECONDS`),
+    so that a writer waiting for SQLite's lock (a sign-in polls for it every few ms)
+    finds it free before the next batch takes it. A transaction that meets a unique key
+    another writer took meanwhile is rolled back and run again (up to ``attempts``
+    times): its existence checks then skip what is there.
+    """
+    for attempt in range(1, attempts + 1):
+        t0 = time.perf_counter()
+        try:
+            with db.session() as s:
+                result = work(s)
+        except IntegrityError:
+            if attempt == attempts:
+                raise
+            continue
+        time.sleep(min((time.perf_counter() - t0) * PAUSE_FRACTION, MAX_PAUSE_SECONDS))
+        return result
+    raise AssertionError("unreachable")
 
 
 def _post(r: dict) -> Post:
