@@ -34,7 +34,7 @@ from socialcrm.collaborating.people import Route, Value
 from socialcrm.outbound import webhooks
 from socialcrm.outbound.outbox import enqueue
 from socialcrm.store.run import RunContext
-from socialcrm.web.readmodel import ReadModel
+from socialcrm.store.reads import ReadModel
 
 STATUS_LABELS = {
     "new": "New",
