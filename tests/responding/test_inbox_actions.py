@@ -26,9 +26,10 @@ from socialcrm.appdb.models import (
     User,
     WebhookDelivery,
 )
+from socialcrm.collaborating import from_conversation as to_idea
 from socialcrm.collaborating import ideas, people
 from socialcrm.outbound import outbox, webhooks
-from socialcrm.responding import inbox, sla, to_idea, workflow
+from socialcrm.responding import inbox, sla, workflow
 from socialcrm.responding.connectors import JsonlConnector, MastodonConnector
 from socialcrm.responding.queries import list_conversations, queue_counts
 from socialcrm.responding.sync import from_connector

@@ -28,9 +28,10 @@ from socialcrm.appdb.models import (
     User,
     utcnow,
 )
+from socialcrm.collaborating import from_conversation as to_idea
 from socialcrm.collaborating import people
 from socialcrm.collaborating.ideas import IdeaError
-from socialcrm.responding import priority, sla, to_idea, workflow
+from socialcrm.responding import priority, sla, workflow
 from socialcrm.responding.queries import COUNT_CAP, LIST_STATES, list_conversations, queue_counts
 from socialcrm.store import reads
 from socialcrm.store.reads import ReadModel

@@ -143,11 +143,12 @@ def turn_into_idea_once(db: Any, conversation_id: int, actor: str, **kw: Any) ->
     """:func:`turn_into_idea` in its own transaction on ``db`` (an ``AppDB``). If another
     request linked the conversation at the same moment, the database refuses the second
     link; this one is then rolled back and answers with the idea the other one made."""
-    from socialcrm.responding.workflow import get
-
     try:
         with db.session() as s:
-            return turn_into_idea(s, get(s, conversation_id), actor, **kw)
+            conv = s.get(Conversation, conversation_id)
+            if conv is None:
+                raise ideas.IdeaError(f"no conversation {conversation_id}")
+            return turn_into_idea(s, conv, actor, **kw)
     except IntegrityError:
         with db.session() as s:
             idea = linked_idea(s, conversation_id)
