@@ -191,7 +191,7 @@ def to_idea_(
     Example: socialcrm inbox to-idea 42 --title "Dark mode in the app"
     """
     from socialcrm.collaborating import people
-    from socialcrm.responding.to_idea import turn_into_idea_once
+    from socialcrm.collaborating.from_conversation import turn_into_idea_once
     from socialcrm.store.reads import ReadModel
 
     settings = get_settings()
