@@ -27,7 +27,8 @@ class RunContext:
     """The configured calibration end, else the day of the last order; None when there
     are no orders (the steps that need one say so)."""
     written: frozenset[str] = field(default_factory=frozenset)
-    """Tables written earlier in this run, with this context (safe to reuse)."""
+    """What earlier steps of this run reported writing, with this context: warehouse
+    tables that are safe to reuse (and the names of app-database counts some report)."""
 
     @property
     def run_date(self) -> date:
