@@ -7,22 +7,15 @@ differently (a handful of pairs) and in floating-point summation order.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
-from socialcrm.config import Settings
 from socialcrm.connecting import ResolveOptions, cluster_links, pairwise_scores, read_records
-from socialcrm.connecting.identity import CLUSTERS, LINKS, step_identities
 from socialcrm.connecting.resolve import resolve_records
-from socialcrm.pipeline import run_context
 from socialcrm.store.engine import Engine
-from socialcrm.store.warehouse import Warehouse
 from socialcrm.store.workspace import Workspace
-from tests.connecting.conftest import Brand, load
 from tests.connecting.test_resolve_febrl import _febrl_as_records
 
 pytestmark = pytest.mark.spark
@@ -67,43 +60,3 @@ def test_febrl3_resolves_alike_on_spark_and_duckdb(spark_ws: Workspace, tmp_path
     assert not list(tmp_path.glob(".splink-*"))
     assert not [t for t in session.catalog.listTables() if t.name.startswith("__splink")]
     assert session.conf.get("spark.sql.adaptive.coalescePartitions.enabled") == "true"
-
-
-def test_identities_step_on_spark_gives_duckdb_customer_ids(
-    brand: Brand, spark_ws: Workspace, tmp_path: Path
-) -> None:
-    duck = load(tmp_path / "duck", brand, ("customers", "identities"))
-    root = tmp_path / "spark" / "warehouse"
-    for t in ("customers", "identities"):
-        shutil.copytree(duck.warehouse.root / t, root / t)
-    settings = Settings(home=tmp_path / "spark", engine="spark", phone_region="DE")
-    spark = Workspace(settings, spark_ws.engine, Warehouse(root, spark_ws.engine))
-    try:
-        step_identities(duck, run_context(duck))
-        step_identities(spark, run_context(spark))
-        clusters = [
-            ws.warehouse.read_arrow(CLUSTERS)
-            .select(["record_id", "customer_id"])
-            .sort_by("record_id")
-            for ws in (duck, spark)
-        ]
-        assert clusters[0].num_rows > 0
-        assert clusters[0].equals(clusters[1])
-        # the same pairs, found the same way, with the same verdicts
-        links = [
-            ws.warehouse.read_arrow(LINKS).sort_by(
-                [("record_id_l", "ascending"), ("record_id_r", "ascending")]
-            )
-            for ws in (duck, spark)
-        ]
-        for col in ("record_id_l", "record_id_r", "method", "status"):
-            assert links[0][col].equals(links[1][col]), col
-        # Scores differ a little where a name or street has non-ASCII letters: DuckDB's
-        # Levenshtein and Jaro-Winkler count UTF-8 bytes ('ü' vs 'u' is 2 edits), Spark's
-        # count characters (1), which moves a few pairs' levels and so m and u.
-        diff = pc.abs(pc.subtract(links[0]["match_probability"], links[1]["match_probability"]))
-        assert pc.max(diff).as_py() < 0.1
-        assert pc.mean(pc.less(diff, 1e-9).cast("int8")).as_py() >= 0.8
-        assert not list(settings.home.glob(".splink-*"))
-    finally:
-        duck.close()

@@ -1,4 +1,4 @@
-"""The listening pipeline step on the demo brand, on DuckDB (and Spark, marked)."""
+"""The listening pipeline step on the demo brand (Spark parity: tests/parity/)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from socialcrm.config import Settings
 from socialcrm.listening.step import step_listening
 from socialcrm.pipeline import run_context
 from socialcrm.store.ingest import ingest_file
-from socialcrm.store.warehouse import Warehouse
 from socialcrm.store.workspace import Workspace
 
 TABLES = ("posts_enriched", "post_mentions", "listening_daily", "topics", "alerts")
@@ -139,30 +138,6 @@ def test_topics_stay_fixed_between_runs(listened):
     before = ws.warehouse.read_arrow("topics").column("label").to_pylist()
     step_listening(ws, run_context(ws))
     assert ws.warehouse.read_arrow("topics").column("label").to_pylist() == before
-
-
-@pytest.mark.spark
-def test_same_result_on_spark(listened, demo_brand, tmp_path, spark_ws):
-    duck, _ = listened
-    # the run's shared Spark session (root conftest), with a warehouse of our own
-    spark = Workspace(
-        Settings(home=tmp_path, engine="spark"),
-        spark_ws.engine,
-        Warehouse(tmp_path / "warehouse", spark_ws.engine),
-    )
-    load_into(spark, demo_brand)
-    shutil.copytree(duck.settings.home / "models", tmp_path / "models")
-    step_listening(spark, run_context(spark))
-    cols = ["post_id", "dup_group", "is_spam", "customer_id", "sentiment_label", "intent",
-            "topic_id"]  # fmt: skip
-    a = duck.warehouse.read_arrow("posts_enriched").select(cols).sort_by("post_id")
-    b = spark.warehouse.read_arrow("posts_enriched").select(cols).sort_by("post_id")
-    assert a.to_pydict() == b.to_pydict()
-    keys = ["day", "dimension", "key"]
-    da = duck.warehouse.read_arrow("listening_daily").sort_by([(k, "ascending") for k in keys])
-    db = spark.warehouse.read_arrow("listening_daily").sort_by([(k, "ascending") for k in keys])
-    cols = ["day", "dimension", "key", "posts", "negative"]
-    assert da.select(cols).to_pydict() == db.select(cols).to_pydict()
 
 
 def test_report_has_charts_and_alerts(listened, tmp_path):

@@ -1,0 +1,102 @@
+"""One demo brand, scored twice: on DuckDB and on Spark (local mode), once per session.
+
+Both workspaces ingest the same generated files and run the whole pipeline
+(``run_pipeline``) and then, as the demo does, the loyalty awards and the rewards step
+again. The tests of this folder compare the two warehouses table by table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from time import perf_counter
+
+import pytest
+
+from socialcrm.config import Settings
+from socialcrm.pipeline import run_pipeline
+from socialcrm.store.ingest import ingest_file
+from socialcrm.store.warehouse import Warehouse
+from socialcrm.store.workspace import Workspace
+
+CUSTOMERS = 300
+SEED = 0
+# Parents before children, as the demo loads them (socialcrm.demo.LOAD_ORDER).
+LOAD_ORDER = ("customers", "identities", "consents", "orders", "touches", "posts", "follows")
+
+
+@dataclass
+class Scored:
+    """The two scored workspaces and where the time went (seconds per phase)."""
+
+    duck: Workspace
+    spark: Workspace
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _catalogue() -> str:
+    return resources.files("socialcrm.synth").joinpath("catalogue.json").read_text()
+
+
+def _settings(home: Path, engine: str) -> Settings:
+    """The demo's settings: its catalogue in the workspace, its home country's phones."""
+    home.mkdir(parents=True, exist_ok=True)
+    text = _catalogue()
+    (home / "catalogue.json").write_text(text)
+    cat = json.loads(text)
+    region = cat.get("home_country") or cat.get("brand", {}).get("home_country")
+    extra = {"phone_region": region} if isinstance(region, str) else {}
+    return Settings(home=home, engine=engine, **extra)
+
+
+def _score(ws: Workspace, inputs: dict[str, Path]) -> dict[str, float]:
+    """Load the brand's files and score them as ``socialcrm demo`` does; seconds taken."""
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.programs import loyalty
+
+    t0 = perf_counter()
+    for table in LOAD_ORDER:
+        ingest_file(ws, table, inputs[table])
+    seconds = {"ingest": perf_counter() - t0}
+    seconds |= {r.name: r.seconds for r in run_pipeline(ws)}
+    t0 = perf_counter()
+    rules = loyalty.load_rules(ws.settings.loyalty_rules)
+    db = AppDB(ws.settings.resolved_database_url)
+    try:
+        with db.session() as s:
+            awards = loyalty.purchase_awards(ws, rules) + loyalty.reshare_awards(ws, rules)[0]
+            loyalty.award(s, awards, rules, actor="demo")
+    finally:
+        db.close()
+    run_pipeline(ws, only=["rewards"])  # the tiers after the awards, as the demo has them
+    seconds["loyalty"] = perf_counter() - t0
+    return seconds
+
+
+@pytest.fixture(scope="session")
+def scored(tmp_path_factory: pytest.TempPathFactory, spark_ws: Workspace) -> Iterator[Scored]:
+    """The 300-customer demo brand scored on DuckDB and on the run's Spark session."""
+    from socialcrm.synth.brand import generate_brand
+
+    root = tmp_path_factory.mktemp("parity")
+    t0 = perf_counter()
+    files = generate_brand(root / "brand", customers=CUSTOMERS, seed=SEED)
+    seconds = {"generate": perf_counter() - t0}
+    duck = Workspace.open(_settings(root / "duck", "duckdb"))
+    # the session's Spark engine (root conftest), over a warehouse of this brand's own
+    on_spark = _settings(root / "spark", "spark")
+    spark = Workspace(on_spark, spark_ws.engine, Warehouse(on_spark.warehouse_dir, spark_ws.engine))
+    try:
+        for name, ws in (("duckdb", duck), ("spark", spark)):
+            t0 = perf_counter()
+            steps = _score(ws, files.inputs)
+            seconds[name] = perf_counter() - t0
+            seconds |= {f"{name}.{step}": t for step, t in steps.items() if t >= 1.0}
+        yield Scored(duck, spark, seconds)
+    finally:
+        duck.close()
+        shutil.rmtree(root, ignore_errors=True)
