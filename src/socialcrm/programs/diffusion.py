@@ -69,7 +69,8 @@ class DiffusionGraph:
         if (idx < 0).any():
             missing = [lab for lab, i in zip(labels, idx, strict=True) if i < 0][:5]
             raise KeyError(f"nodes not in the graph: {missing}")
-        return idx.astype(np.int64)
+        out: np.ndarray = idx.astype(np.int64)  # pandas has no types: idx is Any
+        return out
 
 
 def build_graph(
@@ -103,7 +104,7 @@ def build_graph(
         raise GraphInputError("model 'weighted' needs a weight (probability) per edge")
     if w is not None and (np.isnan(w).any() or (w < 0).any()):
         raise GraphInputError("edge weights must be non-negative numbers")
-    if model == "weighted" and (w > 1).any():  # type: ignore[operator]
+    if model == "weighted" and w is not None and (w > 1).any():  # w is set: checked above
         raise GraphInputError("edge probabilities must be at most 1 for model 'weighted'")
     if undirected:
         src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
@@ -131,9 +132,10 @@ def build_graph(
     if model == "wc":
         prob = 1.0 / indeg[v]
     elif model == "ic":
-        prob = np.full(len(u), float(p))  # type: ignore[arg-type]
+        assert p is not None  # model 'ic' without p was refused above
+        prob = np.full(len(u), float(p))
     elif model == "weighted":
-        prob = w  # type: ignore[assignment]
+        prob = w
     else:  # lt
         raw = w if w is not None else np.ones(len(u))
         total = np.bincount(v, weights=raw, minlength=n)
@@ -182,7 +184,7 @@ def read_edges(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise GraphInputError(f"{path}: no such file")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as fh:
         head = ""
         for line in fh:
             if line.strip() and not line.startswith("#"):
@@ -207,8 +209,8 @@ def read_edges(path: Path) -> pd.DataFrame:
     for col in ("source", "target"):
         blank = df[col].isna() | (df[col].str.strip() == "")
         if blank.any():
-            line = int(np.flatnonzero(blank.to_numpy())[0]) + first_data_line
-            raise GraphInputError(f"{path}: line {line}: field {col!r} is empty")
+            lineno = int(np.flatnonzero(blank.to_numpy())[0]) + first_data_line
+            raise GraphInputError(f"{path}: line {lineno}: field {col!r} is empty")
     if "weight" in df.columns:
         w = pd.to_numeric(df["weight"], errors="coerce")
         bad = w.isna() | (w < 0)

@@ -167,7 +167,7 @@ def rr_sets_lt(
 
 
 @njit(nogil=True, cache=True)
-def invert(nodes: np.ndarray, offsets: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray]:
+def invert(nodes: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Node → RR sets containing it, as CSR (ptr, set ids)."""
     ptr = np.zeros(n + 1, dtype=np.int64)
     for x in nodes:
@@ -186,7 +186,7 @@ def invert(nodes: np.ndarray, offsets: np.ndarray, n: np.int64) -> tuple[np.ndar
 
 @njit(nogil=True, cache=True)
 def cover(
-    node: np.int64,
+    node: int,
     inv_ptr: np.ndarray,
     inv_sets: np.ndarray,
     nodes: np.ndarray,
@@ -208,7 +208,7 @@ def cover(
 
 
 @njit(nogil=True, cache=True)
-def coverage(seeds: np.ndarray, n: np.int64, nodes: np.ndarray, offsets: np.ndarray) -> np.int64:
+def coverage(seeds: np.ndarray, n: int, nodes: np.ndarray, offsets: np.ndarray) -> np.int64:
     """RR sets that contain at least one seed."""
     is_seed = np.zeros(n, dtype=np.bool_)
     for x in seeds:
@@ -235,7 +235,7 @@ def simulate(
     seed: np.uint64,
     first: np.int64,
     count: np.int64,
-    max_hops: np.int64,
+    max_hops: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` forward cascades from ``seeds``: (spread per run, runs × hop counts).
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
+from typing import TypedDict
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
@@ -51,6 +52,61 @@ REFUND = "refund"
 
 class LoyaltyError(ValueError):
     """A loyalty request that cannot be honoured (the message says why)."""
+
+
+class _PurchaseJson(TypedDict):
+    points_per_unit: float
+    refunds_deduct: bool
+
+
+class _ActionJson(TypedDict):
+    points: int
+    daily_cap: int
+
+
+class _TierJson(TypedDict):
+    name: str
+    min_points: int
+
+
+class RulesJson(TypedDict):
+    """:meth:`Rules.to_json`."""
+
+    source: str
+    purchase: _PurchaseJson
+    actions: dict[str, _ActionJson]
+    tiers: list[_TierJson]
+    brand_handles: list[str]
+
+
+class AwardJson(TypedDict):
+    """:meth:`AwardReport.to_json`."""
+
+    awarded: int
+    points: int
+    capped: int
+    already_awarded: int
+    unlinked: int
+    by_kind: dict[str, int]
+
+
+class BalanceJson(TypedDict):
+    """:meth:`Balance.to_json`."""
+
+    customer_id: str
+    balance: int
+    earned: int
+    tier: str
+    next_tier: str | None
+    points_to_next: int | None
+
+
+class TierCount(TypedDict):
+    """One tier of :func:`tier_counts`."""
+
+    tier: str
+    min_points: int
+    members: int
 
 
 @dataclass(frozen=True)
@@ -89,7 +145,7 @@ class Rules:
                 nxt = t
         return current, nxt
 
-    def to_json(self) -> dict:
+    def to_json(self) -> RulesJson:
         return {
             "source": self.source,
             "purchase": {
@@ -183,7 +239,7 @@ class AwardReport:
     """Social actions by handles no consenting customer owns: nothing to award."""
     by_kind: Counter[str] = field(default_factory=Counter)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> AwardJson:
         return {
             "awarded": self.awarded,
             "points": self.points,
@@ -253,7 +309,7 @@ def reshare_awards(ws: Workspace, rules: Rules) -> tuple[list[Award], int]:
         if platform:
             c = c & (j.p_platform == platform)
         brand_cond = c if brand_cond is None else brand_cond | c
-    j = j.filter(brand_cond)  # type: ignore[arg-type]
+    j = j.filter(brand_cond)
     j = j.filter(~j.author_handle.lower().isin([h for _, h in brands]))  # the brand itself
     owners = handle_owners(ws)
     k = j.left_join(owners, (j.platform == owners.platform) & (j.author_handle == owners.handle))
@@ -459,8 +515,15 @@ class Balance:
     next_tier: str | None
     points_to_next: int | None
 
-    def to_json(self) -> dict:
-        return self.__dict__.copy()
+    def to_json(self) -> BalanceJson:
+        return {
+            "customer_id": self.customer_id,
+            "balance": self.balance,
+            "earned": self.earned,
+            "tier": self.tier,
+            "next_tier": self.next_tier,
+            "points_to_next": self.points_to_next,
+        }
 
 
 def balance(s: Session, customer_id: str, rules: Rules) -> Balance:
@@ -534,7 +597,7 @@ def redeem(
     return entry, True
 
 
-def tier_counts(s: Session, rules: Rules) -> list[dict]:
+def tier_counts(s: Session, rules: Rules) -> list[TierCount]:
     """Members per tier (members: customers with a ledger line)."""
     earned = (
         select(
@@ -547,7 +610,8 @@ def tier_counts(s: Session, rules: Rules) -> list[dict]:
         .subquery()
     )
     counts: Counter[str] = Counter()
-    for (e,) in s.execute(select(earned.c.earned)):
+    earned_points: ColumnElement[int] = earned.c.earned  # coalesce(sum(points), 0)
+    for (e,) in s.execute(select(earned_points)):
         counts[rules.tier_of(int(e))[0].name] += 1
     return [
         {"tier": t.name, "min_points": t.min_points, "members": counts.get(t.name, 0)}
@@ -598,10 +662,12 @@ def step_customer_rewards(ws: Workspace, ctx: RunContext) -> dict[str, int]:
             ).all()
     finally:
         db.close()
-    person = people(ws, [r[0] for r in refs])
+    person = people(ws, [r[0] for r in refs if r[0] is not None])
     sales: Counter[str] = Counter()
     rewards: defaultdict[str, float] = defaultdict(float)
     for referrer, n, total in refs:
+        if referrer is None:  # excluded by the query
+            continue
         sales[person[referrer]] += int(n)
         rewards[person[referrer]] += float(total or 0.0)
     balances = {cid: (int(b), int(e)) for cid, b, e in points}

@@ -119,9 +119,12 @@ def sample_rr_sets(
     return nodes, np.concatenate(offsets)
 
 
-def _grow(graph: DiffusionGraph, sets: _Sets | None, total: int, seed: int, threads: int | None):
+def _grow(
+    graph: DiffusionGraph, sets: _Sets | None, total: int, seed: int, threads: int | None
+) -> _Sets:
+    """``sets`` grown to ``total`` sets (callers always ask for at least one)."""
     have = 0 if sets is None else sets.count
-    if total <= have:
+    if sets is not None and total <= have:
         return sets
     nodes, offsets = sample_rr_sets(graph, total - have, seed=seed, first=have, threads=threads)
     if sets is None:
@@ -176,7 +179,14 @@ def _greedy(
     return ratio_pick
 
 
-def _greedy_unit(sets, inv_ptr, inv_sets, gain, eligible, k):
+def _greedy_unit(
+    sets: _Sets,
+    inv_ptr: np.ndarray,
+    inv_sets: np.ndarray,
+    gain: np.ndarray,
+    eligible: np.ndarray,
+    k: int,
+) -> tuple[list[int], float, float]:
     covered = np.zeros(sets.count, dtype=np.bool_)
     chosen: list[int] = []
     total = 0
@@ -195,7 +205,16 @@ def _greedy_unit(sets, inv_ptr, inv_sets, gain, eligible, k):
     return chosen, float(total), upper
 
 
-def _greedy_budget(sets, inv_ptr, inv_sets, gain, eligible, costs, budget, k):
+def _greedy_budget(
+    sets: _Sets,
+    inv_ptr: np.ndarray,
+    inv_sets: np.ndarray,
+    gain: np.ndarray,
+    eligible: np.ndarray,
+    costs: np.ndarray,
+    budget: float,
+    k: int,
+) -> tuple[list[int], float, float]:
     covered = np.zeros(sets.count, dtype=np.bool_)
     chosen: list[int] = []
     total = 0
@@ -270,7 +289,7 @@ def select_seeds(
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     k = min(k, n_elig)
-    if cost_arr is not None:  # the most seeds any affordable set can have
+    if cost_arr is not None and budget is not None:  # the most seeds any affordable set can have
         cheapest = np.cumsum(np.sort(cost_arr[elig]))
         k = max(1, min(k, int(np.searchsorted(cheapest, budget, side="right"))))
     delta = 1.0 / n if delta is None else delta
@@ -296,7 +315,7 @@ def select_seeds(
     gain = np.diff(inv_ptr).astype(np.int64)
     covered = np.zeros(r2.count, dtype=np.bool_)
     scale = n / r2.count
-    chosen = []
+    chosen: list[Seed] = []
     for v in seeds_idx:
         newly = kernels.cover(v, inv_ptr, inv_sets, r2.nodes, r2.offsets, covered, gain)
         chosen.append(
@@ -324,7 +343,19 @@ def select_seeds(
     )
 
 
-def _imm(graph, elig, k, cost_arr, budget, epsilon, delta, n_elig, seed, threads, on_progress):
+def _imm(
+    graph: DiffusionGraph,
+    elig: np.ndarray,
+    k: int,
+    cost_arr: np.ndarray | None,
+    budget: float | None,
+    epsilon: float,
+    delta: float,
+    n_elig: int,
+    seed: int,
+    threads: int | None,
+    on_progress: Callable[[str], None] | None,
+) -> tuple[_Sets, list[int], list[dict[str, float]], float, float, float, float]:
     """IMM (Tang, Shi & Xiao 2015): θ = λ*/LB fresh RR sets give (1 − 1/e − ε)·OPT with
     probability 1 − δ whenever LB ≤ OPT.
 
@@ -347,7 +378,8 @@ def _imm(graph, elig, k, cost_arr, budget, epsilon, delta, n_elig, seed, threads
     a = math.log(2.0 * rounds / delta)  # δ/2 for the bound, split over the rounds
     lb = float(k)  # every seed reaches at least itself
     size = max(1024, math.ceil(lam_star / n / 8))
-    r1 = r2 = None
+    r1: _Sets | None = None
+    r2: _Sets | None = None
     for _ in range(rounds):
         r1 = _grow(graph, r1, size, seed * 2 + 1, threads)
         r2 = _grow(graph, r2, size, seed * 2 + 2, threads)
@@ -377,7 +409,19 @@ def _imm(graph, elig, k, cost_arr, budget, epsilon, delta, n_elig, seed, threads
     return final, seeds_idx, trace, lower, upper, _E - epsilon, _E - epsilon
 
 
-def _opim_c(graph, elig, k, cost_arr, budget, epsilon, delta, n_elig, seed, threads, on_progress):
+def _opim_c(
+    graph: DiffusionGraph,
+    elig: np.ndarray,
+    k: int,
+    cost_arr: np.ndarray | None,
+    budget: float | None,
+    epsilon: float,
+    delta: float,
+    n_elig: int,
+    seed: int,
+    threads: int | None,
+    on_progress: Callable[[str], None] | None,
+) -> tuple[_Sets, _Sets, list[int], list[dict[str, float]], float, float, float, float]:
     """OPIM-C (Tang et al. 2018): grow two independent RR collections until the certified
     ratio σ_l(S)/σ_u(OPT) reaches 1 − 1/e − ε."""
     n = graph.n
@@ -392,7 +436,8 @@ def _opim_c(graph, elig, k, cost_arr, budget, epsilon, delta, n_elig, seed, thre
     i_max = max(1, math.ceil(math.log2(max(theta_max / theta0, 2.0))))
     a = math.log(3.0 * i_max / delta)
     target = _E - epsilon
-    r1 = r2 = None
+    r1: _Sets | None = None
+    r2: _Sets | None = None
     trace: list[dict[str, float]] = []
     seeds_idx: list[int] = []
     lower = upper = ratio = 0.0

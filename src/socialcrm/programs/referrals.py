@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import ibis
 import pyarrow as pa
@@ -229,6 +230,18 @@ def claims_from_touches(ws: Workspace, touches: list[Touch], window_days: int) -
     return claims
 
 
+class AttributionJson(TypedDict):
+    """:meth:`AttributionReport.to_json`."""
+
+    rewarded: int
+    refused: dict[str, int]
+    already_decided: int
+    pending: int
+    duplicates_in_input: int
+    reward_total: float
+    currency: str
+
+
 @dataclass
 class AttributionReport:
     rewarded: int = 0
@@ -240,7 +253,7 @@ class AttributionReport:
     reward_total: float = 0.0
     currency: str = "USD"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> AttributionJson:
         return {
             "rewarded": self.rewarded,
             "refused": dict(sorted(self.refused.items())),
@@ -252,7 +265,19 @@ class AttributionReport:
         }
 
 
-def _orders_of(ws: Workspace, order_ids: list[str]) -> dict[str, dict]:
+class _Order(TypedDict):
+    """A claimed order's facts (:func:`_orders_of`)."""
+
+    order_id: str
+    customer_id: str | None
+    record: str | None
+    ordered_at: datetime
+    amount: float
+    currency: str
+    status: str
+
+
+def _orders_of(ws: Workspace, order_ids: list[str]) -> dict[str, _Order]:
     """Order facts with the buyer as a record (for self-referral) and as a person."""
     if not order_ids or not ws.warehouse.exists("orders"):
         return {}
@@ -345,7 +370,7 @@ def attribute(
 
 
 def _refusal(
-    c: Claim, o: dict | None, referrer: str | None, referrer_person: dict[str, str]
+    c: Claim, o: _Order | None, referrer: str | None, referrer_person: dict[str, str]
 ) -> tuple[str | None, str | None]:
     if referrer is None:
         return "unknown_code", f"{c.source}: {REASONS['unknown_code']}: {c.code}"
@@ -378,7 +403,31 @@ def ledger(
     return list(s.scalars(q))
 
 
-def leaderboard(s: Session, top: int = 10, persons: Mapping[str, str] | None = None) -> list[dict]:
+class _Tally(TypedDict):
+    person_id: str
+    records: list[str]
+    referred_sales: int
+    referred_revenue: float
+    rewards: float
+    refused: int
+
+
+class LeaderboardRow(TypedDict):
+    """One referrer (a person) on :func:`leaderboard`."""
+
+    rank: int
+    referrer_id: str
+    person_id: str
+    records: list[str]
+    referred_sales: int
+    referred_revenue: float
+    rewards: float
+    refused: int
+
+
+def leaderboard(
+    s: Session, top: int = 10, persons: Mapping[str, str] | None = None
+) -> list[LeaderboardRow]:
     """Referrers by rewards earned, then referred sales; refusals shown beside them.
 
     With ``persons`` (record -> resolved person, see :func:`referrer_persons`) a person
@@ -400,7 +449,7 @@ def leaderboard(s: Session, top: int = 10, persons: Mapping[str, str] | None = N
         .group_by(ReferralEntry.referrer_id)
     )
     persons = persons or {}
-    by_person: dict[str, dict] = {}
+    by_person: dict[str, _Tally] = {}
     for r in s.execute(q):
         rec = r.referrer_id
         person = persons.get(rec, rec)
@@ -416,20 +465,20 @@ def leaderboard(s: Session, top: int = 10, persons: Mapping[str, str] | None = N
         acc["refused"] += int(r.refused or 0)
     rows = [r for r in by_person.values() if r["referred_sales"] > 0]
     rows.sort(key=lambda r: (-r["rewards"], -r["referred_sales"], r["person_id"]))
-    out = []
-    for rank, r in enumerate(rows[:top], start=1):
-        records = sorted(r["records"])
+    out: list[LeaderboardRow] = []
+    for rank, t in enumerate(rows[:top], start=1):
+        records = sorted(t["records"])
         out.append(
             {
                 "rank": rank,
                 # the person's own record when it holds a code, else their first record
-                "referrer_id": r["person_id"] if r["person_id"] in records else records[0],
-                "person_id": r["person_id"],
+                "referrer_id": t["person_id"] if t["person_id"] in records else records[0],
+                "person_id": t["person_id"],
                 "records": records,
-                "referred_sales": r["referred_sales"],
-                "referred_revenue": round(r["referred_revenue"], 2),
-                "rewards": round(r["rewards"], 2),
-                "refused": r["refused"],
+                "referred_sales": t["referred_sales"],
+                "referred_revenue": round(t["referred_revenue"], 2),
+                "rewards": round(t["rewards"], 2),
+                "refused": t["refused"],
             }
         )
     return out
@@ -440,4 +489,4 @@ def referrer_persons(ws: Workspace, s: Session) -> dict[str, str]:
     ids = s.scalars(
         select(ReferralEntry.referrer_id).where(ReferralEntry.referrer_id.is_not(None)).distinct()
     )
-    return people(ws, list(ids))
+    return people(ws, [i for i in ids if i is not None])  # the query excludes None

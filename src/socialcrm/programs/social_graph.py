@@ -98,9 +98,11 @@ def reshare_probabilities(
     """
     if prior_strength < 0:
         raise ValueError("prior_strength must be non-negative")
-    indeg = edges.groupby("target")["source"].transform("size").to_numpy(dtype=float)
+    indeg: np.ndarray = edges.groupby("target")["source"].transform("size").to_numpy(dtype=float)
     prior = 1.0 / indeg
-    a_u = edges["source"].map(posts.set_index("node")["posts"]).fillna(0).to_numpy(float)
+    a_u: np.ndarray = (
+        edges["source"].map(posts.set_index("node")["posts"]).fillna(0).to_numpy(float)
+    )
     # a reshare is one of u's posts propagated; never more than u's posts
     a_uv = np.minimum(edges["reshares"].to_numpy(float), np.maximum(a_u, 0))
     a_u = np.maximum(a_u, a_uv)

@@ -85,7 +85,7 @@ def export_csv(table: pa.Table, path: Path) -> int:
     """Write the audience as CSV with a header; returns the rows written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(table, path)
-    return table.num_rows
+    return int(table.num_rows)  # pyarrow has no types: num_rows is Any
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import ibis
 from ibis.expr import types as ir
@@ -89,7 +90,7 @@ def _condition(where: str, raw: object) -> Condition:
     return Condition(raw[0], op, value)
 
 
-def _rules(doc: dict, key: str) -> tuple[Rule, ...]:
+def _rules(doc: dict[str, Any], key: str) -> tuple[Rule, ...]:
     out = []
     for i, r in enumerate(doc.get(key, [])):
         where = f"{key} #{i + 1} ({r.get('name', '?')})"
