@@ -27,7 +27,7 @@ replaces whole rows instead. See :func:`ingest_file`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from socialcrm.store.readers import (
     Format,
+    RawChunk,
     ReadError,
     ReadOptions,
     detect_format,
@@ -48,7 +49,7 @@ from socialcrm.store.readers import (
     shorten,
 )
 from socialcrm.store.schemas import REJECTS, TableSchema, input_table
-from socialcrm.store.validate import ChunkValidator
+from socialcrm.store.validate import ChunkValidator, RejectRow
 from socialcrm.store.warehouse import Transaction
 from socialcrm.store.workspace import Workspace
 
@@ -199,7 +200,15 @@ def _check_header(schema: TableSchema, path: Path, names: list[str], report: Ing
     report.ignored_columns = sorted(present - set(schema.column_names))
 
 
-def _stage(ws, schema, path, chunks, scratch, report, options: ReadOptions):
+def _stage(
+    ws: Workspace,
+    schema: TableSchema,
+    path: Path,
+    chunks: Iterator[RawChunk],
+    scratch: Path,
+    report: IngestReport,
+    options: ReadOptions,
+) -> tuple[Path, Path]:
     """Validate every chunk; write good rows and rejects to scratch Parquet files."""
     accepted_file = scratch / "accepted.parquet"
     rejects_file = scratch / "rejects.parquet"
@@ -242,13 +251,13 @@ def _stage(ws, schema, path, chunks, scratch, report, options: ReadOptions):
     return accepted_file, rejects_file
 
 
-def _raw_texts(lines: pa.ChunkedArray, chunk) -> pa.Array:
+def _raw_texts(lines: pa.ChunkedArray, chunk: RawChunk) -> pa.Array:
     """The verbatim text of each accepted row, found by its line in the chunk."""
     where = pc.index_in(lines, value_set=pa.array(chunk.lines, pa.int64()))
     return pa.array(chunk.raw, pa.string()).take(where)
 
 
-def _rejects_table(table: str, file: str, rejects, now: datetime) -> pa.Table:
+def _rejects_table(table: str, file: str, rejects: list[RejectRow], now: datetime) -> pa.Table:
     lines, fields, reasons, raws = zip(*rejects, strict=True)
     n = len(lines)
     return pa.table(
@@ -265,7 +274,7 @@ def _rejects_table(table: str, file: str, rejects, now: datetime) -> pa.Table:
     )
 
 
-def _remember(report: IngestReport, rejects) -> None:
+def _remember(report: IngestReport, rejects: list[RejectRow]) -> None:
     room = REPORTED_REJECTS - len(report.rejects)
     for line, fld, reason, _ in rejects[: max(room, 0)]:
         report.rejects.append(Reject(line, fld, reason))
@@ -294,7 +303,9 @@ def _reject_repeated_keys(
             SELECT s._line, s._raw, f._first FROM {src} s JOIN firsts f USING ({keys})
             WHERE s._line <> f._first"""
         )
-        n = con.execute("SELECT count(*) FROM repeats").fetchone()[0]
+        counted = con.execute("SELECT count(*) FROM repeats").fetchone()
+        assert counted is not None  # count(*) always gives one row
+        n = counted[0]
         if not n:
             return staged, []
         con.execute(

@@ -544,7 +544,7 @@ def _csv_header(
     rest: Iterator[Line],
     on_bytes: Callable[[int], None] | None,
     options: ReadOptions,
-):
+) -> tuple[list[str], _Lines, Iterator[list[str]]]:
     """The column names, and the line source and reader positioned after the header."""
     delimiter = options.delimiter
     if delimiter is None:
@@ -717,7 +717,8 @@ def _parquet_chunks(
             col = pc.if_else(col, "true", "false")
         elif not pa.types.is_string(col.type):
             col = col.cast(pa.string())
-        return col.to_pylist()
+        out: list[str | None] = col.to_pylist()
+        return out
 
     def chunks() -> Iterator[RawChunk]:
         first = 1

@@ -7,6 +7,7 @@ chunk, so a 10-million-row file never becomes 10 million Python objects at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -21,12 +22,18 @@ from socialcrm.store.schemas import IDENTITY_KINDS, PLATFORMS, Column, TableSche
 MAX_REASON_VALUE = 200
 """Most characters of a value that a reason quotes; longer ones are cut with '…'."""
 
+RejectRow = tuple[int, str | None, str, str]
+"""(line, field, reason, raw) of one rejected field; field is None for a broken row."""
+
+_Normaliser = Callable[[str, str | None], str | None]
+"""Normalises one value, given its context (the row's platform or kind)."""
+
 
 @dataclass
 class ChunkResult:
     accepted: pa.Table
     """Typed rows in the schema's column order, plus ``_line``."""
-    rejects: list[tuple[int, str | None, str, str]]
+    rejects: list[RejectRow]
     """(line, field, reason, raw) for every failed field, structural rejects included."""
     rejected_rows: int
 
@@ -73,7 +80,9 @@ class ChunkValidator:
         self.con.close()
 
     # -- normalisation in Python (per distinct value) ------------------------------------
-    def _normalise(self, chunk: RawChunk) -> tuple[dict[str, list[str | None]], list[list]]:
+    def _normalise(
+        self, chunk: RawChunk
+    ) -> tuple[dict[str, list[str | None]], list[tuple[str, list[str | None]]]]:
         n = len(chunk)
         cols: dict[str, list[str | None]] = {}
         errors: dict[str, list[str | None]] = {}
@@ -103,9 +112,11 @@ class ChunkValidator:
             raw = chunk.columns.get("raw_value") or [None] * n
             orig = chunk.columns.get("value") or [None] * n
             cols["raw_value"] = [r if r else o for r, o in zip(raw, orig, strict=True)]
-        return cols, [[name, errs] for name, errs in errors.items()]
+        return cols, [(name, errs) for name, errs in errors.items()]
 
-    def _normaliser(self, col: Column, platforms, kinds):
+    def _normaliser(
+        self, col: Column, platforms: list[str | None] | None, kinds: list[str | None] | None
+    ) -> _Normaliser | None:
         region = self.phone_region
         if self.schema.name == "identities" and col.name == "value":
             return lambda v, kind: (
@@ -207,7 +218,7 @@ class ChunkValidator:
         ]
 
     def validate(self, chunk: RawChunk) -> ChunkResult:
-        rejects: list[tuple[int, str | None, str, str]] = [
+        rejects: list[RejectRow] = [
             (line, None, reason, raw) for line, reason, raw in chunk.structural
         ]
         n = len(chunk)
@@ -345,7 +356,9 @@ def _typed(col: Column, c: str, decimal: str = ".") -> tuple[str, str | None]:
     raise AssertionError(col.type)
 
 
-def _map_cached(values, fn, context):
+def _map_cached(
+    values: list[str | None], fn: _Normaliser, context: list[str | None] | None
+) -> tuple[list[str | None], list[str | None]]:
     """Apply ``fn(value, context)`` once per distinct (value, context); collect reasons."""
     cache: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
     out: list[str | None] = []

@@ -108,7 +108,7 @@ class Warehouse:
 
     def tables(self) -> list[TableInfo]:
         """Every table with its row count, from Parquet footers (no scan)."""
-        infos = []
+        infos: list[TableInfo] = []
         if not self.root.exists():
             return infos
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
@@ -276,6 +276,7 @@ class Warehouse:
         for path, entries in self._journals():
             if name in entries:
                 previous, new = entries[name]
+                assert new is not None  # journals always name the new version (see commit)
                 if self._pointer(name) == previous and (self.root / name / new).is_dir():
                     self._publish(name, new, previous)
             if all(self._pointer(t) != prev for t, (prev, _) in entries.items()):
@@ -437,7 +438,7 @@ class Transaction:
                     coerce_timestamps="us",
                     allow_truncated_timestamps=True,
                 )
-                rows = data.num_rows
+                rows: int = data.num_rows
             else:
                 rows = self._wh._engine().write_parquet(data, new_dir)
         return rows

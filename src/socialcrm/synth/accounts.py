@@ -142,7 +142,8 @@ def _finish(
 
 def _instance_weights() -> np.ndarray:
     w = np.array([0.4, 0.12, 0.1, 0.1, 0.1, 0.06, 0.07, 0.05])[: len(MASTODON_INSTANCES)]
-    return w / w.sum()
+    out: np.ndarray = w / w.sum()
+    return out
 
 
 def _choose_platforms(

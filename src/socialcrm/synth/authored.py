@@ -223,14 +223,14 @@ def _describe(
         keys = [i[0] for i in phrases.IDEAS]
         choice = rng.integers(0, len(keys), len(sug))
         idea[sug] = sarr(keys)[choice]
-        for j, (_key, topic, scope, _texts) in enumerate(phrases.IDEAS):
+        for j, (_key, idea_aspect, scope, _texts) in enumerate(phrases.IDEAS):
             m = sug[choice == j]
             if scope == "brand":
                 entity_kind[m] = 1
                 product[m] = -1
                 company[m] = 0
             else:
-                fits = [i for i, p in enumerate(ctx.cat.products) if topic in p.aspects]
+                fits = [i for i, p in enumerate(ctx.cat.products) if idea_aspect in p.aspects]
                 ok = np.isin(product[m], fits) & (entity_kind[m] == 0)
                 product[m[~ok]] = np.asarray(fits)[rng.integers(0, len(fits), int((~ok).sum()))]
                 entity_kind[m] = 0
@@ -238,8 +238,8 @@ def _describe(
     if aspect is None:
         aspect = _aspects(ctx, entity_kind, product, lang)
     has_idea = idea != ""
-    for key, topic, _scope, _texts in phrases.IDEAS:
-        aspect[idea == key] = topic
+    for key, idea_aspect, _scope, _texts in phrases.IDEAS:
+        aspect[idea == key] = idea_aspect
     aspect2 = _second_aspect(ctx, aspect, entity_kind, product)
 
     tidx = ctx.posts_bank.choose(rng, lang, intent, sentiment)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Catalogue:
     communities: tuple[str, ...]
 
 
-def _company(d: dict) -> Company:
+def _company(d: dict[str, Any]) -> Company:
     return Company(d["name"], tuple(d["aliases"]), tuple(d["hashtags"]), dict(d["handles"]))
 
 

@@ -9,6 +9,7 @@ vectorised pass, with the community structure that influence analysis has to fin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,9 @@ class Graph:
         return len(self.follower)
 
 
-def _sampler(group: np.ndarray, weight: np.ndarray, members: np.ndarray, n_groups: int):
+def _sampler(
+    group: np.ndarray, weight: np.ndarray, members: np.ndarray, n_groups: int
+) -> Callable[[np.random.Generator, np.ndarray], np.ndarray]:
     """Draw members of a group with probability proportional to weight."""
     order = members[np.argsort(group[members], kind="stable")]
     g_sorted = group[order]
@@ -77,7 +80,7 @@ def make_graph(accounts: Accounts, persons: Persons, seed: int) -> Graph:
     eng = np.where(accounts.person >= 0, persons.engagement[accounts.person.clip(0)], 0.3)
 
     # Out-degree per account.
-    deg = np.zeros(n)
+    deg: np.ndarray = np.zeros(n)
     m = kind == CUSTOMER
     deg[m] = rng.lognormal(np.log(6.0), 0.9, m.sum()) * (0.5 + eng[m])
     m = kind == BYSTANDER
@@ -108,9 +111,9 @@ def make_graph(accounts: Accounts, persons: Persons, seed: int) -> Graph:
 
     # The brand's and competitors' audiences, and whom the brand follows.
     company = np.flatnonzero(np.isin(kind, [BRAND, COMPETITOR]))
-    comp_of = {}
-    for c in company:
-        comp_of.setdefault(int(plat[c]), []).append(int(c))
+    comp_of: dict[int, list[int]] = {}
+    for co in company:
+        comp_of.setdefault(int(plat[co]), []).append(int(co))
     extra_src, extra_dst = [], []
     p_follow = {CUSTOMER: (0.12, 0.10), BYSTANDER: (0.08, 0.12), AMPLIFIER: (0.5, 0.4)}
     for p_idx, cs in comp_of.items():

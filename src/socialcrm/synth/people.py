@@ -53,7 +53,10 @@ class Persons:
 
 def _skewed_index(rng: np.random.Generator, sizes: np.ndarray, power: float = 1.6) -> np.ndarray:
     """Index in ``[0, size)`` where the first entries of each list are more common."""
-    return np.minimum((rng.random(len(sizes)) ** power * sizes).astype(np.int64), sizes - 1)
+    out: np.ndarray = np.minimum(
+        (rng.random(len(sizes)) ** power * sizes).astype(np.int64), sizes - 1
+    )
+    return out
 
 
 def _choose_from_lists(
@@ -62,7 +65,8 @@ def _choose_from_lists(
     flat = sarr([x for lst in lists for x in lst])
     sizes = np.array([len(lst) for lst in lists])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    return flat[offsets[which] + _skewed_index(rng, sizes[which], power)]
+    out: np.ndarray = flat[offsets[which] + _skewed_index(rng, sizes[which], power)]
+    return out
 
 
 def postcodes(rng: np.random.Generator, country: np.ndarray, prefix: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ names and the template banks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -131,7 +132,10 @@ class PostContext:
 
 
 def mix(
-    rng: np.random.Generator, groups: np.ndarray, table: dict, labels: tuple[str, ...]
+    rng: np.random.Generator,
+    groups: np.ndarray,
+    table: Mapping[int, Sequence[float]] | Mapping[str, Sequence[float]],
+    labels: tuple[str, ...],
 ) -> np.ndarray:
     out = np.full(len(groups), "", dtype=S)
     for g, p in table.items():

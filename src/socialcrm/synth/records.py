@@ -58,7 +58,8 @@ def _maybe(rng: np.random.Generator, n: int, p: np.ndarray | float) -> np.ndarra
 def _by_source(
     source: np.ndarray, shop: float, newsletter: float, loyalty: float, support: float
 ) -> np.ndarray:
-    return np.array([shop, newsletter, loyalty, support])[source]
+    out: np.ndarray = np.array([shop, newsletter, loyalty, support])[source]
+    return out
 
 
 def person_platforms(accounts: Accounts, n_persons: int) -> list[np.ndarray]:
@@ -241,7 +242,7 @@ def _customer_columns(
     cols["preferred_channel"] = sarr(CHANNELS)[channel]
     miss["preferred_channel"] = ~_maybe(rng, m, _by_source(source, 0.5, 0.3, 0.7, 0.4))
 
-    sites = np.full(m, "", dtype=S)
+    sites: np.ndarray = np.full(m, "", dtype=S)
     for p, h in enumerate(has):
         said = h[person] & _maybe(rng, m, 0.85)
         sites = np.where(

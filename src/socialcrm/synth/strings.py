@@ -47,7 +47,7 @@ def fill(pattern: str, slots: dict[str, np.ndarray | str], n: int) -> np.ndarray
         pos = m.end()
     if pos < len(pattern):
         pieces.append(pattern[pos:])
-    out = np.full(n, "", dtype=S)
+    out: np.ndarray = np.full(n, "", dtype=S)
     for p in pieces:
         out = np.strings.add(out, p if isinstance(p, str) else sarr(p))
     return out
@@ -58,7 +58,10 @@ def slot_names(pattern: str) -> list[str]:
 
 
 def pick(
-    rng: np.random.Generator, options: Sequence[str], n: int, p: Sequence[float] | None = None
+    rng: np.random.Generator,
+    options: Sequence[str],
+    n: int,
+    p: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     return sarr(np.asarray(options, dtype=object)[rng.choice(len(options), n, p=p)])
 
@@ -70,13 +73,15 @@ def zpad(values: np.ndarray, width: int) -> np.ndarray:
 def map_unique(values: np.ndarray, fn: Callable[[str], str]) -> np.ndarray:
     """Apply a Python function once per distinct value (names and streets repeat a lot)."""
     codes, uniq = pd.factorize(np.asarray(values, dtype=object))
-    return sarr([fn(u) for u in uniq])[codes]
+    out: np.ndarray = sarr([fn(u) for u in uniq])[codes]
+    return out
 
 
 def duplicated(values: np.ndarray) -> np.ndarray:
     """True for every repeat of an earlier value (hash-based; sorting strings is slow)."""
     arr = values if values.dtype.kind in "iub" else np.asarray(values, dtype=object)
-    return pd.Series(arr).duplicated().to_numpy()
+    out: np.ndarray = pd.Series(arr).duplicated().to_numpy()
+    return out
 
 
 def fold_ascii(text: str) -> str:

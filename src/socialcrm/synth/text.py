@@ -48,7 +48,8 @@ class TemplateBank:
 
     def has(self, lang: np.ndarray, intent: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
         rows, inverse = _distinct_rows(lang, intent, sentiment)
-        return np.array([tuple(map(str, r)) in self.groups for r in rows], bool)[inverse]
+        out: np.ndarray = np.array([tuple(map(str, r)) in self.groups for r in rows], bool)[inverse]
+        return out
 
     def choose(
         self, rng: np.random.Generator, lang: np.ndarray, intent: np.ndarray, sentiment: np.ndarray
@@ -58,9 +59,10 @@ class TemplateBank:
         start = np.array([self.groups[(str(a), str(b), str(c))][0] for a, b, c in rows])
         count = np.array([self.groups[(str(a), str(b), str(c))][1] for a, b, c in rows])
         u = rng.random(len(lang))
-        return start[inverse] + np.minimum(
+        out: np.ndarray = start[inverse] + np.minimum(
             (u * count[inverse]).astype(np.int64), count[inverse] - 1
         )
+        return out
 
 
 def _distinct_rows(*cols: np.ndarray) -> tuple[list[tuple[str, ...]], np.ndarray]:
@@ -115,9 +117,10 @@ class ClauseBank:
         ai = aspect_index(aspect)
         g = (li * len(ASPECTS) + ai) * len(POLARITIES) + POLARITIES.index(polarity)
         u = rng.random(len(g))
-        return self.text[
+        out: np.ndarray = self.text[
             self.start[g] + np.minimum((u * self.count[g]).astype(np.int64), self.count[g] - 1)
         ]
+        return out
 
 
 def lang_index(lang: np.ndarray) -> np.ndarray:
@@ -172,7 +175,11 @@ def fill_templates(
             text[m] = np.strings.replace(text[m], "{" + slot + "}", values_for(m))
 
     for pol in POLARITIES:
-        apply(pol, lambda m, pol=pol: clauses.pick(rng, s.lang[m], s.aspect[m], pol))
+
+        def clause(m: np.ndarray, pol: str = pol) -> np.ndarray:
+            return clauses.pick(rng, s.lang[m], s.aspect[m], pol)
+
+        apply(pol, clause)
     apply("pos2", lambda m: clauses.pick(rng, s.lang[m], s.aspect2[m], "pos"))
     apply("neg2", lambda m: clauses.pick(rng, s.lang[m], s.aspect2[m], "neg"))
     apply("idea", lambda m: _idea_texts(s.lang[m], s.idea[m]))
@@ -183,7 +190,12 @@ def fill_templates(
     apply("e", lambda m: emoji(rng, s.sentiment[m], sarcastic[m]))
     if s.extra:
         for name, values in s.extra.items():
-            apply(name, lambda m, values=values: values[m])
+
+            def given(m: np.ndarray, values: np.ndarray = values) -> np.ndarray:
+                out: np.ndarray = values[m]
+                return out
+
+            apply(name, given)
     for name in ("p", "b", "c"):
         values = getattr(s, name)
         m = np.strings.find(text, "{" + name + "}") >= 0

@@ -294,7 +294,7 @@ def reshares(ctx: PostContext, posts: Batch, start_offset: int) -> Batch:
     act_post = act_root.copy()
     act_acc = posts.author[act_root]
     act_at = posts.at[act_root]
-    seen = set()
+    seen: set[int] = set()
     next_index = start_offset
     for gen in range(5):
         if not len(act_root):

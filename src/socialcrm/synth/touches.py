@@ -166,7 +166,7 @@ def make_touches(
     unsub = flag & delivered
     unsub_at = np.where(opened, open_at, deliver_at + 3600) + rng.integers(20, 600, n)
 
-    parts = [
+    parts: list[tuple[np.ndarray, np.ndarray | int, np.ndarray]] = [
         (np.arange(n), np.full(n, SENT), sent_at),
         (np.flatnonzero(delivered), DELIVERED, deliver_at[delivered]),
         (np.flatnonzero(bounce), BOUNCE, (sent_at + 60)[bounce]),

@@ -60,7 +60,8 @@ class SparkEngine(Engine):
     @property
     def session(self) -> SparkSession:
         """The engine's Spark session (started on first use), for Spark-native libraries."""
-        return self.con._session  # type: ignore[attr-defined]
+        session: SparkSession = self.con._session  # the backend is untyped (ibis)
+        return session
 
     def _read_parquet(self, directory: Path) -> ir.Table:
         return self.con.read_parquet(str(directory))
@@ -100,7 +101,8 @@ def spark_splink(spark: SparkSession, workdir: Path | None = None) -> Iterator[S
     spark.conf.set(coalesce, "false")
     try:
         yield SplinkBackend(
-            lambda: SparkAPI(spark_session=spark, break_lineage_method="parquet"),
+            # splink's SparkAPI.__init__ has no annotations
+            lambda: SparkAPI(spark_session=spark, break_lineage_method="parquet"),  # type: ignore[no-untyped-call]
             lambda t: _to_spark(spark, t),
         )
     finally:

@@ -43,7 +43,9 @@ def overview(rm: ReadModel) -> dict[str, Any]:
     return out
 
 
-def influencers(rm: ReadModel, limit: int = 100, amplifiers_only: bool = False) -> list[dict]:
+def influencers(
+    rm: ReadModel, limit: int = 100, amplifiers_only: bool = False
+) -> list[dict[str, Any]]:
     """The amplifier roster: customer_influence joined to names, most influential first."""
     if not rm.exists("customer_influence"):
         return []

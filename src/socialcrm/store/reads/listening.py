@@ -14,7 +14,9 @@ POST_COLUMNS = (
 )
 
 
-def daily(rm: ReadModel, dimension: str = "all", key: str | None = None, days: int = 120) -> list:
+def daily(
+    rm: ReadModel, dimension: str = "all", key: str | None = None, days: int = 120
+) -> list[dict[str, Any]]:
     """Posts, sentiment and negative share per day for one listening dimension."""
     if not rm.exists("listening_daily"):
         return []

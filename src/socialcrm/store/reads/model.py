@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import duckdb
 import numpy as np
@@ -154,7 +154,18 @@ class ReadModel:
             return set()
         return {r[0] for r in self.rows(f"DESCRIBE SELECT * FROM {self.source(name)}", raw=True)}
 
-    def rows(self, sql: str, params: Sequence[Any] = (), *, raw: bool = False) -> list[Any]:
+    @overload
+    def rows(
+        self, sql: str, params: Sequence[Any] = (), *, raw: Literal[False] = False
+    ) -> list[dict[str, Any]]: ...
+    @overload
+    def rows(
+        self, sql: str, params: Sequence[Any] = (), *, raw: Literal[True]
+    ) -> list[tuple[Any, ...]]: ...
+    def rows(
+        self, sql: str, params: Sequence[Any] = (), *, raw: bool = False
+    ) -> list[dict[str, Any]] | list[tuple[Any, ...]]:
+        """Rows of ``sql`` as dicts by column name, or as tuples with ``raw``."""
         cur = self._con.cursor()
         try:
             result = cur.execute(sql, list(params))
@@ -356,7 +367,8 @@ class ReadModel:
         if index is None or found is None or (i := index.pos.get(customer_id)) is None:
             return []
         start, end = int(found.offsets[i]), int(found.offsets[i + 1])
-        return found.table.slice(start, min(end - start, limit)).to_pylist()
+        rows: list[dict[str, Any]] = found.table.slice(start, min(end - start, limit)).to_pylist()
+        return rows
 
 
 @dataclass(frozen=True)
@@ -592,7 +604,7 @@ class CustomerIndex:
     def rows(self, positions: np.ndarray, *, full: bool = False) -> list[dict[str, Any]]:
         """Rows at ``positions``: the list's summary columns, or every column (the 360)."""
         table = self.table if full else self.summary
-        out = table.take(pa.array(positions, type=pa.int64())).to_pylist()
+        out: list[dict[str, Any]] = table.take(pa.array(positions, type=pa.int64())).to_pylist()
         if full:
             for r in out:
                 del r["name_lc"]
