@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +56,15 @@ DECISIONS_SCHEMA = pa.schema(
 )
 """A person's verdict on a pair (``match`` or ``no_match``); the latest one per pair wins
 and overrides the model and the rules."""
+
+
+class _LineageEvent(TypedDict):
+    """A row of :data:`LINEAGE_SCHEMA` before its ``at``."""
+
+    event: str
+    customer_id: str
+    other_id: str
+    records: int
 
 
 @dataclass
@@ -110,7 +120,7 @@ def cluster_links(
     edges: dict[tuple[int, int], float] = {}
     for a, b, p in zip(left, right, prob, strict=True):
         key = tuple(sorted((a, b)))
-        verdict = decided.get(key)  # type: ignore[arg-type]
+        verdict = decided.get(key)
         if verdict == "no_match" or (verdict is None and p < threshold):
             continue
         if a in index and b in index:
@@ -173,16 +183,16 @@ def _assign(
     old_id: dict[str, str],
     old_since: dict[str, datetime],
     now: datetime,
-) -> tuple[list[str], list[datetime], list[dict]]:
+) -> tuple[list[str], list[datetime], list[_LineageEvent]]:
     """Give each component an id: its oldest previous id if it can keep one, else the id
     of its oldest record; record merges and splits."""
     n = len(ids)
     out: list[str] = [""] * n
     since: list[datetime] = [now] * n
-    events: list[dict] = []
+    events: list[_LineageEvent] = []
     # who claims each previous id, and with how many of its former records
     claims: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    comp_prev: dict[int, Counter] = {}
+    comp_prev: dict[int, Counter[str]] = {}
     for comp, idx in members.items():
         prev = Counter(old_id[ids[i]] for i in idx if ids[i] in old_id)
         comp_prev[comp] = prev

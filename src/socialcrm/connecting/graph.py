@@ -11,6 +11,7 @@ handles stay anonymous nodes: nothing here ties them to her record.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import ibis
 from ibis.expr import types as ir
@@ -51,12 +52,13 @@ def reference_time(ws: Workspace) -> datetime | None:
     """The moment ages are measured from: the latest post (deterministic, unlike now())."""
     if not ws.warehouse.exists("posts"):
         return None
-    value = ws.engine.execute(ws.warehouse.table("posts").created_at.max())
+    # a scalar expression: a pandas Timestamp, a datetime, NaT or None
+    value: Any = ws.engine.execute(ws.warehouse.table("posts").created_at.max())
     if value is None or value != value:  # None or NaT: no posts
         return None
-    value = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    latest: datetime = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
     # Spark hands back naive timestamps in its session zone, which we set to UTC
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return latest if latest.tzinfo else latest.replace(tzinfo=UTC)
 
 
 def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.Table:
@@ -147,7 +149,7 @@ def node_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir
     )
 
 
-def node_id(platform: ir.StringValue, handle: ir.StringValue, customer: ir.StringValue):
+def node_id(platform: ir.StringValue, handle: ir.StringValue, customer: ir.StringValue) -> ir.Value:
     return ibis.cases((customer.notnull(), "c:" + customer), else_="h:" + platform + ":" + handle)
 
 

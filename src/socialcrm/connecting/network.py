@@ -30,7 +30,7 @@ class Network:
 
     @property
     def n(self) -> int:
-        return self.graph.vcount()
+        return int(self.graph.vcount())
 
 
 def build(edges: pa.Table, nodes: pa.Array | None = None) -> Network:
@@ -97,7 +97,8 @@ def _relabel_by_size(membership: np.ndarray) -> np.ndarray:
     order = np.lexsort((first, -counts))
     remap = np.empty(labels.max() + 1, np.int64)
     remap[labels[order]] = np.arange(len(labels))
-    return remap[membership]
+    relabelled: np.ndarray = remap[membership]
+    return relabelled
 
 
 def participation(g: ig.Graph, membership: np.ndarray) -> np.ndarray:
@@ -118,7 +119,7 @@ def participation(g: ig.Graph, membership: np.ndarray) -> np.ndarray:
     np.add.at(per, (el[:, 1], membership[el[:, 0]]), w)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = per / k[:, None]
-    out = 1.0 - np.nansum(share**2, axis=1)
+    out: np.ndarray = 1.0 - np.nansum(share**2, axis=1)
     out[k == 0] = 0.0
     return out
 

@@ -13,13 +13,14 @@ its match weight (log2 Bayes factor), so a person can see *why* two records were
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,13 @@ from socialcrm.connecting.records import NAME_COLUMNS, is_handle_column, matchin
 from socialcrm.store.engine import SplinkBackend, local_splink, local_sql
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from splink import Linker, SettingsCreator
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
+    from splink.internals.comparison_creator import ComparisonCreator
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
+    from splink.internals.splink_dataframe import SplinkDataFrame
+
     from socialcrm.store.engine import Engine, LocalSQL
 
 LINKS_SCHEMA = pa.schema(
@@ -45,6 +53,22 @@ LINKS_SCHEMA = pa.schema(
 or ``review``; ``explanation`` lists the fields' agreement levels and match weights."""
 
 Progress = Callable[[str], None]
+
+
+# The few Splink methods used here that Splink leaves unannotated, as typed views of
+# its own objects (``linker.table_management``, ``linker.training``, a prediction).
+class _LabelTables(Protocol):
+    def register_labels_table(self, input_data: Any, overwrite: bool = ...) -> SplinkDataFrame: ...
+
+
+class _LabelTraining(Protocol):
+    def estimate_m_from_pairwise_labels(
+        self, labels_splinkdataframe_or_table_name: SplinkDataFrame | str
+    ) -> None: ...
+
+
+class _PandasFrame(Protocol):
+    def as_pandas_dataframe(self, limit: int | None = ...) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -86,10 +110,11 @@ def _quiet_splink() -> Iterator[None]:
         logger.setLevel(before)
 
 
-def _comparisons(cols: set[str]) -> list:
+def _comparisons(cols: set[str]) -> list[ComparisonCreator | dict[str, Any]]:
+    """As ``SettingsCreator(comparisons=...)`` takes them."""
     import splink.comparison_library as cl
 
-    comps = []
+    comps: list[ComparisonCreator | dict[str, Any]] = []
     for c in NAME_COLUMNS:
         if c in cols:
             comps.append(_name(c, cols))
@@ -112,7 +137,7 @@ def _comparisons(cols: set[str]) -> list:
     return comps
 
 
-def _email():
+def _email() -> ComparisonCreator:
     """Exact address, then exact local part. No fuzzy levels: local parts are usually
     made of the person's name, so a *similar* one mostly repeats the name evidence and
     would double-count it for namesakes (``jennifer.smith`` vs ``jennifer.smith80``)."""
@@ -130,7 +155,7 @@ def _email():
     )
 
 
-def _address(cols: set[str]):
+def _address(cols: set[str]) -> ComparisonCreator:
     """Street, city and postcode as *one* piece of evidence, from most to least precise.
 
     They are not independent — the same street line nearly implies the same city and
@@ -144,12 +169,12 @@ def _address(cols: set[str]):
         return all(x in cols for x in c)
 
     place = [cll.ExactMatchLevel(c) for c in ("postal_code", "city") if has(c)]
-    fuzzy_place = []
+    fuzzy_place: list[ComparisonLevelCreator] = []
     if has("postal_code"):
         fuzzy_place.append(cll.LevenshteinLevel("postal_code", 1))
     if has("city"):
         fuzzy_place.append(cll.LevenshteinLevel("city", 2))
-    levels: list = [
+    levels: list[ComparisonLevelCreator | dict[str, Any]] = [
         cll.And(*[cll.NullLevel(c) for c in ("address_line1", "city", "postal_code") if has(c)])
     ]
     if has("address_line1"):
@@ -178,7 +203,7 @@ def _address(cols: set[str]):
     return cl.CustomComparison(output_column_name="address", comparison_levels=levels)
 
 
-def _name(column: str, cols: set[str]):
+def _name(column: str, cols: set[str]) -> ComparisonCreator:
     """Jaro-Winkler levels as in Splink's NameComparison, plus a level for a name found
     in the *other* name field: given and family name written the wrong way round are
     common on forms, and per-field levels alone would score them as two disagreements."""
@@ -186,7 +211,7 @@ def _name(column: str, cols: set[str]):
     import splink.comparison_library as cl
 
     other = "last_name" if column == "first_name" else "first_name"
-    levels: list = [
+    levels: list[ComparisonLevelCreator | dict[str, Any]] = [
         cll.NullLevel(column),
         cll.ExactMatchLevel(column, term_frequency_adjustments=True),
         cll.JaroWinklerLevel(column, 0.92),
@@ -203,10 +228,12 @@ def _name(column: str, cols: set[str]):
     return cl.CustomComparison(output_column_name=column, comparison_levels=levels)
 
 
-def _blocking_rules(cols: set[str]) -> list:
+def _blocking_rules(cols: set[str]) -> list[BlockingRuleCreator | dict[str, Any]]:
     """Candidate pairs: several cheap rules, so that a typo in one field cannot hide a
-    match (each true pair needs to agree exactly on one rule's fields only)."""
+    match (each true pair needs to agree exactly on one rule's fields only). As
+    ``SettingsCreator(blocking_rules_to_generate_predictions=...)`` takes them."""
     from splink import block_on
+    from splink.blocking_rule_library import CustomRule
 
     wanted = [
         ("first_name", "last_name"),
@@ -226,19 +253,22 @@ def _blocking_rules(cols: set[str]) -> list:
     def base(col: str) -> str:
         return col.split("(", 1)[1].split(",", 1)[0] if "(" in col else col
 
-    rules = [block_on(*r) for r in wanted if all(base(c) in cols for c in r)]
+    rules: list[BlockingRuleCreator | dict[str, Any]] = [
+        block_on(*r) for r in wanted if all(base(c) in cols for c in r)
+    ]
     if all(c in cols for c in NAME_COLUMNS):
-        rules.append("l.first_name = r.last_name AND l.last_name = r.first_name")
+        # what Splink makes of a plain SQL string rule
+        rules.append(CustomRule("l.first_name = r.last_name AND l.last_name = r.first_name"))
     return rules
 
 
-def _prior_rules(cols: set[str]) -> list:
+def _prior_rules(cols: set[str]) -> list[str | BlockingRuleCreator]:
     """Pairs almost surely one person, to estimate how rare matches are (the prior):
     a shared email, or the same full name *and* birth date (a name alone is shared by
     namesakes, and would overstate the prior)."""
     from splink import block_on
 
-    rules = []
+    rules: list[str | BlockingRuleCreator] = []
     if "email" in cols:
         rules.append(block_on("email"))
     if {"first_name", "last_name", "birth_date"} <= cols:
@@ -248,14 +278,14 @@ def _prior_rules(cols: set[str]) -> list:
     return rules or [block_on(sorted(cols)[0])]
 
 
-def _training_blocks(cols: set[str]) -> list:
+def _training_blocks(cols: set[str]) -> list[BlockingRuleCreator]:
     from splink import block_on
 
     sets = [("first_name", "last_name"), ("birth_date",), ("email_user",)]
     return [block_on(*s) for s in sets if all(c in cols for c in s)]
 
 
-def _explain(row: dict, levels: dict[str, dict[int, str]]) -> tuple[str, float]:
+def _explain(row: dict[str, Any], levels: dict[str, dict[int, str]]) -> tuple[str, float]:
     parts, total = [], 0.0
     for col, labels in levels.items():
         gamma = row.get(f"gamma_{col}")
@@ -370,27 +400,29 @@ def resolve_records(
             labels = _labels(det, known_matches, prepared)
             if labels.num_rows >= opts.min_labels:
                 say("training: m from rule-linked pairs")
-                table = linker.table_management.register_labels_table(
-                    backend.table(labels), overwrite=True
-                )
+                tables: _LabelTables = linker.table_management
+                table = tables.register_labels_table(backend.table(labels), overwrite=True)
+                training: _LabelTraining = linker.training
                 _train(
                     notes,
                     "m from labels",
-                    lambda: linker.training.estimate_m_from_pairwise_labels(table),
+                    lambda: training.estimate_m_from_pairwise_labels(table),
                 )
             for block in [] if labels.num_rows >= opts.min_labels else _training_blocks(cols)[:3]:
                 say("training: EM")
                 _train(
                     notes,
                     "EM",
-                    lambda b=block: (
-                        linker.training.estimate_parameters_using_expectation_maximisation(
-                            b, fix_probability_two_random_records_match=True
-                        )
+                    functools.partial(
+                        linker.training.estimate_parameters_using_expectation_maximisation,
+                        block,
+                        fix_probability_two_random_records_match=True,
                     ),
                 )
             say("scoring pairs")
-            scored = linker.inference.predict(threshold_match_probability=opts.review_floor)
+            scored: _PandasFrame = linker.inference.predict(
+                threshold_match_probability=opts.review_floor
+            )
             pairs = scored.as_pandas_dataframe()
             levels = {
                 c.output_column_name: {
@@ -405,7 +437,11 @@ def resolve_records(
 
 
 def _estimate_u(
-    linker: Any, backend: SplinkBackend, settings: Any, prepared: pa.Table, opts: ResolveOptions
+    linker: Linker,
+    backend: SplinkBackend,
+    settings: SettingsCreator,
+    prepared: pa.Table,
+    opts: ResolveOptions,
 ) -> None:
     """u (chance agreement) from every pair of a seeded random sample of records.
 
@@ -487,7 +523,7 @@ def _train(notes: list[str], what: str, fn: Callable[[], object]) -> None:
         notes.append(f"{what} training skipped: {str(e).splitlines()[0][:200]}")
 
 
-def _model_links(pairs, levels: dict[str, dict[int, str]], det: pa.Table) -> pa.Table:
+def _model_links(pairs: pd.DataFrame, levels: dict[str, dict[int, str]], det: pa.Table) -> pa.Table:
     if len(pairs) == 0:
         return det
     left = pairs["record_id_l"].astype(str).to_numpy()

@@ -7,6 +7,8 @@ the reshare edges of cascades, and per-(handle, topic) counts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,6 +32,9 @@ from socialcrm.connecting.network import (
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import FOLLOWS, POSTS
 from socialcrm.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    import igraph as ig
 
 MIN_COMMUNITY = 3
 """Smaller groups (pairs, isolated handles) get community_id -1 instead of a row each."""
@@ -254,7 +259,7 @@ def _communities(
     ws: Workspace,
     scored: pd.DataFrame,
     handles: pd.DataFrame,
-    und,
+    und: ig.Graph,
     membership: np.ndarray,
     community: np.ndarray,
     modularity: float,

@@ -28,18 +28,21 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialcrm.config import Settings
 from socialcrm.outbound import outbox, webhooks
-from socialcrm.outbound.channel import ChannelError
+from socialcrm.outbound.channel import ChannelError, Sender
 from socialcrm.outbound.social import from_settings
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
 
 
-def run_once(db: Any, settings: Settings, connector: Any = None) -> dict[str, Any]:
+def run_once(db: AppDB, settings: Settings, connector: Sender | None = None) -> dict[str, Any]:
     """One pass: the outbox through the configured connector, then the webhooks.
 
     ``db`` is an :class:`~socialcrm.appdb.db.AppDB`; ``connector`` a
@@ -120,9 +123,9 @@ class Health:
 
 
 def _safe_pass(
-    db: Any,
+    db: AppDB,
     settings: Settings,
-    connector: Any = None,
+    connector: Sender | None = None,
     health: Health | None = None,
     interval: float = 0.0,
 ) -> dict[str, Any] | None:
@@ -137,13 +140,13 @@ def _safe_pass(
 
 
 def watch(
-    db: Any,
+    db: AppDB,
     settings: Settings,
     interval: float,
     *,
     stop: threading.Event | None = None,
     on_pass: Callable[[dict[str, Any] | None], None] | None = None,
-    connector: Any = None,
+    connector: Sender | None = None,
     passes: int | None = None,
 ) -> int:
     """Run a pass every ``interval`` seconds until ``stop`` is set (or ``passes`` ran);
@@ -171,14 +174,14 @@ class Scheduler:
     takes.
     """
 
-    def __init__(self, db: Any, settings: Settings, interval: float) -> None:
+    def __init__(self, db: AppDB, settings: Settings, interval: float) -> None:
         """Starts the loop in the running event loop."""
         self.passes = 0
         self.health = Health()
         self._stop = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._run(db, settings, interval))
 
-    async def _run(self, db: Any, settings: Settings, interval: float) -> None:
+    async def _run(self, db: AppDB, settings: Settings, interval: float) -> None:
         while not self._stop.is_set():
             # In a thread: the connectors and webhooks use blocking HTTP and database calls.
             await asyncio.to_thread(_safe_pass, db, settings, None, self.health, interval)
@@ -196,7 +199,7 @@ class Scheduler:
             log.warning("delivery pass still running at shutdown; left to its lease")
 
 
-def start(db: Any, settings: Settings) -> Scheduler | None:
+def start(db: AppDB, settings: Settings) -> Scheduler | None:
     """Start periodic delivery in the running event loop, or None when the interval is 0."""
     interval = settings.delivery_interval_seconds
     if interval <= 0:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ConversationMessage, OutboxItem, utcnow
@@ -91,11 +91,15 @@ def claim(s: Session, item_id: int, connector: str, owner: str, now: datetime,
     one change the row, and only that one posts it. A lease left by a worker that died
     expires, and the item is taken again (same idempotency key, so still posted once).
     """
-    r = s.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id, *_due(connector, now))
-        .values(lease_owner=owner, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
+    # an UPDATE's result is a CursorResult, which has the row count (SQLAlchemy's own advice)
+    r = cast(
+        "CursorResult[Any]",
+        s.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item_id, *_due(connector, now))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return r.rowcount == 1
 
@@ -169,6 +173,7 @@ def deliver(
         if not claim(s, item_id, connector.name, owner, at, timedelta(seconds=lease_seconds)):
             continue
         item = s.get(OutboxItem, item_id, populate_existing=True)
+        assert item is not None  # claimed just now in this transaction
         _settle(s, item, connector, max_attempts, clock(), _post(connector, item), out)
     return out
 
@@ -211,6 +216,7 @@ def deliver_pass(
                 continue
         with db.session() as s:
             item = s.get(OutboxItem, item_id)
+        assert item is not None  # claimed above; outbox items are never deleted
         result = _post(connector, item)
         with db.session() as s:
             item = s.get(OutboxItem, item_id)

@@ -121,7 +121,7 @@ class BlueskySender:
         self, base_url: str, handle: str, app_password: str,
         transport: httpx.BaseTransport | None = None,
     ) -> None:  # fmt: skip
-        self.account = handle
+        self.account: str | None = handle
         self._handle, self._password = handle, app_password
         self._client = httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=20)
         self._did: str | None = None

@@ -37,7 +37,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -173,7 +173,7 @@ def normalize_host(host: str) -> str:
     return str(ip) if ip is not None else h
 
 
-def allow_hosts_from_env(environ: Any = None) -> frozenset[str]:
+def allow_hosts_from_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     """The hosts in ``SOCIALCRM_OUTBOUND_ALLOW_HOSTS`` (comma-separated), normalized."""
     env = os.environ if environ is None else environ
     return _allow_set(env.get(ALLOW_HOSTS_ENV, ""))
@@ -251,11 +251,11 @@ def vet_host(
     for ip in addresses:
         if normalize_host(str(ip)) in allow:
             continue
-        why = address_problem(ip)
-        if why:
+        problem = address_problem(ip)
+        if problem:
             if lit is not None:
-                raise OutboundURLError(f"{host} is {why}; the app does not call it")
-            raise OutboundURLError(f"{host} resolves to {ip}, {why}; the app does not call it")
+                raise OutboundURLError(f"{host} is {problem}; the app does not call it")
+            raise OutboundURLError(f"{host} resolves to {ip}, {problem}; the app does not call it")
     return addresses
 
 

@@ -31,11 +31,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import CursorResult, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import (
@@ -55,6 +56,10 @@ from socialcrm.outbound.urls import (
     guarded_client,
     parse_outbound_url,
 )
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.config import Settings
 
 EVENT_TYPES = (
     "conversation.created",
@@ -189,17 +194,21 @@ def _insert_new(s: Session, model: Any, rows: list[dict[str, Any]], keys: list[s
     if not rows:
         return []
     dialect = s.get_bind().dialect.name
+    table = model.__table__
+    new: Insert
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as upsert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        new = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        new = postgresql_insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # the app database is SQLite or PostgreSQL; others insert plainly
-        return list(s.scalars(insert(model.__table__).returning(model.__table__.c.id), rows))
+        return list(s.scalars(insert(table).returning(table.c.id), rows))
     # One statement for all rows (executemany, "insertmanyvalues"): compiled once and
     # cached, where a multi-row .values(rows) would be compiled again for every batch.
-    table = model.__table__
-    stmt = upsert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
-    return list(s.scalars(stmt, rows))
+    return list(s.scalars(new.returning(table.c.id), rows))
 
 
 def emit(s: Session, type: str, key: str, payload: dict[str, Any]) -> WebhookEvent | None:
@@ -328,7 +337,7 @@ def fan_out(s: Session, batch: int = BATCH) -> int:
     return _until_done(lambda: _fan_out_batch(s, batch), batch)
 
 
-def _in_batches(db: Any, step: Callable[[Session, int], tuple[int, int]], batch: int) -> int:
+def _in_batches(db: AppDB, step: Callable[[Session, int], tuple[int, int]], batch: int) -> int:
     """Run ``step`` in a transaction of its own per batch until it reads a short batch.
 
     A batch holds SQLite's write lock only from its first write to its commit (about a
@@ -359,7 +368,7 @@ class Policy:
     timeout_seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Policy:
+    def from_settings(cls, settings: Settings) -> Policy:
         return cls(
             settings.webhook_backoff_seconds,
             settings.webhook_backoff_max_seconds,
@@ -397,7 +406,7 @@ def body_of(e: WebhookEvent, delivery_id: str) -> bytes:
 
 
 def deliver(
-    db: Any,
+    db: AppDB,
     policy: Policy,
     *,
     now: datetime | None = None,
@@ -475,11 +484,15 @@ def _free(at: datetime) -> tuple[Any, ...]:
 
 def _claim(s: Session, did: int, owner: str, at: datetime, lease_seconds: float) -> bool:
     """Take delivery ``did`` for this pass: one conditional UPDATE, so one pass wins."""
-    r = s.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == did, *_free(at))
-        .values(lease_owner=owner, lease_until=at + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
+    # an UPDATE's result is a CursorResult, which has the row count (SQLAlchemy's own advice)
+    r = cast(
+        "CursorResult[Any]",
+        s.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == did, *_free(at))
+            .values(lease_owner=owner, lease_until=at + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        ),
     )
     return r.rowcount == 1
 
@@ -508,6 +521,7 @@ def _prepare(s: Session, did: int, owner: str | None) -> _Request | None:
     if owner is not None and d.lease_owner != owner:
         return None  # our lease ran out and another pass took the delivery over
     e = s.get(WebhookEvent, d.event_id)
+    assert e is not None  # a delivery's event_id is a foreign key; events are never deleted
     body = body_of(e, d.delivery_id)
     headers = {
         "Content-Type": "application/json",
