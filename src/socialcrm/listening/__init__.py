@@ -13,14 +13,9 @@ also work on their own, on lists of texts or Arrow columns:
 from socialcrm.listening.dedupe import duplicate_groups
 from socialcrm.listening.intent import INTENTS, classify_intent
 from socialcrm.listening.language import detect_languages
-from socialcrm.listening.lexicon import LexiconAnalyzer
+from socialcrm.listening.lexicon import LABELS, LexiconAnalyzer
 from socialcrm.listening.mentions import Catalogue, find_mentions, mention_sentiment
-from socialcrm.listening.sentiment import (
-    LABELS,
-    EmbeddingAnalyzer,
-    SentimentAnalyzer,
-    get_analyzer,
-)
+from socialcrm.listening.sentiment import EmbeddingAnalyzer, SentimentAnalyzer, get_analyzer
 from socialcrm.listening.spam import post_reasons
 from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
 from socialcrm.listening.text import normalise, skeleton

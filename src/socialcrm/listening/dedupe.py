@@ -50,7 +50,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser: a bijective, well-mixed 64-bit hash (wrapping arithmetic)."""
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def minhash_signatures(skeletons: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +54,12 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+class Encoder(Protocol):
+    """What :meth:`EmbeddingCache.embed` needs: one vector per text (e.g. :class:`Embedder`)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 class Embedder:
     """Encodes texts with the bundled MiniLM model; the model loads on first use.
 
@@ -74,7 +80,8 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output
+        # no "Loading weights" bars in CLI output; transformers leaves it unannotated
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         model = SentenceTransformer(
             str(model_path()), device=self.device or default_device(), local_files_only=True
         )
@@ -160,7 +167,7 @@ class EmbeddingCache:
             offset += n
         return out
 
-    def embed(self, keys: Sequence[str], texts: Sequence[str], embedder: Any) -> np.ndarray:
+    def embed(self, keys: Sequence[str], texts: Sequence[str], embedder: Encoder) -> np.ndarray:
         """Vectors for ``texts``: from the cache where the same key and text were seen,
         otherwise computed by ``embedder.encode`` and added to the cache."""
         if len(keys) != len(texts):
@@ -178,12 +185,12 @@ class EmbeddingCache:
         if len(miss):
             # One text per key: a key repeated within a batch is embedded once.
             first: dict[tuple[str, str], int] = {}
-            for i in miss:
-                first.setdefault((keys[i], hashes[i]), int(i))
+            for i in miss.tolist():
+                first.setdefault((keys[i], hashes[i]), i)
             todo = list(first.values())
             vectors = np.asarray(embedder.encode([texts[i] for i in todo]), dtype=np.float32)
             by_key = {(keys[i], hashes[i]): vectors[j] for j, i in enumerate(todo)}
-            for i in miss:
+            for i in miss.tolist():
                 out[i] = by_key[(keys[i], hashes[i])]
             self._append([keys[i] for i in todo], [hashes[i] for i in todo], vectors)
         return out

@@ -121,7 +121,9 @@ class Enricher:
         reasons = post_reasons(text, handles, followers)
 
         mention_lists: list[list[str]] = [[] for _ in range(n)]
-        mention_rows: dict[str, list] = {f.name: [] for f in MENTION_COLUMNS}
+        mention_rows: dict[str, list[str | float | list[str]]] = {
+            f.name: [] for f in MENTION_COLUMNS
+        }
         if self.catalogue is not None and self.catalogue.entities:
             by_id = {e.id: e for e in self.catalogue.entities}
             id_list = ids.to_pylist()

@@ -164,7 +164,8 @@ def lexicon_scores(texts: list[str] | pa.Array | pa.ChunkedArray) -> LexiconScor
     )
 
     def is_(w: str) -> np.ndarray:
-        return code == _CODE[w]
+        same: np.ndarray = code == _CODE[w]
+        return same
 
     def prev(a: np.ndarray, d: int, fill: object = False) -> np.ndarray:
         return _shift(a, d, pos, fill)

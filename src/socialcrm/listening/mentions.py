@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Required, TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +55,33 @@ ASPECT_WORDS: dict[str, str] = {
     "website": r"website|\bsite\b|checkout|\blogin\b|\blog in\b",
 }
 """Keywords that tie a clause to an aspect (the catalogue's ``topics``)."""
+
+
+class CompanyJSON(TypedDict, total=False):
+    """The brand or a competitor in the catalogue JSON (other keys are ignored)."""
+
+    name: Required[str]
+    aliases: list[str]
+    hashtags: list[str]
+    handles: dict[str, str]
+
+
+class ProductJSON(TypedDict, total=False):
+    """A product in the catalogue JSON (other keys are ignored)."""
+
+    id: str
+    name: Required[str]
+    aliases: list[str]
+    hashtags: list[str]
+    aspects: list[str]
+
+
+class CatalogueJSON(TypedDict, total=False):
+    """The catalogue JSON, as far as :meth:`Catalogue.from_dict` reads it."""
+
+    brand: CompanyJSON
+    products: list[ProductJSON]
+    competitors: list[CompanyJSON]
 
 
 @dataclass(frozen=True)
@@ -97,7 +124,7 @@ class Catalogue:
     entities: tuple[Entity, ...]
 
     @classmethod
-    def from_dict(cls, d: dict) -> Catalogue:
+    def from_dict(cls, d: CatalogueJSON) -> Catalogue:
         """Build from the JSON structure described in the module docstring.
 
         >>> c = Catalogue.from_dict({"brand": {"name": "Acme", "aliases": ["ACME"]},
@@ -107,7 +134,7 @@ class Catalogue:
         [('brand:acme', 'brand'), ('product:A1', 'product'), ('competitor:bolt', 'competitor')]
         """
 
-        def company(x: dict, kind: EntityKind) -> Entity:
+        def company(x: CompanyJSON, kind: EntityKind) -> Entity:
             handles = tuple(sorted(set((x.get("handles") or {}).values())))
             return Entity(
                 id=f"{kind}:{_slug(x['name'])}",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import as_file, files
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +37,7 @@ from socialcrm.listening.text import as_arrow, as_list, normalise_array
 from socialcrm.listening.tfidf import Tfidf
 
 AnalyzerName = Literal["lexicon", "embedding"]
-Texts = Sequence[str] | pa.Array | pa.ChunkedArray
+Texts: TypeAlias = Sequence[str] | pa.Array | pa.ChunkedArray
 
 
 @runtime_checkable
@@ -102,6 +102,7 @@ class SentimentHead:
         """Write the head as a compressed ``.npz`` of arrays."""
         np.savez_compressed(
             path,
+            allow_pickle=True,  # numpy's default, named so mypy does not bind the arrays to it
             **self.tfidf.to_arrays(),
             w_tfidf=self.w_tfidf.astype(np.float32),
             w_embedding=self.w_embedding.astype(np.float32),

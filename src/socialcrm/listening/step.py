@@ -264,7 +264,7 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
     )
     when = dict(zip(present.column("post_id").to_pylist(), present.column("created_at").to_pylist(),
                     strict=True))  # fmt: skip
-    best: dict[int, tuple] = {}
+    best: dict[int, tuple[datetime, str]] = {}
     for node, label in zip(nodes, labels, strict=True):
         if node in when:
             cand = (when[node], node)
@@ -505,4 +505,5 @@ def _top_posts(ws: Workspace, c: ir.Table, mentions: ir.Table, alert: dict[str, 
         ids = mentions.filter(mentions.entity_id == key).select("post_id")
         t = t.semi_join(ids, "post_id")
     top = t.order_by([ibis.desc(t.reach), t.post_id]).limit(TOP_POSTS).select("post_id")
-    return ws.engine.to_arrow(top).column("post_id").to_pylist()
+    posts: list[str] = ws.engine.to_arrow(top).column("post_id").to_pylist()
+    return posts

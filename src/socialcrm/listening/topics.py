@@ -187,6 +187,7 @@ class TopicModel:
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(
             tmp,
+            allow_pickle=True,  # numpy's default, named so mypy does not bind the arrays to it
             **self.tfidf.to_arrays(),
             basis=self.basis.astype(np.float32),
             centroids=self.centroids.astype(np.float32),

@@ -30,6 +30,7 @@ from socialcrm.value.mle import (
     compact,
     maximise,
     sorted_codes,
+    weighted_bincount,
 )
 from socialcrm.value.special import hyp2f1m1_over_b
 
@@ -73,9 +74,9 @@ class Design:
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> Design:
         x_u, x_i = sorted_codes(x)
         T_u, T_i = sorted_codes(T)
-        w_x = np.bincount(x_i, weights=w, minlength=len(x_u))
-        w_T = np.bincount(T_i, weights=w, minlength=len(T_u))
-        xw_T = np.bincount(T_i, weights=w * x, minlength=len(T_u))
+        w_x = weighted_bincount(x_i, w, len(x_u))
+        w_T = weighted_bincount(T_i, w, len(T_u))
+        xw_T = weighted_bincount(T_i, w * x, len(T_u))
         rep = x > 0
         tx_u, tx_i = sorted_codes(t_x[rep])
         return cls(x_u, w_x, T_u, w_T, xw_T, tx_u, x[rep], w[rep], x_i[rep], T_i[rep], tx_i)
@@ -216,7 +217,8 @@ class BGNBD:
                 + (self.r + x) * (np.log(self.alpha + T_) - np.log(self.alpha + t_x)),
                 -np.inf,
             )
-        return expit(-log_odds)
+        alive: FloatArray = expit(-log_odds)
+        return alive
 
     def expected_purchases(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -255,7 +257,8 @@ class BGNBD:
             np.exp(betaln(a + 1, b + np.maximum(n_, 1) - 1) - betaln(a, b)) * tail,
             0.0,
         )
-        return np.exp(log_first) + second
+        prob: FloatArray = np.exp(log_first) + second
+        return prob
 
     # -- internals -----------------------------------------------------------------------
     def _alive_expectation(self, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
@@ -316,7 +319,8 @@ class BGNBD:
         p = (nodes + 1) / 2
         weights = weights / weights.sum()
         f = -np.expm1(-m * np.log1p(np.outer(k, p))) / p
-        return f @ weights
+        expectation: FloatArray = f @ weights
+        return expectation
 
 
 def fit_bgnbd(
@@ -363,7 +367,7 @@ def fit_bgnbd(
         raise ModelFitError("bgnbd: no customers to fit")
     if w[xs > 0].sum() == 0:
         raise ModelFitError("bgnbd: no repeat buyers, so the purchase process cannot be fitted")
-    mean_rate = (w @ xs) / max(w @ Ts, 1e-12)
+    mean_rate = float(w @ xs) / max(float(w @ Ts), 1e-12)
     start = [1.0, 1.0 / max(mean_rate, 1e-6), 1.0, 1.0]
     design = Design.of(xs, txs, Ts, w)
     warm = None

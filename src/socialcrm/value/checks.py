@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from scipy.stats import chi2 as chi2_dist
 
 from socialcrm.value.clv import PurchaseModel
 from socialcrm.value.mle import compact
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HISTOGRAM_BINS = 7
 """Repeat-purchase counts 0..6 each get a bin; 7 and more share the last one."""
@@ -227,7 +231,7 @@ def plot_checks(
     return files
 
 
-def _save(fig: object, path: Path) -> Path:
-    fig.tight_layout()  # type: ignore[attr-defined]
-    fig.savefig(path, dpi=110)  # type: ignore[attr-defined]
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     return path

@@ -42,9 +42,15 @@ silent this long less than 5% of the time."""
 class PurchaseModel(Protocol):
     """What CLV needs from a fitted BG/NBD or Pareto/NBD model."""
 
-    name: str
-    r: float
-    alpha: float
+    # read-only, as on the frozen dataclasses that implement it
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def r(self) -> float: ...
+
+    @property
+    def alpha(self) -> float: ...
 
     @property
     def params(self) -> dict[str, float]: ...
@@ -139,7 +145,10 @@ def silence_probability(
     0.0625
     """
     x, t_x, T_ = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
-    return np.exp((model.r + x) * (np.log(model.alpha + t_x) - np.log(model.alpha + T_)))
+    silent: FloatArray = np.exp(
+        (model.r + x) * (np.log(model.alpha + t_x) - np.log(model.alpha + T_))
+    )
+    return silent
 
 
 def overdue(

@@ -103,7 +103,8 @@ class GammaGamma:
                 "one-time buyers have no finite expected spend"
             )
         m = np.where(x > 0, m, 0.0)
-        return self.p * (self.gamma + x * m) / (self.p * x + self.q - 1)
+        spend: FloatArray = self.p * (self.gamma + x * m) / (self.p * x + self.q - 1)
+        return spend
 
 
 def fit_gammagamma(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -99,8 +99,21 @@ def compact(*columns: ArrayLike, weights: ArrayLike | None = None) -> Compact:
             keys = keys // k
     inverse = inverse.ravel().astype(np.intp)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
-    counts = np.bincount(inverse, weights=w, minlength=len(rows))
+    counts = weighted_bincount(inverse, w, len(rows))
     return Compact(rows, counts, inverse)
+
+
+def weighted_bincount(codes: NDArray[np.intp], weights: ArrayLike, minlength: int) -> FloatArray:
+    """``np.bincount`` with weights: the sum of the weights per code, as float64.
+
+    numpy's stub types every ``bincount`` as integer; with weights it is float64.
+
+    Examples
+    --------
+    >>> weighted_bincount(np.array([0, 2, 0]), [1.5, 2.0, 1.0], 4).tolist()
+    [2.5, 0.0, 2.0, 0.0]
+    """
+    return cast(FloatArray, np.bincount(codes, weights=weights, minlength=minlength))
 
 
 def sorted_codes(values: ArrayLike) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -448,4 +461,5 @@ def _covariance(information: FloatArray) -> tuple[FloatArray | None, float]:
         return None, float("inf")
     if not np.all(np.isfinite(eig)) or eig.min() <= 0:
         return None, float("inf")
-    return np.linalg.inv(information), float(eig.max() / eig.min())
+    # the inverse of a float64 matrix is float64; numpy's stub says only floating
+    return cast(FloatArray, np.linalg.inv(information)), float(eig.max() / eig.min())

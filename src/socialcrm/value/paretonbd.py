@@ -19,7 +19,7 @@ from scipy.stats import nbinom
 
 from socialcrm.value.bgnbd import _arrays, _validate
 from socialcrm.value.mle import FitResult, FloatArray, ModelFitError, compact, maximise
-from socialcrm.value.special import log_dropout_integral
+from socialcrm.value.special import DropoutIntegral, log_dropout_integral
 
 PARAMS = ("r", "alpha", "s", "beta")
 _DROPOUT_NODES = 96
@@ -27,7 +27,7 @@ _DROPOUT_NODES = 96
 
 def _terms(
     r: float, alpha: float, s: float, beta: float, x: FloatArray, t_x: FloatArray, T: FloatArray
-) -> tuple[FloatArray, FloatArray, object]:
+) -> tuple[FloatArray, FloatArray, DropoutIntegral]:
     """log of (α+T)^-(r+x) (β+T)^-s, log of s·I, and the dropout integral I."""
     log_t1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
     integral = log_dropout_integral(r + x, alpha, s + 1, beta, t_x, T)
@@ -98,7 +98,8 @@ class ParetoNBD:
         """P(alive at T | x, t_x, T)."""
         x, t_x, T_ = _arrays(frequency, recency, T)
         log_t1, log_t2, _ = _terms(self.r, self.alpha, self.s, self.beta, x, t_x, T_)
-        return expit(log_t1 - log_t2)
+        alive: FloatArray = expit(log_t1 - log_t2)
+        return alive
 
     def expected_purchases(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -128,18 +129,20 @@ class ParetoNBD:
         F = (1 - still)[..., None] * u  # lifetime CDF values
         y = beta * np.expm1(-np.log1p(-F) / s)  # lifetimes with those CDF values
         died = nbinom.pmf(n_[..., None], r, alpha / (alpha + y))
-        return still * alive_all + (1 - still) * (died @ weights) / 2
+        prob: FloatArray = still * alive_all + (1 - still) * (died @ weights) / 2
+        return prob
 
     def _alive_expectation(self, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
         """(r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)], finite at s = 1."""
         log_growth = np.log1p(t / (self.beta + T))
-        return (
+        expectation: FloatArray = (
             (self.r + x)
             / (self.alpha + T)
             * (self.beta + T)
             * log_growth
             * exprel(-(self.s - 1) * log_growth)
         )
+        return expectation
 
 
 def fit_paretonbd(
@@ -169,7 +172,7 @@ def fit_paretonbd(
     if w[xs > 0].sum() == 0:
         raise ModelFitError("paretonbd: no repeat buyers, so the purchase process cannot be fitted")
     mean_t = (w @ Ts) / w.sum()
-    mean_rate = (w @ xs) / max(w @ Ts, 1e-12)
+    mean_rate = float(w @ xs) / max(float(w @ Ts), 1e-12)
     start = [1.0, 1.0 / max(mean_rate, 1e-6), 1.0, max(mean_t, 1e-3)]
     result = maximise(
         "paretonbd",

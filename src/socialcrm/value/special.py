@@ -79,7 +79,8 @@ def hyp2f1m1_over_b(
         active = active[~done]
     if active.size:
         raise ArithmeticError(f"2F1 series did not converge in {max_terms} terms")
-    return total.reshape(shape)
+    result: FloatArray = total.reshape(shape)
+    return result
 
 
 @dataclass(frozen=True)

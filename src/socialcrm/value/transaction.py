@@ -16,10 +16,11 @@ of repeat buyers — so the numeric work scales with distinct summaries, not cus
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Required, TypedDict
 
 import ibis
 import numpy as np
@@ -36,16 +37,18 @@ from socialcrm.value.clv import (
     risk_band,
 )
 from socialcrm.value.gammagamma import GammaGamma, fit_gammagamma
-from socialcrm.value.mle import FitResult, ModelFitError, compact
+from socialcrm.value.mle import FitResult, FloatArray, ModelFitError, compact
 from socialcrm.value.paretonbd import ParetoNBD, fit_paretonbd
 from socialcrm.value.rfm import DAYS_PER_UNIT, purchase_occasions, rfm_scores, rfm_summary
 from socialcrm.value.steps import run_rfm_summary
 
 if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
     from ibis.expr import types as ir
 
     from socialcrm.store.run import RunContext
     from socialcrm.store.workspace import Workspace
+    from socialcrm.value.checks import Histogram
 
 __all__ = [
     "BGNBD",
@@ -75,7 +78,9 @@ DEFAULT_DISCOUNT_RATE = 0.10
 """Annual discount rate of CLV."""
 
 TABLE = "customer_transaction_scores"
-_FITTERS = {"bgnbd": fit_bgnbd, "paretonbd": fit_paretonbd}
+_FITTERS: dict[
+    str, Callable[[ArrayLike, ArrayLike, ArrayLike, ArrayLike | None], BGNBD | ParetoNBD]
+] = {"bgnbd": fit_bgnbd, "paretonbd": fit_paretonbd}
 _TRIPLE = ["frequency", "recency", "T"]
 
 
@@ -99,7 +104,7 @@ def fit_purchase_model(
         fitter = _FITTERS[name]
     except KeyError:
         raise ValueError(f"unknown purchase model {name!r}; use bgnbd or paretonbd") from None
-    return fitter(frequency, recency, T, weights=weights)
+    return fitter(frequency, recency, T, weights)
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,7 @@ def _fit_spend(
 # -- the pipeline step -------------------------------------------------------------------
 def transaction_scores(
     rfm: ir.Table,
-    to_arrow: object,
+    to_arrow: Callable[[ir.Table], pa.Table],
     time_unit: str = "day",
     model: str = DEFAULT_MODEL,
     horizon_days: float = DEFAULT_HORIZON_DAYS,
@@ -229,7 +234,7 @@ def transaction_scores(
     days = DAYS_PER_UNIT[time_unit]
     summary = rfm_scores(rfm)
     triples = summary.group_by(_TRIPLE).aggregate(n=summary.count())
-    tri = to_arrow(triples).to_pandas()  # type: ignore[operator]
+    tri = to_arrow(triples).to_pandas()
     try:
         purchase = fit_purchase_model(model, tri.frequency, tri.recency, tri["T"], tri.n)
     except ModelFitError as e:
@@ -240,7 +245,7 @@ def transaction_scores(
     )
     scored = pd.concat([tri[_TRIPLE].reset_index(drop=True), scored], axis=1)
     repeaters = summary.filter(summary.frequency > 0, summary.monetary > 0)
-    pairs = to_arrow(  # type: ignore[operator]
+    pairs = to_arrow(
         repeaters.group_by(["frequency", "monetary"]).aggregate(n=repeaters.count())
     ).to_pandas()
     spend, error = _fit_spend(pairs.frequency, pairs.monetary, pairs.n)
@@ -322,7 +327,7 @@ def read_orders_csv(
     customer_col: str = "customer_id",
     date_col: str = "date",
     amount_col: str | None = None,
-    con: object | None = None,
+    con: BaseBackend | None = None,
 ) -> ir.Table:
     """An orders CSV as an engine table with the columns the RFM summary needs.
 
@@ -342,14 +347,14 @@ def read_orders_csv(
     from socialcrm.store.files import file_backend
 
     con = con or file_backend()
-    sniffed = con.read_csv(str(path))  # type: ignore[attr-defined]
+    sniffed = con.read_csv(str(path))
     missing = [c for c in (customer_col, date_col, amount_col) if c and c not in sniffed.columns]
     if missing:
         raise ValueError(
             f"{path}: no column {', '.join(map(repr, missing))}; "
             f"it has {', '.join(sniffed.columns)}"
         )
-    raw = con.read_csv(str(path), types={customer_col: "VARCHAR"})  # type: ignore[attr-defined]
+    raw = con.read_csv(str(path), types={customer_col: "VARCHAR"})
     amount = raw[amount_col].cast("float64") if amount_col else ibis.literal(1.0)
     return raw.select(
         customer_id=raw[customer_col].cast("string"),
@@ -357,6 +362,25 @@ def read_orders_csv(
         amount=amount,
         status=ibis.literal("completed"),
     )
+
+
+class HoldoutTotals(TypedDict):
+    """Holdout repeat purchases of the calibration customers: actual and forecast."""
+
+    actual: int
+    conditional_expectations: float
+    tracking_forecast: float
+    tracking_actual: int
+
+
+class ModelChecks(TypedDict, total=False):
+    """What :func:`model_checks` returns; ``conditional`` and ``holdout`` with a holdout."""
+
+    model: Required[BGNBD | ParetoNBD]
+    histogram: Required[Histogram]
+    tracking: Required[pd.DataFrame]
+    conditional: pd.DataFrame
+    holdout: HoldoutTotals
 
 
 @dataclass(frozen=True)
@@ -393,6 +417,7 @@ def summarise_orders(
 def fit_summary(data: FileSummary, model: str) -> FitResult:
     """Fit ``bgnbd``, ``paretonbd`` or ``gammagamma`` on a file's summary."""
     s = data.summary
+    fitted: GammaGamma | BGNBD | ParetoNBD
     if model == "gammagamma":
         fitted = fit_gammagamma(s.frequency, s.monetary)
     else:
@@ -407,7 +432,7 @@ def model_checks(
     data: FileSummary,
     model: str = DEFAULT_MODEL,
     zero_amount_purchases: bool = False,
-) -> dict[str, object]:
+) -> ModelChecks:
     """Calibration histogram with χ², tracking and conditional expectations.
 
     With a holdout (``data.holdout_end``) also the holdout totals: actual repeat
@@ -420,7 +445,6 @@ def model_checks(
     c = compact(s.frequency, s.recency, s["T"])
     purchase = fit_purchase_model(model, c.column(0), c.column(1), c.column(2), c.weights)
     hist = calibration_histogram(purchase, s.frequency, s["T"])
-    result: dict[str, object] = {"model": purchase, "histogram": hist}
     end = data.holdout_end or data.calibration_end
     unit = DAYS_PER_UNIT[data.time_unit]
     occ = purchase_occasions(
@@ -435,7 +459,7 @@ def model_checks(
     rep, coh = repeats.execute(), cohorts.execute()
     origin = pd.Timestamp(coh.first_day.min())
 
-    def offset(days: pd.Series | date) -> np.ndarray | float:
+    def offset(days: pd.Series) -> FloatArray:
         # purchases are counted at the end of their day, so the calibration end falls
         # after every calibration purchase and T matches the summary's
         delta = (pd.to_datetime(days) - origin) / pd.Timedelta(days=1) + 1
@@ -446,7 +470,7 @@ def model_checks(
     cal = float(offset(pd.Series([data.calibration_end]))[0])
     stop = float(offset(pd.Series([end]))[0])
     track = tracking(purchase, starts, times, cal, stop)
-    result["tracking"] = track
+    result: ModelChecks = {"model": purchase, "histogram": hist, "tracking": track}
     if data.holdout_end is not None:
         duration = float(s.duration_holdout.iloc[0])
         cond = conditional_expectations(
