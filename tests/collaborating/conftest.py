@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from socialcrm.appdb.db import AppDB
-from socialcrm.store.warehouse import Warehouse
 from socialcrm.store.reads import ReadModel
+from socialcrm.store.warehouse import Warehouse
 from tests.web.conftest import postgres_url  # noqa: F401  (a fixture)
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
