@@ -114,6 +114,7 @@ def authenticate(s: Session, email: str, password: str) -> Principal | None:
     """The user if the password matches an active account, else None (and audited)."""
     email = email.strip().lower()
     user = s.scalar(select(User).where(User.email == email))
+    ok: bool
     try:
         ok = _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
@@ -68,7 +69,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(320))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(320), default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 # -- programs: referrals and loyalty (issue 7, parts 4 and 5) ---------------------------
@@ -164,7 +165,7 @@ class Conversation(Base):
     """``state`` is new, open or waiting: kept with it so the inbox list is one index scan."""
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     priority: Mapped[float] = mapped_column(Float, default=0.0)
-    priority_parts: Mapped[dict] = mapped_column(JSON, default=dict)
+    priority_parts: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     intent: Mapped[str | None] = mapped_column(String(32))
     influence: Mapped[float | None] = mapped_column(Float)
@@ -335,7 +336,7 @@ class DomainEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     webhook_imported: Mapped[bool] = mapped_column(default=False)
     """Handed to the webhooks (``webhook_events.source_key`` = ``events:<id>``), in the
@@ -429,7 +430,7 @@ class IdeaHistory(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(320))
     action: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class IdeaMerge(Base):
@@ -440,7 +441,7 @@ class IdeaMerge(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
     target_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
-    moved: Mapped[dict] = mapped_column(JSON, default=dict)
+    moved: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
     similarity: Mapped[float | None] = mapped_column(Float)
     actor: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -490,7 +491,7 @@ class WebhookSubscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(200))
-    events: Mapped[list] = mapped_column(JSON, default=list)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
     allow_host: Mapped[bool] = mapped_column(default=False)
     """An admin allow-listed this URL's host (``webhooks add --allow-host``): its address
     is not checked against loopback, private and metadata ranges."""
@@ -511,7 +512,7 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     type: Mapped[str] = mapped_column(String(64))
     source_key: Mapped[str] = mapped_column(String(300), unique=True)
-    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     fanned_out: Mapped[bool] = mapped_column(default=False)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from socialcrm.store.files import ROW_REASONS, OrdersFile, OrdersFileError, read
 if TYPE_CHECKING:
     from ibis.expr import types as ir
 
+    from socialcrm.value.checks import Histogram
     from socialcrm.value.transaction import FileSummary
 
 clv_app = command_group(
@@ -472,11 +474,12 @@ def check(
         file, fmt, customer_col, date_col, amount_col, cal, time_unit, count_zero_amount, hold
     )
     try:
-        res = model_checks(loaded.orders, loaded.data, model, count_zero_amount)
+        # values of several types by key (see model_checks): read as Any, named below
+        res: Mapping[str, Any] = model_checks(loaded.orders, loaded.data, model, count_zero_amount)
     except ModelFitError as e:
         why = loaded.left_out.describe(cal)
         raise _fail(str(e) + (f" ({why})" if why else ""), 1) from None
-    hist = res["histogram"]
+    hist: Histogram = res["histogram"]
     files: list[str] = []
     if charts is not None:
         from socialcrm.value.checks import plot_checks

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from socialcrm.cli.common import JsonOpt, command_group, err, opened, out
 from socialcrm.cli.common import fail as _fail
+
+if TYPE_CHECKING:
+    from socialcrm.programs.diffusion import DiffusionGraph
 
 influence_app = command_group(
     "influence",
@@ -30,13 +33,25 @@ ModelOpt = Annotated[
 ]
 
 
+class _SeedRow(TypedDict):
+    node: object
+    customer_id: str | None
+    marginal_gain: float
+
+
 def _plain_label(x: object) -> object:
     s = str(x)
     return int(s) if s.lstrip("-").isdigit() else s
 
 
-def _load_graph(edges: Path, model: str, p: float | None, undirected: bool):
-    from socialcrm.programs.diffusion import MODELS, GraphInputError, build_graph, read_edges
+def _load_graph(edges: Path, model: str, p: float | None, undirected: bool) -> DiffusionGraph:
+    from socialcrm.programs.diffusion import (
+        MODELS,
+        GraphInputError,
+        Model,
+        build_graph,
+        read_edges,
+    )
 
     if model not in MODELS:
         raise _fail(f"unknown model {model!r}; use {', '.join(MODELS)}")
@@ -48,7 +63,7 @@ def _load_graph(edges: Path, model: str, p: float | None, undirected: bool):
         return build_graph(
             df["source"].to_numpy(),
             df["target"].to_numpy(),
-            model,  # type: ignore[arg-type]
+            cast(Model, model),  # one of MODELS: checked above
             p=p,
             weights=weights if model in ("weighted", "lt") else None,
             undirected=undirected,
@@ -221,7 +236,7 @@ def workspace_seeds(
         result = select_seeds(wg.graph, k, eligible=wg.eligible, epsilon=epsilon)
     except ValueError as e:
         raise _fail(str(e)) from None
-    rows = [
+    rows: list[_SeedRow] = [
         {
             "node": s.label,
             "customer_id": wg.customer_of.get(str(s.label)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -53,11 +53,11 @@ def sentiment(
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from socialcrm.listening.sentiment import get_analyzer
+    from socialcrm.listening.sentiment import AnalyzerName, get_analyzer
 
     if model not in ("lexicon", "embedding"):
         raise typer.BadParameter("use 'lexicon' or 'embedding'", param_hint="--model")
-    analyzer = get_analyzer(model)  # type: ignore[arg-type]
+    analyzer = get_analyzer(cast(AnalyzerName, model))  # one of them: checked above
     reader = pcsv.open_csv(
         file,
         read_options=pcsv.ReadOptions(block_size=1 << 22),

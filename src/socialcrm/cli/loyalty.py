@@ -89,8 +89,9 @@ def award(
 
     rules = _rules()
 
-    def go(ws, s):  # type: ignore[no-untyped-def]
-        awards, unlinked = [], 0
+    def go(ws: Workspace, s: Session) -> L.AwardReport:
+        awards: list[L.Award] = []
+        unlinked = 0
         for f in events or []:
             got, n = L.file_awards(ws, f, rules)
             awards += got
@@ -178,12 +179,13 @@ def redeem(
 
     Example: socialcrm loyalty redeem shop:1042 500 --key voucher-88 --reason "10% voucher"
     """
+    from socialcrm.programs.loyalty import Balance
     from socialcrm.programs.loyalty import balance as bal
     from socialcrm.programs.loyalty import redeem as spend
 
     rules = _rules()
 
-    def go(ws, s):  # type: ignore[no-untyped-def]
+    def go(ws: Workspace, s: Session) -> tuple[bool, Balance]:
         _, created = spend(s, customer_id, points, key, reason, rules, datetime.now(UTC))
         return created, bal(s, customer_id, rules)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -66,7 +66,7 @@ def ingest(
     Example: socialcrm ingest orders export-de.csv --encoding cp1252 --delimiter ';' --decimal ,
     """
     from socialcrm.store.ingest import IngestError, ingest_file
-    from socialcrm.store.readers import ReadOptions, parse_options, shorten
+    from socialcrm.store.readers import Format, ReadOptions, parse_options, shorten
 
     try:
         options: ReadOptions = parse_options(encoding, delimiter, decimal)
@@ -95,7 +95,7 @@ def ingest(
             o.ws,
             table,
             file,
-            format,  # type: ignore[arg-type]
+            cast(Format | None, format),  # one of them: checked above
             strict=strict,
             on_bytes=lambda n: progress.advance(task, n),
             options=options,

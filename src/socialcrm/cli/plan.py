@@ -67,7 +67,7 @@ def plan(
         out.print_json(json.dumps({k: v.to_json() for k, v in result.items()}))
         return
     t = Table("", "email blast", "amplifiers", title="expected outcome", title_justify="left")
-    e, a = result["email"], result["amplifiers"]
+    blast, amp = result["email"], result["amplifiers"]
     for label, attr, fmt in (
         ("reached", "reach", "{:,.0f}"),
         ("engaged", "engaged", "{:,.0f}"),
@@ -75,10 +75,13 @@ def plan(
         ("incremental", "incremental_conversions", "{:,.1f}"),
         ("cost", "cost", "${:,.2f}"),
     ):
-        t.add_row(label, fmt.format(getattr(e, attr)), fmt.format(getattr(a, attr)))
+        t.add_row(label, fmt.format(getattr(blast, attr)), fmt.format(getattr(amp, attr)))
     t.add_row(
         "cost / incremental",
-        *(f"${o.cost_per_incremental:,.2f}" if o.cost_per_incremental else "—" for o in (e, a)),
+        *(
+            f"${o.cost_per_incremental:,.2f}" if o.cost_per_incremental else "—"
+            for o in (blast, amp)
+        ),
     )
     out.print(t)
     if chart is not None:

@@ -74,7 +74,7 @@ def codes(
     if not customer_ids and not all_people:
         raise _fail("name customers, or give --all")
 
-    def go(ws, s):  # type: ignore[no-untyped-def]
+    def go(ws: Workspace, s: Session) -> dict[str, str]:
         ids = list(customer_ids or [])
         if all_people:
             wh = ws.warehouse
@@ -112,15 +112,16 @@ def attribute(
     Example: socialcrm referrals attribute referrals.jsonl --json
     """
     from socialcrm.programs.referrals import (
-        attribute as run_attribution,
-    )
-    from socialcrm.programs.referrals import (
+        AttributionReport,
         claims_from_orders,
         claims_from_touches,
         read_referrals,
     )
+    from socialcrm.programs.referrals import (
+        attribute as run_attribution,
+    )
 
-    def go(ws, s):  # type: ignore[no-untyped-def]
+    def go(ws: Workspace, s: Session) -> AttributionReport:
         claims = claims_from_orders(ws)
         if file is not None:
             direct, touches = read_referrals(file)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypedDict, TypeVar
 
 import typer
 from rich.table import Table
@@ -25,6 +25,30 @@ users_app = typer.Typer(
 Role = Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 T = TypeVar("T")
+
+
+class _UserRow(TypedDict):
+    email: str
+    role: str
+    active: bool
+    last_login_at: str | None
+
+
+class _TokenRow(TypedDict):
+    id: int
+    user: str
+    name: str
+    prefix: str
+    role: str
+    revoked: bool
+
+
+class _AuditRow(TypedDict):
+    at: str
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
 
 
 def _run(fn: Callable[[Session], T]) -> T:
@@ -68,7 +92,7 @@ def list_(as_json: AsJson = False) -> None:
     """
     from socialcrm.appdb.accounts import list_users
 
-    rows = _run(
+    rows: list[_UserRow] = _run(
         lambda s: [
             {
                 "email": u.email,
@@ -172,7 +196,7 @@ def tokens(
     """
     from socialcrm.appdb.accounts import list_tokens
 
-    rows = _run(
+    rows: list[_TokenRow] = _run(
         lambda s: [
             {
                 "id": t.id,
@@ -225,7 +249,7 @@ def audit(
 
     from socialcrm.appdb.models import AuditEntry
 
-    rows = _run(
+    rows: list[_AuditRow] = _run(
         lambda s: [
             {
                 "at": a.at.isoformat(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,16 @@ webhooks_app = command_group(
     "Example: socialcrm webhooks add https://hooks.example.com/crm --event idea.status_changed",
 )
 ACTOR = "cli"
+
+
+class _SubscriptionRow(TypedDict):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    allow_host: bool
+    consecutive_failures: int
+    disabled_reason: str | None
 
 
 @contextmanager
@@ -90,7 +100,7 @@ def list_hooks(as_json: JsonOpt = False) -> None:
     from socialcrm.outbound import webhooks
 
     with _session() as s:
-        doc = [
+        doc: list[_SubscriptionRow] = [
             {
                 "id": x.id,
                 "url": x.url,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,9 @@ from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import Conversation, ConversationIdea, ConversationMessage, Idea
 from socialcrm.collaborating import ideas
 from socialcrm.collaborating.people import Value
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
 
 TITLE_CHARS = 120
 
@@ -116,7 +119,7 @@ def turn_into_idea(
         customer = conv.customer_id
         if customer and customer not in known_customers([customer]):
             customer = None  # only a known customer; else the author's handle is the source
-        influencer = bool(customer) and values([customer]).get(customer, Value()).amplifier
+        influencer = values([customer]).get(customer, Value()).amplifier if customer else False
         contributor = ideas.Contributor(
             customer_id=customer,
             platform=conv.platform,
@@ -139,7 +142,19 @@ def turn_into_idea(
     return _outcome(idea, created)
 
 
-def turn_into_idea_once(db: Any, conversation_id: int, actor: str, **kw: Any) -> Outcome:
+class TurnOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`turn_into_idea`, passed on by
+    :func:`turn_into_idea_once`."""
+
+    title: str | None
+    body: str | None
+    known_customers: Callable[[Iterable[str]], set[str]]
+    values: Callable[[list[str]], dict[str, Value]]
+
+
+def turn_into_idea_once(
+    db: AppDB, conversation_id: int, actor: str, **kw: Unpack[TurnOptions]
+) -> Outcome:
     """:func:`turn_into_idea` in its own transaction on ``db`` (an ``AppDB``). If another
     request linked the conversation at the same moment, the database refuses the second
     link; this one is then rolled back and answers with the idea the other one made."""

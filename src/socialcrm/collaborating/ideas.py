@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,8 +33,9 @@ from socialcrm.collaborating import people
 from socialcrm.collaborating.people import Route, Value
 from socialcrm.outbound import webhooks
 from socialcrm.outbound.outbox import enqueue
-from socialcrm.store.run import RunContext
 from socialcrm.store.reads import ReadModel
+from socialcrm.store.run import RunContext
+from socialcrm.store.workspace import Workspace
 
 STATUS_LABELS = {
     "new": "New",
@@ -204,7 +205,7 @@ def sync(s: Session, rm: ReadModel, followers_floor: int) -> dict[str, int]:
     return sync_from_posts(s, posts, vals, followers_floor)
 
 
-def step_ideas(ws: Any, ctx: RunContext) -> dict[str, int]:
+def step_ideas(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     """The pipeline step: sync suggestions into the app database; no warehouse table."""
     from socialcrm.appdb.db import AppDB
 
@@ -354,6 +355,7 @@ def notify(
 
 def _reply_outbox(s: Session, n: IdeaNotification, c: IdeaContributor) -> None:
     """Queue the public reply in the outbox, which posts it once, with retries."""
+    assert c.platform is not None  # the caller queues a reply only to a known platform
     item = enqueue(
         s,
         connector=c.platform,
@@ -433,7 +435,12 @@ def similar(s: Session, threshold: float, idea_id: int | None = None) -> list[di
     return sorted(out, key=lambda p: -p["similarity"])
 
 
-_MOVABLE = {"votes": IdeaVote, "contributors": IdeaContributor, "history": IdeaHistory}
+_Movable = IdeaVote | IdeaContributor | IdeaHistory
+_MOVABLE: dict[str, type[_Movable]] = {
+    "votes": IdeaVote,
+    "contributors": IdeaContributor,
+    "history": IdeaHistory,
+}
 
 
 def merge(
@@ -448,7 +455,10 @@ def merge(
             raise IdeaError(f"idea {i.id} is already merged into {i.merged_into_id}")
     moved: dict[str, list[int]] = {}
     for name, model in _MOVABLE.items():
-        rows = list(s.scalars(select(model).where(model.idea_id == source.id)))
+        # select() of one of several models is typed as their base: the rows are model's
+        rows = cast(
+            list[_Movable], list(s.scalars(select(model).where(model.idea_id == source.id)))
+        )
         for r in rows:
             r.idea_id = target.id
         moved[name] = [r.id for r in rows]
@@ -477,7 +487,8 @@ def unmerge(s: Session, source_id: int, actor: str) -> Idea:
         raise IdeaError(f"idea {source_id} is not merged")
     for name, ids in m.moved.items():
         model = _MOVABLE[name]
-        for r in s.scalars(select(model).where(model.id.in_(ids))):
+        rows = cast(list[_Movable], list(s.scalars(select(model).where(model.id.in_(ids)))))
+        for r in rows:
             r.idea_id = source.id
     source.merged_into_id = None
     m.undone_at = utcnow()

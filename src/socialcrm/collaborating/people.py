@@ -28,8 +28,8 @@ def _placeholders(ids: list[str]) -> str:
     return ", ".join("?" for _ in ids)
 
 
-def values(rm: ReadModel, customer_ids: Iterable[str]) -> dict[str, Value]:
-    """CLV and influence per customer (0 where unknown)."""
+def values(rm: ReadModel, customer_ids: Iterable[str | None]) -> dict[str, Value]:
+    """CLV and influence per customer (0 where unknown); empty and missing ids are skipped."""
     ids = sorted({c for c in customer_ids if c})
     if not ids:
         return {}

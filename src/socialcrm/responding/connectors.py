@@ -120,11 +120,13 @@ class MastodonConnector(MastodonSender):
 
     def _get(self, path: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         try:
-            r = self._client.get(path, params=params)
+            # a tuple: httpx reads it as the list, and its type is covariant
+            r = self._client.get(path, params=tuple(params))
         except httpx.HTTPError as e:
             raise ConnectorError(f"mastodon: {type(e).__name__}") from e
         raise_for_status(r, "mastodon")
-        return r.json()
+        page: list[dict[str, Any]] = r.json()
+        return page
 
     def _post(self, n: dict[str, Any]) -> Post | None:
         st = n.get("status")

@@ -11,13 +11,18 @@ half-way is finished by the next one, nothing lost and nothing twice.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from socialcrm.config import Settings
 from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
 
 SLA_BATCH = 250
 """Conversations per transaction when SLAs are checked in batches (about a millisecond
@@ -46,7 +51,7 @@ def step_inbox(ws: Workspace, ctx: RunContext) -> dict[str, int]:
 
 
 def check_slas_in_batches(
-    db: Any, settings: Any, now: datetime | None = None, batch: int | None = None
+    db: AppDB, settings: Settings, now: datetime | None = None, batch: int | None = None
 ) -> dict[str, int]:
     """:func:`~socialcrm.responding.inbox.check_slas` over the open conversations,
     ``batch`` of them (by id, default :data:`SLA_BATCH`) per committed transaction, all
@@ -77,7 +82,8 @@ def check_slas_in_batches(
             )
         if not ids:
             return out
-        counts = in_transaction(db, lambda s, ids=ids: check_slas(s, settings, now, ids=ids))
+        check = functools.partial(check_slas, settings=settings, now=now, ids=ids)
+        counts = in_transaction(db, check)
         for k, v in counts.items():
             out[k] += v
         after = ids[-1]

@@ -11,7 +11,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,9 @@ from socialcrm.config import Settings
 from socialcrm.responding.connectors import Connector
 from socialcrm.responding.inbox import Context, Post, ingest
 from socialcrm.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
 
 SYNC_CURSOR = "sync:posts_enriched"
 SYNC_BATCH = 250
@@ -139,7 +142,7 @@ def from_warehouse(
 
 def sync_warehouse(
     ws: Workspace,
-    db: Any,
+    db: AppDB,
     settings: Settings,
     batch: int | None = None,
     now: datetime | None = None,
@@ -187,7 +190,7 @@ def sync_warehouse(
     return total
 
 
-def in_transaction(db: Any, work: Callable[[Session], T], attempts: int = 3) -> T:
+def in_transaction(db: AppDB, work: Callable[[Session], T], attempts: int = 3) -> T:
     """``work(session)`` in a transaction of its own, committed, then a short pause.
 
     The pause is a quarter of the transaction's time (at most :data:`MAX_PAUSE_SECONDS`),
@@ -210,7 +213,7 @@ def in_transaction(db: Any, work: Callable[[Session], T], attempts: int = 3) -> 
     raise AssertionError("unreachable")
 
 
-def _post(r: dict) -> Post:
+def _post(r: dict[str, Any]) -> Post:
     created = r["created_at"]
     if created.tzinfo is not None:
         created = created.astimezone(UTC).replace(tzinfo=None)

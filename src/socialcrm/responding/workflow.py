@@ -114,6 +114,7 @@ def auto_assign(s: Session, actor: str = "system") -> int:
         )
         .group_by(Conversation.assignee_id)
     ):
+        assert uid is not None  # the where clause keeps assignees in ids
         load[uid] = n
     cursor = s.get(ConnectorCursor, "inbox:round_robin")
     last = int(cursor.value) if cursor else -1

@@ -8,7 +8,7 @@ bodies that are the same shape everywhere in the API.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status: int,
         message: str,
         details: object = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         if _wants_json(request):
             body: dict[str, object] = {

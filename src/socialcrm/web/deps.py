@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -64,7 +64,9 @@ async def page_principal(request: Request, st: AppState = Depends(state)) -> Pri
     return p
 
 
-def require(role: str, *, page: bool = False):
+def require(
+    role: str, *, page: bool = False
+) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency letting through callers whose role is at least ``role`` (else 403)."""
     base = page_principal if page else api_principal
 

@@ -8,7 +8,7 @@ alone, which another site could ride, never writes (see security.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import Principal
-from socialcrm.appdb.models import IDEA_STATUSES
+from socialcrm.appdb.models import IDEA_STATUSES, WebhookSubscription
 from socialcrm.collaborating import ideas, people
 from socialcrm.collaborating.ideas import IdeaError
 from socialcrm.outbound import webhooks
@@ -35,15 +35,15 @@ IdeaId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SubId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _value(st: AppState):
+def _value(st: AppState) -> Callable[[Iterable[str]], dict[str, people.Value]]:
     return lambda ids: people.values(st.rm, ids)
 
 
-def _route(st: AppState):
+def _route(st: AppState) -> Callable[[Iterable[str]], dict[str, people.Route]]:
     return lambda ids: people.routes(st.rm, ids)
 
 
-def writer(role: str):
+def writer(role: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """``role`` or higher. The CSRF rule of every write is the app's (security.csrf_guard):
     a bearer token, or a session with its CSRF token."""
     return require(role)
@@ -171,7 +171,7 @@ class WebhookIn(BaseModel):
     events: list[str] = Field(default_factory=list, max_length=10)
 
 
-def _sub_doc(x) -> dict[str, Any]:
+def _sub_doc(x: WebhookSubscription) -> dict[str, Any]:
     return {
         "id": x.id,
         "url": x.url,

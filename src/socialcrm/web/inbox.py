@@ -400,9 +400,9 @@ def conversation_page(
     with st.db.session() as s:
         conv = _conv(s, conversation_id)
         c = detail(s, conv, p)
-        saved = workflow.saved_replies(s) if p.can("agent") else []
-        questions = [{"name": r.name, "body": r.body} for r in saved if r.is_question]
-        saved = [{"name": r.name, "body": r.body} for r in saved if not r.is_question]
+        replies = workflow.saved_replies(s) if p.can("agent") else []
+        questions = [{"name": r.name, "body": r.body} for r in replies if r.is_question]
+        saved = [{"name": r.name, "body": r.body} for r in replies if not r.is_question]
         team = [{"id": u.id, "email": u.email} for u in workflow.agents(s)]
         idea_draft = to_idea.draft(s, conv) if p.role in workflow.WORKERS else ("", "")
     chart = charts.bar_list(

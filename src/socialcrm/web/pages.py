@@ -31,7 +31,9 @@ router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 
 
-def render(request: Request, name: str, p: Principal | None, status: int = 200, **ctx: Any):
+def render(
+    request: Request, name: str, p: Principal | None, status: int = 200, **ctx: Any
+) -> Response:
     """The page ``name``; for viewers every dict and list in ``ctx`` is masked first
     (contacts, handles, staff emails), so a page cannot forget to."""
     return TEMPLATES.TemplateResponse(
@@ -415,7 +417,7 @@ def segments(
         chart=chart,
         rules=rules,
         rules_error=rules_error,
-        unsegmented=sorted(set(rules) - {s["segment"] for s in segs}, key=order.get),
+        unsegmented=sorted(set(rules) - {s["segment"] for s in segs}, key=order.__getitem__),
         trends=trend_charts,
         runs=labels,
         can_export=p.can("analyst"),

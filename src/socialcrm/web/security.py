@@ -70,7 +70,9 @@ class LoginLimiter:
     load balancer should add a limit at the proxy too.
     """
 
-    def __init__(self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.attempts, self.window, self.clock = attempts, window, clock
         self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from socialcrm.store.reads import ReadModel
 from socialcrm.store.reads.customers import community
@@ -26,9 +26,20 @@ if TYPE_CHECKING:
     from socialcrm.appdb.accounts import Principal
     from socialcrm.appdb.db import AppDB
     from socialcrm.config import Settings
+    from socialcrm.programs.loyalty import Rules
     from socialcrm.store.workspace import Workspace
 
 NOT_SCORED = "TRInity not scored yet: `socialcrm score` writes customer_scores"
+
+
+class _FourP(TypedDict):
+    """One of the Four Ps of a relationship value, as the customer page shows it."""
+
+    p: str
+    depth: float
+    weight: float
+    points: float
+    items: list[str]
 
 
 class Unavailable(ValueError):
@@ -130,7 +141,7 @@ def campaign_reports(settings: Settings, campaign_ids: Sequence[str]) -> dict[st
     return out
 
 
-def loyalty_rules(settings: Settings) -> Any:
+def loyalty_rules(settings: Settings) -> Rules:
     """The loyalty rules in force (:class:`Unavailable` if the rules file is unusable)."""
     from socialcrm.programs.loyalty import LoyaltyError, load_rules
 
@@ -350,7 +361,7 @@ def _relationship(s: dict[str, Any] | None, unknown: dict[str, str]) -> dict[str
         return {"known": False, "reason": why, "percentile": None, "value": None,
                 "parts": [], "drivers": [f"unknown: {why}"]}  # fmt: skip
     factor = _num(s.get("recency_factor"))
-    parts = []
+    parts: list[_FourP] = []
     for name, weight in WEIGHTS.items():
         depth = _num(s.get(f"{name}_depth")) or 0.0
         points = 100.0 * weight * depth * (factor if factor is not None else 1.0)
@@ -435,7 +446,7 @@ def _influence(
 def _activity_queries() -> tuple[Any, Any]:
     """The two statements of :func:`customer_activity`, built once: building a statement
     (ORM coercions, a fresh cache key) cost ten times what running it does."""
-    from sqlalchemy import bindparam, exists, func, select, union
+    from sqlalchemy import BindParameter, bindparam, exists, func, select, union
 
     from socialcrm.appdb.models import (
         Conversation,
@@ -446,7 +457,8 @@ def _activity_queries() -> tuple[Any, Any]:
     )
 
     C, M = Conversation, ConversationMessage
-    ids, limit = bindparam("ids", expanding=True), bindparam("limit")
+    ids: BindParameter[str] = bindparam("ids", expanding=True)
+    limit: BindParameter[int] = bindparam("limit")
     latest = select(M.text, M.direction).where(M.conversation_id == C.id)
     latest = latest.order_by(M.created_at.desc(), M.id.desc()).limit(1)
     conversations = (
