@@ -11,6 +11,7 @@ replies, the mood after them), so a batch that saw a stale conversation would sh
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sqlite3
@@ -400,3 +401,38 @@ def test_the_step_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
         ws.close()
     assert first["inbox_messages"] > 0 and first["inbox_conversations"] > 0
     assert again == {"inbox_conversations": 0, "inbox_messages": 0, "inbox_sla_breaches": 0}
+
+
+def test_the_inbox_sync_command_commits_in_batches_and_adds_nothing_twice(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`socialcrm inbox sync` goes through sync_warehouse, like the pipeline's step."""
+    from typer.testing import CliRunner
+
+    from socialcrm.cli import app
+    from socialcrm.config import get_settings
+
+    env.ws.warehouse.write("posts_enriched", posts_table(ROWS))
+    monkeypatch.setenv("SOCIALCRM_HOME", str(env.settings.home))
+    monkeypatch.setenv("SOCIALCRM_INBOX_BRAND_HANDLE", "acme")
+    calls: list[int | None] = []
+    real = sync.sync_warehouse
+    monkeypatch.setattr(
+        sync, "sync_warehouse", lambda *a, **kw: calls.append(kw.get("batch")) or real(*a, **kw)
+    )
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(app, ["inbox", "sync", "--json"])
+        again = runner.invoke(app, ["inbox", "sync", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    assert len(calls) == 2
+    assert json.loads(first.stdout) == {"messages": 6, "conversations": 4, "skipped": 4,
+                                        "replies": 1}  # fmt: skip
+    counts = json.loads(again.stdout)
+    assert counts["messages"] == counts["conversations"] == counts["replies"] == 0
+    with env.db.session() as s:
+        posts = set(s.scalars(select(ConversationMessage.post_id)))
+    assert posts == {"a1", "a2", "a3", "a4", "b1", "b2", "z1"}

@@ -57,11 +57,18 @@ def _show(doc: dict[str, Any], as_json: bool) -> None:
 def sync(as_json: JsonOpt = False) -> None:
     """Build conversations from ``posts_enriched`` (re-running adds nothing twice).
 
+    Commits every few hundred posts, so a served app's sign-ins never wait on it for
+    more than a moment; a sync stopped half-way is finished by the next one.
+
     Example: socialcrm inbox sync --json
     """
-    from socialcrm.responding.sync import from_warehouse
+    from socialcrm.outbound.social import ConnectorError
+    from socialcrm.responding.sync import sync_warehouse
+    from socialcrm.responding.workflow import WorkflowError
 
-    _show(_run(lambda ws, s: from_warehouse(ws, s, get_settings())), as_json)
+    with opened(ConnectorError, WorkflowError, app_db=True) as o:
+        assert o.ws is not None and o.db is not None  # opened(app_db=True) opens both
+        _show(sync_warehouse(o.ws, o.db, get_settings()), as_json)
 
 
 @inbox_app.command("pull")
