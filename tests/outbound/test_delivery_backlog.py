@@ -11,7 +11,6 @@ PostgreSQL. Nothing is timed: the assertions are on what happened.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,10 +98,8 @@ def test_first_passes_over_a_big_backlog_let_sign_ins_through_and_import_each_ev
         for t in passes:
             t.start()
         seen: list[int] = []  # webhook events committed when each sign-in had committed
-        deadline = time.monotonic() + 900  # only so that a hang fails instead of hanging
         try:
             while any(t.is_alive() for t in passes):
-                assert time.monotonic() < deadline, "the passes never finished"
                 with db.session() as s:  # a sign-in: reads the user, then writes (audit)
                     assert authenticate(s, "ann@test.io", PASSWORD) is not None
                 with db.session() as s:
