@@ -27,7 +27,7 @@ replaces whole rows instead. See :func:`ingest_file`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,6 +259,19 @@ def _raw_texts(lines: pa.ChunkedArray, chunk: RawChunk) -> pa.Array:
 
 def _rejects_table(table: str, file: str, rejects: list[RejectRow], now: datetime) -> pa.Table:
     lines, fields, reasons, raws = zip(*rejects, strict=True)
+    return _rejects_columns(table, file, lines, fields, reasons, raws, now)
+
+
+def _rejects_columns(
+    table: str,
+    file: str,
+    lines: Sequence[int] | pa.Array | pa.ChunkedArray,
+    fields: Sequence[str | None],
+    reasons: Sequence[str] | pa.Array | pa.ChunkedArray,
+    raws: Sequence[str] | pa.Array | pa.ChunkedArray,
+    now: datetime,
+) -> pa.Table:
+    """Rows of the ``rejects`` table from columns of equal length."""
     n = len(lines)
     return pa.table(
         {
@@ -324,22 +337,16 @@ def _reject_repeated_keys(
         " in this file",
         "",
     )
-    now = datetime.now(UTC)
-    pq.write_table(
-        pa.table(
-            {
-                "table_name": pa.array([schema.name] * n, pa.string()),
-                "file": pa.array([report.file] * n, pa.string()),
-                "line": repeats.column("_line"),
-                "field": pa.array([key_label] * n, pa.string()),
-                "reason": reasons,
-                "raw": repeats.column("_raw"),
-                "rejected_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
-            },
-            schema=REJECTS,
-        ),
-        extra,
+    table = _rejects_columns(
+        schema.name,
+        report.file,
+        repeats.column("_line"),
+        [key_label] * n,
+        reasons,
+        repeats.column("_raw"),
+        datetime.now(UTC),
     )
+    pq.write_table(table, extra)
     report.rejected += n
     first = repeats.slice(0, REPORTED_REJECTS)
     _remember(
