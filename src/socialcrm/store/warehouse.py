@@ -167,13 +167,7 @@ class Warehouse:
     def drop(self, name: str) -> None:
         """Remove table ``name`` (its lock file stays, so waiting writers stay serialised)."""
         with self.lock(name):
-            for entry in (self.root / name).iterdir():
-                if entry.name == LOCK:
-                    continue
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+            _clear(self.root / name, keep=LOCK)
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Path]:
@@ -197,13 +191,7 @@ class Warehouse:
         try:
             yield path
         finally:
-            for entry in path.iterdir():
-                if entry.name == LOCK:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+            _clear(path, keep=LOCK)
             (path / LOCK).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 path.rmdir()
@@ -380,10 +368,7 @@ class Warehouse:
                 and (current is None or entry.name > current)
             )
             if stray or orphan:
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+                _remove(entry)
 
     def _tidy_scratch(self) -> None:
         base = self.root / SCRATCH
@@ -548,6 +533,21 @@ def _same_file(fd: int, path: Path) -> bool:
         return os.fstat(fd).st_ino == os.stat(path).st_ino
     except FileNotFoundError:
         return False
+
+
+def _remove(entry: Path) -> None:
+    """Remove a file or a folder with what it holds (a link, not what it points to)."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def _clear(folder: Path, keep: str) -> None:
+    """Remove everything in ``folder`` but the entry named ``keep``."""
+    for entry in folder.iterdir():
+        if entry.name != keep:
+            _remove(entry)
 
 
 def _fsync_file(path: Path) -> None:
