@@ -7,6 +7,7 @@ values from a row), which must never be read as rich markup.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def print_json(doc: object) -> None:
+    """Print ``doc`` as JSON on stdout; dates and other values as their text."""
+    out.print_json(json.dumps(doc, default=str))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

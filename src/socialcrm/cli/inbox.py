@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli.common import JsonOpt, command_group, fail, opened, out
+from socialcrm.cli.common import JsonOpt, command_group, fail, opened, out, print_json
 from socialcrm.config import get_settings
 
 inbox_app = command_group(
@@ -47,7 +47,7 @@ def _run(fn: Callable[[Any, Session], T]) -> T:
 
 def _show(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps(doc, default=str))
+        print_json(doc)
         return
     for k, v in doc.items():
         out.print(f"{k}: {v}", highlight=False)

@@ -6,17 +6,16 @@ app database; points for referred sales come from the referral program.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli.common import JsonOpt, command_group, opened, out
+from socialcrm.cli.common import JsonOpt, command_group, opened, out, print_json
+from socialcrm.cli.referrals import run_program
 from socialcrm.config import get_settings
 
 if TYPE_CHECKING:
@@ -30,32 +29,6 @@ loyalty_app = command_group(
         "Example: socialcrm loyalty award --events actions.csv --json"
     ),
 )
-T = TypeVar("T")
-# a concurrent run wrote the same event or order first (a unique key refused ours)
-CONCURRENT_WRITE = "another run recorded some of these events at the same time; run again"
-
-
-def _print_json(doc: object) -> None:
-    out.print_json(json.dumps(doc, default=str))
-
-
-def _run(fn: Callable[[Workspace, Session], T]) -> T:
-    """Run ``fn(workspace, transaction)``; program errors become one line (an award
-    also rewards referred sales, so referral errors are the program's too)."""
-    from sqlalchemy.exc import IntegrityError
-
-    from socialcrm.programs.events import EventFileError
-    from socialcrm.programs.loyalty import LoyaltyError
-    from socialcrm.programs.referrals import ReferralError
-
-    with opened(
-        EventFileError,
-        LoyaltyError,
-        ReferralError,
-        session=True,
-        explain={IntegrityError: CONCURRENT_WRITE},
-    ) as o:
-        return fn(o.ws, o.s)
 
 
 def _rules() -> Rules:
@@ -108,9 +81,9 @@ def award(
         report.unlinked = unlinked
         return report
 
-    doc = _run(go).to_json()
+    doc = run_program(go).to_json()
     if as_json:
-        _print_json(doc)
+        print_json(doc)
         return
     out.print(
         f"awarded {doc['awarded']} events, {doc['points']:,} points; capped {doc['capped']}; "
@@ -131,9 +104,9 @@ def balance(
     from socialcrm.programs.loyalty import balance as bal
 
     rules = _rules()
-    b = _run(lambda ws, s: bal(s, customer_id, rules))
+    b = run_program(lambda ws, s: bal(s, customer_id, rules))
     if as_json:
-        _print_json(b.to_json())
+        print_json(b.to_json())
         return
     nxt = f"; {b.points_to_next:,} to {b.next_tier}" if b.next_tier else ""
     out.print(f"{b.customer_id}: {b.balance:,} points, tier {b.tier} ({b.earned:,} earned{nxt})")
@@ -152,11 +125,11 @@ def history(
     from socialcrm.programs.loyalty import history as hist
 
     cols = ("occurred_at", "kind", "points", "event_key", "source", "note")
-    rows = _run(
+    rows = run_program(
         lambda ws, s: [{c: getattr(e, c) for c in cols} for e in hist(s, customer_id, limit)]
     )
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     t = Table("when", "kind", "points", "event", "source", "note")
     for r in rows:
@@ -189,9 +162,9 @@ def redeem(
         _, created = spend(s, customer_id, points, key, reason, rules, datetime.now(UTC))
         return created, bal(s, customer_id, rules)
 
-    created, b = _run(go)
+    created, b = run_program(go)
     if as_json:
-        _print_json({"created": created, **b.to_json()})
+        print_json({"created": created, **b.to_json()})
         return
     verb = "redeemed" if created else "already redeemed"
     out.print(f"{verb} {points:,} points ({key}); balance {b.balance:,}")
@@ -206,9 +179,9 @@ def tiers(as_json: JsonOpt = False) -> None:
     from socialcrm.programs.loyalty import tier_counts
 
     rules = _rules()
-    rows = _run(lambda ws, s: tier_counts(s, rules))
+    rows = run_program(lambda ws, s: tier_counts(s, rules))
     if as_json:
-        _print_json({"tiers": rows, "rules": rules.to_json()})
+        print_json({"tiers": rows, "rules": rules.to_json()})
         return
     t = Table("tier", "from points", "members", title=f"rules: {rules.source}")
     for r in rows:

@@ -6,7 +6,6 @@ the app database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -15,7 +14,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli.common import JsonOpt, command_group, opened, out
+from socialcrm.cli.common import JsonOpt, command_group, opened, out, print_json
 from socialcrm.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -33,12 +32,9 @@ T = TypeVar("T")
 CONCURRENT_WRITE = "another run recorded some of these events at the same time; run again"
 
 
-def _print_json(doc: object) -> None:
-    out.print_json(json.dumps(doc, default=str))
-
-
-def _run(fn: Callable[[Workspace, Session], T]) -> T:
-    """Run ``fn(workspace, transaction)``; program errors become one line."""
+def run_program(fn: Callable[[Workspace, Session], T]) -> T:
+    """Run ``fn(workspace, transaction)``; errors of the referral and loyalty programs
+    become one line (an award also rewards referred sales, so the two share them)."""
     from sqlalchemy.exc import IntegrityError
 
     from socialcrm.programs.events import EventFileError
@@ -84,9 +80,9 @@ def codes(
                 ids += wh.read_arrow("customers")["customer_id"].to_pylist()
         return issue_codes(s, ids)
 
-    got = _run(go)
+    got = run_program(go)
     if as_json:
-        _print_json([{"customer_id": c, "code": k} for c, k in got.items()])
+        print_json([{"customer_id": c, "code": k} for c, k in got.items()])
         return
     t = Table("customer", "code")
     for c, k in list(got.items())[:50]:
@@ -129,10 +125,10 @@ def attribute(
             claims += claims_from_touches(ws, touches, ws.settings.referral_window_days)
         return run_attribution(ws, s, claims)
 
-    report = _run(go)
+    report = run_program(go)
     doc = report.to_json()
     if as_json:
-        _print_json(doc)
+        print_json(doc)
         return
     refused = ", ".join(f"{k} {v}" for k, v in doc["refused"].items()) or "none"
     out.print(
@@ -171,11 +167,11 @@ def referral_ledger(
         "reward_currency",
         "via",
     )
-    rows = _run(
+    rows = run_program(
         lambda ws, s: [{c: getattr(e, c) for c in cols} for e in ledger(s, customer, status, limit)]
     )
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     t = Table("order", "code", "referrer", "buyer", "status", "reward", "reason")
     for r in rows:
@@ -198,9 +194,9 @@ def leaderboard(
     from socialcrm.programs.referrals import leaderboard as board
     from socialcrm.programs.referrals import referrer_persons
 
-    rows = _run(lambda ws, s: board(s, top, referrer_persons(ws, s)))
+    rows = run_program(lambda ws, s: board(s, top, referrer_persons(ws, s)))
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     t = Table("#", "person", "codes on", "sales", "revenue", "rewards", "refused")
     for r in rows:
