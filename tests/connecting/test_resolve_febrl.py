@@ -71,14 +71,14 @@ def _resolve(tmp_path: Path, files: list[tuple[str, str]]) -> tuple[dict, dict[s
 def test_febrl3_dedupe_f1(tmp_path: Path) -> None:
     summary, scores = _resolve(tmp_path, [("dataset3.csv", "")])
     assert scores["true_pairs"] == 6538
-    assert scores["f1"] >= 0.985, scores
+    assert scores["f1"] >= 0.99, scores
     assert summary["records"] == 5000
 
 
 def test_febrl4_both_files_as_one_input_f1(tmp_path: Path) -> None:
     _, scores = _resolve(tmp_path, [("dataset4a.csv", "a:"), ("dataset4b.csv", "b:")])
     assert scores["true_pairs"] == 5000
-    assert scores["f1"] >= 0.995, scores
+    assert scores["f1"] >= 0.99, scores
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,12 @@ def resolve(
     options = ResolveOptions(threshold=threshold, review_floor=min(0.5, threshold), seed=seed)
     with err.status("resolving…") as status:
         result = resolve_records(table, options, progress=lambda m: status.update(m))
-        clustering = cluster_links(table.column("record_id"), result.links, threshold)
+        traits = [c for c in ("record_id", "gender") if c in table.column_names]
+        if "birth_date" in table.column_names and result.reliable("birth_date"):
+            traits.append("birth_date")
+        clustering = cluster_links(
+            table.column("record_id"), result.links, threshold, attributes=table.select(traits)
+        )
     c = clustering.clusters
     cluster = pa.table(
         {

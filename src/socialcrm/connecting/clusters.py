@@ -10,15 +10,13 @@ and the rest gets a new one, also recorded. Records are never dropped, only re-p
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 CLUSTERS_SCHEMA = pa.schema(
     [
@@ -72,6 +70,9 @@ class Clustering:
     clusters: pa.Table
     lineage: pa.Table
     """Only this run's events; callers append them to the history."""
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    """Accepted links (ordered pairs) not used because they would join conflicting
+    records: they go to the review queue."""
 
 
 def latest_decisions(decisions: pa.Table | None) -> dict[tuple[str, str], str]:
@@ -94,10 +95,22 @@ def cluster_links(
     created_rank: list[str] | None = None,
     decisions: pa.Table | None = None,
     previous: pa.Table | None = None,
+    attributes: pa.Table | None = None,
     now: datetime | None = None,
 ) -> Clustering:
-    """Connected components of the accepted links, with stable ids.
+    """People from accepted links, with stable ids; a link never joins conflicting records.
 
+    Links are accepted in order of certainty: a reviewer's ``match`` first, then the rules'
+    shared identifiers, then model links by falling probability. A link is used only when
+    it is at or above ``threshold`` and carries distinguishing evidence (its ``evidence``
+    column, when there is one, is not null: an identifier, a birth date, a phone, a street
+    address; name and place alone never join two records). It joins the two clusters only
+    if the result stays consistent (:func:`_conflict`): no two different birth dates, no
+    declared female and male, no pair a reviewer said differs (``no_match``). So a chain of
+    namesakes through records that hold little more than a name cannot become one person;
+    the links that were refused come back in ``Clustering.refused`` for the review queue.
+
+    ``attributes`` has ``record_id`` and any of ``birth_date`` and ``gender``.
     ``created_rank`` lists record ids oldest first (default: sorted ids); a new cluster
     takes the id of its oldest record. ``previous`` is the last run's clusters table.
 
@@ -114,29 +127,19 @@ def cluster_links(
     index = {r: i for i, r in enumerate(ids)}
     n = len(ids)
     decided = latest_decisions(decisions)
-    prob = np.asarray(links.column("match_probability").to_numpy(zero_copy_only=False), float)
-    left = links.column("record_id_l").to_pylist()
-    right = links.column("record_id_r").to_pylist()
-    edges: dict[tuple[int, int], float] = {}
-    for a, b, p in zip(left, right, prob, strict=True):
-        key = tuple(sorted((a, b)))
-        verdict = decided.get(key)
-        if verdict == "no_match" or (verdict is None and p < threshold):
-            continue
-        if a in index and b in index:
-            i, j = index[a], index[b]
-            edges[(i, j)] = max(edges.get((i, j), 0.0), 1.0 if verdict == "match" else p)
+    forest = _Forest(n, _attributes(attributes, index))
     for (a, b), verdict in decided.items():
+        if verdict == "no_match" and a in index and b in index:
+            forest.cannot(index[a], index[b])
+    for (a, b), verdict in sorted(decided.items()):
         if verdict == "match" and a in index and b in index:
-            edges[(index[a], index[b])] = 1.0
-    src = np.fromiter((e[0] for e in edges), np.int64, len(edges))
-    dst = np.fromiter((e[1] for e in edges), np.int64, len(edges))
-    w = np.fromiter(edges.values(), float, len(edges))
-    graph = coo_matrix((np.ones(len(edges)), (src, dst)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
-    best = np.full(n, np.nan)
-    np.fmax.at(best, src, w)
-    np.fmax.at(best, dst, w)
+            forest.union(index[a], index[b], 1.0, force=True)
+    refused: list[tuple[str, str]] = []
+    for a, b, p in _candidates(links, threshold, decided):
+        if a in index and b in index and not forest.union(index[a], index[b], p):
+            refused.append((a, b))
+    label = np.fromiter((forest.find(i) for i in range(n)), np.int64, n)
+    best = forest.best
 
     rank = {r: i for i, r in enumerate(created_rank or sorted(ids))}
     members: dict[int, list[int]] = defaultdict(list)
@@ -144,11 +147,11 @@ def cluster_links(
         members[int(lab)].append(i)
     old_id, old_since = _previous(previous)
     ids_out, since_out, events = _assign(ids, members, rank, old_id, old_since, now)
-    size = np.bincount(label, minlength=n)[label]
+    size = np.bincount(label, minlength=n)[label] if n else np.zeros(0, np.int64)
     clusters = pa.table(
         {
-            "record_id": ids,
-            "customer_id": ids_out,
+            "record_id": pa.array(ids, pa.string()),
+            "customer_id": pa.array(ids_out, pa.string()),
             "match_probability": pa.array(best, mask=np.isnan(best)),
             "cluster_size": size.astype(np.int64),
             "id_since": pa.array(since_out, pa.timestamp("us", tz="UTC")),
@@ -160,7 +163,142 @@ def cluster_links(
         if events
         else LINEAGE_SCHEMA.empty_table()
     )
-    return Clustering(clusters, lineage)
+    return Clustering(clusters, lineage, refused)
+
+
+def _candidates(
+    links: pa.Table, threshold: float, decided: dict[tuple[str, str], str]
+) -> list[tuple[str, str, float]]:
+    """Links that may join clusters, most certain first (ties by ids: the same order on
+    every engine and run)."""
+    left = links.column("record_id_l").to_pylist()
+    right = links.column("record_id_r").to_pylist()
+    prob = links.column("match_probability").to_pylist()
+    evidence = (
+        links.column("evidence").to_pylist()
+        if "evidence" in links.column_names
+        else [""] * links.num_rows
+    )
+    out = []
+    for a, b, p, ev in zip(left, right, prob, evidence, strict=True):
+        key = (a, b) if a < b else (b, a)
+        if key in decided or p is None or p < threshold or ev is None:
+            continue
+        out.append((key[0], key[1], float(p)))
+    out.sort(key=lambda t: (-t[2], t[0], t[1]))
+    return out
+
+
+def _attributes(attributes: pa.Table | None, index: dict[str, int]) -> list[_Traits]:
+    traits = [_Traits() for _ in index]
+    if attributes is None:
+        return traits
+    rid = attributes.column("record_id").to_pylist()
+    cols = attributes.column_names
+    births = attributes.column("birth_date").to_pylist() if "birth_date" in cols else None
+    genders = attributes.column("gender").to_pylist() if "gender" in cols else None
+    for k, r in enumerate(rid):
+        i = index.get(r)
+        if i is None:
+            continue
+        if births is not None and births[k]:
+            digits = "".join(ch for ch in str(births[k]) if ch.isdigit())
+            if digits:
+                traits[i].births = frozenset([digits])
+        if genders is not None and genders[k]:
+            g = str(genders[k]).strip().lower()
+            if g in ("female", "male", "f", "m"):
+                traits[i].genders = frozenset([g[0]])
+    return traits
+
+
+@dataclass
+class _Traits:
+    """What a cluster's records declare that two different people would not share."""
+
+    births: frozenset[str] = frozenset()
+    genders: frozenset[str] = frozenset()
+
+
+def same_birth_date(a: str, b: str) -> bool:
+    """Two birth dates (digits) one typing slip apart: at most two digits edited or
+    transposed, or day and month swapped.
+
+    >>> same_birth_date("19800120", "19810120"), same_birth_date("19800120", "19751102")
+    (True, False)
+    """
+    if a == b:
+        return True
+    if len(a) == 8 and len(b) == 8 and a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
+        return True
+    return _edits(a, b) <= 2
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal-string-alignment distance (Damerau–Levenshtein without repeated edits)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def _conflict(x: _Traits, y: _Traits) -> bool:
+    if len(x.genders | y.genders) > 1:
+        return True
+    return any(not same_birth_date(a, b) for a in x.births for b in y.births)
+
+
+class _Forest:
+    """Union-find over records whose unions keep every cluster consistent."""
+
+    def __init__(self, n: int, traits: list[_Traits]) -> None:
+        self.parent = list(range(n))
+        self.members: list[list[int]] = [[i] for i in range(n)]
+        self.traits = traits
+        self.apart: dict[int, set[int]] = defaultdict(set)
+        self.best = np.full(n, np.nan)
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def cannot(self, i: int, j: int) -> None:
+        self.apart[i].add(j)
+        self.apart[j].add(i)
+
+    def _kept_apart(self, ra: int, rb: int) -> bool:
+        small, big = sorted((ra, rb), key=lambda r: len(self.members[r]))
+        inside = set(self.members[big])
+        return any(self.apart.get(i, set()) & inside for i in self.members[small])
+
+    def union(self, i: int, j: int, p: float, force: bool = False) -> bool:
+        ra, rb = self.find(i), self.find(j)
+        if ra != rb:
+            if not force and (
+                _conflict(self.traits[ra], self.traits[rb]) or self._kept_apart(ra, rb)
+            ):
+                return False
+            if len(self.members[ra]) < len(self.members[rb]):
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+            self.members[ra].extend(self.members[rb])
+            self.members[rb] = []
+            t, u = self.traits[ra], self.traits[rb]
+            self.traits[ra] = _Traits(t.births | u.births, t.genders | u.genders)
+        for k in (i, j):
+            if not self.best[k] >= p:
+                self.best[k] = p
+        return True
 
 
 def _previous(previous: pa.Table | None) -> tuple[dict[str, str], dict[str, datetime]]:

@@ -82,6 +82,7 @@ def rule_links(ws: Workspace) -> ir.Table:
         explanation=ibis.cases(
             (g.first == g.last, "same " + g.first), else_="same " + g.first + ", " + g.last
         ),
+        evidence=ibis.cases((g.first == g.last, g.first), else_=g.first + ", " + g.last),
     )
 
 
@@ -101,6 +102,7 @@ def identity_records(ws: Workspace) -> ir.Table:
         first_name=j.first_name,
         last_name=j.last_name,
         birth_date=j.birth_date.cast("string"),
+        gender=j.gender.cast("string"),
         email=j.email,
         phone=j.phone,
         address_line1=j.street,
@@ -128,22 +130,50 @@ def _merge_links(rules: pa.Table, model: pa.Table, kept: pa.Table | None = None)
             """SELECT * EXCLUDE (pref) FROM (
                  SELECT *, 0 AS pref FROM r UNION ALL SELECT *, 1 AS pref FROM m
                  UNION ALL SELECT *, 1 AS pref FROM k)
-               QUALIFY row_number() OVER (PARTITION BY record_id_l, record_id_r
-                                          ORDER BY pref, match_probability DESC) = 1
+               QUALIFY row_number() OVER (
+                 PARTITION BY record_id_l, record_id_r
+                 ORDER BY pref, match_probability DESC, method, explanation) = 1
                ORDER BY record_id_l, record_id_r"""
         ).cast(LINKS_SCHEMA)
 
 
-def _status(links: pa.Table, threshold: float, decisions: pa.Table | None) -> pa.Table:
+def _status(
+    links: pa.Table,
+    threshold: float,
+    decisions: pa.Table | None,
+    refused: list[tuple[str, str]] | None = None,
+) -> pa.Table:
+    """``linked`` only for a pair that joined two records: above the threshold, with
+    distinguishing evidence, and not refused for conflicting with its clusters; every
+    other pair waits for a person (``review``), with the reason added to its explanation."""
     decided = latest_decisions(decisions)
-    status = []
-    for a, b, p in zip(
+    refused_set = set(refused or [])
+    status, words = [], []
+    for a, b, p, ev, why in zip(
         links["record_id_l"].to_pylist(),
         links["record_id_r"].to_pylist(),
         links["match_probability"].to_pylist(),
+        links["evidence"].to_pylist(),
+        links["explanation"].to_pylist(),
         strict=True,
     ):
-        status.append(decided.get((a, b)) or ("linked" if p >= threshold else "review"))
+        verdict = decided.get((a, b))
+        if verdict:
+            status.append(verdict)
+        elif p < threshold:
+            status.append("review")
+        elif ev is None:
+            status.append("review")
+            why += "; not linked: nothing but names and places in common"
+        elif (a, b) in refused_set:
+            status.append("review")
+            why += "; not linked: the records it would join differ in birth date or gender"
+        else:
+            status.append("linked")
+        words.append(why)
+    links = links.set_column(
+        links.schema.get_field_index("explanation"), "explanation", pa.array(words, pa.string())
+    )
     return links.append_column("status", pa.array(status, pa.string()))
 
 
@@ -158,7 +188,7 @@ def step_identities(
     records = engine.to_arrow(identity_records(ws).order_by(["created_at", "record_id"]))
     rules = engine.to_arrow(rule_links(ws))
     resolution = resolve_records(
-        records.drop(["created_at"]),
+        records.drop(["created_at", "gender"]),
         opts,
         known_matches=rules,
         engine=engine,
@@ -168,8 +198,10 @@ def step_identities(
     kept = None
     if wh.exists(LINKS):
         prev = wh.read_arrow(LINKS)
-        prev = prev.filter(pc.is_in(prev["status"], pa.array(["linked", "match"])))
-        kept = prev.select(LINKS_SCHEMA.names)
+        # links of a version before ``evidence`` existed are scored afresh, not kept
+        if "evidence" in prev.column_names:
+            prev = prev.filter(pc.is_in(prev["status"], pa.array(["linked", "match"])))
+            kept = prev.select(LINKS_SCHEMA.names)
     links = _merge_links(rules, resolution.links, kept)
     decisions = wh.read_arrow(DECISIONS) if wh.exists(DECISIONS) else None
     previous = wh.read_arrow(CLUSTERS) if wh.exists(CLUSTERS) else None
@@ -181,13 +213,16 @@ def step_identities(
         created_rank=order,
         decisions=decisions,
         previous=previous,
+        attributes=records.select(
+            ["record_id", "gender", *(["birth_date"] if resolution.reliable("birth_date") else [])]
+        ),
     )
     lineage = clustering.lineage
     if wh.exists(LINEAGE):
         lineage = pa.concat_tables([wh.read_arrow(LINEAGE).cast(LINEAGE_SCHEMA), lineage])
     return {
         CLUSTERS: wh.write(CLUSTERS, clustering.clusters),
-        LINKS: wh.write(LINKS, _status(links, opts.threshold, decisions)),
+        LINKS: wh.write(LINKS, _status(links, opts.threshold, decisions, clustering.refused)),
         LINEAGE: wh.write(LINEAGE, lineage),
     }
 

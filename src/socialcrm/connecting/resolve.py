@@ -47,10 +47,14 @@ LINKS_SCHEMA = pa.schema(
         pa.field("match_weight", pa.float64()),
         pa.field("method", pa.string(), nullable=False),
         pa.field("explanation", pa.string(), nullable=False),
+        pa.field("evidence", pa.string()),
     ]
 )
 """Scored pairs (``record_id_l < record_id_r``): ``method`` is ``rule:<field>``, ``model``
-or ``review``; ``explanation`` lists the fields' agreement levels and match weights."""
+or ``review``; ``explanation`` lists the fields' agreement levels and match weights;
+``evidence`` names what distinguishes the pair from two namesakes in one town (a shared
+identifier, birth date, phone or street address), null when there is none: such a pair is
+never linked by itself, whatever its score (see :func:`distinguishing_sql`)."""
 
 Progress = Callable[[str], None]
 
@@ -90,12 +94,29 @@ class ResolveOptions:
     """Rule-linked pairs needed to learn m from them instead of by EM."""
 
 
+RELIABLE = 0.02
+"""A column whose values one person's records contradict (beyond a typing slip) less
+than once in fifty, as the model learned it, is trusted to tell people apart: clusters
+may not hold two different values of it. A customer base's birth dates are (0.2% of the
+demo's duplicates); FEBRL's corrupted ones are not (6%), and there the model weighs a
+differing birth date instead of forbidding it."""
+
+
 @dataclass
 class Resolution:
     links: pa.Table
     """Every scored pair at or above ``review_floor`` (see :data:`LINKS_SCHEMA`)."""
     notes: list[str] = field(default_factory=list)
     """What the model could not do (e.g. a column too sparse to train) — for the log."""
+    disagreement: dict[str, float] = field(default_factory=dict)
+    """Per compared column, the trained chance that two records of one person disagree
+    on it (the m probability of its "different" level): how far a difference in it may
+    be trusted to mean two people (see :data:`RELIABLE`)."""
+
+    def reliable(self, column: str) -> bool:
+        """Whether records that differ in ``column`` are two people (see :data:`RELIABLE`)."""
+        m = self.disagreement.get(column)
+        return m is not None and m <= RELIABLE
 
 
 @contextlib.contextmanager
@@ -138,9 +159,11 @@ def _comparisons(cols: set[str]) -> list[ComparisonCreator | dict[str, Any]]:
 
 
 def _email() -> ComparisonCreator:
-    """Exact address, then exact local part. No fuzzy levels: local parts are usually
-    made of the person's name, so a *similar* one mostly repeats the name evidence and
-    would double-count it for namesakes (``jennifer.smith`` vs ``jennifer.smith80``)."""
+    """The same mailbox or not. No level for the same local part at another provider,
+    nor fuzzy levels: local parts are mostly made of the person's name
+    (``jennifer.smith@…``), so agreeing on one repeats the name evidence and counted twice
+    it merged namesakes: at 100,000 customers 97% of the pairs linked on "same local part"
+    were two different people."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -149,7 +172,6 @@ def _email() -> ComparisonCreator:
         comparison_levels=[
             cll.NullLevel("email"),
             cll.ExactMatchLevel("email").configure(label_for_charts="same address"),
-            cll.ExactMatchLevel("email_user").configure(label_for_charts="same local part"),
             cll.ElseLevel(),
         ],
     )
@@ -316,9 +338,69 @@ def _deterministic(con: LocalSQL, cols: set[str]) -> pa.Table:
     ]
     sql = f"""SELECT record_id_l, record_id_r, 1.0::DOUBLE AS match_probability,
                  NULL::DOUBLE AS match_weight, 'rule:' || min(k) AS method,
-                 'same ' || string_agg(DISTINCT k, ', ' ORDER BY k) AS explanation
+                 'same ' || string_agg(DISTINCT k, ', ' ORDER BY k) AS explanation,
+                 string_agg(DISTINCT k, ', ' ORDER BY k) AS evidence
               FROM ({" UNION ALL ".join(selects)}) GROUP BY record_id_l, record_id_r"""
     return con.arrow(sql).cast(LINKS_SCHEMA)
+
+
+def distinguishing_sql(cols: set[str]) -> str:
+    """SQL (over prepared records ``l`` and ``r``) naming what tells a pair apart from
+    two namesakes in one town, or null.
+
+    Distinguishing: the same mailbox, handle or phone (at most one digit off), birth
+    dates at most two digits apart or with day and month swapped, the same street line
+    (up to three edits, the same house number) in the same postcode or city, or the same
+    second address line (a building, a flat). Not distinguishing: names, a city, a
+    postcode, a region, a country, an email's local part — namesakes and households share
+    them. The model still weighs every field; this only decides whether a high score may
+    link by itself.
+    """
+
+    def both(c: str) -> str:
+        return f"l.{c} IS NOT NULL AND r.{c} IS NOT NULL"
+
+    parts = []
+    if "email" in cols:
+        parts.append(f"CASE WHEN {both('email')} AND l.email = r.email THEN 'email' END")
+    if "handle" in cols:
+        parts.append(f"CASE WHEN {both('handle')} AND l.handle = r.handle THEN 'handle' END")
+    if "phone" in cols:
+        parts.append(
+            f"CASE WHEN {both('phone')} AND damerau_levenshtein(l.phone, r.phone) <= 1 "
+            "THEN 'phone' END"
+        )
+    if "birth_date" in cols:
+        b = "l.birth_date", "r.birth_date"
+        swapped = (
+            f"length({b[0]}) = 8 AND length({b[1]}) = 8 AND left({b[0]}, 4) = left({b[1]}, 4) "
+            f"AND substr({b[0]}, 5, 2) = substr({b[1]}, 7, 2) "
+            f"AND substr({b[0]}, 7, 2) = substr({b[1]}, 5, 2)"
+        )
+        parts.append(
+            f"CASE WHEN {both('birth_date')} AND (damerau_levenshtein({b[0]}, {b[1]}) <= 2 "
+            f"OR ({swapped})) THEN 'birth date' END"
+        )
+    if "address_line1" in cols and cols & {"postal_code", "city"}:
+        place = " OR ".join(
+            f"({both(c)} AND l.{c} = r.{c})" for c in ("postal_code", "city") if c in cols
+        )
+        # the same house number: a similar line with another number is a neighbour
+        parts.append(
+            f"CASE WHEN {both('address_line1')} "
+            "AND levenshtein(l.address_line1, r.address_line1) <= 3 "
+            "AND regexp_replace(l.address_line1, '[^0-9]', '', 'g') "
+            "= regexp_replace(r.address_line1, '[^0-9]', '', 'g') "
+            f"AND ({place}) THEN 'street address' END"
+        )
+    if "address_line2" in cols:
+        parts.append(
+            f"CASE WHEN {both('address_line2')} "
+            "AND levenshtein(l.address_line2, r.address_line2) <= 1 THEN 'address line 2' END"
+        )
+    if not parts:
+        return "NULL::VARCHAR"
+    return f"nullif(concat_ws(', ', {', '.join(parts)}), '')"
 
 
 def resolve_records(
@@ -424,6 +506,7 @@ def resolve_records(
                 threshold_match_probability=opts.review_floor
             )
             pairs = scored.as_pandas_dataframe()
+            pairs["evidence"] = _evidence(con, pairs, cols)
             levels = {
                 c.output_column_name: {
                     lvl.comparison_vector_value: _short_label(
@@ -433,7 +516,34 @@ def resolve_records(
                 }
                 for c in linker._settings_obj.comparisons
             }
-        return Resolution(_model_links(pairs, levels, det), notes)
+            disagreement = {
+                c.output_column_name: lvl.m_probability
+                for c in linker._settings_obj.comparisons
+                for lvl in c.comparison_levels
+                if lvl._is_else_level and lvl.m_probability is not None
+            }
+        return Resolution(_model_links(pairs, levels, det), notes, disagreement)
+
+
+def _evidence(con: LocalSQL, pairs: pd.DataFrame, cols: set[str]) -> list[str | None]:
+    """:func:`distinguishing_sql` per scored pair, on the prepared records."""
+    if len(pairs) == 0:
+        return []
+    ids = pa.table(
+        {
+            "k": np.arange(len(pairs)),
+            "a": pairs["record_id_l"].astype(str).to_numpy(),
+            "b": pairs["record_id_r"].astype(str).to_numpy(),
+        }
+    )
+    con.register("scored_pairs", ids)
+    out = con.arrow(
+        f"""SELECT p.k, {distinguishing_sql(cols)} AS evidence FROM scored_pairs p
+            JOIN prepared l ON l.record_id = p.a JOIN prepared r ON r.record_id = p.b
+            ORDER BY p.k"""
+    )
+    evidence: list[str | None] = out["evidence"].to_pylist()
+    return evidence
 
 
 def _estimate_u(
@@ -541,6 +651,7 @@ def _model_links(pairs: pd.DataFrame, levels: dict[str, dict[int, str]], det: pa
             "match_weight": pairs["match_weight"].astype(float).to_numpy(),
             "method": np.full(len(pairs), "model"),
             "explanation": explanations,
+            "evidence": pairs["evidence"].to_list(),
         },
         schema=LINKS_SCHEMA,
     )
