@@ -94,12 +94,13 @@ class ResolveOptions:
     """Rule-linked pairs needed to learn m from them instead of by EM."""
 
 
-RELIABLE = 0.02
-"""A column whose values one person's records contradict (beyond a typing slip) less
-than once in fifty, as the model learned it, is trusted to tell people apart: clusters
-may not hold two different values of it. A customer base's birth dates are (0.2% of the
-demo's duplicates); FEBRL's corrupted ones are not (6%), and there the model weighs a
-differing birth date instead of forbidding it."""
+RELIABLE = 0.035
+"""A column whose values one person's records contradict (beyond a typing slip) at most
+this often, as the model learned it, is trusted to tell people apart: clusters may not
+hold two different values of it. A customer base's birth dates are (the demo brand's
+model learns 1-2%, noisy labels included); FEBRL's deliberately corrupted ones are not
+(6%), and there the model weighs a differing birth date instead of forbidding it. The
+bound sits between the two, on the geometric middle."""
 
 
 @dataclass
@@ -349,7 +350,7 @@ def distinguishing_sql(cols: set[str]) -> str:
     two namesakes in one town, or null.
 
     Distinguishing: the same mailbox, handle or phone (at most one digit off), birth
-    dates at most two digits apart or with day and month swapped, the same street line
+    dates one digit apart (an edit or a transposition) or with day and month swapped, the same street line
     (up to three edits, the same house number) in the same postcode or city, or the same
     second address line (a building, a flat). Not distinguishing: names, a city, a
     postcode, a region, a country, an email's local part — namesakes and households share
@@ -378,7 +379,7 @@ def distinguishing_sql(cols: set[str]) -> str:
             f"AND substr({b[0]}, 7, 2) = substr({b[1]}, 5, 2)"
         )
         parts.append(
-            f"CASE WHEN {both('birth_date')} AND (damerau_levenshtein({b[0]}, {b[1]}) <= 2 "
+            f"CASE WHEN {both('birth_date')} AND (damerau_levenshtein({b[0]}, {b[1]}) <= 1 "
             f"OR ({swapped})) THEN 'birth date' END"
         )
     if "address_line1" in cols and cols & {"postal_code", "city"}:
