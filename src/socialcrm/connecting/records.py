@@ -101,18 +101,23 @@ _NOT_WORD = r"'[^\p{L}\p{N} ]'"
 def matching_sql(columns: list[str], source: str) -> str:
     """DuckDB SQL (run next to Splink) that turns raw records into the columns compared.
 
-    Names and places are lower-cased with punctuation dropped; birth dates and phones
-    keep their digits only (so ``1980-01-20`` and ``19800120`` agree and an impossible
-    date still differs by one digit); emails split into the whole address and its local
+    Names and places are lower-cased, accents folded, punctuation dropped; birth dates
+    and phones keep their digits only (so ``1980-01-20`` and ``19800120`` agree and an
+    impossible date still differs by one digit); emails split into the whole address and its local
     part; handle columns become one ``handle`` value per record.
     """
     present = set(columns)
     out = ["record_id"]
     for c in (*NAME_COLUMNS, "address_line1", "address_line2", "city", "region", "country"):
         if c in present:
-            out.append(
-                f"nullif(trim(regexp_replace(lower({c}), {_NOT_WORD}, ' ', 'g')), '') AS {c}"
+            # accents folded: "Hélène" is "Helene" typed on another keyboard, and plain
+            # ASCII makes string distances count the same on every engine (DuckDB counts
+            # UTF-8 bytes, Spark characters)
+            folded = (
+                f"replace(replace(replace(translate(strip_accents(lower({c})), 'łøđı', 'lodi'),"
+                " 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe')"
             )
+            out.append(f"nullif(trim(regexp_replace({folded}, {_NOT_WORD}, ' ', 'g')), '') AS {c}")
     if "postal_code" in present:
         out.append(
             "nullif(regexp_replace(lower(postal_code), '[^a-z0-9]', '', 'g'), '') AS postal_code"
