@@ -350,9 +350,9 @@ def distinguishing_sql(cols: set[str]) -> str:
     two namesakes in one town, or null.
 
     Distinguishing: the same mailbox, handle or phone (at most one digit off), birth
-    dates one digit apart (an edit or a transposition) or with day and month swapped, the same street line
-    (up to three edits, the same house number) in the same postcode or city, or the same
-    second address line (a building, a flat). Not distinguishing: names, a city, a
+    dates one digit apart (an edit or a transposition) or with day and month swapped, the
+    same street line (up to three edits, the same house number) in the same postcode or
+    city, or the same second address line (a building, a flat). Not distinguishing: names, a city, a
     postcode, a region, a country, an email's local part — namesakes and households share
     them. The model still weighs every field; this only decides whether a high score may
     link by itself.
