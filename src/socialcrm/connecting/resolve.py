@@ -345,14 +345,43 @@ def _deterministic(con: LocalSQL, cols: set[str]) -> pa.Table:
     return con.arrow(sql).cast(LINKS_SCHEMA)
 
 
-def distinguishing_sql(cols: set[str]) -> str:
+FEMININE_ENDINGS = ("a", "e", "ne", "le", "ette", "ina", "ine")
+"""What turns a given name into its feminine form (Louis/Louise, Jean/Jeanne,
+Daniel/Daniela): two names one such ending apart are two people, a couple or siblings,
+however alike they look to Jaro-Winkler."""
+
+
+def _agree(column: str, other: str) -> str:
+    """SQL: ``l`` and ``r`` give the same name in ``column``: equal, a typo apart
+    (Jaro-Winkler at least 0.92), a short form of it (``alex``/``alexander``: a prefix
+    three or more letters shorter), or written in the other name field; never a
+    feminine form of it (:data:`FEMININE_ENDINGS`)."""
+    a, b = f"l.{column}", f"r.{column}"
+    endings = ", ".join(f"'{e}'" for e in FEMININE_ENDINGS)
+
+    def rest(long: str, short: str) -> str:
+        return f"(starts_with({long}, {short}) AND substr({long}, length({short}) + 1)"
+
+    return (
+        f"({a} IS NOT NULL AND {b} IS NOT NULL AND ({a} = {b} "
+        f"OR (jaro_winkler_similarity({a}, {b}) >= 0.92 "
+        f"AND NOT {rest(a, b)} IN ({endings})) AND NOT {rest(b, a)} IN ({endings}))) "
+        f"OR (length({b}) >= 3 AND {rest(a, b)} ~ '^.{{3,}}$')) "
+        f"OR (length({a}) >= 3 AND {rest(b, a)} ~ '^.{{3,}}$')) "
+        f"OR {a} = r.{other} OR {b} = l.{other}))"
+    )
+
+
+def distinguishing_sql(cols: set[str], trusted: frozenset[str] = frozenset()) -> str:
     """SQL (over prepared records ``l`` and ``r``) naming what tells a pair apart from
     two namesakes in one town, or null.
 
     Distinguishing: the same mailbox, handle or phone (at most one digit off), birth
     dates one digit apart (an edit or a transposition) or with day and month swapped, the
     same street line (up to three edits, the same house number) in the same postcode or
-    city, or the same second address line (a building, a flat). Not distinguishing: names, a city, a
+    city, or the same second address line (a building, a flat), either of them only for
+    records that agree on the names in ``trusted`` (the columns one person's records
+    rarely contradict: :attr:`Resolution.reliable`). Not distinguishing: names, a city, a
     postcode, a region, a country, an email's local part — namesakes and households share
     them. The model still weighs every field; this only decides whether a high score may
     link by itself.
@@ -382,6 +411,15 @@ def distinguishing_sql(cols: set[str]) -> str:
             f"CASE WHEN {both('birth_date')} AND (damerau_levenshtein({b[0]}, {b[1]}) <= 1 "
             f"OR ({swapped})) THEN 'birth date' END"
         )
+    # an address is evidence for the same person only where the names agree too: a
+    # household shares it. Only names the data trust, though: where one person's
+    # records often give another first name (FEBRL's), a differing one proves nothing.
+    names = [
+        _agree(c, other)
+        for c, other in (("first_name", "last_name"), ("last_name", "first_name"))
+        if c in trusted
+    ]
+    person = " AND ".join(names) or "TRUE"
     if "address_line1" in cols and cols & {"postal_code", "city"}:
         place = " OR ".join(
             f"({both(c)} AND l.{c} = r.{c})" for c in ("postal_code", "city") if c in cols
@@ -392,12 +430,13 @@ def distinguishing_sql(cols: set[str]) -> str:
             "AND levenshtein(l.address_line1, r.address_line1) <= 3 "
             "AND regexp_replace(l.address_line1, '[^0-9]', '', 'g') "
             "= regexp_replace(r.address_line1, '[^0-9]', '', 'g') "
-            f"AND ({place}) THEN 'street address' END"
+            f"AND ({place}) AND {person} THEN 'street address' END"
         )
     if "address_line2" in cols:
         parts.append(
             f"CASE WHEN {both('address_line2')} "
-            "AND levenshtein(l.address_line2, r.address_line2) <= 1 THEN 'address line 2' END"
+            f"AND levenshtein(l.address_line2, r.address_line2) <= 1 AND {person} "
+            "THEN 'address line 2' END"
         )
     if not parts:
         return "NULL::VARCHAR"
@@ -507,7 +546,14 @@ def resolve_records(
                 threshold_match_probability=opts.review_floor
             )
             pairs = scored.as_pandas_dataframe()
-            pairs["evidence"] = _evidence(con, pairs, cols)
+            disagreement = {
+                c.output_column_name: lvl.m_probability
+                for c in linker._settings_obj.comparisons
+                for lvl in c.comparison_levels
+                if lvl._is_else_level and lvl.m_probability is not None
+            }
+            trusted = frozenset(c for c, m in disagreement.items() if m <= RELIABLE)
+            pairs["evidence"] = _evidence(con, pairs, cols, trusted)
             levels = {
                 c.output_column_name: {
                     lvl.comparison_vector_value: _short_label(
@@ -517,16 +563,12 @@ def resolve_records(
                 }
                 for c in linker._settings_obj.comparisons
             }
-            disagreement = {
-                c.output_column_name: lvl.m_probability
-                for c in linker._settings_obj.comparisons
-                for lvl in c.comparison_levels
-                if lvl._is_else_level and lvl.m_probability is not None
-            }
         return Resolution(_model_links(pairs, levels, det), notes, disagreement)
 
 
-def _evidence(con: LocalSQL, pairs: pd.DataFrame, cols: set[str]) -> list[str | None]:
+def _evidence(
+    con: LocalSQL, pairs: pd.DataFrame, cols: set[str], trusted: frozenset[str]
+) -> list[str | None]:
     """:func:`distinguishing_sql` per scored pair, on the prepared records."""
     if len(pairs) == 0:
         return []
@@ -539,7 +581,7 @@ def _evidence(con: LocalSQL, pairs: pd.DataFrame, cols: set[str]) -> list[str | 
     )
     con.register("scored_pairs", ids)
     out = con.arrow(
-        f"""SELECT p.k, {distinguishing_sql(cols)} AS evidence FROM scored_pairs p
+        f"""SELECT p.k, {distinguishing_sql(cols, trusted)} AS evidence FROM scored_pairs p
             JOIN prepared l ON l.record_id = p.a JOIN prepared r ON r.record_id = p.b
             ORDER BY p.k"""
     )
