@@ -16,14 +16,23 @@ from socialcrm.store.workspace import Workspace
 LOAD_ORDER = ("customers", "identities", "consents", "orders", "touches", "posts", "follows")
 
 
-def run_demo(settings: Settings, customers: int, seed: int, console: Console) -> str:
-    """Generate, ingest and score the demo brand; return a short summary."""
+def run_demo(
+    settings: Settings, customers: int, seed: int, console: Console, hard_names: bool = False
+) -> str:
+    """Generate, ingest and score the demo brand; return a short summary.
+
+    ``hard_names`` gives the persons names from small hand-written lists (far more
+    namesakes than real life) instead of each country's real name frequencies.
+    """
     from socialcrm.synth.brand import generate_brand
 
     t0 = perf_counter()
     demo_dir = settings.home / "demo"
-    console.print(f"generating a demo brand of {customers:,} people (seed {seed})…")
-    files = generate_brand(demo_dir, customers=customers, seed=seed, progress=True)
+    names = ", hard names" if hard_names else ""
+    console.print(f"generating a demo brand of {customers:,} people (seed {seed}{names})…")
+    files = generate_brand(
+        demo_dir, customers=customers, seed=seed, progress=True, hard_names=hard_names
+    )
     _install_catalogue(settings)
     region = _home_region(files.inputs)
     if region:

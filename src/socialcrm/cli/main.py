@@ -294,21 +294,33 @@ def serve(
 def demo(
     customers: Annotated[int, typer.Option(help="People in the demo brand.", min=50)] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same brand).")] = 0,
+    hard_names: Annotated[
+        bool,
+        typer.Option(
+            "--hard-names",
+            help="Name people from small hand-written lists (119 Thomas Martins among "
+            "27,000 French people, where real life has about one) instead of real name "
+            "frequencies: a stress test for identity resolution.",
+        ),
+    ] = False,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after scoring.")] = False,
     host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
     """Build a realistic demo brand, load it like a user's files, score it, serve it.
 
-    The hidden truth (who is who, what each post means, who dropped out) is written
-    apart, under the workspace's demo/truth folder.
+    Names follow each country's real frequencies; --hard-names swaps in far more
+    namesakes. The hidden truth (who is who, what each post means, who dropped out)
+    is written apart, under the workspace's demo/truth folder.
 
     Example: socialcrm demo --customers 2000 --no-serve
+
+    Example: socialcrm demo --customers 2000 --hard-names --no-serve
     """
     from socialcrm.demo import run_demo
 
     settings = get_settings()
-    summary = run_demo(settings, customers=customers, seed=seed, console=err)
+    summary = run_demo(settings, customers=customers, seed=seed, console=err, hard_names=hard_names)
     out.print(summary)
     if not no_serve:
         serve(host=host, port=port, delivery_interval=None)

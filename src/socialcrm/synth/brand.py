@@ -77,12 +77,19 @@ class DemoFiles:
 
 
 def generate_brand(
-    out_dir: Path, customers: int = 10_000, seed: int = 0, progress: bool = False
+    out_dir: Path,
+    customers: int = 10_000,
+    seed: int = 0,
+    progress: bool = False,
+    hard_names: bool = False,
 ) -> DemoFiles:
     """Write the demo brand's inputs to ``out_dir/inputs`` and its truth to ``out_dir/truth``.
 
     ``customers`` is the number of true persons; they leave about 1.7 customer records
-    each. Deterministic: the same ``seed`` and ``customers`` give byte-identical files.
+    each. Names follow each country's real frequencies; ``hard_names`` draws them from
+    small hand-written lists instead, for far more namesakes than life has (a stress
+    test for identity resolution; nothing else changes). Deterministic: the same
+    ``seed``, ``customers`` and ``hard_names`` give byte-identical files.
     """
     if customers < 50:
         raise ValueError("customers must be at least 50")
@@ -90,7 +97,7 @@ def generate_brand(
     inputs_dir, truth_dir = out_dir / "inputs", out_dir / "truth"
     with _steps(progress, 10) as step:
         step("people")
-        persons = make_persons(customers, seed)
+        persons = make_persons(customers, seed, hard_names=hard_names)
         accounts = make_accounts(persons, seed)
         step("customer records")
         records = make_records(persons, accounts, seed)

@@ -13,7 +13,7 @@ import numpy as np
 
 from socialcrm.synth.catalogue import load_catalogue
 from socialcrm.synth.clock import DAY, END, START, YEAR_DAYS
-from socialcrm.synth.names import COMMUNITY_INTERESTS, COUNTRIES, OCCUPATIONS
+from socialcrm.synth.names import COMMUNITY_INTERESTS, COUNTRIES, OCCUPATIONS, realistic_names
 from socialcrm.synth.strings import S, cat, fill, sarr, stream, zpad
 
 GENDERS = ("female", "male", "non_binary", "undisclosed")
@@ -159,7 +159,11 @@ def random_addresses(rng: np.random.Generator, country: np.ndarray) -> dict[str,
     }
 
 
-def make_persons(n: int, seed: int) -> Persons:
+def make_persons(n: int, seed: int, hard_names: bool = False) -> Persons:
+    """``n`` true persons. Names follow each country's real frequencies
+    (``names.realistic_names``, from their own random stream), or with ``hard_names``
+    the small hand-written lists of ``names.COUNTRIES``, commonest first, for far more
+    namesakes than life has. Everything but the names is the same either way."""
     rng = stream(seed, "persons")
     cat_ = load_catalogue()
     weights = np.array([c.weight for c in COUNTRIES])
@@ -167,10 +171,14 @@ def make_persons(n: int, seed: int) -> Persons:
     gender_idx = rng.choice(4, n, p=[0.48, 0.46, 0.02, 0.04])
     gender = sarr(GENDERS)[gender_idx]
     female_name = np.where(gender_idx >= 2, rng.random(n) < 0.5, gender_idx == 0)
+    # The hand-written lists are drawn from in both modes, so the persons' stream (and
+    # every attribute after the names) is the same with and without hard_names.
     firsts = _choose_from_lists(rng, [c.female for c in COUNTRIES], country)
     males = _choose_from_lists(rng, [c.male for c in COUNTRIES], country)
     first = np.where(female_name, firsts, males).astype(S)
     last = _choose_from_lists(rng, [c.last for c in COUNTRIES], country, power=1.3)
+    if not hard_names:
+        first, last = realistic_names(stream(seed, "names"), country, female_name)
     age_years = np.clip(18 + rng.gamma(4.0, 5.0, n), 18, 82)
     birth = (START - age_years * YEAR_DAYS * DAY).astype(np.int64)
     birth = (birth // DAY) * DAY
