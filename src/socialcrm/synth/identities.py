@@ -4,6 +4,11 @@ A person owns 1-4 mailboxes (mean about 2.7) spread over their records, so recor
 one person often, but not always, share one. On top come the variants that make
 matching hard: case and whitespace (harmless after normalisation), Gmail dots and
 ``+tags`` (same mailbox, different string) and the odd mistyped address (which bounces).
+
+No two persons share a mailbox: addresses are unique by ``mailbox()``, the form
+identity resolution compares (``david.walker@gmail.com`` and ``davidwalker@gmail.com``
+are one Gmail mailbox), not by their spelling. A mistyped address that lands on
+another person's mailbox is left correct.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from socialcrm.store.schemas import PLATFORMS
 from socialcrm.synth.accounts import BS, CUSTOMER, FB, IG, LI, MA, TW, Accounts
@@ -35,6 +41,7 @@ from socialcrm.synth.strings import (
 
 EMAIL_SOURCES = (("checkout", "account"), ("signup_form",), ("loyalty_form",), ("support_ticket",))
 _TAGS = ("+shop", "+nordlicht", "+news", "+outdoor", "+promo", "+2024")
+_GMAIL = ("gmail.com", "googlemail.com")
 
 
 @dataclass
@@ -97,11 +104,23 @@ def _email_locals(
     return out
 
 
+def mailbox(email: np.ndarray) -> np.ndarray:
+    """The mailbox an address delivers to, as identity resolution compares them:
+    lower case, no ``+tag``, and for Gmail no dots (``googlemail.com`` is Gmail too)."""
+    local, domain = partition(np.strings.lower(np.strings.strip(sarr(email))), "@")
+    local = partition(local, "+")[0]
+    gmail = np.isin(domain, sarr(_GMAIL))
+    local = np.where(gmail, np.strings.replace(local, ".", ""), local)
+    out: np.ndarray = cat(local.astype(S), "@", np.where(gmail, "gmail.com", domain).astype(S))
+    return out
+
+
 def _unique(rng: np.random.Generator, local: np.ndarray, domain: np.ndarray) -> np.ndarray:
-    """Emails unique across persons: clashing local parts get a number appended."""
+    """Emails unique across persons by mailbox, not by spelling: a local part whose
+    mailbox is taken gets a number appended."""
     for _ in range(30):
         email = cat(local, "@", domain)
-        dup = duplicated(email)
+        dup = duplicated(mailbox(email))
         if not dup.any():
             return email
         local[dup] = cat(local[dup], zpad(rng.integers(0, 1000, int(dup.sum())), 2))
@@ -213,6 +232,12 @@ def make_identities(
     canon = email[mail_a]
     variant = ~records.primary[rec_a] & (rng.random(len(rec_a)) < 0.09)
     alias, is_typo = _alias(rng, canon[variant])
+    # A typo that spells a real mailbox (another person's, most likely) is no typo: it
+    # would hand the record to that mailbox's owner. Such rows keep the right address.
+    taken = pd.Index(mailbox(email).astype(object)).get_indexer(mailbox(alias).astype(object))
+    lands = is_typo & (taken >= 0)
+    alias[lands] = canon[variant][lands]
+    is_typo &= ~lands
     canon = canon.copy()
     canon[variant] = alias
     typo_row = np.zeros(len(rec_a), bool)
