@@ -156,7 +156,8 @@ def test_a_chain_stops_at_a_conflicting_birth_date() -> None:
         ("a", "b", 0.99, "email"), ("b", "c", 0.98, "phone"), ("a", "d", 0.95, "street address")
     )
     result = cluster_links(["a", "b", "c", "d"], links, 0.9, attributes=traits)
-    person = dict(zip(result.clusters["record_id"].to_pylist(), result.clusters["customer_id"].to_pylist(), strict=True))  # fmt: skip
+    c = result.clusters
+    person = dict(zip(c["record_id"].to_pylist(), c["customer_id"].to_pylist(), strict=True))
     # b joins a (the stronger link); c's other birth date keeps it apart
     assert person["a"] == person["b"] == person["d"] != person["c"]
     assert result.refused == [("b", "c")]
@@ -194,3 +195,20 @@ def test_birth_dates_one_slip_apart_are_the_same() -> None:
     assert same_birth_date("19800102", "19800201")  # day and month swapped
     assert same_birth_date("19800120", "18900120")  # two digits transposed
     assert not same_birth_date("19800120", "19860715")
+
+
+def test_an_address_attaches_a_record_but_never_joins_two_people() -> None:
+    # a-b and c-d: two people, each known by two records (a shared mailbox each)
+    rules = [("a", "b", 1.0, "email"), ("c", "d", 1.0, "email")]
+    household = _links(*rules, ("a", "c", 0.99, "street address"))
+    result = cluster_links(["a", "b", "c", "d"], household, 0.9)
+    assert result.clusters["customer_id"].to_pylist() == ["a", "a", "c", "c"]
+    assert result.refused == [("a", "c")]
+    # a lone record with the same name at the same address is attached
+    lone = _links(*rules, ("a", "e", 0.99, "street address"))
+    ids = cluster_links(["a", "b", "c", "d", "e"], lone, 0.9).clusters["customer_id"]
+    assert ids.to_pylist()[-1] == "a"
+    # and a birth date next to the address is more than a household shares
+    dated = _links(*rules, ("a", "c", 0.99, "birth date, street address"))
+    ids = cluster_links(["a", "b", "c", "d"], dated, 0.9).clusters["customer_id"]
+    assert len(set(ids.to_pylist())) == 1

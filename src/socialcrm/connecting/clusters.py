@@ -135,8 +135,8 @@ def cluster_links(
         if verdict == "match" and a in index and b in index:
             forest.union(index[a], index[b], 1.0, force=True)
     refused: list[tuple[str, str]] = []
-    for a, b, p in _candidates(links, threshold, decided):
-        if a in index and b in index and not forest.union(index[a], index[b], p):
+    for a, b, p, address_only in _candidates(links, threshold, decided):
+        if a in index and b in index and not forest.union(index[a], index[b], p, address_only):
             refused.append((a, b))
     label = np.fromiter((forest.find(i) for i in range(n)), np.int64, n)
     best = forest.best
@@ -166,11 +166,16 @@ def cluster_links(
     return Clustering(clusters, lineage, refused)
 
 
+ADDRESS_EVIDENCE = frozenset({"street address", "address line 2"})
+"""Evidence a household shares: on its own it may attach a record to a person, never
+join two people who each hold records of their own."""
+
+
 def _candidates(
     links: pa.Table, threshold: float, decided: dict[tuple[str, str], str]
-) -> list[tuple[str, str, float]]:
+) -> list[tuple[str, str, float, bool]]:
     """Links that may join clusters, most certain first (ties by ids: the same order on
-    every engine and run)."""
+    every engine and run), each with whether an address is all that distinguishes it."""
     left = links.column("record_id_l").to_pylist()
     right = links.column("record_id_r").to_pylist()
     prob = links.column("match_probability").to_pylist()
@@ -184,7 +189,8 @@ def _candidates(
         key = (a, b) if a < b else (b, a)
         if key in decided or p is None or p < threshold or ev is None:
             continue
-        out.append((key[0], key[1], float(p)))
+        address_only = bool(ev) and set(str(ev).split(", ")) <= ADDRESS_EVIDENCE
+        out.append((key[0], key[1], float(p), address_only))
     out.sort(key=lambda t: (-t[2], t[0], t[1]))
     return out
 
@@ -281,11 +287,19 @@ class _Forest:
         inside = set(self.members[big])
         return any(self.apart.get(i, set()) & inside for i in self.members[small])
 
-    def union(self, i: int, j: int, p: float, force: bool = False) -> bool:
+    def union(
+        self, i: int, j: int, p: float, address_only: bool = False, force: bool = False
+    ) -> bool:
+        """Join the clusters of ``i`` and ``j`` unless they conflict, a reviewer kept them
+        apart, or only an address ties two clusters of several records each (two people
+        known by their own records, living together: a household)."""
         ra, rb = self.find(i), self.find(j)
         if ra != rb:
+            two_people = address_only and min(len(self.members[ra]), len(self.members[rb])) > 1
             if not force and (
-                _conflict(self.traits[ra], self.traits[rb]) or self._kept_apart(ra, rb)
+                two_people
+                or _conflict(self.traits[ra], self.traits[rb])
+                or self._kept_apart(ra, rb)
             ):
                 return False
             if len(self.members[ra]) < len(self.members[rb]):

@@ -167,7 +167,10 @@ def _status(
             why += "; not linked: nothing but names and places in common"
         elif (a, b) in refused_set:
             status.append("review")
-            why += "; not linked: the records it would join differ in birth date or gender"
+            why += (
+                "; not linked: it would join records that differ in birth date or gender,"
+                " a pair a reviewer kept apart, or two people known at one address"
+            )
         else:
             status.append("linked")
         words.append(why)
