@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 VOLATILE = {
     "identity_clusters": {"id_since"},  # when the id was first given: the run's clock
+    "households": {"first_seen"},  # when the household id was first given: the run's clock
     "ingest_log": {"finished_at", "file", "sha256"},
     "rejects": {"rejected_at", "file"},
     # RR sets are sampled on several threads: the seeds' order and spread estimates vary

@@ -14,6 +14,7 @@ from datetime import datetime
 from time import perf_counter
 
 from socialcrm.collaborating.ideas import step_ideas
+from socialcrm.connecting.households import step_households
 from socialcrm.connecting.identity import step_identities
 from socialcrm.connecting.step import step_connecting
 from socialcrm.listening.communities import step_community_listening
@@ -69,6 +70,12 @@ STEPS: list[Step] = [
         "identities",
         "Identity resolution: customer records -> people, with stable ids and explained links",
         step_identities,
+        needs=("customers",),
+    ),
+    Step(
+        "households",
+        "Households: people sharing an address or a landline, stable ids, giant groups left out",
+        step_households,
         needs=("customers",),
     ),
     Step(

@@ -29,6 +29,7 @@ TOLERANCE = 1e-9
 
 VOLATILE: dict[str, dict[str, str]] = {
     "identity_clusters": {"id_since": "when the id was first given: the run's own clock"},
+    "households": {"first_seen": "when the household id was first given: the run's own clock"},
     "ingest_log": {"finished_at": "when the load finished: the run's own clock"},
     "rejects": {"rejected_at": "when the row was refused: the run's own clock"},
     "amplifier_seeds": {
@@ -104,6 +105,7 @@ TABLES = (
     "ingest_log",
     # written by the pipeline's steps (and the rewards step after the loyalty awards)
     "identity_clusters", "identity_links", "identity_lineage",
+    "households", "household_exclusions",
     "customer_rfm", "customer_transaction_scores",
     "posts_enriched", "post_mentions", "listening_daily", "topics", "alerts",
     "handle_influence", "customer_influence", "communities",
@@ -180,7 +182,9 @@ def test_both_engines_write_every_table(scored: Scored) -> None:
     assert set(duck) == set(TABLES), "a table was added or dropped: update TABLES"
     empty = sorted(t for t, n in duck.items() if n == 0)
     # the comparisons below mean little on empty tables: keep the list short and known
-    assert empty == ["alerts", "community_alerts", "identity_lineage"], empty
+    assert empty == ["alerts", "community_alerts", "household_exclusions", "identity_lineage"], (
+        empty
+    )
 
 
 def _param(name: str) -> object:

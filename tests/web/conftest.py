@@ -853,3 +853,107 @@ def full_api_site(request: pytest.FixtureRequest, full_site: FullSite) -> Iterat
     ids = seed_activity(url)
     for served in serve(settings):
         yield FullSite(served, settings, tokens, url, ids)
+
+
+# -- identity history and households: the "family" site ------------------------------------
+# c020 was merged into c000 on day 2; a reviewer said c021 is someone else on day 5, and
+# the run of day 6 split it off; c000, c003 and c006 live at one address.
+MERGED_AT = T0 + timedelta(days=2)
+DECIDED_AT = T0 + timedelta(days=5)
+SPLIT_AT = T0 + timedelta(days=6)
+HOUSEHOLD = ("c000", "c003", "c006")
+HOUSEHOLD_ADDRESS = "12 Lovelace Lane, 10115 Berlin, DE"
+
+
+def build_family(root: Path) -> None:
+    """identity_clusters, identity_lineage, identity_decisions and households on top of
+    :func:`build_warehouse`."""
+    from socialcrm.connecting.clusters import CLUSTERS_SCHEMA, DECISIONS_SCHEMA, LINEAGE_SCHEMA
+    from socialcrm.connecting.households import HOUSEHOLDS_SCHEMA
+
+    w = Warehouse(root)
+    ids = [f"c{i:03d}" for i in range(N)]
+    person = {i: ("c000" if i == "c020" else i) for i in ids}
+    w.write(
+        "identity_clusters",
+        pa.Table.from_pylist(
+            [
+                {
+                    "record_id": i,
+                    "customer_id": person[i],
+                    "match_probability": 1.0 if person[i] == "c000" else None,
+                    "cluster_size": 2 if person[i] == "c000" else 1,
+                    "id_since": T0,
+                }
+                for i in ids
+            ],
+            schema=CLUSTERS_SCHEMA,
+        ),
+    )
+    w.write(
+        "identity_lineage",
+        pa.Table.from_pylist(
+            [
+                {
+                    "event": "merge",
+                    "customer_id": "c000",
+                    "other_id": "c020",
+                    "records": 1,
+                    "at": MERGED_AT,
+                },
+                {
+                    "event": "split",
+                    "customer_id": "c000",
+                    "other_id": "c021",
+                    "records": 1,
+                    "at": SPLIT_AT,
+                },
+            ],
+            schema=LINEAGE_SCHEMA,
+        ),
+    )
+    w.write(
+        "identity_decisions",
+        pa.Table.from_pylist(
+            [
+                {
+                    "record_id_l": "c000",
+                    "record_id_r": "c021",
+                    "decision": "no_match",
+                    "decided_by": "agent@test.io",
+                    "decided_at": DECIDED_AT,
+                    "note": "unmerge",
+                },
+            ],
+            schema=DECISIONS_SCHEMA,
+        ),
+    )
+    w.write(
+        "households",
+        pa.Table.from_pylist(
+            [
+                {
+                    "household_id": "hh:c000",
+                    "customer_id": c,
+                    "household_size": len(HOUSEHOLD),
+                    "evidence": "same address",
+                    "address": HOUSEHOLD_ADDRESS,
+                    "first_seen": T0,
+                }
+                for c in HOUSEHOLD
+            ],
+            schema=HOUSEHOLDS_SCHEMA,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def family_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app over the known warehouse plus identity history and one household."""
+    home = tmp_path_factory.mktemp("family") / "ws"
+    build_warehouse(home / "warehouse")
+    build_family(home / "warehouse")
+    settings = Settings(home=home, web_token_cache_seconds=0)
+    tokens = seed_users(settings.resolved_database_url)
+    for url in serve(settings):
+        yield Site(url, settings, tokens, settings.resolved_database_url)

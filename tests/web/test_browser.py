@@ -180,3 +180,25 @@ def test_a_viewer_cannot_export(browser: Browser, full_site: FullSite) -> None:
         f"{full_site.url}/segments/at_risk_high_value/export", form={"csrf_token": token}
     )
     assert refused.status == 403
+
+
+def test_360_history_and_household_on_a_phone(
+    browser: Browser, family_site: Site, shots: Path
+) -> None:
+    page = signed_in(browser, family_site, "viewer")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{family_site.url}/customers/c000")
+    history = page.locator("#id-history")
+    home = page.locator("#household")
+    assert "split: 1 record moved to customer c021" in history.inner_text()
+    assert "•••, 10115 Berlin, DE" in home.inner_text()  # a viewer: the street masked
+    page.screenshot(path=str(shots / "customer-360-phone.png"), full_page=True)
+    # usable at 390 px: nothing wider than the screen, the cards within it
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for card in (history, home):
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    home.locator("a", has_text="Ada3 Lovelace").click()
+    page.wait_for_url(f"{family_site.url}/customers/c003")
+    assert "Bob0 Lovelace" in page.locator("#household").inner_text()
+    assert page.errors == []  # type: ignore[attr-defined]

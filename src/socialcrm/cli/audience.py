@@ -38,15 +38,24 @@ def audience_export(
             "or link-local (a receiver on this machine or the private network).",
         ),
     ] = False,
+    one_per_household: Annotated[
+        bool,
+        typer.Option(
+            "--one-per-household",
+            help="Keep one member per household (the highest expected value): one letter "
+            "or call per home. Needs the households step (socialcrm score).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Export an audience: a segment's first actions, or everyone with one action.
 
     Customers whose marketing consent for the channel is no longer in force are left
-    out. Pushes are signed with the setting audience_webhook_secret and retried. The
-    webhook URL must be public (no loopback, private, link-local or metadata address,
-    checked again at each request) unless its host is in SOCIALCRM_OUTBOUND_ALLOW_HOSTS
-    or --allow-host is given.
+    out. With --one-per-household, members of one household (same address or landline)
+    count once: the member with the highest expected value stays. Pushes are signed with
+    the setting audience_webhook_secret and retried. The webhook URL must be public (no
+    loopback, private, link-local or metadata address, checked again at each request)
+    unless its host is in SOCIALCRM_OUTBOUND_ALLOW_HOSTS or --allow-host is given.
 
     Example: socialcrm audience export at_risk_high_value --out at_risk.csv
     """
@@ -71,8 +80,10 @@ def audience_export(
             raise _fail("set SOCIALCRM_AUDIENCE_WEBHOOK_SECRET to sign webhook pushes")
         if webhook is not None:  # refused before anything is read or written
             check_url(webhook, allow_hosts=allow_hosts, allow_host=allow_host)
-        table = audience(o.ws, segment, action)
+        table = audience(o.ws, segment, action, one_per_household=one_per_household)
         report: dict[str, Any] = {"rows": table.num_rows}
+        if one_per_household:
+            report["one_per_household"] = True
         if out_file is not None:
             export_csv(table, out_file)
             report["file"] = str(out_file)
@@ -91,5 +102,7 @@ def audience_export(
         print(json.dumps(report))
     else:
         out.print(
-            f"{report['rows']:,} customers exported" + (f" to {out_file}" if out_file else "")
+            f"{report['rows']:,} customers exported"
+            + (" (one per household)" if one_per_household else "")
+            + (f" to {out_file}" if out_file else "")
         )

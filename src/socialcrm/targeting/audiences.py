@@ -32,6 +32,7 @@ import httpx
 import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from ibis.expr import types as ir
 
 from socialcrm.outbound.urls import (
     ALLOW_HOST_EXTENSION,
@@ -51,11 +52,19 @@ class AudienceError(ValueError):
     """An audience that cannot be built or delivered, with the reason."""
 
 
-def audience(ws: Workspace, segment: str | None = None, action: str | None = None) -> pa.Table:
+def audience(
+    ws: Workspace,
+    segment: str | None = None,
+    action: str | None = None,
+    one_per_household: bool = False,
+) -> pa.Table:
     """Rank-1 actions of a segment (or every customer with ``action``), consent re-checked.
 
     Marketing rows keep only customers whose consent for the row's channel is in force
-    now; rows with no action (``none``) are never exported.
+    now; rows with no action (``none``) are never exported. With ``one_per_household``,
+    of the members of one household (the ``households`` table) only the one with the
+    highest expected value stays (ties and unknown values: the smallest customer id), so
+    one letter reaches one home; people in no household all stay.
     """
     from socialcrm.connecting.consent import granted
 
@@ -78,7 +87,26 @@ def audience(ws: Workspace, segment: str | None = None, action: str | None = Non
         allowed = granted(ws, purpose, resolved=resolved)
         ok = ok | ((a.channel == channel) & a.customer_id.isin(allowed.customer_id))
     a = a.filter(~a.marketing | ok)
-    return ws.engine.to_arrow(a.select(*COLUMNS).order_by("customer_id"))
+    out = a.select(*COLUMNS)
+    if one_per_household:
+        out = _one_per_household(ws, out)
+    return ws.engine.to_arrow(out.order_by("customer_id"))
+
+
+def _one_per_household(ws: Workspace, rows: ir.Table) -> ir.Table:
+    """``rows`` with one row per household: the member with the highest expected value."""
+    if not ws.warehouse.exists("households"):
+        raise AudienceError("no households table: run `socialcrm score` first")
+    h = ws.warehouse.table("households").select(hid="household_id", member="customer_id")
+    j = rows.left_join(h, rows.customer_id == h.member)
+    alone = j.filter(j.hid.isnull()).select(*COLUMNS)
+    home = j.filter(j.hid.notnull())
+    w = ibis.window(
+        group_by=home.hid,
+        order_by=[home.expected_value.isnull(), ibis.desc(home.expected_value), home.customer_id],
+    )
+    ranked = home.mutate(place=ibis.row_number().over(w))
+    return alone.union(ranked.filter(ranked.place == 0).select(*COLUMNS), distinct=False)
 
 
 def export_csv(table: pa.Table, path: Path) -> int:

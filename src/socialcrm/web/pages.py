@@ -276,6 +276,10 @@ def customer(
         trinity=trinity,
         four_ps=four_ps,
         loyalty=loyalty if loyalty and (loyalty["history"] or loyalty["balance"]) else None,
+        history=views.id_history(st.rm, customer_id, person),
+        household=views.household(st.rm, person, see_contacts=p.can("agent")),
+        households_computed=st.rm.exists("households"),
+        resolved=st.rm.exists("identity_clusters"),
     )
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from socialcrm.store.reads import ReadModel
-from socialcrm.store.reads.customers import community
+from socialcrm.store.reads.customers import community, lineage
+from socialcrm.store.reads.customers import household as household_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -227,6 +228,83 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
         "next_best_action": actions[0] if actions else None,
         "actions": actions,
         "community": community(rm, scores[0] if scores else None, influence),
+    }
+
+
+def id_history(rm: ReadModel, customer_id: str, person: str) -> list[dict[str, Any]]:
+    """The person's id history in words, oldest first: merges and splits that name the
+    person (or the viewed record's own id) in ``identity_lineage``.
+
+    Each event: ``at``, the words before the other id (``before``), the other id
+    (``other``; ``linked`` when it has a 360 to link to) and the words after it.
+    """
+    ids = list(dict.fromkeys([person, customer_id]))
+    events = lineage(rm, ids)
+    known = rm.summaries([x for e in events for x in (e["customer_id"], e["other_id"])])
+    out = []
+    for e in events:
+        n = int(e["records"] or 0)
+        records = f"{n:,} record{'' if n == 1 else 's'}"
+        day = e["at"].strftime("%d %b %Y") if e["at"] is not None else "an unknown day"
+        why = (
+            ("after a review" if e["reviewed"] else "when identity resolution ran again")
+            if e["reviewed"] is not None
+            else ""
+        )
+        ours = e["customer_id"] in ids  # this person kept the id
+        other = e["other_id"] if ours else e["customer_id"]
+        if e["event"] == "merge" and ours:
+            before, after = "merged with customer", f"on {day} ({records})"
+        elif e["event"] == "merge":
+            before, after = "merged into customer", f"on {day} ({records})"
+        elif ours:
+            before, after = f"split: {records} moved to customer", f"on {day} {why}".rstrip()
+        else:
+            before, after = "split off customer", f"on {day} with {records} {why}".rstrip()
+        out.append(
+            {
+                "at": e["at"],
+                "event": e["event"],
+                "before": before,
+                "other": other,
+                "linked": other in known,
+                "after": after,
+            }
+        )
+    return out
+
+
+def household(rm: ReadModel, person: str, see_contacts: bool) -> dict[str, Any] | None:
+    """The person's household: the other members (id, name, a 360 to link to), what
+    they share and the address; None when the person is in no household.
+
+    The address is personal data: without ``see_contacts`` (viewers) only its place
+    shows (``•••, 75002 Paris, FR``), as contacts are masked for them.
+    """
+    rows = household_rows(rm, person)
+    if not rows:
+        return None
+    first = rows[0]
+    others = [r["customer_id"] for r in rows if r["customer_id"] != person]
+    names = rm.summaries(others)
+    address = first.get("address")
+    if address and not see_contacts:
+        parts = address.rsplit(", ", 2)
+        address = "•••, " + ", ".join(parts[1:]) if len(parts) == 3 else "•••"
+    return {
+        "household_id": first["household_id"],
+        "size": first.get("household_size") or len(rows),
+        "evidence": first.get("evidence"),
+        "address": address,
+        "since": first.get("first_seen"),
+        "members": [
+            {
+                "customer_id": c,
+                "name": (names.get(c) or {}).get("name") or None,
+                "linked": c in names,
+            }
+            for c in others
+        ],
     }
 
 

@@ -1,4 +1,5 @@
-"""Reads about customers: headline numbers, the influence roster, communities, consents.
+"""Reads about customers: headline numbers, the influence roster, communities, consents,
+a person's id history (merges and splits) and household.
 
 DuckDB SQL over the read model's in-memory customer list and the current Parquet files;
 every reader copes with a missing table by returning an empty result.
@@ -6,6 +7,7 @@ every reader copes with a missing table by returning an empty result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from socialcrm.store.reads.model import ReadModel
@@ -136,3 +138,45 @@ def community(
             if out.get(k) is None:
                 out[k] = v
     return out
+
+
+def lineage(rm: ReadModel, ids: Sequence[str], limit: int = 50) -> list[dict[str, Any]]:
+    """Merges and splits (``identity_lineage``) naming any of ``ids`` as the kept or the
+    other id, oldest first. ``reviewed``: for a split, whether a person had said, before
+    it, that a record now of the split-off id differs from the rest (a ``no_match``
+    decision, as ``identities unmerge`` records); null when that cannot be told."""
+    if not ids or not rm.exists("identity_lineage"):
+        return []
+    marks = ", ".join("?" for _ in ids)
+    reviewed = "NULL::BOOLEAN"
+    if {"record_id_l", "record_id_r", "decision", "decided_at"} <= rm.columns(
+        "identity_decisions"
+    ) and {"record_id", "customer_id"} <= rm.columns("identity_clusters"):
+        reviewed = f"""l.event = 'split' AND EXISTS (
+            SELECT 1 FROM {rm.source("identity_decisions")} d
+            JOIN {rm.source("identity_clusters")} k
+              ON k.record_id = d.record_id_l OR k.record_id = d.record_id_r
+            WHERE d.decision = 'no_match' AND d.decided_at <= l.at
+              AND k.customer_id = l.other_id)"""
+    return rm.rows(
+        f"""SELECT l.event, l.customer_id, l.other_id, l.records, l.at, {reviewed} AS reviewed
+            FROM {rm.source("identity_lineage")} l
+            WHERE l.customer_id IN ({marks}) OR l.other_id IN ({marks})
+            ORDER BY l.at, l.event, l.customer_id, l.other_id LIMIT ?""",
+        [*ids, *ids, limit],
+    )
+
+
+def household(rm: ReadModel, person_id: str) -> list[dict[str, Any]]:
+    """Every member row of the person's household (``households``), the person's own
+    included, by id; empty when they are in none or nothing was computed."""
+    need = {"household_id", "customer_id"}
+    if not need <= rm.columns("households"):
+        return []
+    src = rm.source("households")
+    return rm.rows(
+        f"""SELECT * FROM {src} WHERE household_id IN
+              (SELECT household_id FROM {src} WHERE customer_id = ?)
+            ORDER BY customer_id""",
+        [person_id],
+    )
