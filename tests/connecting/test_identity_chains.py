@@ -212,3 +212,58 @@ def test_an_address_attaches_a_record_but_never_joins_two_people() -> None:
     dated = _links(*rules, ("a", "c", 0.99, "birth date, street address"))
     ids = cluster_links(["a", "b", "c", "d"], dated, 0.9).clusters["customer_id"]
     assert len(set(ids.to_pylist())) == 1
+
+
+def test_a_shared_landline_is_a_household_a_shared_mobile_one_person(
+    tmp_path: Path, brand: Brand
+) -> None:
+    def person(
+        cid: str, first: str, born: str, phone: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        row = {
+            "customer_id": cid,
+            "source": "shop",
+            "created_at": "2025-02-01T10:00:00Z",
+            "first_name": first,
+            "last_name": "Vogelsang",
+            "birth_date": born,
+            "street": "Lindenweg 3",
+            "city": "Berlin",
+            "postcode": "10115",
+            "country": "DE",
+        }
+        contact = {
+            "customer_id": cid,
+            "kind": "phone",
+            "value": phone,
+            "source": "checkout",
+            "first_seen": "2025-02-01T10:00:00Z",
+            "verified": "false",
+        }
+        return row, contact
+
+    # no birth dates on file: only the kind of phone tells the couple apart from a person
+    landline = "+4930901820"  # Berlin, a fixed line
+    mobile = "+4915112345678"
+    rows = [
+        person("shop:980001", "Anke", "", landline),
+        person("shop:980002", "Jonas", "", landline),
+        person("shop:980003", "Greta", "1999-12-30", mobile),
+        person("support:980004", "Greta", "1999-12-30", mobile),
+    ]
+    inputs = {
+        **brand.inputs,
+        "customers": _append(brand.inputs["customers"], [r for r, _ in rows], tmp_path / "c.csv"),
+        "identities": _append(brand.inputs["identities"], [c for _, c in rows], tmp_path / "i.csv"),
+    }
+    ws = load(tmp_path / "ws", Brand(inputs, brand.truth), ("customers", "identities"))
+    try:
+        step_identities(ws, run_context(ws))
+        person_of = {
+            r["record_id"]: r["customer_id"]
+            for r in ws.warehouse.read_arrow("identity_clusters").to_pylist()
+        }
+    finally:
+        ws.close()
+    assert person_of["shop:980001"] != person_of["shop:980002"]
+    assert person_of["shop:980003"] == person_of["support:980004"]

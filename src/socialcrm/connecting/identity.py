@@ -22,6 +22,7 @@ from socialcrm.connecting.clusters import (
     cluster_links,
     latest_decisions,
 )
+from socialcrm.connecting.households import is_landline
 from socialcrm.connecting.resolve import LINKS_SCHEMA, ResolveOptions, resolve_records
 from socialcrm.store.engine import local_sql
 from socialcrm.store.run import RunContext
@@ -51,7 +52,8 @@ def canonical_identity(kind: ir.StringValue, value: ir.StringValue) -> ir.String
 def rule_links(ws: Workspace) -> ir.Table:
     """Records sharing a contact point, each tied to the smallest record id holding it.
 
-    Emails, phones and loyalty numbers count as they are; a social handle only when its
+    Emails, mobile phones and loyalty numbers count as they are; a landline shared by
+    several records does not (a household's phone); a social handle only when its
     ownership was verified (anyone can type someone else's handle into a form).
     """
     ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
@@ -62,6 +64,9 @@ def rule_links(ws: Workspace) -> ir.Table:
     keyed = usable.select(
         "customer_id", "kind", key=usable.kind + ":" + canonical_identity(usable.kind, usable.value)
     ).distinct()
+    landlines = _shared_landlines(ws, keyed)
+    if landlines:
+        keyed = keyed.filter(~keyed.key.isin(landlines))
     w = ibis.window(group_by=keyed.key)
     hubbed = keyed.mutate(hub=keyed.customer_id.min().over(w))
     pairs = hubbed.filter(hubbed.customer_id != hubbed.hub)
@@ -84,6 +89,29 @@ def rule_links(ws: Workspace) -> ir.Table:
         ),
         evidence=ibis.cases((g.first == g.last, g.first), else_=g.first + ", " + g.last),
     )
+
+
+def _shared_landlines(ws: Workspace, keyed: ir.Table) -> list[str]:
+    """Keys (``phone:+49…``) of fixed lines held by several records: a home's phone is
+    shared by everyone living there, so it makes a household (``households.py``), not a
+    person. Mobiles stay identifiers; so do numbers that cannot be told apart (North
+    America's "fixed line or mobile")."""
+    phones = keyed.filter(keyed.kind == "phone")
+    shared = phones.group_by("key").aggregate(n=phones.customer_id.nunique())
+    keys = ws.engine.to_arrow(shared.filter(shared.n > 1).select("key"))["key"].to_pylist()
+    return sorted(k for k in keys if is_landline(k.removeprefix("phone:")))
+
+
+def _without_landlines(ws: Workspace, records: pa.Table) -> pa.Table:
+    """The model compares no shared landline either (see :func:`_shared_landlines`)."""
+    ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
+    phones = ids.filter(ids.kind == "phone").select("customer_id", "kind", key="phone:" + ids.value)
+    landlines = [k.removeprefix("phone:") for k in _shared_landlines(ws, phones.distinct())]
+    if not landlines:
+        return records
+    shared = pc.is_in(records["phone"], pa.array(landlines, pa.string()))
+    masked = pc.if_else(pc.fill_null(shared, False), pa.scalar(None, pa.string()), records["phone"])
+    return records.set_column(records.schema.get_field_index("phone"), "phone", masked)
 
 
 def identity_records(ws: Workspace) -> ir.Table:
@@ -189,6 +217,7 @@ def step_identities(
     )
     engine = ws.engine
     records = engine.to_arrow(identity_records(ws).order_by(["created_at", "record_id"]))
+    records = _without_landlines(ws, records)
     rules = engine.to_arrow(rule_links(ws))
     resolution = resolve_records(
         records.drop(["created_at", "gender"]),
