@@ -358,7 +358,7 @@ however alike they look to Jaro-Winkler."""
 def _agree(column: str, other: str) -> str:
     """SQL: ``l`` and ``r`` give the same name in ``column``: equal, a typo apart
     (Jaro-Winkler at least 0.92), a short form of it (``alex``/``alexander``: a prefix
-    three or more letters shorter), or written in the other name field; never a
+    three or more letters shorter), or both names swapped between the fields; never a
     feminine form of it (:data:`FEMININE_ENDINGS`)."""
     a, b = f"l.{column}", f"r.{column}"
     endings = ", ".join(f"'{e}'" for e in FEMININE_ENDINGS)
@@ -372,7 +372,7 @@ def _agree(column: str, other: str) -> str:
         f"AND NOT {rest(a, b)} IN ({endings})) AND NOT {rest(b, a)} IN ({endings}))) "
         f"OR (length({b}) >= 3 AND {rest(a, b)} ~ '^.{{3,}}$')) "
         f"OR (length({a}) >= 3 AND {rest(b, a)} ~ '^.{{3,}}$')) "
-        f"OR {a} = r.{other} OR {b} = l.{other}))"
+        f"OR ({a} = r.{other} AND {b} = l.{other})))"
     )
 
 
