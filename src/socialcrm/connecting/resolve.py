@@ -380,11 +380,11 @@ def distinguishing_sql(cols: set[str], trusted: frozenset[str] = frozenset()) ->
     """SQL (over prepared records ``l`` and ``r``) naming what tells a pair apart from
     two namesakes in one town, or null.
 
-    Distinguishing: the same mailbox, handle or phone (at most one digit off), birth
-    dates one digit apart (an edit or a transposition) or with day and month swapped, the
-    same street line (up to three edits, the same house number) in the same postcode or
-    city, or the same second address line (a building, a flat), either of them only for
-    records that agree on the names in ``trusted`` (the columns one person's records
+    Distinguishing: the same mailbox, handle or phone (at most one digit off); and, only
+    for records that agree on the names in ``trusted``, birth dates one digit apart (an
+    edit or a transposition) or with day and month swapped, the same street line (up to
+    three edits, the same house number) in the same postcode or city, or the same second
+    address line (a building, a flat) (the columns one person's records
     rarely contradict: :attr:`Resolution.reliable`). Not distinguishing: names, a city, a
     postcode, a region, a country, an email's local part — namesakes and households share
     them. The model still weighs every field; this only decides whether a high score may
@@ -404,6 +404,16 @@ def distinguishing_sql(cols: set[str], trusted: frozenset[str] = frozenset()) ->
             f"CASE WHEN {both('phone')} AND damerau_levenshtein(l.phone, r.phone) <= 1 "
             "THEN 'phone' END"
         )
+    # a birth date or an address is evidence for the same person only where the names
+    # agree too: thousands share a birthday with some Alfred among a million customers,
+    # and a household shares its address. Only names the data trust, though: where one
+    # person's records often give another name (FEBRL's), a differing one proves nothing.
+    names = [
+        _agree(c, other)
+        for c, other in (("first_name", "last_name"), ("last_name", "first_name"))
+        if c in trusted
+    ]
+    person = " AND ".join(names) or "TRUE"
     if "birth_date" in cols:
         b = "l.birth_date", "r.birth_date"
         swapped = (
@@ -413,17 +423,8 @@ def distinguishing_sql(cols: set[str], trusted: frozenset[str] = frozenset()) ->
         )
         parts.append(
             f"CASE WHEN {both('birth_date')} AND (damerau_levenshtein({b[0]}, {b[1]}) <= 1 "
-            f"OR ({swapped})) THEN 'birth date' END"
+            f"OR ({swapped})) AND {person} THEN 'birth date' END"
         )
-    # an address is evidence for the same person only where the names agree too: a
-    # household shares it. Only names the data trust, though: where one person's
-    # records often give another first name (FEBRL's), a differing one proves nothing.
-    names = [
-        _agree(c, other)
-        for c, other in (("first_name", "last_name"), ("last_name", "first_name"))
-        if c in trusted
-    ]
-    person = " AND ".join(names) or "TRUE"
     if "address_line1" in cols and cols & {"postal_code", "city"}:
         place = " OR ".join(
             f"({both(c)} AND l.{c} = r.{c})" for c in ("postal_code", "city") if c in cols

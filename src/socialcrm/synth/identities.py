@@ -274,11 +274,15 @@ def make_identities(
     ph_slot = np.concatenate([np.zeros(has_phone.sum(), np.int64), np.ones(second.sum(), np.int64)])
     ph_country = persons.country[ph_owner]
     nsn = national_numbers(rng, ph_country)
-    for _ in range(10):
+    # one number, one person: redraw clashes until none is left (ten rounds left some
+    # hundred shared numbers at a million persons)
+    for _ in range(200):
         dup = duplicated(e164(ph_country, nsn))
         if not dup.any():
             break
         nsn[dup] = national_numbers(rng, ph_country[dup])
+    else:
+        raise RuntimeError("could not give every person a phone number of their own")
     phone_of = {s: np.full(n, -1) for s in (0, 1)}
     for s in (0, 1):
         phone_of[s][ph_owner[ph_slot == s]] = np.flatnonzero(ph_slot == s)
