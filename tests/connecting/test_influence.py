@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from socialcrm.config import Settings
 from socialcrm.connecting.influence import AUDIENCE_RATIO, RESPONSE_RATIO, score_nodes
@@ -114,12 +115,69 @@ def test_amplifier_flag_is_relative_to_the_brands_data() -> None:
     assert out.index[out.amplifier].tolist() == ["star"]
     assert out.loc["star", "audience_ratio"] >= AUDIENCE_RATIO
     assert out.loc["star", "response_ratio"] >= RESPONSE_RATIO
-    assert not out.loc["celebrity", "active"] and out.loc["celebrity", "audience_ratio"] >= 20
+    assert not out.loc["celebrity", "active"] and out.loc["celebrity", "audience_ratio"] >= 1
     assert out.loc["loudmouth", "active"] and not out.loc["loudmouth", "listened_to"]
     # a network where every audience is 100 times larger flags the same accounts
     big = score_nodes(_crowd_frame(scale=100.0)).set_index("node")
     assert big.amplifier.equals(out.amplifier)
-    # an account that is big only in absolute terms is not outstanding among its peers
-    peers = _crowd_frame()
-    peers.loc[: len(peers) - 4, "followers"] = 150
-    assert not score_nodes(peers).set_index("node").loc["star", "amplifier"]
+    # an audience big in absolute terms but under the network's structural cutoff is not a
+    # hub's: here 400 peers have 150 followers each (cutoff sqrt(60,600) = 246)
+    peers = pd.concat([_crowd_frame()] + [_crowd_frame().iloc[:40]] * 9, ignore_index=True)
+    peers.loc[peers.node.str.startswith("u"), "followers"] = 150
+    flagged = score_nodes(peers)
+    assert not flagged.amplifier.any()
+    assert flagged.set_index("node").loc["star", "audience_ratio"] < AUDIENCE_RATIO
+    # the cutoff is that of the network the node is on, when the frame says
+    cut = _crowd_frame().assign(audience_cutoff=250.0)
+    assert not score_nodes(cut).amplifier.any()
+
+
+def _planted_brand(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A node table of ``n`` ordinary accounts and ``0.5 sqrt(n)`` planted amplifiers.
+
+    Ordinary audiences are log-normal (median 3, sigma 1.2: the demo brands' shape), so the
+    largest of them grow with ``n``; a third of the accounts post (Poisson 2, at least 1)
+    and get ``Exp(1) * sqrt(followers / 3)`` responses per post (bigger audiences answer
+    more). Amplifiers are planted at 1.5-10 times the
+    network's structural cutoff ``sqrt(all follows)`` and 2-10 times the average responses
+    per post, posting 3-15 times."""
+    rng = np.random.default_rng(seed)
+    k = int(np.ceil(0.5 * np.sqrt(n)))
+    followers = np.round(rng.lognormal(np.log(3.0), 1.2, n))
+    cutoff = np.sqrt(followers.sum())
+    posts = np.where(rng.random(n) < 1 / 3, np.maximum(rng.poisson(2.0, n), 1), 0)
+    rpp = np.where(posts > 0, rng.exponential(1.0, n) * np.sqrt(followers / 3.0), 0.0)
+    amp_followers = np.round(rng.uniform(1.5, 10.0, k) * cutoff)
+    amp_posts = rng.integers(3, 16, k)
+    average = float((rpp * posts).sum() / posts.sum())
+    amp_rpp = rng.uniform(2.0, 10.0, k) * average
+    nodes = pd.DataFrame(
+        {
+            "node": [f"u{i}" for i in range(n)] + [f"amp{i}" for i in range(k)],
+            "followers": np.r_[followers, amp_followers],
+            "posts": np.r_[posts, amp_posts],
+            "responses_per_post": np.r_[rpp, amp_rpp],
+        }
+    )
+    nodes["posts_per_month"] = nodes.posts / 3.0
+    nodes["responses"] = nodes.posts * nodes.responses_per_post
+    for c in ("cascade_reach", "pagerank", "participation", "within_z", "degree"):
+        nodes[c] = 0.0
+    return nodes, np.r_[np.zeros(n, bool), np.ones(k, bool)]
+
+
+@pytest.mark.parametrize("n", [2_000, 200_000])
+def test_amplifier_flag_keeps_precision_and_recall_at_any_size(n: int) -> None:
+    nodes, planted = _planted_brand(n)
+    flagged = score_nodes(nodes).amplifier.to_numpy()
+    hits = int((flagged & planted).sum())
+    assert hits / max(int(flagged.sum()), 1) >= 0.9  # precision
+    assert hits / int(planted.sum()) >= 0.85  # recall
+    if n >= 200_000:
+        # a fixed multiple of the median audience (x20 and x3 the responses, the previous
+        # rule) is passed by more ordinary accounts the larger the brand: here by about as
+        # many as there are amplifiers
+        median = np.median(nodes.followers[nodes.followers > 0])
+        answered = score_nodes(nodes).response_ratio >= 3.0
+        old = ((nodes.followers >= 20 * median) & answered & (nodes.posts > 0)).to_numpy()
+        assert (old & planted).sum() / old.sum() < 0.6

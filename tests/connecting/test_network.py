@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 
 import igraph as ig
 import networkx as nx
@@ -10,14 +11,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sklearn.metrics import normalized_mutual_info_score
 
 from socialcrm.connecting.influence import cascade_reach, positive_percentile
 from socialcrm.connecting.network import (
     build,
     external_share,
+    layered_communities,
     leiden,
+    newman_resolution,
     pagerank,
     participation,
+    random_followers,
     undirected,
 )
 from tests.shared_data import shared_file
@@ -94,6 +99,109 @@ def test_bridges_have_high_participation() -> None:
     assert part["c"] == 0.0
     ext = external_share(g, membership)
     assert ((ext > 0) & (ext < 1)).all()
+
+
+K, SIZE, LAYERS, DEGREE, MIXING, SHARED = 8, 100, 3, 12.0, 0.3, 0.2
+
+
+def _planted(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """Three platforms, each a planted partition (igraph's SBM) of K communities of SIZE
+    accounts, mean degree DEGREE, a share MIXING of each account's ties outside its
+    community; the first SHARED of every community are people on all three platforms
+    (one vertex each, as a consenting person's merged handles are). Returns src, dst, layer,
+    vertex count and the planted community per vertex."""
+    n_layer = K * SIZE
+    p_in = DEGREE * (1 - MIXING) / (SIZE - 1)
+    p_out = DEGREE * MIXING / (n_layer - SIZE)
+    pref = np.full((K, K), p_out)
+    np.fill_diagonal(pref, p_in)
+    community = np.repeat(np.arange(K), SIZE)
+    shared = np.tile(np.arange(SIZE), K) < SHARED * SIZE
+    people = int(shared.sum())
+    planted, srcs, dsts, layers = [community[shared]], [], [], []
+    n = people
+    for layer in range(LAYERS):
+        ig.set_random_number_generator(random.Random(seed * 10 + layer))
+        try:
+            g = ig.Graph.SBM(pref.tolist(), [SIZE] * K)
+        finally:
+            ig.set_random_number_generator(random)
+        ids = np.empty(n_layer, np.int64)
+        ids[shared] = np.arange(people)
+        ids[~shared] = n + np.arange(n_layer - people)
+        n += n_layer - people
+        planted.append(community[~shared])
+        el = np.asarray(g.get_edgelist(), np.int64)
+        srcs.append(ids[el[:, 0]])
+        dsts.append(ids[el[:, 1]])
+        layers.append(np.full(len(el), layer))
+    src, dst, layer_of = np.concatenate(srcs), np.concatenate(dsts), np.concatenate(layers)
+    return src, dst, layer_of, n, np.concatenate(planted)
+
+
+def test_layered_communities_recover_a_planted_partition_across_platforms() -> None:
+    src, dst, layer, n, planted = _planted()
+    found = layered_communities(src, dst, np.ones(len(src)), layer, n)
+    assert (found >= 0).all()
+    # The bound from the planting: a vertex whose ties mostly lead to another community
+    # cannot be expected in its own; with a share e of such vertices misplaced at random
+    # among the K communities, NMI = 1 - (H(e) + e ln(K - 1)) / ln K.
+    ties = np.zeros((n, K))
+    np.add.at(ties, (src, planted[dst]), 1)
+    np.add.at(ties, (dst, planted[src]), 1)
+    e = float((ties.argmax(axis=1) != planted).mean())
+    assert 0 < e < 0.05  # the planting is recoverable, but not trivially
+    entropy = -e * np.log(e) - (1 - e) * np.log(1 - e)
+    bound = 1 - (entropy + e * np.log(K - 1)) / np.log(K)
+    assert normalized_mutual_info_score(planted, found) >= bound
+    # one community per planted one, the same on every platform: no platform splits off
+    sizes = np.bincount(found)
+    assert sizes[:K].sum() >= 0.97 * n
+
+
+def test_without_shared_people_platforms_stay_apart() -> None:
+    # nothing ties the platforms together: each platform's communities are its own
+    src, dst, layer, n, planted = _planted()
+    people = int(SHARED * SIZE) * K
+    keep = (src >= people) & (dst >= people)
+    found = layered_communities(src[keep], dst[keep], np.ones(int(keep.sum())), layer[keep], n)
+    assert (found[:people] == -1).all()
+    labelled = found >= 0
+    assert len(np.unique(found[labelled])) >= LAYERS * K
+    assert normalized_mutual_info_score(planted[labelled], found[labelled]) > 0.5
+
+
+def test_newman_resolution_of_a_planted_partition() -> None:
+    # for K equal groups the degree-corrected planted partition has w_in = (1 - mu) K and
+    # w_out = mu K / (K - 1); the maximum-likelihood resolution is their log-mean
+    src, dst, layer, _, planted = _planted()
+    on = layer == 0
+    local, inverse = np.unique(np.concatenate([src[on], dst[on]]), return_inverse=True)
+    g = ig.Graph(n=len(local), edges=inverse.reshape(2, -1).T.tolist())
+    w_in, w_out = (1 - MIXING) * K, MIXING * K / (K - 1)
+    expected = (w_in - w_out) / np.log(w_in / w_out)
+    assert newman_resolution(g, planted[local]) == pytest.approx(expected, rel=0.1)
+    assert newman_resolution(ig.Graph(n=3), np.zeros(3, np.int64)) == 1.0
+
+
+def test_random_followers_are_told_from_people() -> None:
+    # people follow in proportion to popularity (a heavy-tailed fitness); bots follow
+    # accounts picked uniformly at random, as many as the busiest people
+    rng = np.random.default_rng(1)
+    n_people, n_bots = 2000, 30
+    fitness = rng.pareto(1.5, n_people) + 0.05
+    follows = rng.integers(1, 60, n_people)
+    src = np.repeat(np.arange(n_people), follows)
+    dst = rng.choice(n_people, len(src), p=fitness / fitness.sum())
+    bots = n_people + np.arange(n_bots)
+    b_src = np.repeat(bots, 40)
+    b_dst = rng.integers(0, n_people, len(b_src))
+    src, dst = np.concatenate([src, b_src]), np.concatenate([dst, b_dst])
+    pairs = np.unique(np.column_stack([src, dst])[src != dst], axis=0)
+    flagged = random_followers(pairs[:, 0], pairs[:, 1], np.zeros(len(pairs), np.int64),
+                               n_people + n_bots)  # fmt: skip
+    assert flagged[bots].all()
+    assert flagged[:n_people].mean() < 0.01
 
 
 def test_cascade_reach_follows_reshares_of_reshares() -> None:

@@ -126,10 +126,13 @@ def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.
 
 
 def node_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.Table:
-    """(src, dst, weight, interactions) between nodes: handles, or consenting people.
+    """(platform, src, dst, weight, interactions) between nodes: handles, or consenting people.
 
     A node id is ``c:<customer_id>`` for a linked person and ``h:<platform>:<handle>``
-    otherwise; self-loops (a person's own handles following each other) are dropped.
+    otherwise; self-loops (a person's own handles following each other) are dropped. Edges
+    stay apart per platform (a person's node can have edges on several): communities are
+    found per platform first (``network.layered_communities``); the attention graph of
+    PageRank adds them up.
     """
     edges = raw_edges(ws, half_life_days, ref)
     owners = handle_owners(ws)
@@ -138,13 +141,14 @@ def node_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir
     j = edges.left_join(s, [edges.platform == s.s_platform, edges.src == s.s_handle])
     j = j.left_join(d, [j.platform == d.d_platform, j.dst == d.d_handle])
     j = j.select(
+        "platform",
         src=node_id(j.platform, j.src, j.s_customer),
         dst=node_id(j.platform, j.dst, j.d_customer),
         weight=j.weight,
         interaction=(j.kind != "follow").cast("int64"),
     )
     j = j.filter(j.src != j.dst)
-    return j.group_by("src", "dst").aggregate(
+    return j.group_by("platform", "src", "dst").aggregate(
         weight=j.weight.sum(), interactions=j.interaction.sum()
     )
 
