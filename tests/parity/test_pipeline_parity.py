@@ -41,33 +41,21 @@ VOLATILE: dict[str, dict[str, str]] = {
 """Columns left out of the comparison, each with why (the same as tests/digests.py)."""
 
 DIFFERS: dict[str, tuple[dict[str, str], str]] = {
-    "handle_influence": (
-        {"influence_score": "", "part_role": "", "contrib_role": ""},
-        "participation (1 - sum of squared community shares) is 0 in exact arithmetic for "
-        "a node whose ties stay in its community, but +-1e-16 in floating point, and its "
-        "sign depends on the order the engine returns the edges in; positive_percentile "
-        "ranks every value > 0, so 4 such nodes count as positive on DuckDB and 10 on "
-        "Spark: part_role, contrib_role and influence_score differ for 184 of 667 handles "
-        "(influence_score by up to ~0.2 points)",
-    ),
-    "customer_influence": (
-        {"influence_score": "", "part_role": "", "contrib_role": ""},
-        "the handles' participation noise (see handle_influence): influence_score, "
-        "part_role and contrib_role differ for 28 of 92 customers",
-    ),
     "customer_scores": (
-        {"influence_value": "", "influence_score": "", "trinity_score": ""},
-        "follows from customer_influence: influence_value differs for 28 of 337 "
-        "customers, their influence percentile and trinity_score for 6",
+        {"trinity_score": ""},
+        "trinity_score, rounded to 2 decimals, differs by 0.01 for 1 of 354 customers "
+        "(79.36 / 79.37: the last bits of its inputs); influence_value, once different "
+        "through the participation coefficient's float noise, agrees since that is summed "
+        "exactly",
     ),
     "customer_segments": (
         {"trinity_score": ""},
-        "follows from customer_scores: trinity_score differs for 6 of 337 customers "
+        "follows from customer_scores: trinity_score differs for 1 of 354 customers "
         "(segments and tiers agree)",
     ),
     "segment_summary": (
         {"mean_trinity": ""},
-        "follows from customer_scores: mean_trinity differs in 4 of 16 rows",
+        "follows from customer_scores: mean_trinity differs in 1 of 15 rows",
     ),
     "customer_actions": (
         {"reason": ""},
