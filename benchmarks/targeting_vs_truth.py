@@ -7,7 +7,9 @@ contributors) and of true detractors in the detractor segment over their base ra
 rank correlation of relationship value with the latent engagement the generator drew.
 
 Development and held-out seeds: the thresholds of the amplifier flag
-(``connecting/influence.py``) and of the evangelist rule (``targeting/rules.toml``) were
+(``connecting/influence.py``; since issue 17 the structural cutoff and 1.5x the brand's
+average responses, chosen on seeds 2 and 3 at 2k-100k, see
+``benchmarks/connecting_at_scale.py``) and of the evangelist rule (``targeting/rules.toml``) were
 chosen on the development seeds only (:data:`DEV`: seeds 2 and 3, at 2,000 and 10,000
 people). The held-out seeds (:data:`HELD_OUT`: seed 0 at 2,000 and seed 1 at 10,000 people)
 were not looked at while choosing; they are the numbers to quote. Do not tune on them: a
