@@ -57,14 +57,6 @@ DIFFERS: dict[str, tuple[dict[str, str], str]] = {
         {"mean_trinity": ""},
         "follows from customer_scores: mean_trinity differs in 1 of 15 rows",
     ),
-    "customer_actions": (
-        {"reason": ""},
-        "contact_profile takes a person's preferred channel with argmax(created_at), and "
-        "shop:000259's records loyalty:000079 (email) and loyalty:000080 (social) were "
-        "created at the same instant: DuckDB picks email, Spark social, so 2 of 181 "
-        "reasons read 'via preferred channel email' on one and 'via email (preferred "
-        "social has no marketing consent)' on the other (the channel is email on both)",
-    ),
     "identity_links": (
         {"match_probability": "", "match_weight": "", "explanation": ""},
         "Splink's Jaro-Winkler UDF on Spark scores some name pairs a little differently "

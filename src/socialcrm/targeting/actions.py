@@ -45,13 +45,12 @@ def contact_profile(ws: Workspace) -> ir.Table:
     people = person_records(ws)
     c = wh.table("customers")
     c = c.inner_join(people, c.customer_id == people.record_id)
+    # the newest record's say; two records of one instant: the larger record id (argmax
+    # alone picks either, and DuckDB and Spark picked differently)
+    newest = c.created_at.epoch_seconds().cast("string").lpad(12, "0") + c.customer_id
     prof = c.group_by(p_id=c.customer_id_right).aggregate(
-        preferred_channel=c.preferred_channel.argmax(
-            c.created_at, where=c.preferred_channel.notnull()
-        ),
-        contact_frequency=c.contact_frequency.argmax(
-            c.created_at, where=c.contact_frequency.notnull()
-        ),
+        preferred_channel=c.preferred_channel.argmax(newest, where=c.preferred_channel.notnull()),
+        contact_frequency=c.contact_frequency.argmax(newest, where=c.contact_frequency.notnull()),
     )
     resolved = wh.exists("identity_clusters")
     for ch, purpose in CHANNEL_PURPOSE.items():
