@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -95,8 +96,11 @@ def _append(path: Path, rows: list[dict[str, str]], out: Path) -> Path:
     return out
 
 
-def test_the_marie_bernard_chain_never_becomes_one_person(tmp_path: Path, brand: Brand) -> None:
-    customers, ids = _namesakes()
+def _resolve(
+    tmp_path: Path, brand: Brand, customers: list[dict[str, str]], ids: list[dict[str, str]]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The brand's records plus ``customers`` (and their contact points ``ids``), resolved:
+    record -> person, and every link."""
     inputs = {
         **brand.inputs,
         "customers": _append(brand.inputs["customers"], customers, tmp_path / "c.csv"),
@@ -109,9 +113,14 @@ def test_the_marie_bernard_chain_never_becomes_one_person(tmp_path: Path, brand:
             r["record_id"]: r["customer_id"]
             for r in ws.warehouse.read_arrow("identity_clusters").to_pylist()
         }
-        links = ws.warehouse.read_arrow("identity_links").to_pylist()
+        return person, ws.warehouse.read_arrow("identity_links").to_pylist()
     finally:
         ws.close()
+
+
+def test_the_marie_bernard_chain_never_becomes_one_person(tmp_path: Path, brand: Brand) -> None:
+    customers, ids = _namesakes()
+    person, links = _resolve(tmp_path, brand, customers, ids)
     ours = [c["customer_id"] for c in customers]
     # the true pair is found: same birth date and street line, different mailboxes
     assert person["support:900000"] == person["shop:900000"]
@@ -251,19 +260,6 @@ def test_a_shared_landline_is_a_household_a_shared_mobile_one_person(
         person("shop:980003", "Greta", "1999-12-30", mobile),
         person("support:980004", "Greta", "1999-12-30", mobile),
     ]
-    inputs = {
-        **brand.inputs,
-        "customers": _append(brand.inputs["customers"], [r for r, _ in rows], tmp_path / "c.csv"),
-        "identities": _append(brand.inputs["identities"], [c for _, c in rows], tmp_path / "i.csv"),
-    }
-    ws = load(tmp_path / "ws", Brand(inputs, brand.truth), ("customers", "identities"))
-    try:
-        step_identities(ws, run_context(ws))
-        person_of = {
-            r["record_id"]: r["customer_id"]
-            for r in ws.warehouse.read_arrow("identity_clusters").to_pylist()
-        }
-    finally:
-        ws.close()
+    person_of, _ = _resolve(tmp_path, brand, [r for r, _ in rows], [c for _, c in rows])
     assert person_of["shop:980001"] != person_of["shop:980002"]
     assert person_of["shop:980003"] == person_of["support:980004"]
