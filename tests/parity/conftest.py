@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from time import perf_counter
 
 import pytest
 
@@ -31,11 +30,10 @@ LOAD_ORDER = ("customers", "identities", "consents", "orders", "touches", "posts
 
 @dataclass
 class Scored:
-    """The two scored workspaces and where the time went (seconds per phase)."""
+    """The two scored workspaces."""
 
     duck: Workspace
     spark: Workspace
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _catalogue() -> str:
@@ -53,17 +51,14 @@ def _settings(home: Path, engine: str) -> Settings:
     return Settings(home=home, engine=engine, **extra)
 
 
-def _score(ws: Workspace, inputs: dict[str, Path]) -> dict[str, float]:
-    """Load the brand's files and score them as ``socialcrm demo`` does; seconds taken."""
+def _score(ws: Workspace, inputs: dict[str, Path]) -> None:
+    """Load the brand's files and score them as ``socialcrm demo`` does."""
     from socialcrm.appdb.db import AppDB
     from socialcrm.programs import loyalty
 
-    t0 = perf_counter()
     for table in LOAD_ORDER:
         ingest_file(ws, table, inputs[table])
-    seconds = {"ingest": perf_counter() - t0}
-    seconds |= {r.name: r.seconds for r in run_pipeline(ws)}
-    t0 = perf_counter()
+    run_pipeline(ws)
     rules = loyalty.load_rules(ws.settings.loyalty_rules)
     db = AppDB(ws.settings.resolved_database_url)
     try:
@@ -73,8 +68,6 @@ def _score(ws: Workspace, inputs: dict[str, Path]) -> dict[str, float]:
     finally:
         db.close()
     run_pipeline(ws, only=["rewards"])  # the tiers after the awards, as the demo has them
-    seconds["loyalty"] = perf_counter() - t0
-    return seconds
 
 
 @pytest.fixture(scope="session")
@@ -83,20 +76,15 @@ def scored(tmp_path_factory: pytest.TempPathFactory, spark_ws: Workspace) -> Ite
     from socialcrm.synth.brand import generate_brand
 
     root = tmp_path_factory.mktemp("parity")
-    t0 = perf_counter()
     files = generate_brand(root / "brand", customers=CUSTOMERS, seed=SEED)
-    seconds = {"generate": perf_counter() - t0}
     duck = Workspace.open(_settings(root / "duck", "duckdb"))
     # the session's Spark engine (root conftest), over a warehouse of this brand's own
     on_spark = _settings(root / "spark", "spark")
     spark = Workspace(on_spark, spark_ws.engine, Warehouse(on_spark.warehouse_dir, spark_ws.engine))
     try:
-        for name, ws in (("duckdb", duck), ("spark", spark)):
-            t0 = perf_counter()
-            steps = _score(ws, files.inputs)
-            seconds[name] = perf_counter() - t0
-            seconds |= {f"{name}.{step}": t for step, t in steps.items() if t >= 1.0}
-        yield Scored(duck, spark, seconds)
+        for ws in (duck, spark):
+            _score(ws, files.inputs)
+        yield Scored(duck, spark)
     finally:
         duck.close()
         shutil.rmtree(root, ignore_errors=True)

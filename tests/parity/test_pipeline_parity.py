@@ -209,8 +209,3 @@ def test_identity_scores_differ_only_a_little(scored: Scored) -> None:
     assert pc.mean(pc.less(diff, 1e-9).cast("int8")).as_py() >= 0.8
     # and Splink left no scratch behind in the Spark workspace
     assert not list(scored.spark.settings.home.glob(".splink-*"))
-
-
-def test_timings(scored: Scored) -> None:
-    """Not a check: prints where the time went (run with -s), for the record."""
-    print("\nparity timings (s):", {k: round(v, 1) for k, v in scored.seconds.items()})

@@ -26,7 +26,7 @@ def test_seeds_json_shape(edges):
     doc = json.loads(r.stdout)
     assert {"seeds", "expected_spread", "seconds"} <= set(doc)
     assert doc["seeds"][0] == "hub" and len(doc["seeds"]) == 2
-    assert doc["expected_spread"] > 2 and doc["seconds"] > 0
+    assert doc["expected_spread"] > 2 and isinstance(doc["seconds"], float)
 
 
 def test_seeds_respects_exclusions_and_budget(edges, tmp_path):
