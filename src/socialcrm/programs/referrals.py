@@ -412,17 +412,11 @@ class _Tally(TypedDict):
     refused: int
 
 
-class LeaderboardRow(TypedDict):
-    """One referrer (a person) on :func:`leaderboard`."""
+class LeaderboardRow(_Tally):
+    """One referrer (a person) on :func:`leaderboard`: their tally, ranked."""
 
     rank: int
     referrer_id: str
-    person_id: str
-    records: list[str]
-    referred_sales: int
-    referred_revenue: float
-    rewards: float
-    refused: int
 
 
 def leaderboard(
