@@ -49,12 +49,13 @@ def canonical_identity(kind: ir.StringValue, value: ir.StringValue) -> ir.String
     return ibis.cases((kind == "email", email), else_=value)
 
 
-def rule_links(ws: Workspace) -> ir.Table:
+def rule_links(ws: Workspace, landlines: list[str] | None = None) -> ir.Table:
     """Records sharing a contact point, each tied to the smallest record id holding it.
 
     Emails, mobile phones and loyalty numbers count as they are; a landline shared by
-    several records does not (a household's phone); a social handle only when its
-    ownership was verified (anyone can type someone else's handle into a form).
+    several records does not (a household's phone: ``landlines``, by default
+    :func:`shared_landlines`); a social handle only when its ownership was verified
+    (anyone can type someone else's handle into a form).
     """
     ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
     usable = ids.filter(
@@ -64,9 +65,9 @@ def rule_links(ws: Workspace) -> ir.Table:
     keyed = usable.select(
         "customer_id", "kind", key=usable.kind + ":" + canonical_identity(usable.kind, usable.value)
     ).distinct()
-    landlines = _shared_landlines(ws, keyed)
+    landlines = shared_landlines(ws) if landlines is None else landlines
     if landlines:
-        keyed = keyed.filter(~keyed.key.isin(landlines))
+        keyed = keyed.filter(~keyed.key.isin([f"phone:{p}" for p in landlines]))
     w = ibis.window(group_by=keyed.key)
     hubbed = keyed.mutate(hub=keyed.customer_id.min().over(w))
     pairs = hubbed.filter(hubbed.customer_id != hubbed.hub)
@@ -91,22 +92,20 @@ def rule_links(ws: Workspace) -> ir.Table:
     )
 
 
-def _shared_landlines(ws: Workspace, keyed: ir.Table) -> list[str]:
-    """Keys (``phone:+49…``) of fixed lines held by several records: a home's phone is
-    shared by everyone living there, so it makes a household (``households.py``), not a
-    person. Mobiles stay identifiers; so do numbers that cannot be told apart (North
-    America's "fixed line or mobile")."""
-    phones = keyed.filter(keyed.kind == "phone")
-    shared = phones.group_by("key").aggregate(n=phones.customer_id.nunique())
-    keys = ws.engine.to_arrow(shared.filter(shared.n > 1).select("key"))["key"].to_pylist()
-    return sorted(k for k in keys if is_landline(k.removeprefix("phone:")))
-
-
-def _without_landlines(ws: Workspace, records: pa.Table) -> pa.Table:
-    """The model compares no shared landline either (see :func:`_shared_landlines`)."""
+def shared_landlines(ws: Workspace) -> list[str]:
+    """Fixed lines (E.164) held by several records: a home's phone is shared by everyone
+    living there, so it makes a household (``households.py``), not a person. Mobiles
+    stay identifiers; so do numbers that cannot be told apart (North America's "fixed
+    line or mobile")."""
     ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
-    phones = ids.filter(ids.kind == "phone").select("customer_id", "kind", key="phone:" + ids.value)
-    landlines = [k.removeprefix("phone:") for k in _shared_landlines(ws, phones.distinct())]
+    phones = ids.filter(ids.kind == "phone")
+    shared = phones.group_by("value").aggregate(n=phones.customer_id.nunique())
+    numbers = ws.engine.to_arrow(shared.filter(shared.n > 1).select("value"))["value"]
+    return sorted(p for p in numbers.to_pylist() if is_landline(p))
+
+
+def _without_landlines(records: pa.Table, landlines: list[str]) -> pa.Table:
+    """The model compares no shared landline either (see :func:`shared_landlines`)."""
     if not landlines:
         return records
     shared = pc.is_in(records["phone"], pa.array(landlines, pa.string()))
@@ -217,8 +216,9 @@ def step_identities(
     )
     engine = ws.engine
     records = engine.to_arrow(identity_records(ws).order_by(["created_at", "record_id"]))
-    records = _without_landlines(ws, records)
-    rules = engine.to_arrow(rule_links(ws))
+    landlines = shared_landlines(ws)
+    records = _without_landlines(records, landlines)
+    rules = engine.to_arrow(rule_links(ws, landlines))
     resolution = resolve_records(
         records.drop(["created_at", "gender"]),
         opts,

@@ -103,6 +103,11 @@ model learns 1-2%, noisy labels included); FEBRL's deliberately corrupted ones a
 bound sits between the two, on the geometric middle."""
 
 
+def trusted_columns(disagreement: dict[str, float]) -> frozenset[str]:
+    """The columns one person's records contradict at most :data:`RELIABLE` of the time."""
+    return frozenset(c for c, m in disagreement.items() if m <= RELIABLE)
+
+
 @dataclass
 class Resolution:
     links: pa.Table
@@ -116,8 +121,7 @@ class Resolution:
 
     def reliable(self, column: str) -> bool:
         """Whether records that differ in ``column`` are two people (see :data:`RELIABLE`)."""
-        m = self.disagreement.get(column)
-        return m is not None and m <= RELIABLE
+        return column in trusted_columns(self.disagreement)
 
 
 @contextlib.contextmanager
@@ -557,7 +561,7 @@ def resolve_records(
                 for lvl in c.comparison_levels
                 if lvl._is_else_level and lvl.m_probability is not None
             }
-            trusted = frozenset(c for c, m in disagreement.items() if m <= RELIABLE)
+            trusted = trusted_columns(disagreement)
             pairs["evidence"] = _evidence(con, pairs, cols, trusted)
             levels = {
                 c.output_column_name: {
