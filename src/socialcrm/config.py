@@ -290,6 +290,16 @@ class Settings(BaseSettings):
         return self.home / "warehouse"
 
     @property
+    def catalogue_path(self) -> Path:
+        """The brand catalogue: ``listening_catalogue``, else the workspace's own file
+        (which may not exist)."""
+        return (
+            Path(self.listening_catalogue)
+            if self.listening_catalogue
+            else self.home / "catalogue.json"
+        )
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -36,7 +36,6 @@ See ``network.layered_communities`` and ``docs/connecting.md``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -326,8 +325,7 @@ def _company_handles(ws: Workspace) -> set[str]:
     Read from the catalogue file itself (``brand`` and ``competitors``, each with
     ``handles`` per platform), as listening reads it: connecting sits below listening.
     """
-    configured = ws.settings.listening_catalogue
-    path = Path(configured) if configured else ws.settings.home / "catalogue.json"
+    path = ws.settings.catalogue_path
     if not path.is_file():
         return set()
     data = json.loads(path.read_text(encoding="utf-8"))

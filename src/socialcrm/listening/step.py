@@ -94,12 +94,9 @@ TOPIC_SCHEMA = pa.schema(
 
 def catalogue_for(ws: Workspace) -> Catalogue | None:
     """The catalogue the settings name, the workspace's ``catalogue.json``, or none."""
-    path = ws.settings.listening_catalogue
-    if path:
-        return Catalogue.load(Path(path))
-    local = ws.settings.home / "catalogue.json"
-    if local.exists():
-        return Catalogue.load(local)
+    path = ws.settings.catalogue_path
+    if ws.settings.listening_catalogue or path.exists():
+        return Catalogue.load(path)
     return None
 
 

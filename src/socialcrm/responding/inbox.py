@@ -8,7 +8,6 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -108,10 +107,8 @@ def catalogue_handles(settings: Settings) -> list[str]:
     >>> catalogue_handles(Settings(home=home))
     ['mastodon:acme@m.social', 'twitter:acme']
     """
-    path = Path(settings.listening_catalogue) if settings.listening_catalogue else None
-    path = path or settings.home / "catalogue.json"
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(settings.catalogue_path.read_text())
     except (OSError, ValueError):
         return []
     handles = (doc.get("brand") or {}).get("handles") if isinstance(doc, dict) else None
