@@ -50,10 +50,15 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
 	$(VENV)/bin/ruff format src tests benchmarks scripts
 
-# Benchmarks run our code and the peer in one process and print the ratio. lifetimes
-# (the CLV peer) needs pandas<2/numpy<2, so it gets a venv of its own; pynetim (the IMM
-# peer) compiles C++, so it is the `bench` extra rather than a test dependency.
+# Benchmarks run our code and the peer in one process, check that both computed the same
+# thing and that the targets are met, and exit non-zero when a check fails. `make bench`
+# runs every benchmarks/*.py (benchmarks/_suite.py) into one results file,
+# benchmarks/results/latest.json (git-ignored), and fails when any of them fails;
+# `make bench BENCH="graph_vs_networkx im_vs_celf"` runs some. lifetimes (the CLV peer)
+# needs pandas<2/numpy<2, so it gets a venv of its own; pynetim (the IMM peer) compiles
+# C++, so it is the `bench` extra rather than a test dependency.
 LTVENV := .venv-lifetimes
+BENCH ?=
 
 $(LTVENV)/.installed: pyproject.toml
 	@test -x $(LTVENV)/bin/python || $(PYTHON) -m venv $(LTVENV)
@@ -64,10 +69,7 @@ $(LTVENV)/.installed: pyproject.toml
 
 bench: install $(LTVENV)/.installed
 	$(PY) -m pip install --quiet -e ".[spark,dev,bench]"
-	$(LTVENV)/bin/python benchmarks/clv_vs_lifetimes.py
-	@for f in benchmarks/*.py; do \
-	  case $$f in */clv_vs_lifetimes.py) continue;; esac; \
-	  echo "== $$f"; $(PY) $$f || exit 1; done
+	$(PY) benchmarks/_suite.py --lifetimes-python $(LTVENV)/bin/python $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(LTVENV) socialcrm-data .pytest_cache .ruff_cache

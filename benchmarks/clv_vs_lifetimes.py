@@ -5,28 +5,31 @@ simulates a buy-till-you-die purchase log (BG/NBD purchases, Gamma-Gamma spends,
 weeks, first purchases in the first 12), then times on the same DataFrame:
 
 * lifetimes: ``summary_data_from_transaction_data`` (days merged, weeks as the unit,
-  with the mean repeat spend, as ours),
-  ``BetaGeoFitter(penalizer_coef=0).fit``, and scoring (P(alive) and expected purchases
-  in the next 52 weeks for every customer);
-* socialcrm: ``rfm_summary`` on DuckDB, ``fit_bgnbd`` on the distinct (x, t_x, T)
-  triples, and the same scoring on the triples broadcast back to customers.
+  with the mean repeat spend, as ours); ``BetaGeoFitter(penalizer_coef=0).fit`` twice:
+  per customer, and at its best, on the distinct (frequency, recency, T) patterns with
+  ``weights=`` (finding the patterns included in its time); scoring (P(alive) and
+  expected purchases in the next 52 weeks for every customer) per customer, and on the
+  patterns broadcast back;
+* socialcrm: ``rfm_summary`` on DuckDB (all cores, and again on 1 thread beside
+  single-threaded pandas), ``fit_bgnbd`` on the distinct (x, t_x, T) triples, and the same
+  scoring on the triples broadcast back to customers.
 
-It checks that the parameters agree (4 significant digits, or ours has the higher
-log-likelihood), and prints time ratios and peak memory: the peak of traced Python and
-numpy allocations (tracemalloc) and the peak resident-set growth during each phase
-(sampled every 5 ms; DuckDB's own memory shows only there). Each phase runs twice, once
-timed and once under tracemalloc (which would slow Python-heavy code more than C), after
-both libraries have run once on a small log (imports, engine start-up).
+Checks (one line each; the exit status is 1 when one fails): the summaries are identical;
+our parameters agree with both lifetimes fits to 4 significant digits (or ours has the
+higher log-likelihood); P(alive) and expected purchases agree; lifetimes with and without
+weights agree; ours is faster than lifetimes at its best (with weights) in every phase;
+and at 1M customers the targets: fit ≥ 20× and summary+fit+score ≥ 10× lifetimes with
+weights, traced peak memory below lifetimes' in every phase. Peak memory: the peak of
+traced Python and numpy allocations (tracemalloc) and the peak resident-set growth during
+each phase (sampled every 5 ms; DuckDB's own memory shows only there). Each phase runs
+twice, once timed and once under tracemalloc (which would slow Python-heavy code more
+than C), after both libraries have run once on a small log (imports, engine start-up).
 
-lifetimes 0.11.3 does not import with pandas 3 / numpy 2, so run it from a separate
-virtual environment that has both packages::
+lifetimes 0.11.3 does not import with pandas 3 / numpy 2, so it runs from a virtual
+environment of its own, which ``make bench`` builds (``make .venv-lifetimes/.installed``)::
 
-    python3 -m venv /tmp/ltvenv
-    /tmp/ltvenv/bin/pip install "lifetimes==0.11.3" "pandas<2" "numpy<2" "scipy<1.14" \\
-        "pyarrow<19" "ibis-framework[duckdb]>=12,<13" pydantic-settings threadpoolctl
-    /tmp/ltvenv/bin/pip install --no-deps -e .
-    /tmp/ltvenv/bin/python benchmarks/clv_vs_lifetimes.py              # 100k and 1M
-    /tmp/ltvenv/bin/python benchmarks/clv_vs_lifetimes.py --sizes 100000 --presets cdnow
+    .venv-lifetimes/bin/python benchmarks/clv_vs_lifetimes.py                  # 100k
+    .venv-lifetimes/bin/python benchmarks/clv_vs_lifetimes.py --sizes 100000 1000000
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
 import threading
 import time
 import tracemalloc
@@ -94,6 +98,13 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, Measure]:
 
 
 def run_lifetimes(tx: Any, end: Any) -> dict[str, Any]:
+    """lifetimes twice on one summary: per customer, and at its best, with ``weights``.
+
+    ``BetaGeoFitter.fit`` accepts ``weights=`` so that it can fit on the distinct
+    (frequency, recency, T) patterns, as ours does; the weighted fit's time includes
+    finding the patterns (a pandas group-by), as ours includes ``compact``. Scoring is
+    timed per customer (lifetimes' documented use) and on the patterns broadcast back.
+    """
     from lifetimes import BetaGeoFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
@@ -111,6 +122,19 @@ def run_lifetimes(tx: Any, end: Any) -> dict[str, Any]:
     )
     bgf = BetaGeoFitter(penalizer_coef=0.0)
     _, res["fit"] = measure(lambda: bgf.fit(summary.frequency, summary.recency, summary["T"]))
+    holder: dict[str, Any] = {}
+
+    def fit_weighted() -> Any:
+        groups = summary.groupby(["frequency", "recency", "T"], sort=True)
+        counts = groups.size()
+        holder["inverse"] = groups.ngroup().to_numpy()  # customer -> pattern (sorted order)
+        holder["patterns"] = patterns = counts.index.to_frame(index=False)
+        fitter = BetaGeoFitter(penalizer_coef=0.0)
+        return fitter.fit(
+            patterns.frequency, patterns.recency, patterns["T"], weights=counts.to_numpy()
+        )
+
+    bgf_w, res["fit_weighted"] = measure(fit_weighted)
 
     def score() -> tuple[Any, Any]:
         p = bgf.conditional_probability_alive(summary.frequency, summary.recency, summary["T"])
@@ -119,10 +143,21 @@ def run_lifetimes(tx: Any, end: Any) -> dict[str, Any]:
         )
         return p, e
 
+    def score_patterns() -> tuple[Any, Any]:
+        pat, inv = holder["patterns"], holder["inverse"]
+        p = bgf_w.conditional_probability_alive(pat.frequency, pat.recency, pat["T"])
+        e = bgf_w.conditional_expected_number_of_purchases_up_to_time(
+            HORIZON_WEEKS, pat.frequency, pat.recency, pat["T"]
+        )
+        return np.asarray(p)[inv], np.asarray(e)[inv]
+
     (p, e), res["score"] = measure(score)
-    params = bgf.params_
-    res["params"] = {k: float(params[k]) for k in ("r", "alpha", "a", "b")}
+    (pw, ew), res["score_weighted"] = measure(score_patterns)
+    res["params"] = {k: float(bgf.params_[k]) for k in ("r", "alpha", "a", "b")}
+    res["params_weighted"] = {k: float(bgf_w.params_[k]) for k in ("r", "alpha", "a", "b")}
     res["p_alive"], res["expected"] = np.asarray(p), np.asarray(e)
+    res["p_alive_weighted"], res["expected_weighted"] = pw, ew
+    res["n_patterns"] = len(holder["patterns"])
     res["summary_frame"] = summary
     return res
 
@@ -137,6 +172,7 @@ def run_ours(tx: Any, end: Any, threads: int | None = None) -> dict[str, Any]:
 
     res: dict[str, Any] = {}
     con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
+    res["threads"] = int(con.con.execute("SELECT current_setting('threads')").fetchone()[0])
 
     def summarise() -> Any:
         # through Arrow (ibis 12 cannot infer schemas from the old pandas lifetimes
@@ -182,85 +218,185 @@ def run_ours(tx: Any, end: Any, threads: int | None = None) -> dict[str, Any]:
     return res
 
 
-def main() -> None:
+PARAM_RTOL = 5e-4
+"""Parameters agree to 4 significant digits (or ours has the higher log-likelihood)."""
+P_ALIVE_ATOL = 1e-5
+EXPECTED_RTOL = 1e-4
+TARGET_FROM = 1_000_000
+"""The speed and memory targets (issue 5) are stated at 1M customers; below, only that ours
+is faster than the peer at its best in every phase."""
+TARGETS = {"fit": 20.0, "total": 10.0}
+
+
+def params_agree(ours: dict[str, Any], theirs: dict[str, float], model: Any, b: Any) -> tuple:
+    """(agree, max relative difference, LL ours, LL theirs) by our log-likelihood."""
+    rel = max(abs(ours["params"][k] / theirs[k] - 1) for k in theirs)
+    ll_theirs = model.__class__(**theirs).log_likelihood(b.frequency, b.recency, b["T"])
+    ll_ours = ours["log_likelihood"]
+    return rel < PARAM_RTOL or ll_ours >= ll_theirs, rel, ll_ours, ll_theirs
+
+
+def compare(run: Any, label: str, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """Check that both sides computed the same thing: summaries, parameters, scores."""
+    a = theirs["summary_frame"].sort_index()
+    b = ours["summary_frame"].set_index("customer_id").sort_index()
+    same = (
+        len(a) == len(b)
+        and (a.index.to_numpy() == b.index.to_numpy()).all()
+        and np.allclose(a.frequency, b.frequency, rtol=0, atol=0)
+        and np.allclose(a.recency, b.recency, rtol=1e-12, atol=0)
+        and np.allclose(a["T"], b["T"], rtol=1e-12, atol=0)
+        and np.allclose(a.monetary_value, b.monetary, rtol=1e-9, atol=1e-9)
+    )
+    run.check(f"{label}: summaries identical", same, f"{len(a):,} customers, 4 columns")
+    model = ours["model"]
+    # ours are in the summary's row order, lifetimes' by customer id
+    order = np.argsort(ours["summary_frame"].customer_id.to_numpy())
+    for peer, suffix in (("lifetimes", ""), ("lifetimes with weights", "_weighted")):
+        ok, rel, ll_o, ll_t = params_agree(ours, theirs["params" + suffix], model, b)
+        run.check(
+            f"{label}: parameters agree with {peer}",
+            ok,
+            f"max rel diff {rel:.1e} (< {PARAM_RTOL:g}, or ours the higher LL: "
+            f"{ll_o:.3f} vs {ll_t:.3f})",
+        )
+        dp = float(np.abs(ours["p_alive"][order] - theirs["p_alive" + suffix]).max())
+        e_o, e_t = ours["expected"][order], theirs["expected" + suffix]
+        de = float((np.abs(e_o - e_t) / np.maximum(1.0, np.abs(e_t))).max())
+        run.check(
+            f"{label}: scores agree with {peer}",
+            dp <= P_ALIVE_ATOL and de <= EXPECTED_RTOL,
+            f"max |P(alive) diff| {dp:.1e} (≤ {P_ALIVE_ATOL:g}), max expected-purchases "
+            f"diff {de:.1e} (≤ {EXPECTED_RTOL:g} relative)",
+        )
+    rel = max(abs(theirs["params_weighted"][k] / theirs["params"][k] - 1) for k in theirs["params"])
+    run.check(
+        f"{label}: lifetimes with and without weights agree",
+        rel < PARAM_RTOL,
+        f"max rel diff {rel:.1e}",
+    )
+
+
+def main() -> int:
+    from _check import Run
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--presets", nargs="+", default=["cdnow", "heavy"])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="DuckDB threads (default: all cores; 1 compares with single-threaded pandas)",
+        help="DuckDB threads (default: all cores; the summary is also timed on 1 thread, "
+        "beside single-threaded pandas)",
     )
     args = parser.parse_args()
+    run = Run("clv_vs_lifetimes")
 
     from socialcrm.value.simulate import simulate_transactions
 
     # first calls pay for lazy imports, code pages and engine start-up: not what we time
     warm = simulate_transactions(2_000, "cdnow", seed=args.seed + 1)
     run_ours(warm.transactions, warm.end, args.threads)
+    run_ours(warm.transactions, warm.end, 1)
     run_lifetimes(warm.transactions, warm.end)
     print(
         f"{'preset':<7}{'customers':>10}{'rows':>11}{'triples':>9}  "
-        f"{'phase':<8}{'lifetimes s':>12}{'ours s':>9}{'ratio':>8}"
-        f"{'lt MB':>9}{'our MB':>9}{'lt RSS':>9}{'our RSS':>9}"
+        f"{'phase':<8}{'lifetimes s':>12}{'lt+w s':>9}{'ours s':>9}{'ours 1t':>9}"
+        f"{'ratio':>8}{'w ratio':>8}{'lt MB':>7}{'lt+w MB':>8}{'our MB':>7}"
+        f"{'lt RSS':>7}{'our RSS':>8}"
     )
     for preset in args.presets:
         for n in args.sizes:
             sim = simulate_transactions(n, preset, seed=args.seed)
             tx = sim.transactions
             ours = run_ours(tx, sim.end, args.threads)
+            ours1 = run_ours(tx, sim.end, 1)
             theirs = run_lifetimes(tx, sim.end)
-            rows = []
+            label = f"{preset} {n:,}"
+            figures: dict[str, Any] = {
+                "rows": len(tx),
+                "triples": ours["n_distinct"],
+                "duckdb_threads": ours["threads"],
+                "params": ours["params"],
+            }
+            totals = {"lt": 0.0, "ltw": 0.0, "us": 0.0, "us1": 0.0}
+            peaks = {"lt": 0.0, "ltw": 0.0, "us": 0.0}
+            rss = {"lt": 0.0, "us": 0.0}
             for phase in ("summary", "fit", "score"):
-                rows.append((phase, theirs[phase], ours[phase]))
-            total_lt = sum(m.seconds for _, m, _ in rows)
-            total_us = sum(m.seconds for _, _, m in rows)
-            peak = (max(m.traced_mb for _, m, _ in rows), max(m.traced_mb for _, _, m in rows))
-            rss = (max(m.rss_mb for _, m, _ in rows), max(m.rss_mb for _, _, m in rows))
-            for phase, lt, us in rows:
+                lt = theirs[phase]
+                ltw = theirs.get(f"{phase}_weighted", lt)  # the summary is the same for both
+                us, us1 = ours[phase], ours1[phase]
+                for key, m in (("lt", lt), ("ltw", ltw), ("us", us), ("us1", us1)):
+                    totals[key] += m.seconds
+                for key, m in (("lt", lt), ("ltw", ltw), ("us", us)):
+                    peaks[key] = max(peaks[key], m.traced_mb)
+                rss["lt"], rss["us"] = max(rss["lt"], lt.rss_mb), max(rss["us"], us.rss_mb)
+                figures[phase] = {
+                    "lifetimes_s": round(lt.seconds, 4),
+                    "lifetimes_weighted_s": round(ltw.seconds, 4),
+                    "ours_s": round(us.seconds, 4),
+                    "ours_1_thread_s": round(us1.seconds, 4),
+                    "ratio": round(lt.seconds / us.seconds, 2),
+                    "ratio_weighted": round(ltw.seconds / us.seconds, 2),
+                    "ratio_weighted_1_thread": round(ltw.seconds / us1.seconds, 2),
+                    "traced_mb": [round(lt.traced_mb), round(ltw.traced_mb), round(us.traced_mb)],
+                    "rss_mb": [round(lt.rss_mb), round(us.rss_mb)],
+                }
                 print(
                     f"{preset:<7}{n:>10,}{len(tx):>11,}{ours['n_distinct']:>9,}  {phase:<8}"
-                    f"{lt.seconds:>12.3f}{us.seconds:>9.3f}{lt.seconds / us.seconds:>7.1f}x"
-                    f"{lt.traced_mb:>9.0f}{us.traced_mb:>9.0f}{lt.rss_mb:>9.0f}{us.rss_mb:>9.0f}"
+                    f"{lt.seconds:>12.3f}{ltw.seconds:>9.3f}{us.seconds:>9.3f}{us1.seconds:>9.3f}"
+                    f"{lt.seconds / us.seconds:>7.1f}x{ltw.seconds / us.seconds:>7.1f}x"
+                    f"{lt.traced_mb:>7.0f}{ltw.traced_mb:>8.0f}{us.traced_mb:>7.0f}"
+                    f"{lt.rss_mb:>7.0f}{us.rss_mb:>8.0f}"
                 )
+            figures["total"] = {
+                "lifetimes_s": round(totals["lt"], 3),
+                "lifetimes_weighted_s": round(totals["ltw"], 3),
+                "ours_s": round(totals["us"], 3),
+                "ours_1_thread_s": round(totals["us1"], 3),
+                "ratio": round(totals["lt"] / totals["us"], 2),
+                "ratio_weighted": round(totals["ltw"] / totals["us"], 2),
+                "ratio_weighted_1_thread": round(totals["ltw"] / totals["us1"], 2),
+                "traced_mb": [round(peaks["lt"]), round(peaks["ltw"]), round(peaks["us"])],
+                "rss_mb": [round(rss["lt"]), round(rss["us"])],
+            }
             print(
-                f"{preset:<7}{n:>10,}{len(tx):>11,}{'':>9}  {'total':<8}{total_lt:>12.3f}"
-                f"{total_us:>9.3f}{total_lt / total_us:>7.1f}x{peak[0]:>9.0f}{peak[1]:>9.0f}"
-                f"{rss[0]:>9.0f}{rss[1]:>9.0f}"
-            )
-            # same summaries, same parameters, same scores
-            a = theirs["summary_frame"].sort_index()
-            b = ours["summary_frame"].set_index("customer_id").sort_index()
-            same_summary = (
-                np.allclose(a.frequency, b.frequency)
-                and np.allclose(a.recency, b.recency)
-                and np.allclose(a["T"], b["T"])
-                and np.allclose(a.monetary_value, b.monetary)
-            )
-            rel = {k: abs(ours["params"][k] / theirs["params"][k] - 1) for k in ours["params"]}
-            model = ours["model"]
-            ll_theirs = model.__class__(**theirs["params"]).log_likelihood(
-                b.frequency, b.recency, b["T"]
-            )
-            # ours are in the summary's row order, lifetimes' by customer id
-            order = np.argsort(ours["summary_frame"].customer_id.to_numpy())
-            ids = theirs["summary_frame"].index.to_numpy()
-            assert (ours["summary_frame"].customer_id.to_numpy()[order] == ids).all()
-            p_diff = np.abs(ours["p_alive"][order] - theirs["p_alive"]).max()
-            print(
-                f"        summaries identical: {same_summary}; params ours "
-                + ", ".join(f"{k}={v:.5g}" for k, v in ours["params"].items())
-                + "; lifetimes "
-                + ", ".join(f"{k}={v:.5g}" for k, v in theirs["params"].items())
-                + f"; max rel diff {max(rel.values()):.1e} "
-                f"({'agree to 4 significant digits' if max(rel.values()) < 5e-4 else 'DIFFER'})"
-                f"; LL ours {ours['log_likelihood']:.3f} vs lifetimes' params {ll_theirs:.3f}"
-                f"; max |P(alive) diff| {p_diff:.1e}",
+                f"{preset:<7}{n:>10,}{len(tx):>11,}{'':>9}  {'total':<8}{totals['lt']:>12.3f}"
+                f"{totals['ltw']:>9.3f}{totals['us']:>9.3f}{totals['us1']:>9.3f}"
+                f"{totals['lt'] / totals['us']:>7.1f}x{totals['ltw'] / totals['us']:>7.1f}x"
+                f"{peaks['lt']:>7.0f}{peaks['ltw']:>8.0f}{peaks['us']:>7.0f}"
+                f"{rss['lt']:>7.0f}{rss['us']:>8.0f}",
                 flush=True,
             )
+            run.figure(f"{preset}_{n}", figures)
+            compare(run, label, ours, theirs)
+            b1 = ours1["summary_frame"].set_index("customer_id").sort_index()
+            b = ours["summary_frame"].set_index("customer_id").sort_index()
+            run.check(f"{label}: DuckDB on 1 thread gives the same summary", b1.equals(b))
+            # targets, against lifetimes at its best (with weights)
+            if n >= TARGET_FROM:
+                f, t = figures["fit"]["ratio_weighted"], figures["total"]["ratio_weighted"]
+                run.check(f"{label}: fit ≥ {TARGETS['fit']:g}× lifetimes with weights",
+                          f >= TARGETS["fit"], f"{f:.1f}×")  # fmt: skip
+                run.check(f"{label}: summary+fit+score ≥ {TARGETS['total']:g}× lifetimes "
+                          "with weights", t >= TARGETS["total"], f"{t:.1f}×")  # fmt: skip
+                run.check(
+                    f"{label}: peak traced memory below lifetimes' in every phase",
+                    all(figures[p]["traced_mb"][2] < min(figures[p]["traced_mb"][:2])
+                        for p in ("summary", "fit", "score")),
+                    ", ".join(f"{p} {figures[p]['traced_mb'][2]} vs "
+                              f"{min(figures[p]['traced_mb'][:2])} MB"
+                              for p in ("summary", "fit", "score")),
+                )  # fmt: skip
+            for phase in ("summary", "fit", "score", "total"):
+                r = figures[phase]["ratio_weighted"]
+                run.check(f"{label}: {phase} faster than lifetimes at its best", r > 1,
+                          f"{r:.1f}× ({figures[phase]['ratio_weighted_1_thread']:.1f}× with "
+                          "DuckDB on 1 thread)")  # fmt: skip
+    return run.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
