@@ -19,6 +19,7 @@ from socialcrm.connecting.identity import step_identities
 from socialcrm.connecting.step import step_connecting
 from socialcrm.listening.communities import step_community_listening
 from socialcrm.listening.step import step_listening
+from socialcrm.programs.learning import step_learning
 from socialcrm.programs.loyalty import step_customer_rewards
 from socialcrm.programs.step import step_amplifiers
 from socialcrm.responding.step import step_inbox
@@ -131,6 +132,12 @@ STEPS: list[Step] = [
         "Social segments inside value tiers, with reasons; segment sizes and value by date",
         step_segments,
         needs=("customer_scores",),
+    ),
+    Step(
+        "learning",
+        "Uplifts measured by finished campaigns, shrunk toward the assumed ones in the rules",
+        step_learning,
+        needs=("campaigns",),
     ),
     Step(
         "actions",

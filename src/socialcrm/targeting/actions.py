@@ -7,6 +7,11 @@ it waits (``not_before``) when the customer's contact frequency says we wrote to
 recently. Nobody who asked for nothing (contact frequency ``never`` or preferred channel
 ``none``) gets a marketing action. Service actions (a personal response) go where the
 customer spoke to us. Expected value = uplift × value at stake − cost, where estimable.
+
+The uplift is the rules' assumption unless finished campaigns measured it: programs
+writes ``measured_uplifts`` (posterior per action and segment, shrunk toward the
+assumption), read here by name — targeting does not import programs. Each row says
+which it used (``uplift_source``) and on how much evidence.
 """
 
 from __future__ import annotations
@@ -64,22 +69,57 @@ def contact_profile(ws: Workspace) -> ir.Table:
     return j.drop("l_id")
 
 
-def action_table(rules: Rules) -> pa.Table:
-    """The action rules as a table: one row per (segment, action)."""
-    rows = [
-        {
-            "a_segment": seg,
-            "action": a.name,
-            "action_reason": a.reason,
-            "marketing": a.marketing,
-            "uplift": a.uplift,
-            "value_kind": a.value,
-            "cost": a.cost,
-            "priority": order,
-        }
-        for order, a in enumerate(rules.actions)
-        for seg in a.segments
-    ]
+MEASURED = "measured_uplifts"
+"""Learned uplifts, written by the programs domain before this step (when campaigns exist)."""
+
+
+def measured_uplifts(ws: Workspace) -> dict[tuple[str, str | None], dict[str, object]]:
+    """{(action, segment or None): measured row} of the rows with a posterior; empty when
+    no campaign has been learned from (or the table lacks the columns this reads)."""
+    if not ws.warehouse.exists(MEASURED):
+        return {}
+    t = ws.warehouse.read_arrow(MEASURED)
+    need = {"action", "segment", "posterior", "campaigns", "treated", "control"}
+    if not need <= set(t.column_names):
+        return {}
+    return {
+        (r["action"], r["segment"]): r
+        for r in t.select(sorted(need)).to_pylist()
+        if r["action"] is not None and r["posterior"] is not None
+    }
+
+
+def _people(m: dict[str, object]) -> int:
+    return sum(int(m[k] or 0) for k in ("treated", "control"))  # type: ignore[call-overload]
+
+
+def action_table(
+    rules: Rules, measured: dict[tuple[str, str | None], dict[str, object]] | None = None
+) -> pa.Table:
+    """The action rules as a table: one row per (segment, action).
+
+    The uplift is the measured posterior of (action, segment) where campaigns measured
+    it, else of (action, any segment), else the rule's assumption."""
+    measured = measured or {}
+    rows = []
+    for order, a in enumerate(rules.actions):
+        for seg in a.segments:
+            m = measured.get((a.name, seg)) or measured.get((a.name, None))
+            rows.append(
+                {
+                    "a_segment": seg,
+                    "action": a.name,
+                    "action_reason": a.reason,
+                    "marketing": a.marketing,
+                    "uplift": a.uplift if m is None else m["posterior"],
+                    "uplift_source": "assumed" if m is None else "measured",
+                    "uplift_campaigns": 0 if m is None else m["campaigns"],
+                    "uplift_people": 0 if m is None else _people(m),
+                    "value_kind": a.value,
+                    "cost": a.cost,
+                    "priority": order,
+                }
+            )
     schema = pa.schema(
         [
             ("a_segment", pa.string()),
@@ -87,6 +127,9 @@ def action_table(rules: Rules) -> pa.Table:
             ("action_reason", pa.string()),
             ("marketing", pa.bool_()),
             ("uplift", pa.float64()),
+            ("uplift_source", pa.string()),
+            ("uplift_campaigns", pa.int64()),
+            ("uplift_people", pa.int64()),
             ("value_kind", pa.string()),
             ("cost", pa.float64()),
             ("priority", pa.int64()),
@@ -112,6 +155,9 @@ def candidate_actions(segments: ir.Table, actions: ir.Table) -> ir.Table:
         action_reason=j.action_reason,
         marketing=j.marketing,
         uplift=j.uplift,
+        uplift_source=j.uplift_source,
+        uplift_campaigns=j.uplift_campaigns,
+        uplift_people=j.uplift_people,
         value_kind=j.value_kind,
         cost=j.cost,
         priority=j.priority,
@@ -181,6 +227,9 @@ def next_best_actions(cands: ir.Table, contact: ir.Table, now: ir.Value) -> ir.T
         expected_value=ev,
         value_at_stake=stake.round(2),
         uplift=j.uplift,
+        uplift_source=j.uplift_source,
+        uplift_campaigns=j.uplift_campaigns,
+        uplift_people=j.uplift_people,
         marketing=j.marketing,
         not_before=not_before.cast("timestamp('UTC')"),
         blocked=blocked,
@@ -201,6 +250,9 @@ def next_best_actions(cands: ir.Table, contact: ir.Table, now: ir.Value) -> ir.T
         expected_value=ibis.null("float64"),
         value_at_stake=ibis.null("float64"),
         uplift=ibis.null("float64"),
+        uplift_source=ibis.null("string"),
+        uplift_campaigns=ibis.null("int64"),
+        uplift_people=ibis.null("int64"),
         marketing=ibis.literal(False),
         not_before=ibis.null("timestamp('UTC')"),
         blocked=ibis.null("string"),
@@ -220,7 +272,8 @@ def step_actions(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     segments = ws.warehouse.table("customer_segments")
     if not rules.actions:
         return {}
-    cands = candidate_actions(segments, ws.engine.memtable(action_table(rules)))
+    table = action_table(rules, measured_uplifts(ws))
+    cands = candidate_actions(segments, ws.engine.memtable(table))
     if ws.warehouse.exists("customers"):
         contact = contact_profile(ws)
     else:  # transactions only: nothing says how or whether we may contact anyone
@@ -242,6 +295,7 @@ __all__ = [
     "action_table",
     "candidate_actions",
     "contact_profile",
+    "measured_uplifts",
     "next_best_actions",
     "step_actions",
 ]

@@ -61,6 +61,9 @@ class Action:
     value: str
     cost: float
     reason: str
+    uplift_sd: float | None = None
+    """How far the true uplift may be from the assumed one (τ): the prior's spread when
+    finished campaigns measure it (programs' learning; its default when None)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ def parse_rules(text: str, source: str = "<string>") -> Rules:
                 raise RulesError(f"{where}: unknown or no segments {sorted(unknown)}")
             if a.get("value", "none") not in VALUES:
                 raise RulesError(f"{where}: value must be one of {', '.join(VALUES)}")
+            sd = a.get("uplift_sd")
+            if sd is not None and (isinstance(sd, bool) or not float(sd) > 0):
+                raise RulesError(f"{where}: uplift_sd must be a number > 0, got {sd!r}")
             actions.append(
                 Action(
                     str(a["name"]),
@@ -138,6 +144,7 @@ def parse_rules(text: str, source: str = "<string>") -> Rules:
                     str(a.get("value", "none")),
                     float(a.get("cost", 0.0)),
                     str(a.get("reason", a["name"])),
+                    None if sd is None else float(sd),
                 )
             )
     except RulesError as e:

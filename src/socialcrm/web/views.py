@@ -212,7 +212,10 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
         latest[r["purpose"]] = r
     influence = rm.detail("customer_influence", person, limit=1)
     scores = rm.detail("customer_scores", person, limit=1)
-    actions = rm.detail("customer_actions", person, limit=20)
+    actions = [
+        a | {"uplift_words": uplift_words(a)}
+        for a in rm.detail("customer_actions", person, limit=20)
+    ]
     return {
         "profile": profile,
         "person_id": person if person != customer_id else None,
@@ -229,6 +232,27 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
         "actions": actions,
         "community": community(rm, scores[0] if scores else None, influence),
     }
+
+
+def uplift_words(action: dict[str, Any]) -> str | None:
+    """Where an action's uplift comes from, in words: measured by campaigns against a
+    holdout, or assumed in the rules; None for "no action" rows and older tables.
+
+    >>> uplift_words({"uplift": 0.0594, "uplift_source": "measured",
+    ...     "uplift_campaigns": 2, "uplift_people": 4210})
+    'uplift +5.9 points, measured in 2 campaigns, 4,210 people'
+    >>> uplift_words({"uplift": 0.1, "uplift_source": "assumed"})
+    'uplift +10.0 points, assumed: no campaign has measured it yet'
+    """
+    uplift, source = _num(action.get("uplift")), action.get("uplift_source")
+    if uplift is None or source not in ("measured", "assumed"):
+        return None
+    points = f"uplift {100 * uplift:+.1f} points"
+    if source == "assumed":
+        return f"{points}, assumed: no campaign has measured it yet"
+    n = int(action.get("uplift_campaigns") or 0)
+    people = int(action.get("uplift_people") or 0)
+    return f"{points}, measured in {n:,} campaign{'' if n == 1 else 's'}, {people:,} people"
 
 
 def id_history(rm: ReadModel, customer_id: str, person: str) -> list[dict[str, Any]]:
