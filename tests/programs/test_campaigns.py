@@ -15,6 +15,7 @@ from socialcrm.programs.campaigns import (
     estimate_uplift,
     holdout_groups,
     simulate_campaign,
+    stratified_groups,
 )
 from socialcrm.store.schemas import CONSENTS, ORDERS, POSTS
 
@@ -78,13 +79,12 @@ def shop(ws):
             ],
         ),
     )
+    # the groups create_campaign will draw: c0 withdrew, so it is left out; no value bands
+    consenting = [f"c{i}" for i in range(1, 400)]
     groups = dict(
-        zip(
-            [f"c{i}" for i in range(400)],
-            holdout_groups([f"c{i}" for i in range(400)], "spring", 0.5, seed=1),
-            strict=True,
-        )
+        zip(consenting, stratified_groups(consenting, {}, "spring", 0.5, seed=1), strict=True)
     )
+    groups["c0"] = "treatment"
     orders = []
     for i in range(400):
         cid = f"c{i}"
