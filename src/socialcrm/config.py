@@ -285,6 +285,37 @@ class Settings(BaseSettings):
         "guard (socialcrm.outbound.urls) reads the same variable.",
     )
 
+    # -- the last mile: campaigns by email and private messages (issue 18) --
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="SMTP server of campaign email: smtp://[user:pass@]host:port (STARTTLS "
+        "when the server offers it; ?starttls=require insists), smtps://… for implicit TLS; "
+        "?from=brand@example.com sets the From address. A secret: never logged.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Public base URL of this app, e.g. https://crm.example.com: the base of "
+        "the unsubscribe, click and open links in emails.",
+    )
+    email_from: str | None = Field(
+        default=None,
+        description="From address of campaign email (default: the SMTP URL's ?from=).",
+    )
+    email_rate_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        description="Most emails handed to the SMTP server per second, per sender (0: no "
+        "limit); bursts up to one second's worth.",
+    )
+    email_max_attempts: int = Field(
+        default=8, gt=0, description="Attempts of one email before it is marked dead."
+    )
+    bounce_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Bearer secret of POST /email/bounces (DSNs or JSON from the mail "
+        "provider); the endpoint refuses everything while it is unset.",
+    )
+
     @property
     def warehouse_dir(self) -> Path:
         return self.home / "warehouse"

@@ -261,7 +261,11 @@ class OutboxItem(Base):
     a worker that dies mid-way leaves a lease that expires, and the item is tried again."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_message_id", "message_id"),
+        Index("ix_outbox_campaign", "campaign_id", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
@@ -281,6 +285,55 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # -- campaigns' channels (issue 18): an email's or a private message's addressee --
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    """The email address (connector ``email``) or handle (``mastodon_dm``, ``bluesky_dm``)."""
+    campaign_id: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    """An email's ``Message-ID`` (with its angle brackets): how a bounce finds its message.
+    The full message is ``body``, built once, so every attempt sends the same bytes."""
+
+
+class EmailEvent(Base):
+    """Something that happened to an email: sent, opened, clicked, unsubscribed, bounced.
+
+    Written by the delivery loop, the public links (``/email/...``) and bounce handling;
+    ``synced`` is set once the campaign side has copied it into the warehouse's
+    ``touches``. ``key`` (optional, unique) makes replayed inputs idempotent: reading the
+    same bounce mailbox twice records each bounce once."""
+
+    __tablename__ = "email_events"
+    __table_args__ = (
+        Index("ix_email_events_synced", "synced", "id"),
+        Index("ix_email_events_campaign", "campaign_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str | None] = mapped_column(String(2000))
+    key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    synced: Mapped[bool] = mapped_column(default=False)
+
+
+class Suppression(Base):
+    """An address never to email again: unsubscribed, hard-bounced, complained, or
+    suppressed by hand. ``address`` is normalised (trimmed, lower-case)."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ConnectorCursor(Base):

@@ -14,6 +14,7 @@ customer's answer lands there.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ConversationMessage, OutboxItem, utcnow
-from socialcrm.outbound.channel import ChannelError, Sender
+from socialcrm.outbound.channel import ChannelError, DirectSender, Sender
 
 if TYPE_CHECKING:
     from socialcrm.appdb.db import AppDB
@@ -42,9 +43,17 @@ def enqueue(
     actor: str,
     key: str | None = None,
     now: datetime | None = None,
+    recipient: str | None = None,
+    campaign_id: str | None = None,
+    customer_id: str | None = None,
+    message_id: str | None = None,
 ) -> OutboxItem:
-    """Queue a reply; the same ``key`` queued twice gives back the first item."""
-    key = key or uuid.uuid4().hex
+    """Queue a message; the same ``key`` queued twice gives back the first item.
+
+    A reply names what it answers (``in_reply_to``, ``conversation_id``); a campaign's
+    message names its addressee (``recipient``: an email address or a handle) and the
+    campaign and person it is for. A key longer than the column is stored hashed."""
+    key = storable_key(key or uuid.uuid4().hex)
     found = s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
     if found is not None:
         return found
@@ -58,10 +67,29 @@ def enqueue(
         attempts=0,
         next_attempt_at=now or utcnow(),
         created_by=actor,
+        recipient=recipient,
+        campaign_id=campaign_id,
+        customer_id=customer_id,
+        message_id=message_id,
     )
     s.add(item)
     s.flush()
     return item
+
+
+KEY_LENGTH = 100
+
+
+def storable_key(key: str) -> str:
+    """``key`` itself, or its SHA-256 when longer than the column (campaign|person|step
+    keys can be): still one key per input, so still idempotent.
+
+    >>> storable_key("spring|c1|send"), len(storable_key("x" * 300))
+    ('spring|c1|send', 71)
+    """
+    if len(key) <= KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -73,10 +101,13 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
 
 
-def _due(connector: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
-    """Pending items of ``connector`` due at ``now`` and not held by a live lease."""
+def _due(
+    connector: str, now: datetime, statuses: tuple[str, ...] = ("pending",)
+) -> tuple[ColumnElement[bool], ...]:
+    """Items of ``connector`` in ``statuses`` (pending) due at ``now`` and not held by a
+    live lease. Email also takes back ``sending`` items whose worker died mid-send."""
     return (
-        OutboxItem.status == "pending",
+        OutboxItem.status.in_(statuses),
         OutboxItem.connector == connector,
         OutboxItem.next_attempt_at <= now,
         or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
@@ -84,7 +115,7 @@ def _due(connector: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 
 def claim(s: Session, item_id: int, connector: str, owner: str, now: datetime,
-          lease: timedelta) -> bool:  # fmt: skip
+          lease: timedelta, statuses: tuple[str, ...] = ("pending",)) -> bool:  # fmt: skip
     """Take ``item_id`` for ``owner`` until ``now + lease``, if it is still due and free.
 
     One conditional UPDATE: of two workers racing for an item, the database lets exactly
@@ -96,7 +127,7 @@ def claim(s: Session, item_id: int, connector: str, owner: str, now: datetime,
         "CursorResult[Any]",
         s.execute(
             update(OutboxItem)
-            .where(OutboxItem.id == item_id, *_due(connector, now))
+            .where(OutboxItem.id == item_id, *_due(connector, now, statuses))
             .values(lease_owner=owner, lease_until=now + lease)
             .execution_options(synchronize_session=False)
         ),
@@ -104,21 +135,70 @@ def claim(s: Session, item_id: int, connector: str, owner: str, now: datetime,
     return r.rowcount == 1
 
 
+def claim_due(s: Session, connector: str, owner: str, now: datetime, lease: timedelta,
+              limit: int, statuses: tuple[str, ...] = ("pending",)) -> list[int]:  # fmt: skip
+    """Claim up to ``limit`` due items of ``connector`` at once; their ids, oldest first.
+
+    One conditional UPDATE over the candidates, then the ids this ``owner`` holds: a
+    worker racing for the same items gets the others (or none), never the same ones.
+    """
+    ids = s.scalars(
+        select(OutboxItem.id)
+        .where(*_due(connector, now, statuses))
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    ).all()
+    if not ids:
+        return []
+    s.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), *_due(connector, now, statuses))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        s.scalars(
+            select(OutboxItem.id)
+            .where(OutboxItem.id.in_(ids), OutboxItem.lease_owner == owner)
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        )
+    )
+
+
+def release(s: Session, ids: list[int], owner: str) -> None:
+    """Give back claimed items not attempted (a pass that stops early): due again at once."""
+    if ids:
+        s.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def failed(item: OutboxItem, error: ChannelError, max_attempts: int, now: datetime) -> str:
+    """Record a failed attempt on a claimed item and release it: ``dead`` (permanent, or
+    out of attempts) or ``retry`` (pending again after :func:`backoff`)."""
+    item.attempts += 1
+    item.lease_owner = item.lease_until = None
+    item.last_error = str(error)[:500]
+    if not error.retryable or item.attempts >= max_attempts:
+        item.status = "dead"
+        return "dead"
+    item.status = "pending"
+    item.next_attempt_at = now + backoff(item.attempts)
+    return "retry"
+
+
 def _settle(s: Session, item: OutboxItem, connector: Sender, max_attempts: int,
             now: datetime, result: str | Exception, out: dict[str, int]) -> None:  # fmt: skip
     """Record one attempt's result on a claimed item, and release it."""
-    item.attempts += 1
-    item.lease_owner = item.lease_until = None
     if isinstance(result, ChannelError):
-        item.last_error = str(result)[:500]
-        if not result.retryable or item.attempts >= max_attempts:
-            item.status = "dead"
-            out["dead"] += 1
-        else:
-            item.next_attempt_at = now + backoff(item.attempts)
-            out["retry"] += 1
+        out[failed(item, result, max_attempts, now)] += 1
         s.flush()
         return
+    item.attempts += 1
+    item.lease_owner = item.lease_until = None
     assert isinstance(result, str)
     item.status, item.external_id, item.sent_at, item.last_error = "sent", result, now, None
     if item.conversation_id is not None:
@@ -141,6 +221,10 @@ def _settle(s: Session, item: OutboxItem, connector: Sender, max_attempts: int,
 
 def _post(connector: Sender, item: OutboxItem) -> str | Exception:
     try:
+        if isinstance(connector, DirectSender):  # a private message to item.recipient
+            if not item.recipient:
+                return ChannelError("a private message without a recipient", retryable=False)
+            return connector.send_direct(item.recipient, item.body, item.idempotency_key)
         return connector.post_reply(item.in_reply_to, item.body, item.idempotency_key)
     except ChannelError as e:
         return e

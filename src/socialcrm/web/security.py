@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
 import re
 import secrets
 import threading
@@ -30,6 +29,7 @@ from fastapi import HTTPException, Request
 from socialcrm.appdb.accounts import Principal, token_principal
 from socialcrm.appdb.db import AppDB
 from socialcrm.appdb.models import User
+from socialcrm.outbound.tokens import workspace_secret
 
 # default-src 'self' and no 'unsafe-inline' anywhere: an injected <script> or
 # style="…" attribute does nothing even if escaping ever failed.
@@ -49,18 +49,10 @@ SECURITY_HEADERS = {
 
 
 def secret_key(home: Path, configured: str | None) -> str:
-    """The session signing key: configured, or made once and kept in the workspace (0600)."""
-    if configured:
-        return configured
-    path = home / ".web-secret"
-    home.mkdir(parents=True, exist_ok=True)
-    try:  # O_EXCL: two workers starting together agree on the first key written
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    """The session signing key: configured, or made once and kept in the workspace (0600).
+
+    The same key signs the links in emails (:mod:`socialcrm.outbound.tokens`)."""
+    return workspace_secret(home, configured)
 
 
 class LoginLimiter:

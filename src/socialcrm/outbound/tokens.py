@@ -1,0 +1,132 @@
+"""Signed tokens in the links of an email: unsubscribe, click and open.
+
+A token is the link's facts (campaign, person, and for a click the target URL) signed
+with HMAC-SHA256 under the workspace's secret (``Settings.web_secret_key``, else the
+key the web app keeps in the workspace) and a purpose: an unsubscribe token is no click
+token, and the reverse. Nothing in a link is looked up, so a link works as long as the
+key is kept; unsubscribe tokens therefore never expire, well past the 60 days RFC 8058
+asks senders to honour them. A click token carries its URL, so the redirect goes only
+where the brand's email pointed (no open redirect): a changed URL breaks the signature.
+
+>>> t = Tokens("k" * 32)
+>>> t.read("click", t.make("click", ["spring", "c1", "https://shop.example/a"]))
+['spring', 'c1', 'https://shop.example/a']
+>>> t.read("unsubscribe", t.make("click", ["spring", "c1", "https://x.example/"]))
+Traceback (most recent call last):
+...
+socialcrm.outbound.tokens.TokenError: invalid or tampered link
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from socialcrm.config import Settings
+
+Purpose = Literal["unsubscribe", "click", "open"]
+PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "click", "open")
+
+
+class TokenError(ValueError):
+    """A token that is not one this workspace signed for this purpose."""
+
+
+def workspace_secret(home: Path, configured: str | None) -> str:
+    """The signing key: ``configured``, or one made once and kept in the workspace (0600).
+
+    The web app's session cookies and the email links share it, so a link signed by the
+    delivery worker is verified by the web app of the same workspace.
+    """
+    if configured:
+        return configured
+    path = home / ".web-secret"
+    home.mkdir(parents=True, exist_ok=True)
+    try:  # O_EXCL: two workers starting together agree on the first key written
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class Tokens:
+    """Makes and reads tokens under one secret; one serializer per purpose."""
+
+    def __init__(self, secret: str) -> None:
+        self._by_purpose = {
+            p: URLSafeSerializer(
+                secret,
+                salt=f"socialcrm.email.{p}",
+                signer_kwargs={"digest_method": hashlib.sha256},
+            )
+            for p in PURPOSES
+        }
+
+    def make(self, purpose: Purpose, payload: list[str | None]) -> str:
+        return str(self._by_purpose[purpose].dumps(payload))
+
+    def read(self, purpose: Purpose, token: str) -> list[str | None]:
+        """The payload of ``token``, or :class:`TokenError` (tampered, wrong purpose, junk)."""
+        try:
+            got = self._by_purpose[purpose].loads(token)
+        except (BadSignature, UnicodeError, ValueError):
+            raise TokenError("invalid or tampered link") from None
+        if not isinstance(got, list) or not all(x is None or isinstance(x, str) for x in got):
+            raise TokenError("invalid or tampered link")
+        return got
+
+
+@lru_cache(maxsize=8)
+def _tokens(home: str, configured: str | None) -> Tokens:
+    return Tokens(workspace_secret(Path(home), configured))
+
+
+def tokens_for(settings: Settings) -> Tokens:
+    """The tokens of ``settings``' workspace (the key is read once per process)."""
+    return _tokens(str(settings.home.resolve()), settings.web_secret_key)
+
+
+def public_base(settings: Settings) -> str:
+    """``SOCIALCRM_PUBLIC_URL`` without its trailing slash; links need it."""
+    if not settings.public_url:
+        raise TokenError("set SOCIALCRM_PUBLIC_URL: the base of unsubscribe and click links")
+    return settings.public_url.rstrip("/")
+
+
+def unsubscribe_url(settings: Settings, campaign_id: str, customer_id: str) -> str:
+    """The one-click unsubscribe link of one person in one campaign (never expires)."""
+    token = tokens_for(settings).make("unsubscribe", [campaign_id, customer_id])
+    return f"{public_base(settings)}/email/unsubscribe/{token}"
+
+
+def click_url(settings: Settings, campaign_id: str, customer_id: str, url: str) -> str:
+    """A tracked link to ``url``: the app records the click, then redirects there."""
+    token = tokens_for(settings).make("click", [campaign_id, customer_id, url])
+    return f"{public_base(settings)}/email/click/{token}"
+
+
+def open_url(settings: Settings, campaign_id: str, customer_id: str) -> str:
+    """The open pixel's address (a 1×1 GIF)."""
+    token = tokens_for(settings).make("open", [campaign_id, customer_id])
+    return f"{public_base(settings)}/email/open/{token}.gif"
+
+
+__all__ = [
+    "PURPOSES",
+    "TokenError",
+    "Tokens",
+    "click_url",
+    "open_url",
+    "public_base",
+    "tokens_for",
+    "unsubscribe_url",
+    "workspace_secret",
+]
