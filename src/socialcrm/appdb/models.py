@@ -336,6 +336,22 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CampaignSend(Base):
+    """One ``campaign send`` (or a journey's step): the campaign's send log. ``counts`` are
+    the call's (sent, holdout, no_consent, suppressed, capped, failed); ``error`` is why
+    a send stopped early, when it did."""
+
+    __tablename__ = "campaign_sends"
+    __table_args__ = (Index("ix_campaign_sends_campaign", "campaign_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(500))
+
 class ConnectorCursor(Base):
     """Where a connector stopped reading (Mastodon ``since_id``, Bluesky ``seenAt``)."""
 
