@@ -636,3 +636,62 @@ class Notice(Base):
     target: Mapped[str] = mapped_column(String(320))
     message: Mapped[str] = mapped_column(String(1000))
     read_at: Mapped[datetime | None]
+
+
+# -- journeys (issue 18): a trigger, a wait, an action, an exit ---------------------------
+class Journey(Base):
+    """An automatic follow-up: who enters (a segment, or a negative post by a valuable
+    customer), how long to wait, what to send, through which channel, with which holdout.
+
+    ``cursor`` is the newest post a negative-post journey has looked at; ``started_at`` the
+    journey's first run (people already in the segment then are its baseline)."""
+
+    __tablename__ = "journeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(100))
+    min_score: Mapped[float | None] = mapped_column(Float)
+    wait_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    channel: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    action: Mapped[str | None] = mapped_column(String(100))
+    holdout_share: Mapped[float] = mapped_column(Float)
+    period_days: Mapped[int] = mapped_column(default=30)
+    window_days: Mapped[int] = mapped_column(default=30)
+    include_current: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    cursor: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JourneyEnrolment(Base):
+    """One person in one journey, once: the unique pair is what makes a second run enrol
+    nobody twice. ``grp`` is the person's group in the journey's campaign (``treatment``
+    or ``control``); ``state`` where they are: baseline (already in the segment when the
+    journey started: never enrolled), waiting, sent, held_out, not_sent, exited, left_out."""
+
+    __tablename__ = "journey_enrolments"
+    __table_args__ = (
+        UniqueConstraint("journey_id", "customer_id", name="uq_journey_enrolments_person"),
+        Index("ix_journey_enrolments_due", "journey_id", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(200))
+    campaign_id: Mapped[str | None] = mapped_column(String(200))
+    grp: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    acted_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(300))
+    exited_at: Mapped[datetime | None]
+    exit_reason: Mapped[str | None] = mapped_column(String(32))
+    converted_at: Mapped[datetime | None]

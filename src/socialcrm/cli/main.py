@@ -338,6 +338,7 @@ def _mount_domains() -> None:
     from socialcrm.cli.ideas import ideas_app
     from socialcrm.cli.identities import identities_app
     from socialcrm.cli.inbox import inbox_app
+    from socialcrm.cli.journey import journey_app
     from socialcrm.cli.influence import influence_app
     from socialcrm.cli.listen import listen_app, sentiment_app
     from socialcrm.cli.loyalty import loyalty_app
@@ -360,6 +361,7 @@ def _mount_domains() -> None:
     app.add_typer(audience_app, name="audience", rich_help_panel=targeting)
     app.add_typer(influence_app, name="influence", rich_help_panel=programs)
     app.add_typer(campaign_app, name="campaign", rich_help_panel=programs)
+    app.add_typer(journey_app, name="journey", rich_help_panel=programs)
     app.add_typer(referrals_app, name="referrals", rich_help_panel=programs)
     app.add_typer(loyalty_app, name="loyalty", rich_help_panel=programs)
     app.add_typer(ideas_app, name="ideas", rich_help_panel="Collaborating")

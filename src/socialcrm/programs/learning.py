@@ -162,7 +162,7 @@ def measure(ws: Workspace, campaign_id: str) -> Measurement:
     standard error: the half-width of the report's 95% interval over z, so the error
     keeps the interval's behaviour at low rates (it is never 0, as a plug-in one is
     when nobody converted)."""
-    u = campaign_report(ws, campaign_id, CONFIDENCE)
+    u = campaign_report(ws, campaign_id, CONFIDENCE, seeding=False)
     z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
     lo, hi = u.rate_difference_ci
     return Measurement(
