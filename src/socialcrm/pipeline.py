@@ -21,7 +21,7 @@ from socialcrm.listening.communities import step_community_listening
 from socialcrm.listening.step import step_listening
 from socialcrm.programs.learning import step_learning
 from socialcrm.programs.loyalty import step_customer_rewards
-from socialcrm.programs.step import step_amplifiers
+from socialcrm.programs.step import step_amplifiers, step_campaign_feedback
 from socialcrm.responding.step import step_inbox
 from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
@@ -78,6 +78,12 @@ STEPS: list[Step] = [
         "Households: people sharing an address or a landline, stable ids, giant groups left out",
         step_households,
         needs=("customers",),
+    ),
+    Step(
+        "campaign_feedback",
+        "Campaign email feedback (sent, opens, clicks, unsubscribes, bounces) into touches",
+        step_campaign_feedback,
+        needs=(),
     ),
     Step(
         "rfm",

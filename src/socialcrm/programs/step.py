@@ -1,7 +1,10 @@
-"""Pipeline step: the amplifier seeds of the workspace, written to ``amplifier_seeds``.
+"""Pipeline steps of the programs.
 
-The k customers (with social-linking consent in force) whose engagement is expected to
-spread a message furthest, in the order IMM chose them, each with its marginal gain.
+- ``amplifier_seeds``: the k customers (with social-linking consent in force) whose
+  engagement is expected to spread a message furthest, in the order IMM chose them, each
+  with its marginal gain;
+- ``campaign_feedback``: what campaign emails did (app database events) into ``touches``
+  and ``consents`` (:func:`socialcrm.programs.sending.sync_feedback`).
 """
 
 from __future__ import annotations
@@ -52,3 +55,24 @@ def step_amplifiers(ws: Workspace, ctx: RunContext) -> dict[str, int]:
             )
     table = pa.Table.from_pylist(rows, schema=AMPLIFIER_SEEDS)
     return {"amplifier_seeds": ws.warehouse.write("amplifier_seeds", table)}
+
+
+def step_campaign_feedback(ws: Workspace, ctx: RunContext) -> dict[str, int]:
+    """Pipeline step: the email events of the app database (deliveries, opens, clicks,
+    unsubscribes, bounces, complaints) into ``touches``, and unsubscribes into
+    ``consents``, before the value steps read them (idempotent; nothing new, nothing
+    written)."""
+    from socialcrm.appdb.db import AppDB
+    from socialcrm.programs.sending import sync_feedback
+
+    db = AppDB(ws.settings.resolved_database_url)
+    try:
+        got = sync_feedback(ws, db)
+    finally:
+        db.close()
+    written = {}
+    if got["touches"]:
+        written["touches"] = ws.warehouse.rows("touches")
+    if got["consents"]:
+        written["consents"] = ws.warehouse.rows("consents")
+    return written
