@@ -10,14 +10,22 @@ Two importable measures on one demo workspace (truth in ``home/demo/truth``):
   ``accounts.csv`` kind == 'amplifier', per (platform, handle) — what
   ``benchmarks/targeting_vs_truth.py``'s ``measure`` computes.
 
-Seeds: the amplifier thresholds (``connecting/influence.py``) were chosen on development
-seeds 2 and 3 (2,000 and 20,000 people; seed 2 at 100,000); the community rules' one
-constant (20 ties before an account's following is judged random) on seed 2 at 20,000; the
-resolution is estimated from each graph, never from a truth. Quote other seeds; do not tune
-on them. Build a brand with
+Run as a script, it measures the given demo workspaces (by default the one
+``connecting_at_scale.py`` builds for ``make bench``: realistic names, 2,000 people,
+evaluation seed 101) and checks the connecting targets: amplifier precision ≥ 0.9 and
+recall ≥ 0.85, and NMI ≥ 0.6 from 20,000 people (:data:`TARGETS`, shared with
+``connecting_at_scale.py``).
+
+Seeds (the convention of ``_check.py``): the amplifier thresholds
+(``connecting/influence.py``) were chosen on development seeds 2 and 3 (2,000 and 20,000
+people; seed 2 at 100,000); the community rules' one constant (20 ties before an
+account's following is judged random) on seed 2 at 20,000; the resolution is estimated
+from each graph, never from a truth. Quote the evaluation seeds (≥ 100); do not tune on
+them. Build a brand with
 ``SOCIALCRM_HOME=/tmp/dev2_20k socialcrm demo --customers 20000 --seed 2 --no-serve``.
 
 Usage:
+  python benchmarks/connecting_truth.py               # .bench/cas/realistic_2000_seed101
   python benchmarks/connecting_truth.py /tmp/dev2_20k [/tmp/dev3_20k ...]           # measure
   python benchmarks/connecting_truth.py --rerun /tmp/dev2_20k    # re-run connecting first
 """
@@ -35,6 +43,12 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
+
+DEFAULT_HOME = Path(__file__).resolve().parents[1] / ".bench" / "cas" / "realistic_2000_seed101"
+"""The workspace ``make bench`` builds with ``connecting_at_scale.py --sizes 2000``."""
+TARGETS = {"nmi": 0.6, "amp_precision": 0.9, "amp_recall": 0.85}
+NMI_FROM = 20_000
+"""Communities are only judged from this many people (small brands have few ties)."""
 
 
 def _handle_influence(home: Path) -> pd.DataFrame:
@@ -98,19 +112,39 @@ def rerun(home: Path) -> float:
         return time.perf_counter() - start
 
 
-def main() -> None:
+def main() -> int:
+    import sys
+
+    from _check import Run
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("homes", type=Path, nargs="+", help="demo workspaces")
+    ap.add_argument("homes", type=Path, nargs="*", help="demo workspaces", default=[DEFAULT_HOME])
     ap.add_argument("--rerun", action="store_true", help="re-run the connecting step first")
     args = ap.parse_args()
+    run = Run("connecting_truth")
     for home in args.homes:
+        if not (home / "demo" / "truth").exists():
+            sys.exit(f"{home}: no demo workspace with its truth there; build one with "
+                     f"benchmarks/connecting_at_scale.py (see its docstring)")  # fmt: skip
         row: dict[str, object] = {"home": str(home)}
         if args.rerun:
             row["connecting_s"] = round(rerun(home), 1)
-        row["communities"] = community_nmi(home)
-        row["amplifiers"] = amplifier_scores(home)
+        row["communities"] = c = community_nmi(home)
+        row["amplifiers"] = a = amplifier_scores(home)
         print(json.dumps(row), flush=True)
+        run.figure(home.name, row)
+        for k in ("precision", "recall"):
+            t = TARGETS[f"amp_{k}"]
+            run.check(f"{home.name}: amplifier {k} ≥ {t}", a[k] >= t,
+                      f"{a[k]:.4f} ({a['found']} flagged, {a['true']} true)")  # fmt: skip
+        people = len(pd.read_csv(home / "demo" / "truth" / "people.csv", usecols=[0]))
+        if people >= NMI_FROM:
+            run.check(f"{home.name}: community NMI ≥ {TARGETS['nmi']}",
+                      c["nmi"] >= TARGETS["nmi"], f"{c['nmi']:.4f}")  # fmt: skip
+        else:
+            print(f"({home.name}: NMI {c['nmi']:.4f}, not judged below {NMI_FROM:,} people)")
+    return run.finish()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
