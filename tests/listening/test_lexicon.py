@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from socialcrm.listening.lexicon import THRESHOLDS, LexiconAnalyzer, lexicon_scores
+from socialcrm.listening.lexicon import LexiconAnalyzer, lexicon_scores
 from socialcrm.listening.sentiment import LABELS, SentimentAnalyzer
 
 
@@ -45,12 +45,19 @@ def test_analyzer_contract():
     assert np.all(np.abs(scores) <= 1)
 
 
+def vader_compound(texts: list[str]) -> np.ndarray:
+    """vaderSentiment's own compound scores (the peer, a dev dependency)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
+    return np.array([vader.polarity_scores(t)["compound"] for t in texts])
+
+
 def test_agrees_with_vader_on_tweets(tweeteval_test):
     """Same lexicon and rules as vaderSentiment: compound scores nearly identical."""
-    vader = pytest.importorskip("vaderSentiment.vaderSentiment").SentimentIntensityAnalyzer()
     texts = tweeteval_test[0][:2000]
     ours = lexicon_scores(texts).compound
-    theirs = np.array([vader.polarity_scores(t)["compound"] for t in texts])
+    theirs = vader_compound(texts)
     # Measured 0.990 on the whole test set; the differences are emoji (scored directly
     # here, from VADER's own descriptions plus a few social-media overrides).
     assert np.corrcoef(ours, theirs)[0, 1] > 0.97
@@ -58,15 +65,29 @@ def test_agrees_with_vader_on_tweets(tweeteval_test):
 
 
 def test_macro_recall_on_tweeteval_test_beats_vader(tweeteval_test):
-    """TweetEval's metric on all 12,284 test tweets (half a second): vaderSentiment gets
-    0.570 with its ±0.05 thresholds; ours, with thresholds chosen on train, 0.586."""
+    """TweetEval's metric on all 12,284 test tweets, against vaderSentiment measured here
+    on the same tweets with its own ±0.05 thresholds (0.570 when last measured; ours,
+    with thresholds chosen on train, 0.586)."""
     texts, y = tweeteval_test
+    c = vader_compound(texts)
+    vader = recall_score(y, np.where(c <= -0.05, 0, np.where(c >= 0.05, 2, 1)), average="macro")
     labels, _ = LexiconAnalyzer().analyze(texts)
-    assert recall_score(y, codes(labels), average="macro") >= 0.575
+    assert recall_score(y, codes(labels), average="macro") > vader
     # the same rules with VADER's own thresholds land where VADER does
     vader_like, _ = LexiconAnalyzer(thresholds=(-0.05, 0.05)).analyze(texts)
-    assert recall_score(y, codes(vader_like), average="macro") == pytest.approx(0.570, abs=0.01)
-    assert THRESHOLDS[0] < THRESHOLDS[1]
+    assert recall_score(y, codes(vader_like), average="macro") == pytest.approx(vader, abs=0.01)
+
+
+def test_thresholds_chosen_on_train_do_better_there_than_vaders(tweeteval_train):
+    """The shipped thresholds were chosen on TweetEval train: measured there, they give a
+    higher macro-recall than VADER's ±0.05 with the same rules (a flipped or arbitrary
+    pair would not)."""
+    texts, y = tweeteval_train
+    ours, _ = LexiconAnalyzer().analyze(texts)
+    vader_like, _ = LexiconAnalyzer(thresholds=(-0.05, 0.05)).analyze(texts)
+    assert recall_score(y, codes(ours), average="macro") > recall_score(
+        y, codes(vader_like), average="macro"
+    )
 
 
 def codes(labels: np.ndarray) -> np.ndarray:

@@ -51,7 +51,6 @@ def test_shipped_head_is_small_plain_data_with_its_record():
     assert head.w_embedding.shape == (DIM, 3)
     assert head.w_tfidf.shape == (len(head.tfidf.vocab), 3)
     record = head.meta
-    assert record["test"]["macro_recall"] >= 0.66
     readable = json.loads(files("socialcrm.listening").joinpath("data/sentiment_head.json")
                           .read_text("utf-8"))  # fmt: skip
     assert readable == record
@@ -60,17 +59,24 @@ def test_shipped_head_is_small_plain_data_with_its_record():
 def test_embedding_analyzer_on_a_fixed_slice_of_tweeteval_test(analyzer, tweeteval_test):
     """The first 500 test tweets (the full-set check, 12,284 tweets, is the benchmark).
 
-    The full test set gives 0.683 macro-recall (recorded when the head was trained).
-    On 500 tweets the standard error of macro-recall is about 0.022, so the threshold is
-    the full-set figure minus three standard errors, rounded down: 0.61. A head that
-    lost its TF-IDF or lexicon block, or embeddings computed on differently normalised
-    text, fall below it."""
+    Measured, not read from the shipped record: on the same 500 tweets the embedding
+    analyzer must beat the lexicon analyzer (0.68 against 0.59 on the full set), and the
+    full-set macro-recall that training wrote into ``sentiment_head.json`` must agree with
+    this measurement within three standard errors (about 0.022 each on 500 tweets). A head
+    that lost its TF-IDF or lexicon block, embeddings computed on differently normalised
+    text, or a record that does not describe the head shipped, fail."""
     texts, y = tweeteval_test
     labels, scores = analyzer.analyze(texts[:500])
     pred = np.searchsorted(LABELS.astype(str), labels.astype(str))
     recall = recall_score(y[:500], pred, average="macro")
-    print(f"embedding analyzer, first 500 TweetEval test tweets: macro-recall {recall:.3f}")
-    assert recall >= 0.61
+    lex = get_analyzer("lexicon").analyze(texts[:500])[0]
+    lex_recall = recall_score(y[:500], np.searchsorted(LABELS.astype(str), lex.astype(str)),
+                              average="macro")  # fmt: skip
+    recorded = analyzer.head.meta["test"]["macro_recall"]
+    print(f"first 500 TweetEval test tweets: macro-recall embedding {recall:.3f}, lexicon "
+          f"{lex_recall:.3f}; recorded full-set {recorded:.3f}")  # fmt: skip
+    assert recall > lex_recall
+    assert abs(recall - recorded) <= 3 * 0.022
     assert np.all(np.abs(scores) <= 1)
     assert np.all(scores[labels == "positive"] > 0)
     assert np.all(scores[labels == "negative"] < 0)

@@ -110,12 +110,13 @@ def serving(app: Starlette) -> Iterator[str]:
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
     while not srv.started:
-        if not thread.is_alive():
-            raise RuntimeError("the fake server did not start")
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the fake server did not start (within 30 s)")
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         srv.should_exit = True
-        thread.join()
+        thread.join(timeout=30)

@@ -149,7 +149,8 @@ def test_turning_twice_at_the_same_moment_still_makes_one_idea(env: Env) -> None
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
     assert len(got) == 2 and got[0].idea_id == got[1].idea_id
     assert sorted(o.created for o in got) == [False, True]
     with env.db.session() as s:
@@ -329,7 +330,8 @@ def test_two_workers_deliver_each_outbox_item_once(shared_url: str) -> None:
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
     posted = [k for m, k in server.requests if m == "POST"]
     assert sorted(posted) == keys  # every item posted, none twice
     assert len(server.statuses) == 16
@@ -380,7 +382,8 @@ def test_two_webhook_passes_send_each_delivery_once(env: Env) -> None:
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
         ids = [g.headers["Socialcrm-Delivery-Id"] for g in r.got]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert sum(x.delivered for x in reports) == 10

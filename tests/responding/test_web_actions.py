@@ -217,8 +217,11 @@ def test_background_delivery_runs_only_when_turned_on(tmp_path: Path) -> None:
         for _url in serve(settings, app):  # a real server: the lifespan runs as in production
             scheduler = app.state.delivery
             # both were due before the server started: two whole passes must have sent them
+            # (a pass every 0.2 s: 30 s is a bound for a loaded machine, not a timing)
+            deadline = time.monotonic() + 30
             while scheduler.passes < 2:
                 assert not scheduler.task.done(), "the delivery loop ended"
+                assert time.monotonic() < deadline, f"{scheduler.passes} passes in 30 s"
                 time.sleep(0.05)
         with db.session() as s:
             assert s.scalar(select(OutboxItem.status)) == "sent"
