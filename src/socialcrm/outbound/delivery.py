@@ -1,8 +1,9 @@
 """Background delivery: due outbox items and webhook deliveries, every few seconds.
 
 Everything that leaves the system goes out here, one channel after the other: the
-outbox's items through their channel's sender (:mod:`socialcrm.outbound.social` today),
-then the webhooks (:mod:`socialcrm.outbound.webhooks`).
+outbox's replies through their channel's sender (:mod:`socialcrm.outbound.social`), the
+campaigns' emails (:mod:`socialcrm.outbound.mail`, when ``SOCIALCRM_SMTP_URL`` is set)
+and private messages, then the webhooks (:mod:`socialcrm.outbound.webhooks`).
 
 Two ways to run it, both on :func:`run_once`:
 
@@ -30,10 +31,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
+from socialcrm.appdb.models import OutboxItem, utcnow
 from socialcrm.config import Settings
-from socialcrm.outbound import outbox, webhooks
+from socialcrm.outbound import mail, outbox, webhooks
 from socialcrm.outbound.channel import ChannelError, Sender
-from socialcrm.outbound.social import from_settings
+from socialcrm.outbound.social import direct_from_settings, from_settings
 
 if TYPE_CHECKING:
     from socialcrm.appdb.db import AppDB
@@ -42,13 +46,22 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
 
 
-def run_once(db: AppDB, settings: Settings, connector: Sender | None = None) -> dict[str, Any]:
-    """One pass: the outbox through the configured connector, then the webhooks.
+def run_once(
+    db: AppDB,
+    settings: Settings,
+    connector: Sender | None = None,
+    email_recheck: mail.Recheck | None = None,
+) -> dict[str, Any]:
+    """One pass: the outbox through the configured connector, the campaigns' emails and
+    private messages, then the webhooks.
 
     ``db`` is an :class:`~socialcrm.appdb.db.AppDB`; ``connector`` a
     :class:`~socialcrm.outbound.channel.Sender`, by default the social sender the
     settings name. One that cannot be built (missing token) or fails outright is
-    reported, and the webhooks still go out.
+    reported, and the other channels still go out. ``email_recheck`` is the campaign
+    side's consent check, run right before each email (see
+    :func:`~socialcrm.outbound.mail.deliver_emails`; the suppression list is checked
+    whatever it is).
     """
     out: dict[str, Any] = {}
     conn = connector
@@ -65,6 +78,7 @@ def run_once(db: AppDB, settings: Settings, connector: Sender | None = None) -> 
     finally:
         if connector is None and conn is not None and hasattr(conn, "close"):
             conn.close()
+    out.update(_campaign_channels(db, settings, email_recheck))
     rep = webhooks.deliver(
         db,
         webhooks.Policy.from_settings(settings),
@@ -78,6 +92,51 @@ def run_once(db: AppDB, settings: Settings, connector: Sender | None = None) -> 
         "disabled": rep.disabled,
     }
     return out
+
+
+def _campaign_channels(
+    db: AppDB, settings: Settings, email_recheck: mail.Recheck | None
+) -> dict[str, Any]:
+    """Due campaign emails (when an SMTP server is set) and private messages (for the
+    networks that have due ones, so a brand without Bluesky needs no Bluesky login)."""
+    out: dict[str, Any] = {}
+    if settings.smtp_url is not None and _has_due(db, mail.CONNECTOR):
+        try:
+            out["email"] = mail.deliver_emails(db, settings, recheck=email_recheck)
+        except (ChannelError, mail.EmailError) as e:
+            out["email_error"] = str(e)
+    for name in mail.DIRECT_CONNECTORS:
+        if not _has_due(db, name):
+            continue
+        sender: Any = None
+        try:
+            sender = direct_from_settings(name, settings)
+            out[name] = outbox.deliver_pass(
+                db,
+                sender,
+                max_attempts=settings.inbox_outbox_attempts,
+                lease_seconds=settings.delivery_lease_seconds,
+            )
+        except ChannelError as e:
+            out[f"{name}_error"] = str(e)
+        finally:
+            if sender is not None and hasattr(sender, "close"):
+                sender.close()
+    return out
+
+
+def _has_due(db: AppDB, connector: str) -> bool:
+    with db.session() as s:
+        found = s.scalar(
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.connector == connector,
+                OutboxItem.status.in_(("pending", "sending")),
+                OutboxItem.next_attempt_at <= utcnow(),
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 class Health:

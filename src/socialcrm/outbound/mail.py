@@ -27,22 +27,20 @@ window cannot be closed from our side: SMTP has no way to ask whether a message 
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.charset import QP, Charset
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from html import escape, unescape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import OutboxItem, utcnow
@@ -71,11 +69,6 @@ CAMPAIGN_HEADER = "X-Socialcrm-Campaign"
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
-
-_QP_UTF8 = Charset("utf-8")
-_QP_UTF8.body_encoding = QP  # readable source, lines under 76 characters
-# headers folded only past RFC 5322's hard limit: URLs in one piece
-_WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
 
 Recheck = Callable[[Session, OutboxItem], str | None]
 
@@ -162,24 +155,43 @@ def build_message(
         html, f'<img src="{pixel}" width="1" height="1" alt="" style="display:block;border:0">'
     )
 
-    # The legacy (compat32) classes: ten times faster than EmailMessage's header
-    # registry, and they never fold a long ASCII header into encoded words (which would
-    # break List-Unsubscribe's URLs for the mail clients that parse them).
-    msg = MIMEMultipart("alternative")
-    msg["From"] = _header_address(sender)
-    msg["To"] = to
-    msg["Subject"] = rendered.subject if rendered.subject.isascii() else Header(
-        rendered.subject, "utf-8"
-    ).encode()
+    # Written out directly: the email package's generators spend milliseconds a message
+    # folding headers (and fold a long ASCII header into encoded words, which breaks
+    # List-Unsubscribe's URLs for the mail clients that parse them). The parts are
+    # quoted-printable UTF-8, so the message is 7-bit clean; the boundary comes from the
+    # Message-ID, so the same inputs give the same bytes.
     at = (now or utcnow()).replace(tzinfo=UTC)
-    msg["Date"] = formatdate(at.timestamp(), usegmt=True)
-    msg["Message-ID"] = message_id
-    msg["List-Unsubscribe"] = f"<{unsub}>, <mailto:{mailbox}?subject=unsubscribe-{unsub_token}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg[CAMPAIGN_HEADER] = campaign_id
-    msg.attach(MIMEText(text, "plain", _QP_UTF8))
-    msg.attach(MIMEText(html, "html", _QP_UTF8))
-    return msg.as_bytes(policy=_WIRE)
+    headers = [
+        ("From", _header_address(sender)),
+        ("To", to),
+        ("Subject", _header_text(rendered.subject)),
+        ("Date", formatdate(at.timestamp(), usegmt=True)),
+        ("Message-ID", message_id),
+        ("MIME-Version", "1.0"),
+        ("List-Unsubscribe", f"<{unsub}>, <mailto:{mailbox}?subject=unsubscribe-{unsub_token}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        (CAMPAIGN_HEADER, _header_text(campaign_id)),
+    ]
+    boundary = "=_socialcrm_" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+    lines = [f"{k}: {v}" for k, v in headers]
+    lines += [f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+    for subtype, content in (("plain", text), ("html", html)):
+        lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
+                  "Content-Transfer-Encoding: quoted-printable", "", _qp(content)]  # fmt: skip
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _qp(content: str) -> str:
+    """Quoted-printable UTF-8 with CRLF line ends (RFC 2045: lines of at most 76)."""
+    data = "\n".join(content.splitlines()).encode("utf-8")
+    return binascii.b2a_qp(data, quotetabs=False, istext=True).decode("ascii").replace("\n", "\r\n")
+
+
+def _header_text(value: str) -> str:
+    """One header line's text: no line breaks, RFC 2047 words when not ASCII."""
+    value = " ".join(value.split())[:900]
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _header_address(value: str) -> str:
@@ -273,7 +285,17 @@ def queue_direct(
 
 
 # -- delivery ---------------------------------------------------------------------------------
-_Attempt = tuple[int, ChannelError | None]
+@dataclass
+class _Job:
+    """A claimed email: what to send, and how the attempt went."""
+
+    id: int
+    recipient: str | None
+    body: str
+    message_id: str | None
+    campaign_id: str | None
+    customer_id: str | None
+    error: ChannelError | None = None
 
 
 def deliver_emails(
@@ -293,14 +315,15 @@ def deliver_emails(
     message and returns a reason to skip it (``"no_consent"``…) or None; the suppression
     list is always checked. A hard bounce at the SMTP stage suppresses the address. A
     server that cannot be reached ends the pass (the rest is tried by the next one).
+    One commit per message: it settles the message before and marks this one
+    ``sending`` (see the module's notes on crashes).
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     owner = uuid.uuid4().hex
     lease = timedelta(seconds=settings.delivery_lease_seconds)
     out = {"sent": 0, "failed": 0, "skipped": 0, "dead": 0}
-    own = sender is None
     smtp: EmailSender | None = sender
-    sender_addr: str | None = None
+    envelope_from: str | None = None
     budget = limit if limit is not None else 1 << 62
     # a batch must be sent before its lease runs out, at the configured pace
     rate = settings.email_rate_per_second
@@ -310,99 +333,123 @@ def deliver_emails(
             with db.session() as s:
                 ids = outbox.claim_due(s, CONNECTOR, owner, clock(), lease, min(size, budget),
                                        statuses=("pending", "sending"))  # fmt: skip
-            if not ids:
+                jobs = _jobs(s, ids)
+            if not jobs:
                 break
-            budget -= len(ids)
-            pending: _Attempt | None = None
-            for n, item_id in enumerate(ids):
+            budget -= len(jobs)
+            done: _Job | None = None
+            for n, job in enumerate(jobs):
                 with db.session() as s:
-                    if pending is not None:
-                        _settle(s, settings, pending, owner, clock(), out)
-                        pending = None
-                    job = _start(s, item_id, owner, clock(), lease, recheck, out)
-                if job is None:
+                    if done is not None:
+                        _settle(s, settings, done, owner, clock(), out)
+                        done = None
+                    go = _start(s, job, owner, clock(), lease, recheck, out)
+                if not go:
                     continue
-                to_addr, raw = job
-                if smtp is None:
-                    smtp = SmtpSender.from_settings(settings)
-                if sender_addr is None:
-                    sender_addr = parseaddr(from_address(settings))[1]
+                assert job.recipient is not None
                 try:
-                    smtp.send(sender_addr, to_addr, raw)
-                    pending = (item_id, None)
+                    if smtp is None:
+                        smtp = SmtpSender.from_settings(settings)
+                    if envelope_from is None:
+                        envelope_from = parseaddr(from_address(settings))[1]
+                    smtp.send(envelope_from, job.recipient, job.body.encode("ascii"))
                 except ChannelError as e:
-                    pending = (item_id, e)
-                if isinstance(pending[1], SmtpUnavailable):
+                    job.error = e
+                done = job
+                if isinstance(job.error, SmtpUnavailable):
                     with db.session() as s:
-                        _settle(s, settings, pending, owner, clock(), out)
-                        outbox.release(s, ids[n + 1 :], owner)
-                    log.warning("email delivery paused: %s", pending[1])
+                        _settle(s, settings, job, owner, clock(), out)
+                        outbox.release(s, [j.id for j in jobs[n + 1 :]], owner)
+                    log.warning("email delivery paused: %s", job.error)
                     return out
-            if pending is not None:
+            if done is not None:
                 with db.session() as s:
-                    _settle(s, settings, pending, owner, clock(), out)
+                    _settle(s, settings, done, owner, clock(), out)
     finally:
-        if own and smtp is not None:
+        if sender is None and smtp is not None:
             smtp.close()
     return out
 
 
+def _jobs(s: Session, ids: list[int]) -> list[_Job]:
+    """The claimed items, read once per batch (the body is what is sent, unchanged)."""
+    if not ids:
+        return []
+    cols = (OutboxItem.id, OutboxItem.recipient, OutboxItem.body, OutboxItem.message_id,
+            OutboxItem.campaign_id, OutboxItem.customer_id)  # fmt: skip
+    rows = {r[0]: _Job(*r) for r in s.execute(select(*cols).where(OutboxItem.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def _mine(item_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
+    return (OutboxItem.id == item_id, OutboxItem.lease_owner == owner)
+
+
 def _start(
     s: Session,
-    item_id: int,
+    job: _Job,
     owner: str,
     at: datetime,
     lease: timedelta,
     recheck: Recheck | None,
     out: dict[str, int],
-) -> tuple[str, bytes] | None:
-    """Mark a claimed item ``sending`` (committed before SMTP), or skip it; what to send."""
-    item = s.get(OutboxItem, item_id)
-    if item is None or item.lease_owner != owner or item.status not in ("pending", "sending"):
-        return None  # our lease ran out and another pass took it over
+) -> bool:
+    """Mark a claimed item ``sending`` (committed before SMTP), or skip it."""
     reason: str | None = None
-    if not item.recipient:
+    if not job.recipient:
         reason = "no_address"
-    elif suppressed(s, [item.recipient]):
+    elif suppressed(s, [job.recipient]):
         reason = "suppressed"
     elif recheck is not None:
-        reason = recheck(s, item)
+        item = s.get(OutboxItem, job.id)
+        reason = recheck(s, item) if item is not None else "gone"
+    live = (*_mine(job.id, owner), OutboxItem.status.in_(("pending", "sending")))
     if reason is not None:
-        item.status, item.last_error = "skipped", reason[:500]
-        item.lease_owner = item.lease_until = None
-        out["skipped"] += 1
-        return None
-    if item.status == "sending":
-        # a pass died after marking it: the server may have it already (see the module)
-        item.last_error = "resent: an earlier attempt was interrupted"
-    item.status = "sending"
-    item.lease_until = at + lease
-    assert item.recipient is not None
-    return item.recipient, item.body.encode("ascii")
+        skipped = _update(s, live, status="skipped", last_error=reason[:500],
+                          lease_owner=None, lease_until=None)  # fmt: skip
+        out["skipped"] += skipped
+        return False
+    # An item found ``sending`` was being sent by a pass that died: the server may have
+    # it already, and it goes again with the same Message-ID (see the module's notes).
+    return _update(s, live, status="sending", lease_until=at + lease) == 1
+
+
+def _update(s: Session, where: tuple[ColumnElement[bool], ...], **values: object) -> int:
+    r = cast(
+        "CursorResult[Any]",
+        s.execute(
+            update(OutboxItem)
+            .where(*where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return r.rowcount
 
 
 def _settle(
     s: Session,
     settings: Settings,
-    attempt: _Attempt,
+    job: _Job,
     owner: str,
     at: datetime,
     out: dict[str, int],
 ) -> None:
-    """Record an attempt: ``sent`` (and its event), or the failure."""
-    item_id, error = attempt
-    item = s.get(OutboxItem, item_id)
-    if item is None or item.lease_owner != owner:
-        return
+    """Record an attempt: ``sent`` with its event, or the failure."""
+    error = job.error
     if error is None:
-        item.attempts += 1
-        item.status, item.sent_at, item.external_id = "sent", at, item.message_id
-        item.lease_owner = item.lease_until = None
-        record(s, "sent", campaign_id=item.campaign_id, customer_id=item.customer_id,
-               recipient=item.recipient, outbox_id=item.id, at=at,
-               key=f"sent:{item.id}")  # fmt: skip
-        out["sent"] += 1
+        sent = _update(s, (*_mine(job.id, owner), OutboxItem.status == "sending"),
+                       status="sent", sent_at=at, external_id=job.message_id,
+                       attempts=OutboxItem.attempts + 1, last_error=None,
+                       lease_owner=None, lease_until=None)  # fmt: skip
+        if sent:  # once: the row leaves ``sending`` only here
+            record(s, "sent", campaign_id=job.campaign_id, customer_id=job.customer_id,
+                   recipient=job.recipient, outbox_id=job.id, at=at)  # fmt: skip
+            out["sent"] += 1
         return
+    item = s.get(OutboxItem, job.id, populate_existing=True)
+    if item is None or item.lease_owner != owner:
+        return  # our lease ran out and another pass took the item over
     result = outbox.failed(item, error, settings.email_max_attempts, at)
     out["dead" if result == "dead" else "failed"] += 1
     if isinstance(error, EmailRejected) and error.hard_bounce and item.recipient:
@@ -411,6 +458,38 @@ def _settle(
         record(s, "bounce", campaign_id=item.campaign_id, customer_id=item.customer_id,
                recipient=item.recipient, outbox_id=item.id, at=at,
                detail=f"hard: {error}", key=f"bounce:smtp:{item.id}")  # fmt: skip
+
+
+# -- feedback ---------------------------------------------------------------------------------
+def unsubscribe(
+    s: Session, campaign_id: str | None, customer_id: str | None, source: str
+) -> list[str]:
+    """Unsubscribe one person reached by one campaign: every address the campaign emailed
+    them at goes on the suppression list, and one ``unsubscribe`` event is logged (the
+    campaign side turns it into a withdrawn email consent). Repeating it changes nothing.
+    Returns the addresses suppressed."""
+    addresses: list[str] = []
+    if customer_id is not None:
+        addresses = sorted(
+            {
+                a
+                for a in s.scalars(
+                    select(OutboxItem.recipient).where(
+                        OutboxItem.connector == CONNECTOR,
+                        OutboxItem.campaign_id == campaign_id,
+                        OutboxItem.customer_id == customer_id,
+                    )
+                )
+                if a
+            }
+        )
+    for address in addresses:
+        suppress(s, address, "unsubscribe", source, campaign_id=campaign_id,
+                 customer_id=customer_id)  # fmt: skip
+    record(s, "unsubscribe", campaign_id=campaign_id, customer_id=customer_id,
+           recipient=addresses[0] if addresses else None, detail=source,
+           key=f"unsubscribe:{campaign_id}:{customer_id}"[:300])  # fmt: skip
+    return addresses
 
 
 def item_for_message_id(s: Session, message_id: str) -> OutboxItem | None:
@@ -433,5 +512,6 @@ __all__ = [
     "queue_direct",
     "queue_email",
     "track_links",
+    "unsubscribe",
     "valid_address",
 ]

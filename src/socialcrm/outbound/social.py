@@ -1,4 +1,6 @@
-"""Public replies on social networks: the sending half of the inbox's connectors.
+"""Public replies and private messages on social networks: the sending half of the
+inbox's connectors, and a campaign's private-message channels (``mastodon_dm``,
+``bluesky_dm``).
 
 Each network's sender owns the HTTP client and the authentication (Mastodon's bearer
 token, Bluesky's session), and posts replies idempotently. The inbox's connectors
@@ -182,6 +184,72 @@ class BlueskySender:
 
     def close(self) -> None:
         self._client.close()
+
+
+# -- private messages (issue 18) ---------------------------------------------------------
+class MastodonDirect(MastodonSender):
+    """Private messages on Mastodon: a status with ``visibility=direct`` that mentions the
+    addressee (only mentioned accounts see it), sent with the outbox's key as
+    ``Idempotency-Key`` so a retry after a lost answer does not post twice."""
+
+    name = "mastodon_dm"
+
+    def send_direct(self, handle: str, body: str, idempotency_key: str) -> str:
+        mention = "@" + handle.lstrip("@")
+        payload = {"status": f"{mention} {body}", "visibility": "direct"}
+        try:
+            r = self._client.post(
+                "/api/v1/statuses", json=payload, headers={"Idempotency-Key": idempotency_key}
+            )
+        except httpx.HTTPError as e:
+            raise ConnectorError(f"mastodon: {type(e).__name__}") from e
+        raise_for_status(r, "mastodon")
+        return str(r.json()["id"])
+
+
+CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"
+"""Bluesky's chat service: the PDS forwards ``chat.bsky.*`` calls there (``atproto-proxy``)."""
+
+
+class BlueskyDirect(BlueskySender):
+    """Private messages on Bluesky: the 1-1 conversation with the addressee
+    (``chat.bsky.convo.getConvoForMembers``, made on first use), then
+    ``chat.bsky.convo.sendMessage``, both through the PDS's chat proxy. The app password
+    needs the "direct messages" permission. The chat API takes no idempotency key: the
+    outbox's lease keeps it to one attempt at a time."""
+
+    name = "bluesky_dm"
+
+    def send_direct(self, handle: str, body: str, idempotency_key: str) -> str:
+        self._login()
+        did = handle if handle.startswith("did:") else self._resolve(handle)
+        proxy = {"atproto-proxy": CHAT_PROXY}
+        convo = self._call("GET", "chat.bsky.convo.getConvoForMembers",
+                           params={"members": did}, headers=proxy).json()["convo"]  # fmt: skip
+        sent = self._call("POST", "chat.bsky.convo.sendMessage", headers=proxy,
+                          json={"convoId": convo["id"], "message": {"text": body}})  # fmt: skip
+        return f"{convo['id']}/{sent.json()['id']}"
+
+    def _resolve(self, handle: str) -> str:
+        r = self._call("GET", "com.atproto.identity.resolveHandle",
+                       params={"handle": handle.lstrip("@")})  # fmt: skip
+        return str(r.json()["did"])
+
+
+DIRECT: Mapping[str, type[SocialSender]] = {
+    "mastodon_dm": MastodonDirect,
+    "bluesky_dm": BlueskyDirect,
+}
+
+
+def direct_from_settings(
+    connector: str, settings: Settings, transport: httpx.BaseTransport | None = None
+) -> SocialSender:
+    """The private-message sender ``connector`` (``mastodon_dm`` or ``bluesky_dm``)."""
+    cls = DIRECT.get(connector)
+    if cls is None:
+        raise ConnectorError(f"unknown private-message channel {connector!r}", False)
+    return cls.from_settings(settings, transport)
 
 
 _B32 = "234567abcdefghijklmnopqrstuvwxyz"

@@ -15,6 +15,7 @@ them synced (:func:`unsynced_events`, :func:`mark_synced`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -106,6 +107,8 @@ def record(
     """Log one email event; with ``key``, once (None when that key was logged already)."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown email event {kind!r}")
+    if key is not None and len(key) > 300:  # long ids in it: still one key per input
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     if key is not None and s.scalar(select(EmailEvent.id).where(EmailEvent.key == key)):
         return None
     event = EmailEvent(

@@ -27,7 +27,7 @@ from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings, get_settings
 from socialcrm.store.reads import ReadModel
 from socialcrm.store.warehouse import Warehouse
-from socialcrm.web import api, inbox, pages
+from socialcrm.web import api, email_links, inbox, pages
 from socialcrm.web import ideas as ideas_web
 from socialcrm.web.deps import AppState, LoginRequired, api_principal
 from socialcrm.web.security import (
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(inbox.router)
     app.include_router(ideas_web.router)
+    app.include_router(email_links.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app

@@ -114,17 +114,27 @@ def bearer_secret(request: Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
+CSRF_EXEMPT = frozenset({("POST", "/email/unsubscribe/{token}")})
+"""The writes that carry no session and need none (method, route path): the one-click
+unsubscribe of RFC 8058, which a mail client POSTs with no cookie. Its signed token is
+the credential (see :mod:`socialcrm.web.email_links`)."""
+
+
 async def csrf_guard(request: Request) -> None:
     """The one rule for writes: a bearer token, or the session's CSRF token.
 
     Installed as a dependency of the whole app, so every route has it, present and
-    future. Reads pass. A write with a bearer token passes here (the token is checked by
-    the route, and a cookie is then never looked at). Any other write must send the
-    session's CSRF token: the ``X-CSRF-Token`` header (JSON APIs) or the ``csrf_token``
-    form field (HTML forms), else 403. An API write with neither a token nor a signed-in
-    session is 401, as any other API call without credentials.
+    future. Reads pass, and the few writes in :data:`CSRF_EXEMPT`. A write with a bearer
+    token passes here (the token is checked by the route, and a cookie is then never
+    looked at). Any other write must send the session's CSRF token: the ``X-CSRF-Token``
+    header (JSON APIs) or the ``csrf_token`` form field (HTML forms), else 403. An API
+    write with neither a token nor a signed-in session is 401, as any other API call
+    without credentials.
     """
     if request.method in SAFE_METHODS or bearer_secret(request) is not None:
+        return
+    route = request.scope.get("route")
+    if (request.method, getattr(route, "path", None)) in CSRF_EXEMPT:
         return
     expected = request.session.get("csrf")
     sent: object = request.headers.get(CSRF_HEADER)

@@ -1,0 +1,227 @@
+"""The public links of campaign email, over HTTP: unsubscribe (a page on GET, the change
+on POST, one click with no cookie and no CSRF token as RFC 8058 requires), clicks
+(signed: a tampered link is refused, never redirected), the open pixel, and the bounce
+hook. No session is needed or made, and the app's security headers are kept."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from socialcrm.appdb.db import AppDB
+from socialcrm.appdb.models import EmailEvent, OutboxItem, Suppression
+from socialcrm.config import Settings
+from socialcrm.outbound import mail, tokens
+from socialcrm.web.app import create_app
+from socialcrm.web.security import CSP, CSRF_EXEMPT
+from tests.outbound.email_world import NOW, PUBLIC, queue_people, settings_for
+from tests.outbound.smtp_sink import smtp_sink
+
+HOOK_SECRET = "bounce-hook-secret-456"
+
+
+@dataclass
+class Site:
+    client: TestClient
+    db: AppDB
+    settings: Settings
+    sent: list[bytes]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The app, and two people each sent one email of campaign ``spring``."""
+    with smtp_sink() as sink:
+        settings = settings_for(tmp_path, sink.url(), bounce_webhook_secret=HOOK_SECRET)
+        app = create_app(settings)
+        db: AppDB = app.state.crm.db
+        queue_people(db, settings, [("c1", "ann@example.com"), ("c2", "bo@example.com")])
+        mail.deliver_emails(db, settings, now=NOW)
+        with TestClient(app, base_url=PUBLIC) as client:
+            yield Site(client, db, settings, list(sink.got))
+
+
+def _links(site: Site, to: str) -> dict[str, str]:
+    """The unsubscribe, click and open paths of the message sent to ``to``."""
+    raw = next(b for b in site.sent if f"To: {to}".encode() in b)
+    text = re.sub(r"=\r\n", "", raw.decode()).replace("=3D", "=")  # undo quoted-printable
+    unsub = re.search(r"List-Unsubscribe: <([^>]+)>", text)
+    click = re.search(r'href="([^"]+/email/click/[^"]+)"', text)
+    pixel = re.search(r'src="([^"]+/email/open/[^"]+)"', text)
+    assert unsub and click and pixel
+    return {k: m.group(1).removeprefix(PUBLIC) for k, m in
+            (("unsubscribe", unsub), ("click", click), ("open", pixel))}  # fmt: skip
+
+
+def _suppressed(site: Site) -> dict[str, str]:
+    with site.db.session() as s:
+        return {r.address: r.reason for r in s.scalars(select(Suppression))}
+
+
+def _events(site: Site, kind: str) -> list[EmailEvent]:
+    with site.db.session() as s:
+        return list(s.scalars(select(EmailEvent).where(EmailEvent.kind == kind)))
+
+
+def test_one_click_post_with_no_cookie_and_no_csrf_token_unsubscribes(site: Site) -> None:
+    path = _links(site, "ann@example.com")["unsubscribe"]
+    assert not site.client.cookies
+    r = site.client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 200 and "unsubscribed" in r.text
+    assert "set-cookie" not in r.headers  # no session is made for a recipient
+    assert _suppressed(site) == {"ann@example.com": "unsubscribe"}
+    [event] = _events(site, "unsubscribe")
+    assert (event.campaign_id, event.customer_id, event.synced) == ("spring", "c1", False)
+    # again (mail clients retry): nothing new
+    assert site.client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert len(_events(site, "unsubscribe")) == 1
+    # the next send skips her; Bo still gets his
+    queue_people(site.db, site.settings, [("c1", "ann@example.com"), ("c2", "bo@example.com")],
+                 campaign="summer")  # fmt: skip
+    got = mail.deliver_emails(site.db, site.settings, now=NOW)
+    assert (got["sent"], got["skipped"]) == (1, 1)
+
+
+def test_get_shows_a_button_and_unsubscribes_nobody(site: Site) -> None:
+    path = _links(site, "ann@example.com")["unsubscribe"]
+    r = site.client.get(path)
+    assert r.status_code == 200
+    assert re.search(rf'<form method="post" action="{re.escape(path)}">', r.text)
+    assert "<button" in r.text and "<script" not in r.text
+    assert r.headers["content-security-policy"] == CSP
+    assert "set-cookie" not in r.headers
+    assert _suppressed(site) == {} and _events(site, "unsubscribe") == []
+
+
+def test_the_only_csrf_exempt_write_is_the_one_click_unsubscribe() -> None:
+    assert {("POST", "/email/unsubscribe/{token}")} == CSRF_EXEMPT
+
+
+def test_a_signed_click_redirects_and_is_recorded(site: Site) -> None:
+    path = _links(site, "bo@example.com")["click"]
+    r = site.client.get(path, follow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["location"] == "https://shop.brand.example/loyalty?c=c2&src=email"
+    [click] = _events(site, "click")
+    assert (click.customer_id, click.detail) == ("c2", r.headers["location"])
+
+
+def _b64(payload: list[str]) -> str:
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "how", ["changed url", "forged", "changed signature", "other purpose", "junk"]
+)
+def test_a_tampered_click_is_refused_without_a_redirect(site: Site, how: str) -> None:
+    t = tokens.tokens_for(site.settings)
+    good = _links(site, "bo@example.com")["click"].rsplit("/", 1)[1]
+    payload, sig = good.rsplit(".", 1)
+    assert payload == _b64(["spring", "c2", "https://shop.brand.example/loyalty?c=c2&src=email"])
+    token = {
+        # the good token's signature on a payload pointing elsewhere
+        "changed url": f"{_b64(['spring', 'c2', 'https://evil.example/'])}.{sig}",
+        "forged": tokens.Tokens("another key").make(
+            "click", ["spring", "c2", "https://evil.example/"]
+        ),
+        "changed signature": f"{payload}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}",
+        "other purpose": t.make("unsubscribe", ["spring", "c2"]),
+        "junk": "not-a-token",
+    }[how]
+    r = site.client.get(f"/email/click/{token}", follow_redirects=False)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert "does not work" in r.text and "evil" not in r.text and "Traceback" not in r.text
+    assert r.headers["content-security-policy"] == CSP
+    assert _events(site, "click") == []
+
+
+def test_a_tampered_unsubscribe_changes_nothing(site: Site) -> None:
+    path = _links(site, "ann@example.com")["unsubscribe"]
+    r = site.client.post(path[:-3] + "xyz", data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 400 and _suppressed(site) == {}
+
+
+def test_the_open_pixel_is_a_gif_and_records_an_open(site: Site) -> None:
+    path = _links(site, "ann@example.com")["open"]
+    r = site.client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+    assert r.content.startswith(b"GIF89a") and len(r.content) == 43
+    assert r.headers["cache-control"] == "no-store"
+    [event] = _events(site, "open")
+    assert (event.campaign_id, event.customer_id) == ("spring", "c1")
+
+
+DSN = b"""From: MAILER-DAEMON@mx.example.com
+To: news@brand.example
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <dsn-1@mx.example.com>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; bo@example.com
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: MID
+From: news@brand.example
+To: bo@example.com
+
+--B--
+"""
+
+
+def test_the_bounce_hook_takes_a_dsn_with_its_secret_only(site: Site) -> None:
+    with site.db.session() as s:
+        bo = s.scalars(select(OutboxItem).where(OutboxItem.recipient == "bo@example.com")).one()
+    body = DSN.replace(b"MID", (bo.message_id or "").encode())
+    hook = "/email/bounces"
+    # no credentials: the app's write rule refuses it before the hook sees it
+    assert site.client.post(hook, content=body).status_code == 403
+    wrong = {"Authorization": "Bearer nope"}
+    assert site.client.post(hook, content=body, headers=wrong).status_code == 401
+    assert _suppressed(site) == {}
+    ok = {"Authorization": f"Bearer {HOOK_SECRET}", "Content-Type": "message/rfc822"}
+    r = site.client.post(hook, content=body, headers=ok)
+    assert r.status_code == 200 and r.json()["hard_bounces"] == 1
+    assert _suppressed(site) == {"bo@example.com": "hard_bounce"}
+    [bounce] = _events(site, "bounce")
+    assert (bounce.customer_id, bounce.campaign_id) == ("c2", "spring")
+    # the same report again: recorded once
+    assert site.client.post(hook, content=body, headers=ok).json()["duplicates"] == 1
+    # JSON from a provider
+    doc = [{"type": "complaint", "id": "evt-9", "recipient": "ann@example.com"}]
+    r = site.client.post(hook, json=doc, headers={"Authorization": f"Bearer {HOOK_SECRET}"})
+    assert r.json()["complaints"] == 1 and _suppressed(site)["ann@example.com"] == "complaint"
+    bad = site.client.post(
+        hook, json={"type": "nope"}, headers={"Authorization": ok["Authorization"]}
+    )
+    assert bad.status_code == 422
+
+
+def test_the_bounce_hook_is_off_without_its_secret(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, None)
+    with TestClient(create_app(settings), base_url=PUBLIC) as client:
+        r = client.post("/email/bounces", content=DSN, headers={"Authorization": "Bearer x"})
+    assert r.status_code == 404
