@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,9 @@ from socialcrm.config import Settings
 from socialcrm.outbound import tokens
 from socialcrm.outbound.mail import CAMPAIGN_HEADER, item_for_message_id, unsubscribe
 from socialcrm.outbound.suppression import normalise, record, suppress
+
+if TYPE_CHECKING:
+    from socialcrm.appdb.db import AppDB
 
 Kind = Literal["bounce", "complaint", "delivered", "unsubscribe"]
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -278,6 +281,23 @@ def apply(
     return counts
 
 
+def process_mailbox(db: AppDB, settings: Settings, path: Path) -> dict[str, int]:
+    """Read the bounce mailbox ``path`` (mbox or Maildir) and apply what it says, a
+    message per transaction; the counts of :func:`apply`, with ``messages`` read and
+    ``ignored`` (messages that are no report: an out-of-office reply, spam)."""
+    total = dict.fromkeys(("messages", "ignored"), 0)
+    for raw in read_mailbox(path):
+        total["messages"] += 1
+        feedback = parse_bytes(raw)
+        if not feedback:
+            total["ignored"] += 1
+            continue
+        with db.session() as s:
+            for k, v in apply(s, settings, feedback, f"mailbox:{path.name}"[:100]).items():
+                total[k] = total.get(k, 0) + v
+    return total
+
+
 __all__ = [
     "Feedback",
     "apply",
@@ -285,5 +305,6 @@ __all__ = [
     "parse_bytes",
     "parse_json",
     "parse_message",
+    "process_mailbox",
     "read_mailbox",
 ]

@@ -74,18 +74,19 @@ def _compile(env: ImmutableSandboxedEnvironment, source: str, what: str) -> Temp
         raise TemplateError(f"{what} line {e.lineno}: {e.message}") from None
 
 
-def _line_of(e: BaseException) -> int | None:
-    """The template line an error was raised on (Jinja maps its frames to the source)."""
+def _line_of(e: BaseException, template: Template) -> int | None:
+    """The template line an error was raised on: the innermost frame of the compiled
+    template, mapped back to its source line."""
     lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == _NAME]
-    return lines[-1] if lines else None
+    return template.get_corresponding_lineno(lines[-1]) if lines and lines[-1] else None
 
 
-def _render(parts: Iterator[str], what: str) -> str:
+def _render(parts: Iterator[str], template: Template, what: str) -> str:
     try:
         return "".join(parts)
     except (UndefinedError, SecurityError, JinjaError, TypeError, ValueError, ArithmeticError,
             LookupError) as e:  # fmt: skip
-        line = _line_of(e)
+        line = _line_of(e, template)
         where = f"{what} line {line}" if line else what
         raise TemplateError(f"{where}: {e}") from None
 
@@ -107,14 +108,14 @@ class EmailTemplate:
         if self.has_text_block:
             # the text block is the text part only: blank it out of the HTML
             ctx.blocks[TEXT_BLOCK] = [lambda _ctx: iter(())]
-        html = _render(self._html.root_render_func(ctx), "template").strip()
+        html = _render(self._html.root_render_func(ctx), self._html, "template").strip()
         if self.has_text_block:
             block = self._text.blocks[TEXT_BLOCK]
-            text = _render(block(self._text.new_context(data)), "template").strip()
+            text = _render(block(self._text.new_context(data)), self._text, "template").strip()
         else:
             text = html_to_text(html)
-        subject = _render(self._subject.root_render_func(self._subject.new_context(data)),
-                          "subject")  # fmt: skip
+        parts = self._subject.root_render_func(self._subject.new_context(data))
+        subject = _render(parts, self._subject, "subject")
         return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
 
 
@@ -129,6 +130,7 @@ _BLOCKS = frozenset({
     "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section",
     "table", "tr", "ul",
 })  # fmt: skip
+_ITEMS = frozenset({"li", "tr", "dd", "dt"})  # one line each, no blank line between
 _SKIP = frozenset({"head", "style", "script", "title"})
 
 
@@ -145,7 +147,7 @@ class _Text(HTMLParser):
         elif tag == "br":
             self.out.append("\n")
         elif tag in _BLOCKS:
-            self.out.append("\n\n" if tag not in ("li", "tr", "dd", "dt") else "\n")
+            self.out.append("\n" if tag in _ITEMS else "\n\n")
             if tag == "li":
                 self.out.append("- ")
         elif tag == "a":
@@ -158,7 +160,7 @@ class _Text(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCKS:
+        elif tag in _BLOCKS and tag not in _ITEMS:
             self.out.append("\n")
         elif tag == "a" and self.href:
             href = self.href.pop()
