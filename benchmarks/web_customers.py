@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -91,19 +92,17 @@ def build(home: Path, n: int) -> None:
         rows = w.write(name, _conform(name, con.sql(sql).to_arrow_table()))
         print(f"  {name:<28} {rows:>12,} rows  {perf_counter() - t0:5.1f}s", flush=True)
     # the real pipeline steps that the list joins and the 360 explains: relationship,
-    # TRInity, segments and actions, as `socialcrm run` writes them
+    # TRInity, segments and actions, as `socialcrm run` runs them
     from socialcrm.config import Settings
+    from socialcrm.pipeline import run_pipeline
     from socialcrm.store.workspace import Workspace
-    from socialcrm.targeting.actions import step_actions
-    from socialcrm.targeting.segments import step_segments
-    from socialcrm.value.relationship import step_relationship
-    from socialcrm.value.trinity import step_trinity
 
     with Workspace.open(Settings(home=home)) as ws:
-        for step in (step_relationship, step_trinity, step_segments, step_actions):
-            t0 = perf_counter()
-            for name, rows in step(ws).items():
-                print(f"  {name:<28} {rows:>12,} rows  {perf_counter() - t0:5.1f}s", flush=True)
+        for r in run_pipeline(ws, ["relationship", "trinity", "segments", "actions"]):
+            for name, rows in r.written.items():
+                print(f"  {name:<28} {rows:>12,} rows  {r.seconds:5.1f}s", flush=True)
+            if r.skipped:
+                raise RuntimeError(f"pipeline step {r.name} skipped: {r.skipped}")
 
 
 def _conform(name: str, table: pa.Table) -> pa.Table:
@@ -293,10 +292,17 @@ def peer_comparison(run: Any, home: Path, n: int, rounds: int = 40) -> None:
         return row, details
 
     def same_360(a: tuple, b: tuple) -> bool:
-        def canon(rows: list[dict]) -> list[str]:  # ties in the detail order may differ
-            return sorted(repr(sorted(r.items())) for r in rows)
+        def plain(v: Any) -> Any:  # one instant, whether or not its value carries the zone
+            if isinstance(v, datetime) and v.tzinfo is not None:
+                return v.astimezone(UTC).replace(tzinfo=None)
+            return v
 
-        return a[0] == b[0] and all(canon(a[1][k]) == canon(b[1][k]) for k in DETAILS)
+        def canon(rows: list[dict]) -> list[str]:  # ties in the detail order may differ
+            return sorted(repr(sorted((k, plain(v)) for k, v in r.items())) for r in rows)
+
+        return canon([a[0]]) == canon([b[0]]) and all(
+            canon(a[1][k]) == canon(b[1][k]) for k in DETAILS
+        )
 
     warm = [list_params(rng) for _ in range(rounds)]
     lists = [list_params(rng) for _ in range(rounds)]
