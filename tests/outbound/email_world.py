@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
@@ -24,7 +25,7 @@ TEMPLATE = """<html><body>
 </body></html>"""
 
 
-def settings_for(home: Path, smtp_url: str | None, **kw: object) -> Settings:
+def settings_for(home: Path, smtp_url: str | None, **kw: Any) -> Settings:
     return Settings(
         home=home,
         smtp_url=smtp_url,

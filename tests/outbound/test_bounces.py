@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mailbox
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -115,9 +116,7 @@ def test_a_mailbox_is_read_once_however_often_it_is_processed(tmp_path: Path, ki
     with app_db(tmp_path) as db:
         settings, mids = _sent(tmp_path, db)
         path = tmp_path / ("bounces.mbox" if kind == "mbox" else "Maildir")
-        box: mailbox.Mailbox[mailbox.Message] = (
-            mailbox.mbox(path) if kind == "mbox" else mailbox.Maildir(path)
-        )
+        box: mailbox.Mailbox[Any] = mailbox.mbox(path) if kind == "mbox" else mailbox.Maildir(path)
         for name in sorted(p.name for p in DATA.glob("*.eml")):
             box.add(_report(name, mids))
         # a reply that is no report, and a mailto unsubscribe (List-Unsubscribe's 2nd half)

@@ -79,7 +79,7 @@ def test_every_message_has_both_unsubscribe_headers_a_text_part_and_tracked_link
     with db.session() as s:
         events = s.scalars(select(EmailEvent).where(EmailEvent.kind == "sent")).all()
         items = s.scalars(select(OutboxItem)).all()
-    assert sorted(e.customer_id for e in events) == sorted(c for c, _ in PEOPLE)
+    assert sorted(str(e.customer_id) for e in events) == sorted(c for c, _ in PEOPLE)
     assert {i.status for i in items} == {"sent"}
     assert {i.external_id for i in items} == {m["Message-ID"] for m in msgs}
 
@@ -273,7 +273,7 @@ def test_one_connection_per_batch_and_a_reconnect_when_the_server_drops_it(
         assert sender.connections == 1 and len(sink.got) == 3
         assert sender._smtp is not None
         # the connection is gone meanwhile (an idle timeout on the server's side)
-        sender._smtp.sock.shutdown(socket.SHUT_RDWR)
+        sender._smtp.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
         queue_people(db, settings, PEOPLE[3:])
         assert mail.deliver_emails(db, settings, sender=sender, now=NOW)["sent"] == 3
         assert sender.connections == 2 and len(sink.got) == 6

@@ -335,6 +335,7 @@ def _mount_domains() -> None:
     from socialcrm.cli.audience import audience_app
     from socialcrm.cli.campaign import campaign_app
     from socialcrm.cli.clv import clv_app
+    from socialcrm.cli.email import email_app
     from socialcrm.cli.ideas import ideas_app
     from socialcrm.cli.identities import identities_app
     from socialcrm.cli.inbox import inbox_app
@@ -362,6 +363,7 @@ def _mount_domains() -> None:
     app.add_typer(influence_app, name="influence", rich_help_panel=programs)
     app.add_typer(campaign_app, name="campaign", rich_help_panel=programs)
     app.add_typer(journey_app, name="journey", rich_help_panel=programs)
+    app.add_typer(email_app, name="email", rich_help_panel=programs)
     app.add_typer(referrals_app, name="referrals", rich_help_panel=programs)
     app.add_typer(loyalty_app, name="loyalty", rich_help_panel=programs)
     app.add_typer(ideas_app, name="ideas", rich_help_panel="Collaborating")

@@ -87,6 +87,11 @@ def from_address(settings: Settings) -> str:
     return found
 
 
+def parse_envelope(value: str) -> str:
+    """The bare address of a header value: ``Brand <news@brand.example>`` → the address."""
+    return parseaddr(value)[1] or value
+
+
 def valid_address(address: str) -> str:
     """``address`` trimmed, or :class:`EmailError` when it is no plain ASCII address."""
     addr = address.strip()
@@ -351,7 +356,7 @@ def deliver_emails(
                     if smtp is None:
                         smtp = SmtpSender.from_settings(settings)
                     if envelope_from is None:
-                        envelope_from = parseaddr(from_address(settings))[1]
+                        envelope_from = parse_envelope(from_address(settings))
                     smtp.send(envelope_from, job.recipient, job.body.encode("ascii"))
                 except ChannelError as e:
                     job.error = e
@@ -509,6 +514,7 @@ __all__ = [
     "from_address",
     "item_for_message_id",
     "message_id_for",
+    "parse_envelope",
     "queue_direct",
     "queue_email",
     "track_links",

@@ -61,7 +61,9 @@ def suppress(
     if reason not in REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}; use {', '.join(REASONS)}")
     addr = normalise(address)
-    if not addr or s.scalar(select(Suppression.id).where(Suppression.address == addr)):
+    if "@" not in addr:
+        raise ValueError(f"not an email address: {address[:80]!r}")
+    if s.scalar(select(Suppression.id).where(Suppression.address == addr)):
         return
     try:
         with s.begin_nested():  # two requests suppressing at once: the second is a no-op
