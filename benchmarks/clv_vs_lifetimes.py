@@ -374,7 +374,12 @@ def main() -> int:
             compare(run, label, ours, theirs)
             b1 = ours1["summary_frame"].set_index("customer_id").sort_index()
             b = ours["summary_frame"].set_index("customer_id").sort_index()
-            run.check(f"{label}: DuckDB on 1 thread gives the same summary", b1.equals(b))
+            # the same rows; sums may be added in another order on 1 thread (last bits)
+            same = (b1.index == b.index).all() and all(
+                np.allclose(b1[c], b[c], rtol=1e-12, atol=0)
+                for c in ("frequency", "recency", "T", "monetary")
+            )
+            run.check(f"{label}: DuckDB on 1 thread gives the same summary", same)
             # targets, against lifetimes at its best (with weights)
             if n >= TARGET_FROM:
                 f, t = figures["fit"]["ratio_weighted"], figures["total"]["ratio_weighted"]
