@@ -241,6 +241,12 @@ class Settings(BaseSettings):
         description="While the web app is served, deliver due outbox replies and webhooks "
         "this often, in the background (0: off; run `socialcrm inbox deliver --watch`).",
     )
+    journey_interval_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="While the web app is served, run the journeys (enrol, exit, send what "
+        "is due) this often, in the background (0: off; run `socialcrm journey run --watch`).",
+    )
     delivery_lease_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -676,7 +676,7 @@ class Scheduler:
 def start(db: AppDB, settings: Settings) -> Scheduler | None:
     """Run journeys in the running event loop every ``journey_interval_seconds`` (None
     when 0, the default: then ``socialcrm journey run --watch`` or cron runs them)."""
-    interval = float(getattr(settings, "journey_interval_seconds", 0) or 0)
+    interval = settings.journey_interval_seconds
     if interval <= 0:
         return None
     return Scheduler(db, settings, interval)

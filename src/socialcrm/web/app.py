@@ -28,6 +28,7 @@ from socialcrm.config import Settings, get_settings
 from socialcrm.store.reads import ReadModel
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web import api, email_links, inbox, pages
+from socialcrm.web import campaigns as campaigns_web
 from socialcrm.web import ideas as ideas_web
 from socialcrm.web.deps import AppState, LoginRequired, api_principal
 from socialcrm.web.security import (
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(inbox.router)
     app.include_router(ideas_web.router)
+    app.include_router(campaigns_web.router)
     app.include_router(email_links.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -182,7 +184,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     st = app.state.crm
     # Outbox replies and webhooks in the background, when SOCIALCRM_DELIVERY_INTERVAL_SECONDS > 0.
     scheduler = app.state.delivery = delivery.start(st.db, st.settings)
+    # Journeys too, when SOCIALCRM_JOURNEY_INTERVAL_SECONDS > 0 (programs load only then).
+    journeys = app.state.journeys = None
+    if st.settings.journey_interval_seconds > 0:
+        from socialcrm.programs import journeys as journey_runs
+
+        journeys = app.state.journeys = journey_runs.start(st.db, st.settings)
     yield
+    if journeys is not None:
+        await journeys.stop()
     if scheduler is not None:
         await scheduler.stop()
     st.db.close()

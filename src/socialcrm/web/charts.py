@@ -215,3 +215,56 @@ def trend(
             f"{escape(x_labels[i])}</text>"
         )
     return _frame(title, body, width, height)
+
+
+def intervals(
+    title: str,
+    rows: Sequence[tuple[str, float, float | None, float | None]],
+    *,
+    fmt: str = "{:,.1f}",
+) -> Markup:
+    """Estimates with their intervals, one row each: a bar from zero to the estimate and a
+    whisker from the interval's low to its high end (conversion rates of the treated
+    group and the holdout; incremental revenue, its cost and what is left). Negative
+    values go left of the zero line."""
+    if not rows:
+        return Markup("")
+    row, label_w, w = 34, 136, 440  # narrow: legible when a phone shrinks it
+    h = row * len(rows) + 26
+    ends = [v for _, e, lo, hi in rows for v in (e, lo, hi) if v is not None]
+    lo_all, hi_all = min([*ends, 0.0]), max([*ends, 0.0])
+    if hi_all <= lo_all:
+        hi_all = lo_all + 1
+    left, right = label_w, w - 64
+
+    def x(v: float) -> float:
+        return left + (v - lo_all) / (hi_all - lo_all) * (right - left)
+
+    body = [
+        f'<line class="grid" x1="{x(0):.1f}" x2="{x(0):.1f}" y1="2" y2="{h - 22}"/>'
+        f'<text class="axis" x="{x(0):.1f}" y="{h - 6}" text-anchor="middle">0</text>'
+    ]
+    for i, (label, est, lo, hi) in enumerate(rows):
+        yy = 4 + i * row
+        mid = yy + (row - 8) / 2
+        a, b = sorted((x(0), x(est)))
+        text = str(label)
+        body.append(
+            f'<text class="label" x="{label_w - 8}" y="{mid + 4:.1f}" text-anchor="end">'
+            f"<title>{escape(text)}</title>{escape(text[:20])}</text>"
+            f'<rect class="bar s{i % 6}" x="{a:.1f}" y="{yy + 6}" width="{max(b - a, 1):.1f}" '
+            f'height="{row - 20}" rx="3"><title>{escape(text)}: {escape(fmt.format(est))}'
+            "</title></rect>"
+        )
+        if lo is not None and hi is not None:
+            body.append(
+                f'<line class="whisker" x1="{x(lo):.1f}" x2="{x(hi):.1f}" y1="{mid:.1f}" '
+                f'y2="{mid:.1f}"/><line class="whisker" x1="{x(lo):.1f}" x2="{x(lo):.1f}" '
+                f'y1="{mid - 6:.1f}" y2="{mid + 6:.1f}"/><line class="whisker" '
+                f'x1="{x(hi):.1f}" x2="{x(hi):.1f}" y1="{mid - 6:.1f}" y2="{mid + 6:.1f}"/>'
+            )
+        body.append(
+            f'<text class="value" x="{max(x(est), x(hi) if hi is not None else 0) + 6:.1f}" '
+            f'y="{mid + 4:.1f}">{escape(fmt.format(est))}</text>'
+        )
+    return _frame(title, body, w, h)

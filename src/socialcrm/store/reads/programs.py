@@ -23,3 +23,27 @@ def campaigns(rm: ReadModel) -> list[dict[str, Any]]:
     return rm.rows(
         f"SELECT c.*, {groups} FROM {rm.source('campaigns')} c {join} ORDER BY {order}c.campaign_id"
     )
+
+
+def campaign_touches_daily(rm: ReadModel, campaign_id: str) -> list[dict[str, Any]]:
+    """A campaign's touches per day and event (sent, delivered, open, click, unsubscribe,
+    bounce, complaint): distinct people, oldest day first; what the results page draws."""
+    if not {"campaign_id", "event", "at", "customer_id"} <= rm.columns("touches"):
+        return []
+    return rm.rows(
+        f"""SELECT CAST("at" AS DATE) AS day, event, count(DISTINCT customer_id) AS people
+            FROM {rm.source("touches")} WHERE campaign_id = ? GROUP BY 1, 2 ORDER BY 1, 2""",
+        [campaign_id],
+    )
+
+
+def first_actions(rm: ReadModel) -> list[dict[str, Any]]:
+    """Each next-best-action and how many people have it first (rank 1), largest first:
+    the audiences a campaign can be built from, besides segments."""
+    if not {"action", "rank", "customer_id"} <= rm.columns("customer_actions"):
+        return []
+    return rm.rows(
+        f"""SELECT action, count(DISTINCT customer_id) AS customers
+            FROM {rm.source("customer_actions")} WHERE "rank" = 1 AND action <> 'none'
+            GROUP BY 1 ORDER BY 2 DESC, 1"""
+    )
