@@ -14,7 +14,7 @@ from socialcrm.config import Settings
 from socialcrm.outbound import mail
 from socialcrm.outbound.templates import load_template
 
-NOW = datetime(2026, 12, 7, 9, 0, 0)
+NOW = datetime(2026, 12, 1, 9, 0, 0)  # in the past: the delivery loop runs at the real time
 PUBLIC = "https://crm.brand.example"
 TEMPLATE = """<html><body>
 <p>Hello {{ name }},</p>
