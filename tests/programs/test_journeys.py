@@ -273,3 +273,83 @@ def test_paused_journeys_do_nothing_and_bad_ones_are_refused(shop) -> None:
                     "subject": "Hi", "wait_hours": 0.0} | kwargs  # fmt: skip
             with pytest.raises(JourneyError, match=message):
                 create_journey(s, **args)
+
+
+def test_the_cli_creates_runs_and_lists(shop, tmp_path, monkeypatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from socialcrm.cli import app
+    from socialcrm.config import get_settings
+
+    _ws, _db, settings, inbox = shop
+    monkeypatch.setenv("SOCIALCRM_HOME", str(settings.home))
+    monkeypatch.setenv("SOCIALCRM_SMTP_URL", settings.smtp_url.get_secret_value())
+    monkeypatch.setenv("SOCIALCRM_PUBLIC_URL", str(settings.public_url))
+    get_settings.cache_clear()
+    template = tmp_path / "hello.html"
+    template.write_text(TEMPLATE)
+    runner = CliRunner()
+    try:
+        for cmd in (
+            ["journey", "--help"],
+            ["journey", "create", "--help"],
+            ["journey", "run", "--help"],
+        ):
+            r = runner.invoke(app, cmd)
+            assert r.exit_code == 0 and "Example: socialcrm journey" in r.output, cmd
+        made = runner.invoke(app, ["journey", "create", "hello", "--segment", "at_risk_high_value",
+                                   "--template", str(template), "--subject", "Hi",
+                                   "--include-current", "--holdout", "0.2", "--json"])  # fmt: skip
+        assert made.exit_code == 0, made.output
+        bad = runner.invoke(app, ["journey", "create", "x", "--template", str(template)])
+        assert bad.exit_code == 2 and "give one trigger" in bad.output
+        ran = runner.invoke(app, ["journey", "run", "--json"])
+        assert ran.exit_code == 0, ran.output
+        done = json.loads(ran.stdout)["hello"]
+        assert done["entered"] == 10 and done["sent"] + done["held_out"] == 10
+        assert len(inbox.to()) == done["sent"]
+        watched = runner.invoke(app, ["journey", "run", "--watch", "--interval", "1",
+                                      "--passes", "2", "--json"])  # fmt: skip
+        assert watched.exit_code == 0, watched.output
+        passes = [json.loads(line) for line in watched.stdout.splitlines() if line.strip()]
+        assert len(passes) == 2 and all(p["hello"]["sent"] == 0 for p in passes)
+        assert len(inbox.to()) == done["sent"]  # nothing twice
+        listed = json.loads(runner.invoke(app, ["journey", "list", "--json"]).stdout)
+        assert listed[0]["name"] == "hello" and listed[0]["sent"] == done["sent"]
+        assert runner.invoke(app, ["journey", "pause", "hello"]).exit_code == 0
+        assert json.loads(runner.invoke(app, ["journey", "run", "--json"]).stdout) == {}
+        unknown = runner.invoke(app, ["journey", "run", "nope"])
+        assert unknown.exit_code == 2 and "unknown journey" in unknown.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_web_app_scheduler_runs_journeys(shop) -> None:
+    import asyncio
+
+    from socialcrm.programs.journeys import start
+
+    _ws, db, settings, inbox = shop
+    with db.session() as s:
+        create_journey(s, name="bg", trigger="segment", segment="at_risk_high_value",
+                       template=TEMPLATE, subject="Hi", wait_hours=0,
+                       include_current=True)  # fmt: skip
+    assert start(db, settings) is None  # off by default
+
+    async def two_passes() -> int:
+        sched = start(db, settings.model_copy(update={"journey_interval_seconds": 0.05}))
+        assert sched is not None
+        for _ in range(600):  # at most 30 s
+            if sched.passes >= 2:
+                break
+            await asyncio.sleep(0.05)
+        await sched.stop()
+        return sched.passes
+
+    assert asyncio.run(two_passes()) >= 2
+    with db.session() as s:
+        states = {e.state for e in s.scalars(select(JourneyEnrolment))}
+    assert states <= {"sent", "held_out"} and "sent" in states
+    assert len(inbox.to()) == len(set(inbox.to()))  # one message each
