@@ -104,6 +104,11 @@ def build_shop(settings: Settings) -> None:
                            for c in ids],
                 "reason": ["private retention gesture — because"] * N,
                 "rank": [1] * N,
+                "expected_value": [12.5] * N,
+                "uplift": [0.0594 if c in AT_RISK else 0.02 for c in ids],
+                "uplift_source": ["measured" if c in AT_RISK else "assumed" for c in ids],
+                "uplift_campaigns": [2 if c in AT_RISK else 0 for c in ids],
+                "uplift_people": [4210 if c in AT_RISK else 0 for c in ids],
             }),
         )  # fmt: skip
 
@@ -275,3 +280,12 @@ def test_the_message_document_is_sandboxed(site: CampaignSite) -> None:
     assert doc.status_code == 200 and "Hi Adac" in doc.text
     csp = doc.headers["content-security-policy"]
     assert csp.startswith("sandbox") and "script-src" not in csp and "default-src 'none'" in csp
+
+
+def test_the_360_says_which_uplifts_are_measured(site: CampaignSite) -> None:
+    viewer = sign_in(site.url, "viewer@test.io")
+    at_risk = viewer.get("/customers/c00")
+    assert at_risk.status_code == 200
+    assert "uplift +5.9 points, measured in 2 campaigns, 4,210 people" in at_risk.text
+    loyal = viewer.get("/customers/c01").text
+    assert "uplift +2.0 points, assumed: no campaign has measured it yet" in loyal
