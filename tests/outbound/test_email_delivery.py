@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
@@ -318,3 +319,42 @@ def test_the_from_address_is_required(tmp_path: Path) -> None:
         settings = settings_for(tmp_path, "smtp://127.0.0.1:1")
         with pytest.raises(mail.EmailError, match="SOCIALCRM_EMAIL_FROM"):
             queue_people(db, settings, PEOPLE[:1])
+
+
+def test_without_a_server_nothing_is_lost(tmp_path: Path) -> None:
+    with app_db(tmp_path) as db:
+        settings = settings_for(tmp_path, "smtp://127.0.0.1:1?from=news@brand.example")
+        queue_people(db, settings, PEOPLE[:3])
+        unset = settings.model_copy(update={"smtp_url": None})
+        for s in (unset, settings):  # not configured, then nobody listening
+            got = mail.deliver_emails(db, s, now=NOW + timedelta(days=1))
+            assert got == {"sent": 0, "failed": 1, "skipped": 0, "dead": 0}
+        with db.session() as s:
+            items = s.scalars(select(OutboxItem)).all()
+        assert {i.status for i in items} == {"pending"}
+        assert all(i.lease_owner is None for i in items)
+        # each pass spent one attempt (the first item waits its backoff, the next goes first)
+        assert sorted(i.attempts for i in items) == [0, 1, 1]
+
+
+def test_passes_running_at_once_send_each_message_once(tmp_path: Path) -> None:
+    people = [(f"c{i}", f"person{i}@example.com") for i in range(60)]
+    with smtp_sink() as sink, app_db(tmp_path) as db:
+        settings = settings_for(tmp_path, sink.url())
+        queue_people(db, settings, people)
+        results: list[dict[str, int]] = []
+        barrier = threading.Barrier(3)
+
+        def one_pass() -> None:
+            barrier.wait(timeout=30)
+            results.append(mail.deliver_emails(db, settings, now=NOW, limit=25))
+
+        threads = [threading.Thread(target=one_pass) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        mail.deliver_emails(db, settings, now=NOW)  # whatever the three left
+        assert len(sink.got) == 60 and sorted(sink.rcpts) == sorted(a for _, a in people)
+    assert sum(r["sent"] for r in results) <= 60

@@ -56,10 +56,11 @@ class EmailRejected(ChannelError):
 
 
 class SmtpUnavailable(ChannelError):
-    """The server cannot be used right now (connection, TLS, login): retry later."""
+    """The server cannot be used now (no server set, connection, TLS, login): the
+    message is not at fault, so it is always retried later, and the pass stops."""
 
-    def __init__(self, message: str, retryable: bool = True) -> None:
-        super().__init__(message, retryable)
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
 
 
 class EmailSender(Protocol):
@@ -120,7 +121,7 @@ def parse_smtp_url(url: str) -> SmtpConfig:
 
 def smtp_config(settings: Settings) -> SmtpConfig:
     if settings.smtp_url is None:
-        raise SmtpUnavailable("set SOCIALCRM_SMTP_URL to send email", retryable=False)
+        raise SmtpUnavailable("set SOCIALCRM_SMTP_URL to send email")
     return parse_smtp_url(settings.smtp_url.get_secret_value())
 
 
@@ -252,8 +253,7 @@ class SmtpSender:
                     if not tls and not _loopback(c.host):
                         raise SmtpUnavailable(
                             f"smtp {c.host}: refusing to send the password without TLS "
-                            "(use smtps:// or a server that offers STARTTLS)",
-                            retryable=False,
+                            "(use smtps:// or a server that offers STARTTLS)"
                         )
                     smtp.login(c.username, c.password or "")
             except BaseException:
