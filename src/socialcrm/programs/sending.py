@@ -19,8 +19,9 @@ no message for this (campaign, step) yet, and decides for each, in this order:
 
 Then the due messages are delivered (:func:`socialcrm.outbound.mail.deliver_emails`),
 with a ``recheck`` run right before each goes out that reads the channel's consent from
-the warehouse again (at most :data:`CONSENT_REFRESH_SECONDS` old) and the suppression
-list, so a withdrawal that lands mid-send still stops the message.
+the warehouse again whenever ``consents`` changed (:class:`ConsentRecheck`), beside the
+suppression list that ``deliver_emails`` checks itself, so a withdrawal that lands
+mid-send still stops the message.
 
 The counts are those of this call: ``sent`` and ``failed`` (given up) are the messages of
 the campaign that went out or were given up during it; ``holdout`` is the held-out
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -99,9 +101,11 @@ SENDABLE = ("email", *DIRECT_CONNECTORS)
 DIRECT_LIMIT = {"mastodon": 500, "bluesky": 1000}
 """Characters a private message may have on each network (Mastodon's default, Bluesky
 chat's)."""
-CONSENT_REFRESH_SECONDS = 1.0
+CONSENT_REFRESH_SECONDS = 5.0
 QUEUE_BATCH = 200
 DELIVER_BATCH = 100
+SEND_WORKERS = 3
+"""SMTP connections a send uses side by side (see :func:`_deliver`)."""
 TEST_CUSTOMER = "test-send"
 """The person a test send's links are signed for; its events never reach ``touches``."""
 SKIP_REASONS = {"no_consent": "no_consent", "no_address": "no_consent",
@@ -448,18 +452,28 @@ def _plan(
 
 class ConsentRecheck:
     """The ``recheck`` of :func:`~socialcrm.outbound.mail.deliver_emails`: right before a
-    campaign message goes out, is the channel's consent still in force in the warehouse,
-    and is the address still off the suppression list? The consent is read again when
-    the copy in hand is older than :data:`CONSENT_REFRESH_SECONDS`."""
+    campaign message goes out, is the channel's consent still in force in the warehouse?
+
+    The consent in hand is read again as soon as the ``consents`` (or
+    ``identity_clusters``) table has a new version, and at least every
+    :data:`CONSENT_REFRESH_SECONDS` besides; the version is the table's ``_CURRENT``
+    pointer, replaced by every write (:mod:`socialcrm.store.warehouse`), so the check per
+    message is a ``stat``, not a query. The suppression list is checked by
+    ``deliver_emails`` itself, in the same transaction, right before the message."""
 
     def __init__(self, ws: Workspace, clock: Callable[[], float] = time.monotonic) -> None:
         self.ws = ws
         self.clock = clock
-        self._read_at: dict[str, float] = {}
+        self._read: dict[str, tuple[float, tuple[int, ...]]] = {}
         self._granted: dict[str, set[str] | None] = {}
         self._channels: dict[str, str | None] = {}
+        self._lock = threading.RLock()
 
     def _channel(self, campaign_id: str) -> str | None:
+        with self._lock:
+            return self._channel_of(campaign_id)
+
+    def _channel_of(self, campaign_id: str) -> str | None:
         if campaign_id not in self._channels:
             try:
                 self._channels[campaign_id] = str(get_campaign(self.ws, campaign_id)["channel"])
@@ -467,18 +481,33 @@ class ConsentRecheck:
                 self._channels[campaign_id] = None
         return self._channels[campaign_id]
 
+    def _version(self) -> tuple[int, ...]:
+        out: list[int] = []
+        for name in ("consents", "identity_clusters"):
+            try:
+                st = (self.ws.warehouse.root / name / "_CURRENT").stat()
+                out += [st.st_ino, st.st_mtime_ns]
+            except FileNotFoundError:
+                out += [0, 0]
+        return tuple(out)
+
     def granted(self, channel: str) -> set[str] | None:
-        now = self.clock()
-        if channel not in self._granted or now - self._read_at[channel] > CONSENT_REFRESH_SECONDS:
-            self._granted[channel] = consenting(self.ws, channel)
-            self._read_at[channel] = now
-        return self._granted[channel]
+        """The people with the channel's consent in force, as of the latest table."""
+        with self._lock:  # one reader of the warehouse at a time (passes run in threads)
+            now, version = self.clock(), self._version()
+            read = self._read.get(channel)
+            if read is None or read[1] != version or now - read[0] > CONSENT_REFRESH_SECONDS:
+                self._granted[channel] = consenting(self.ws, channel)
+                self._read[channel] = (now, version)
+            return self._granted[channel]
+
+    def warm(self, campaign_id: str) -> None:
+        """Read the campaign's consent now, in the caller's thread (before passes start)."""
+        channel = self._channel(campaign_id)
+        if channel is not None:
+            self.granted(channel)
 
     def __call__(self, s: Session, item: OutboxItem) -> str | None:
-        from socialcrm.outbound.suppression import suppressed
-
-        if item.recipient and suppressed(s, [item.recipient]):
-            return "suppressed"
         if not item.campaign_id or not item.customer_id:
             return None
         channel = self._channel(item.campaign_id)
@@ -513,9 +542,11 @@ def _queue(
     go: Sequence[tuple[Contact, datetime]],
     step: str,
     now: datetime,
+    queued: set[int],
 ) -> int:
     """Render and queue each message (one transaction per batch, so a crash keeps the
-    batches done); returns the people whose message could not be built."""
+    batches done, and delivery may start on them); adds the new items' ids to
+    ``queued``; returns the people whose message could not be built."""
     from socialcrm.outbound.mail import EmailError, queue_direct, queue_email
     from socialcrm.outbound.templates import TemplateError
     from socialcrm.outbound.tokens import TokenError
@@ -527,6 +558,7 @@ def _queue(
     actions = next_actions(ws)
     failed = 0
     for i in range(0, len(go), QUEUE_BATCH):
+        batch: list[int] = []
         with db.session() as s:
             for contact, due in go[i : i + QUEUE_BATCH]:
                 p = contact.customer_id
@@ -555,6 +587,8 @@ def _queue(
                     continue
                 if item.status == "pending" and item.attempts == 0:
                     item.next_attempt_at = max(item.next_attempt_at, _naive(due))
+                    batch.append(item.id)
+        queued.update(batch)  # committed: delivery may take them now
     return failed
 
 
@@ -623,6 +657,7 @@ def send_campaign(
     try:
         _send(ws, db, settings, camp, template, counts, customer_ids=customer_ids, step=step,
               at=at, now=now, sender=sender, on_progress=on_progress)  # fmt: skip
+        sync_feedback(ws, db)  # the sends themselves, into touches (caps, the report)
     except BaseException as e:  # the log says why it stopped; the next send resumes
         error = f"{type(e).__name__}: {e}"[:500]
         raise
@@ -677,12 +712,56 @@ def _send(
                  parse_quiet_hours(camp.get("quiet_hours")))  # fmt: skip
     for reason, people in plan.stopped.items():
         counts[reason] += len(people)
-    counts["failed"] += _queue(ws, db, settings, camp, template, plan.go, step, at)
     watched = {i for i, st in _mine(db, campaign_id, set(keys.values())).items()
                if st in ("pending", "sending")}  # fmt: skip
-    if channel == "email":
-        _deliver(ws, db, settings, now, sender, counts, watched, on_progress)
+    if channel != "email":
+        counts["failed"] += _queue(ws, db, settings, camp, template, plan.go, step, at, watched)
+    elif sender is not None:  # the caller's connection: queue everything, then one pass
+        counts["failed"] += _queue(ws, db, settings, camp, template, plan.go, step, at, watched)
+        _Delivery(ws, db, settings, now, counts, watched, on_progress).run(sender)
+    else:  # our connections: deliver each batch while the next is being built
+        delivery = _Delivery(ws, db, settings, now, counts, watched, on_progress)
+        delivery.recheck.warm(campaign_id)
+        delivery.start(queueing=bool(plan.go))
+        try:
+            counts["failed"] += _queue(ws, db, settings, camp, template, plan.go, step, at,
+                                       watched)  # fmt: skip
+        finally:
+            delivery.queued.set()
+            delivery.join()
     _settled(db, watched, counts)
+
+
+def deliver_campaign(
+    ws: Workspace,
+    db: AppDB,
+    settings: Settings,
+    campaign_id: str,
+    *,
+    now: datetime | None = None,
+    sender: EmailSender | None = None,
+    on_progress: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, int]:
+    """Deliver the campaign's messages that are due now (those deferred by ``send_at``
+    or quiet hours, retries), with the same recheck as :func:`send_campaign`; the counts
+    of what became of them (``holdout`` and ``capped`` are 0: nobody new is planned).
+    What ``campaign send --watch`` runs until nothing is left to go."""
+    camp = get_campaign(ws, campaign_id)
+    counts = dict.fromkeys(SEND_COUNTS, 0)
+    if str(camp["channel"]) != "email":
+        return counts
+    _check_email_settings(settings)
+    sync_feedback(ws, db)
+    watched = {i for i, st in _mine(db, campaign_id, None).items() if st in ("pending", "sending")}
+    delivery = _Delivery(ws, db, settings, now, counts, watched, on_progress)
+    delivery.recheck.warm(campaign_id)
+    if sender is not None:
+        delivery.run(sender)
+    elif watched:
+        delivery.start(queueing=False)
+        delivery.join()
+    _settled(db, watched, counts)
+    return counts
 
 
 def _check_email_settings(settings: Settings) -> None:
@@ -699,38 +778,87 @@ def _check_email_settings(settings: Settings) -> None:
         raise CampaignError(str(e)) from None
 
 
-def _deliver(
-    ws: Workspace,
-    db: AppDB,
-    settings: Settings,
-    now: datetime | None,
-    sender: EmailSender | None,
-    counts: Mapping[str, int],
-    watched: set[int],
-    on_progress: Callable[[dict[str, int]], None] | None,
-) -> None:
-    """Deliver what is due, a batch at a time, until nothing due is left."""
-    from socialcrm.outbound.email import SmtpSender
-    from socialcrm.outbound.mail import deliver_emails
+class _Delivery:
+    """The delivery passes of one send.
 
-    recheck = ConsentRecheck(ws)
-    smtp = sender
-    own = smtp is None and bool(watched)
-    try:
-        if own:
-            smtp = SmtpSender.from_settings(settings)
-        while True:
-            r = deliver_emails(db, settings, sender=smtp, recheck=recheck,
-                               now=_naive(now) if now else None, limit=DELIVER_BATCH)  # fmt: skip
-            if on_progress is not None:
-                done = dict(counts)
-                done.update(_statuses(db, watched))
-                on_progress(done)
-            if r["sent"] + r["skipped"] + r["dead"] == 0:
-                break  # nothing due, or the server is failing: the rest waits for later
-    finally:
-        if own and smtp is not None:
-            smtp.close()
+    With our own SMTP connections, :data:`SEND_WORKERS` passes run side by side in
+    threads, each on its own connection (the outbox's leases keep them off each other's
+    messages), and they start while messages are still being queued: a message's
+    database work and its SMTP round trip mostly wait on I/O, so building, recording and
+    sending overlap. A pass ends when it finds nothing due once queueing is over (or when
+    the server keeps failing: the rest waits for a later send). A ``sender`` given by the
+    caller is used by one pass, in the caller's thread (:meth:`run`)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        db: AppDB,
+        settings: Settings,
+        now: datetime | None,
+        counts: Mapping[str, int],
+        watched: set[int],
+        on_progress: Callable[[dict[str, int]], None] | None,
+    ) -> None:
+        self.db, self.settings, self.counts, self.watched = db, settings, counts, watched
+        self.now = _naive(now) if now is not None else None
+        self.on_progress = on_progress
+        self.recheck = ConsentRecheck(ws)
+        self.queued = threading.Event()
+        """Set once every message of the send is queued."""
+        self.queued.set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._errors: list[BaseException] = []
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            with self._lock:
+                done = dict(self.counts)
+                done.update(_statuses(self.db, set(self.watched)))
+                self.on_progress(done)
+
+    def run(self, sender: EmailSender | None) -> None:
+        """Passes on one connection until nothing is due (and nothing more will be)."""
+        from socialcrm.outbound.email import SmtpSender
+        from socialcrm.outbound.mail import deliver_emails
+
+        smtp = sender or SmtpSender.from_settings(self.settings)
+        try:
+            while True:
+                last = self.queued.is_set()  # read before the pass: no batch slips by
+                r = deliver_emails(self.db, self.settings, sender=smtp, recheck=self.recheck,
+                                   now=self.now, limit=DELIVER_BATCH)  # fmt: skip
+                if r["sent"] + r["skipped"] + r["dead"]:
+                    self._report()
+                elif r["failed"] or last:
+                    break  # nothing due, or the server is failing: the rest waits
+                else:
+                    self.queued.wait(0.05)  # the next batch is being built
+        finally:
+            if sender is None:
+                smtp.close()
+
+    def start(self, queueing: bool) -> None:
+        if queueing:
+            self.queued.clear()
+
+        def work() -> None:
+            try:
+                self.run(None)
+            except BaseException as e:  # raised in the caller's thread by join()
+                self._errors.append(e)
+                self.queued.set()
+
+        self._threads = [threading.Thread(target=work, name=f"send-{i}", daemon=True)
+                         for i in range(SEND_WORKERS)]  # fmt: skip
+        for t in self._threads:
+            t.start()
+
+    def join(self) -> None:
+        for t in self._threads:
+            t.join()
+        if self._errors:
+            raise self._errors[0]
 
 
 def _statuses(db: AppDB, ids: set[int]) -> dict[str, int]:
@@ -1018,6 +1146,7 @@ __all__ = [
     "audience_preview",
     "capped",
     "contacts",
+    "deliver_campaign",
     "personal_context",
     "preview",
     "progress",
