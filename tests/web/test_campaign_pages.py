@@ -234,6 +234,7 @@ def test_viewers_read_but_cannot_build_or_send(site: CampaignSite) -> None:
     for path in ("/campaigns/new", "/campaigns/x/send", "/campaigns/x/test"):
         r = viewer.post(path, data={"csrf_token": token}, follow_redirects=False)
         assert r.status_code == 403, path
+    assert viewer.get("/campaigns/x/message.html").status_code == 403
 
 
 def test_forms_need_the_csrf_token_and_a_sound_builder(site: CampaignSite) -> None:

@@ -1,9 +1,12 @@
 """Campaign pages: the list, the builder, the results, and the journeys.
 
-Everyone signed in reads them; only analysts and admins (the marketing roles) build,
-test-send or send. The builder shows, before anything is created, how many people the
-audience holds and how many are left after consent, the holdout, suppression and
-frequency caps, and the message as a sample person would get it. Sending happens here
+Everyone signed in reads the list and the results; only analysts and admins (the
+marketing roles; there is no separate marketer role) build, preview, test-send or send:
+a preview is one real customer's copy, with their signed links.
+
+The builder shows, before anything is created, how many people the audience holds and
+how many are left after consent, the holdout, suppression and frequency caps, and the
+message as a sample person would get it. Sending happens here
 through :func:`socialcrm.programs.sending.send_campaign`: consent and suppression are
 checked again at send time, the holdout is never contacted, and pressing "Send" twice
 sends nobody anything twice.
@@ -390,8 +393,10 @@ def campaign_page(
     chart = (
         result_charts(report, reads.programs.campaign_touches_daily(st.rm, cid)) if report else None
     )
+    # the message only for those who may send it: it is one real customer's copy, with
+    # their signed links (an unsubscribe link in the template would work for anyone)
     message = None
-    if camp.get("template"):
+    if camp.get("template") and p.can("analyst"):
         message = _message(st, cid)
     flash = {k: v for k, v in request.query_params.items()
              if k in ("created", "sent", "tested", "error") or k.startswith("n_")}  # fmt: skip
@@ -425,7 +430,7 @@ def _message(st: AppState, cid: str) -> dict[str, Any] | None:
 @router.get("/campaigns/{cid}/message.html", response_class=HTMLResponse)
 def message_html(
     cid: str = Path(max_length=200),
-    p: Principal = Depends(page_principal),
+    p: Principal = Depends(require("analyst", page=True)),
     st: AppState = Depends(state),
 ) -> Response:
     """The email's HTML part for a sample person, as its own sandboxed document."""
