@@ -280,7 +280,9 @@ def negative_posts(
         return [], after
     p = ws.warehouse.table("posts_enriched")
     newest = ws.engine.execute(p.created_at.max())
-    newest = None if newest is None else _naive(newest.to_pydatetime())
+    if newest is not None and hasattr(newest, "to_pydatetime"):
+        newest = newest.to_pydatetime()  # a pandas Timestamp
+    newest = None if newest is None else _naive(newest)
     if after is not None:
         p = p.filter(p.created_at > after.replace(tzinfo=UTC))
     p = p.filter((p.sentiment_label == "negative") & p.customer_id.notnull() & ~p.is_spam)
@@ -319,25 +321,25 @@ def _converted(ws: Workspace, since: dict[str, datetime]) -> dict[str, datetime]
     return out
 
 
-def _unsubscribed(s: Session, ws: Workspace, channel: str, ids: Sequence[str]) -> set[str]:
-    """People who unsubscribed or complained (email events), or whose consent for the
-    channel is no longer in force."""
+def _unsubscribed(s: Session, ws: Workspace, channel: str, since: dict[str, datetime]) -> set[str]:
+    """People who unsubscribed or complained (email events) after enrolling (``since``),
+    or whose consent for the channel is no longer in force (a consent given again after
+    an old unsubscribe counts: it is the latest decision)."""
     from socialcrm.programs.campaigns import consenting
 
-    if not ids:
+    if not since:
         return set()
-    gone = set(
-        s.scalars(
-            select(EmailEvent.customer_id).where(
-                EmailEvent.customer_id.in_(list(ids)),
-                EmailEvent.kind.in_(("unsubscribe", "complaint")),
-            )
+    events = s.execute(
+        select(EmailEvent.customer_id, EmailEvent.at).where(
+            EmailEvent.customer_id.in_(sorted(since)),
+            EmailEvent.kind.in_(("unsubscribe", "complaint")),
         )
     )
+    gone = {str(c) for c, at in events if c in since and at >= since[c]}
     ok = consenting(ws, channel)
     if ok is not None:
-        gone |= {c for c in ids if c not in ok}
-    return {str(c) for c in gone if c}
+        gone |= {c for c in since if c not in ok}
+    return gone
 
 
 def period_campaign(j: Journey, now: datetime) -> tuple[str, datetime, datetime]:
@@ -486,7 +488,7 @@ def _exits(
         if not waiting:
             return {"converted": 0, "unsubscribed": 0}
         bought = _converted(ws, {e.customer_id: e.enrolled_at for e in waiting})
-        gone = _unsubscribed(s, ws, channel, [e.customer_id for e in waiting])
+        gone = _unsubscribed(s, ws, channel, {e.customer_id: e.enrolled_at for e in waiting})
         n = {"converted": 0, "unsubscribed": 0}
         for e in waiting:
             if e.customer_id in bought:
