@@ -646,7 +646,7 @@ def send_campaign(
         )
     template = _template(camp)
     if channel == "email":
-        _check_email_settings(settings)
+        settings = email_settings(settings)
     with db.session() as s:
         log_row = CampaignSend(campaign_id=campaign_id, step=step, counts={})
         s.add(log_row)
@@ -750,7 +750,7 @@ def deliver_campaign(
     counts = dict.fromkeys(SEND_COUNTS, 0)
     if str(camp["channel"]) != "email":
         return counts
-    _check_email_settings(settings)
+    settings = email_settings(settings)
     sync_feedback(ws, db)
     watched = {i for i, st in _mine(db, campaign_id, None).items() if st in ("pending", "sending")}
     delivery = _Delivery(ws, db, settings, now, counts, watched, on_progress)
@@ -764,8 +764,13 @@ def deliver_campaign(
     return counts
 
 
-def _check_email_settings(settings: Settings) -> None:
-    """Refuse to queue what could not be built or sent (before anything is queued)."""
+def email_settings(settings: Settings) -> Settings:
+    """``settings`` able to send email, or :class:`CampaignError` naming what is missing
+    (before anything is queued). Without a From address (``SOCIALCRM_EMAIL_FROM``, or
+    ``?from=`` in the SMTP URL) campaign mail comes from ``noreply@`` the public URL's
+    host, so the two URLs are all a send needs."""
+    from urllib.parse import urlsplit
+
     from socialcrm.outbound.mail import EmailError, from_address
 
     missing = [n for n, v in (("SOCIALCRM_SMTP_URL", settings.smtp_url),
@@ -774,8 +779,12 @@ def _check_email_settings(settings: Settings) -> None:
         raise CampaignError(f"set {' and '.join(missing)} to send email")
     try:
         from_address(settings)
-    except EmailError as e:
+    except EmailError:
+        host = urlsplit(str(settings.public_url)).hostname or "localhost"
+        settings = settings.model_copy(update={"email_from": f"noreply@{host}"})
+    except ValueError as e:  # an SMTP URL that does not parse
         raise CampaignError(str(e)) from None
+    return settings
 
 
 class _Delivery:
@@ -1016,6 +1025,7 @@ def test_send(
     from socialcrm.outbound.templates import RenderedEmail
     from socialcrm.outbound.tokens import TokenError
 
+    settings = email_settings(settings)
     _, rendered = preview(ws, settings, campaign_id, customer_id)
     rendered = RenderedEmail(f"[test] {rendered.subject}", rendered.html, rendered.text)
     try:
