@@ -3,11 +3,14 @@ pointing at an SMTP sink, and a template personalised per person."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
@@ -37,8 +40,9 @@ def settings_for(home: Path, smtp_url: str | None, **kw: Any) -> Settings:
 
 
 @contextmanager
-def app_db(home: Path) -> Iterator[AppDB]:
-    db = AppDB(f"sqlite:///{home / 'app.db'}")
+def app_db(home: Path, url: str | None = None) -> Iterator[AppDB]:
+    """The app database: a SQLite file in ``home``, or the database at ``url``."""
+    db = AppDB(url or f"sqlite:///{home / 'app.db'}")
     try:
         yield db
     finally:
@@ -59,3 +63,13 @@ def queue_people(db: AppDB, settings: Settings, people: list[tuple[str, str]],
                                     rendered=rendered, now=NOW)  # fmt: skip
             ids.append(item.id)
     return ids
+
+
+def fresh_postgres_database(server: str) -> str:
+    """A new, empty database on the test cluster ``server``; its URL."""
+    name = f"t{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"

@@ -24,10 +24,25 @@ from socialcrm.outbound import mail
 from socialcrm.outbound.email import SmtpSender, TokenBucket, parse_smtp_url
 from socialcrm.outbound.suppression import suppress
 from socialcrm.outbound.tokens import tokens_for
-from tests.outbound.email_world import NOW, PUBLIC, app_db, queue_people, settings_for
+from tests.outbound.email_world import (
+    NOW,
+    PUBLIC,
+    app_db,
+    fresh_postgres_database,
+    queue_people,
+    settings_for,
+)
 from tests.outbound.smtp_sink import USER, self_signed, smtp_sink
 
 PEOPLE = [(f"c{i}", f"person{i}@example.com") for i in range(6)]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """The app database of the tests that run on both: None is SQLite in the workspace."""
+    if request.param == "sqlite":
+        return None
+    return fresh_postgres_database(request.getfixturevalue("postgres_url"))
 
 
 def _parts(msg: Message) -> dict[str, str]:
@@ -41,9 +56,9 @@ def _parts(msg: Message) -> dict[str, str]:
 
 
 def test_every_message_has_both_unsubscribe_headers_a_text_part_and_tracked_links(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str | None
 ) -> None:
-    with smtp_sink() as sink, app_db(tmp_path) as db:
+    with smtp_sink() as sink, app_db(tmp_path, db_url) as db:
         settings = settings_for(tmp_path, sink.url())
         queue_people(db, settings, PEOPLE)
         got = mail.deliver_emails(db, settings, now=NOW)
@@ -190,9 +205,9 @@ class CrashingSender:
 
 @pytest.mark.parametrize("after", [True, False], ids=["after-acceptance", "before-sending"])
 def test_a_crash_mid_send_resumes_with_at_most_one_resend_of_the_same_message(
-    tmp_path: Path, after: bool
+    tmp_path: Path, after: bool, db_url: str | None
 ) -> None:
-    with smtp_sink() as sink, app_db(tmp_path) as db:
+    with smtp_sink() as sink, app_db(tmp_path, db_url) as db:
         settings = settings_for(tmp_path, sink.url())
         queue_people(db, settings, PEOPLE)
         crashing = CrashingSender(sink.url(), at=3, after=after)
@@ -337,9 +352,9 @@ def test_without_a_server_nothing_is_lost(tmp_path: Path) -> None:
         assert sorted(i.attempts for i in items) == [0, 1, 1]
 
 
-def test_passes_running_at_once_send_each_message_once(tmp_path: Path) -> None:
+def test_passes_running_at_once_send_each_message_once(tmp_path: Path, db_url: str | None) -> None:
     people = [(f"c{i}", f"person{i}@example.com") for i in range(60)]
-    with smtp_sink() as sink, app_db(tmp_path) as db:
+    with smtp_sink() as sink, app_db(tmp_path, db_url) as db:
         settings = settings_for(tmp_path, sink.url())
         queue_people(db, settings, people)
         results: list[dict[str, int]] = []
@@ -358,3 +373,17 @@ def test_passes_running_at_once_send_each_message_once(tmp_path: Path) -> None:
         mail.deliver_emails(db, settings, now=NOW)  # whatever the three left
         assert len(sink.got) == 60 and sorted(sink.rcpts) == sorted(a for _, a in people)
     assert sum(r["sent"] for r in results) <= 60
+
+
+def test_the_pass_leaves_the_connections_as_it_found_them(tmp_path: Path) -> None:
+    with smtp_sink() as sink, app_db(tmp_path) as db:
+        settings = settings_for(tmp_path, sink.url())
+        queue_people(db, settings, PEOPLE[:2])
+        mail.deliver_emails(db, settings, now=NOW)
+        # every pooled connection commits with the app's own durability again (FULL = 2)
+        conns = [db.engine.connect() for _ in range(3)]
+        try:
+            assert {c.exec_driver_sql("PRAGMA synchronous").scalar() for c in conns} == {2}
+        finally:
+            for c in conns:
+                c.close()
