@@ -285,7 +285,9 @@ def negative_posts(
     newest = None if newest is None else _naive(newest)
     if after is not None:
         p = p.filter(p.created_at > after.replace(tzinfo=UTC))
-    p = p.filter((p.sentiment_label == "negative") & p.customer_id.notnull() & ~p.is_spam)
+    p = p.filter(
+        (p.sentiment_label == "negative") & p.customer_id.notnull() & ~p.is_spam.fill_null(False)
+    )
     if not ws.warehouse.exists("customer_segments"):
         return [], newest
     s = ws.warehouse.table("customer_segments")
