@@ -100,6 +100,7 @@ class Run:
     ok    answers agree: 2 = 2
     True
     >>> run.finish()
+    example: 1 of 1 checks ok
     0
     """
 
