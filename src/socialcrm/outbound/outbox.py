@@ -53,12 +53,38 @@ def enqueue(
     A reply names what it answers (``in_reply_to``, ``conversation_id``); a campaign's
     message names its addressee (``recipient``: an email address or a handle) and the
     campaign and person it is for. A key longer than the column is stored hashed."""
-    key = storable_key(key or uuid.uuid4().hex)
-    found = s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
-    if found is not None:
-        return found
+    key = key or uuid.uuid4().hex
+    return find(s, key) or add(
+        s, connector=connector, body=body, in_reply_to=in_reply_to,
+        conversation_id=conversation_id, actor=actor, key=key, now=now, recipient=recipient,
+        campaign_id=campaign_id, customer_id=customer_id, message_id=message_id,
+    )  # fmt: skip
+
+
+def find(s: Session, key: str) -> OutboxItem | None:
+    """The item queued with ``key``, if any."""
+    return s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == storable_key(key)))
+
+
+def add(
+    s: Session,
+    *,
+    connector: str,
+    body: str,
+    in_reply_to: str | None,
+    conversation_id: int | None,
+    actor: str,
+    key: str,
+    now: datetime | None = None,
+    recipient: str | None = None,
+    campaign_id: str | None = None,
+    customer_id: str | None = None,
+    message_id: str | None = None,
+) -> OutboxItem:
+    """Queue a message whose ``key`` the caller has just looked for (:func:`find`): for a
+    channel that builds its message only when it is new (email)."""
     item = OutboxItem(
-        idempotency_key=key,
+        idempotency_key=storable_key(key),
         conversation_id=conversation_id,
         connector=connector,
         in_reply_to=in_reply_to,

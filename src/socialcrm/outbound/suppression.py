@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,14 @@ def suppressed(s: Session, addresses: Iterable[str]) -> set[str]:
         chunk = wanted[i : i + 500]
         found.update(s.scalars(select(Suppression.address).where(Suppression.address.in_(chunk))))
     return found
+
+
+_ONE = select(Suppression.id).where(Suppression.address == bindparam("a")).limit(1)
+
+
+def is_suppressed(s: Session, address: str) -> bool:
+    """Whether one address is on the list: the check right before each message."""
+    return s.scalar(_ONE, {"a": normalise(address)}) is not None
 
 
 def suppress(
@@ -156,6 +164,7 @@ def mark_synced(s: Session, ids: Iterable[int]) -> None:
 __all__ = [
     "EVENT_KINDS",
     "REASONS",
+    "is_suppressed",
     "mark_synced",
     "normalise",
     "record",
