@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -89,6 +90,7 @@ class SmtpConfig:
         return f"SmtpConfig(host={self.host!r}, port={self.port}, tls={self.implicit_tls})"
 
 
+@lru_cache(maxsize=16)
 def parse_smtp_url(url: str) -> SmtpConfig:
     """The parts of an SMTP URL.
 

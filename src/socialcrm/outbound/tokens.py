@@ -91,7 +91,8 @@ def _tokens(home: str, configured: str | None) -> Tokens:
 
 def tokens_for(settings: Settings) -> Tokens:
     """The tokens of ``settings``' workspace (the key is read once per process)."""
-    return _tokens(str(settings.home.resolve()), settings.web_secret_key)
+    # abspath, not resolve(): no file system calls on the path of every message
+    return _tokens(os.path.abspath(settings.home), settings.web_secret_key)
 
 
 def public_base(settings: Settings) -> str:
