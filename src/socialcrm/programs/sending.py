@@ -51,6 +51,7 @@ a replay adds nothing. ``campaign send``, ``campaign report`` and the pipeline's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -383,6 +384,7 @@ def personal_context(
     brand: str = "",
     action: tuple[str, str] | None = None,
     products: Sequence[str] = (),
+    unsubscribe: bool = True,
 ) -> dict[str, object]:
     """What a template may use for one person (the keys of
     :data:`~socialcrm.programs.campaigns.SAMPLE_CONTEXT`): the first name ("there" when
@@ -392,10 +394,11 @@ def personal_context(
 
     first = (contact.first_name if contact else None) or "there"
     cid = contact.customer_id if contact else TEST_CUSTOMER
-    try:
-        unsub = unsubscribe_url(settings, campaign_id, cid)
-    except TokenError:  # no public URL: the message cannot be built either; preview only
-        unsub = ""
+    unsub = ""
+    # signed per person, skipped when the template does not show it (the headers do); no
+    # public URL: the message cannot be built either, a preview shows it empty
+    with contextlib.suppress(TokenError):
+        unsub = unsubscribe_url(settings, campaign_id, cid) if unsubscribe else ""
     return {
         "first_name": first,
         "name": first,
@@ -556,6 +559,7 @@ def _queue(
     brand, names = catalogue(settings)
     products = products_of(ws, people, names)
     actions = next_actions(ws)
+    shows_unsubscribe = "unsubscribe_url" in template.source
     failed = 0
     for i in range(0, len(go), QUEUE_BATCH):
         batch: list[int] = []
@@ -564,7 +568,8 @@ def _queue(
                 p = contact.customer_id
                 ctx = personal_context(contact, settings=settings, campaign_id=campaign_id,
                                        brand=brand, action=actions.get(p),
-                                       products=products.get(p, ()))  # fmt: skip
+                                       products=products.get(p, ()),
+                                       unsubscribe=shows_unsubscribe)  # fmt: skip
                 key = send_key(campaign_id, p, step)
                 try:
                     rendered = template.render(ctx)
@@ -586,7 +591,8 @@ def _queue(
                     failed += 1
                     continue
                 if item.status == "pending" and item.attempts == 0:
-                    item.next_attempt_at = max(item.next_attempt_at, _naive(due))
+                    if _naive(due) > item.next_attempt_at:  # send_at, quiet hours
+                        item.next_attempt_at = _naive(due)
                     batch.append(item.id)
         queued.update(batch)  # committed: delivery may take them now
     return failed
