@@ -178,5 +178,10 @@ def test_the_delivery_loop_sends_due_emails_and_private_messages(
         assert sink.rcpts == ["ann@example.com"] and sorted(map(str, refused)) == ["c1", "c2"]
         assert [s["visibility"] for s in fake.statuses] == ["direct"]
         # nothing is due any more
-        again = delivery.run_once(db, settings)
+        again = delivery.run_once(db, settings, email_recheck=recheck)
         assert "email" not in again and "mastodon_dm" not in again
+        # without a consent check, due emails wait for a runner that has one
+        queue_people(db, settings, [("c4", "di@example.com")], campaign="summer")
+        waiting = delivery.run_once(db, settings)
+        assert waiting["email_waiting"] == 1 and "email" not in waiting
+        assert len(sink.got) == 1

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from socialcrm.appdb.models import OutboxItem, utcnow
 from socialcrm.config import Settings
@@ -58,10 +58,13 @@ def run_once(
     ``db`` is an :class:`~socialcrm.appdb.db.AppDB`; ``connector`` a
     :class:`~socialcrm.outbound.channel.Sender`, by default the social sender the
     settings name. One that cannot be built (missing token) or fails outright is
-    reported, and the other channels still go out. ``email_recheck`` is the campaign
-    side's consent check, run right before each email (see
-    :func:`~socialcrm.outbound.mail.deliver_emails`; the suppression list is checked
-    whatever it is).
+    reported, and the other channels still go out.
+
+    ``email_recheck`` is the campaign side's consent check, run right before each email
+    (see :func:`~socialcrm.outbound.mail.deliver_emails`). Without one, due campaign
+    emails are left to the runners that have it (``socialcrm campaign send``, the
+    journeys) and only counted (``email_waiting``): consent is checked again at send
+    time, always, and this package cannot read the warehouse's consents itself.
     """
     out: dict[str, Any] = {}
     conn = connector
@@ -101,10 +104,13 @@ def _campaign_channels(
     networks that have due ones, so a brand without Bluesky needs no Bluesky login)."""
     out: dict[str, Any] = {}
     if settings.smtp_url is not None and _has_due(db, mail.CONNECTOR):
-        try:
-            out["email"] = mail.deliver_emails(db, settings, recheck=email_recheck)
-        except (ChannelError, mail.EmailError) as e:
-            out["email_error"] = str(e)
+        if email_recheck is None:
+            out["email_waiting"] = _due_count(db, mail.CONNECTOR)
+        else:
+            try:
+                out["email"] = mail.deliver_emails(db, settings, recheck=email_recheck)
+            except (ChannelError, mail.EmailError) as e:
+                out["email_error"] = str(e)
     for name in mail.DIRECT_CONNECTORS:
         if not _has_due(db, name):
             continue
@@ -125,18 +131,25 @@ def _campaign_channels(
     return out
 
 
+def _due(connector: str) -> tuple[Any, ...]:
+    return (
+        OutboxItem.connector == connector,
+        OutboxItem.status.in_(("pending", "sending")),
+        OutboxItem.next_attempt_at <= utcnow(),
+    )
+
+
 def _has_due(db: AppDB, connector: str) -> bool:
     with db.session() as s:
-        found = s.scalar(
-            select(OutboxItem.id)
-            .where(
-                OutboxItem.connector == connector,
-                OutboxItem.status.in_(("pending", "sending")),
-                OutboxItem.next_attempt_at <= utcnow(),
-            )
-            .limit(1)
-        )
+        found = s.scalar(select(OutboxItem.id).where(*_due(connector)).limit(1))
     return found is not None
+
+
+def _due_count(db: AppDB, connector: str) -> int:
+    with db.session() as s:
+        return int(
+            s.scalar(select(func.count()).select_from(OutboxItem).where(*_due(connector))) or 0
+        )
 
 
 class Health:
@@ -187,9 +200,10 @@ def _safe_pass(
     connector: Sender | None = None,
     health: Health | None = None,
     interval: float = 0.0,
+    email_recheck: mail.Recheck | None = None,
 ) -> dict[str, Any] | None:
     try:
-        result = run_once(db, settings, connector)
+        result = run_once(db, settings, connector, email_recheck)
     except Exception as e:  # a bad pass must not end the loop; a later one tries again
         (health or Health()).failed(e, interval)
         return None
@@ -207,15 +221,17 @@ def watch(
     on_pass: Callable[[dict[str, Any] | None], None] | None = None,
     connector: Sender | None = None,
     passes: int | None = None,
+    email_recheck: mail.Recheck | None = None,
 ) -> int:
     """Run a pass every ``interval`` seconds until ``stop`` is set (or ``passes`` ran);
     returns the number of passes. Blocking: for ``socialcrm inbox deliver --watch``.
-    While passes fail, the wait grows (see :class:`Health`)."""
+    While passes fail, the wait grows (see :class:`Health`). ``email_recheck``: see
+    :func:`run_once`."""
     stop = stop or threading.Event()
     health = Health()
     n = 0
     while not stop.is_set():
-        result = _safe_pass(db, settings, connector, health, interval)
+        result = _safe_pass(db, settings, connector, health, interval, email_recheck)
         n += 1
         if on_pass is not None:
             on_pass(result)
@@ -233,17 +249,26 @@ class Scheduler:
     takes.
     """
 
-    def __init__(self, db: AppDB, settings: Settings, interval: float) -> None:
+    def __init__(
+        self,
+        db: AppDB,
+        settings: Settings,
+        interval: float,
+        email_recheck: mail.Recheck | None = None,
+    ) -> None:
         """Starts the loop in the running event loop."""
         self.passes = 0
         self.health = Health()
         self._stop = asyncio.Event()
+        self._recheck = email_recheck
         self.task = asyncio.get_running_loop().create_task(self._run(db, settings, interval))
 
     async def _run(self, db: AppDB, settings: Settings, interval: float) -> None:
         while not self._stop.is_set():
             # In a thread: the connectors and webhooks use blocking HTTP and database calls.
-            await asyncio.to_thread(_safe_pass, db, settings, None, self.health, interval)
+            await asyncio.to_thread(
+                _safe_pass, db, settings, None, self.health, interval, self._recheck
+            )
             self.passes += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.health.wait(interval))
@@ -258,9 +283,13 @@ class Scheduler:
             log.warning("delivery pass still running at shutdown; left to its lease")
 
 
-def start(db: AppDB, settings: Settings) -> Scheduler | None:
-    """Start periodic delivery in the running event loop, or None when the interval is 0."""
+def start(
+    db: AppDB, settings: Settings, email_recheck: mail.Recheck | None = None
+) -> Scheduler | None:
+    """Start periodic delivery in the running event loop, or None when the interval is 0.
+    ``email_recheck``: see :func:`run_once` (without it, campaign emails wait for their
+    runners)."""
     interval = settings.delivery_interval_seconds
     if interval <= 0:
         return None
-    return Scheduler(db, settings, interval)
+    return Scheduler(db, settings, interval, email_recheck)
