@@ -3,6 +3,7 @@ a script: refused recipients, "try later" at DATA, STARTTLS, implicit TLS, AUTH.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -14,6 +15,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -79,6 +81,8 @@ def _free_port() -> int:
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command makes the test certificate; install openssl")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
