@@ -417,3 +417,12 @@ def test_a_private_message_campaign_queues_to_consenting_handles(env: Env) -> No
 def test_zone_from_country() -> None:
     assert zone_for("fr").key == "Europe/Paris"
     assert zone_for("XX", "Europe/Lisbon").key == "Europe/Lisbon"
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from socialcrm.programs import campaigns, sending
+
+    assert doctest.testmod(sending).failed == 0
+    assert doctest.testmod(campaigns).failed == 0

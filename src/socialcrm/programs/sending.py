@@ -1059,6 +1059,9 @@ def test_send(
         raise CampaignError(f"test send: {e}") from None
 
 
+test_send.__test__ = False  # type: ignore[attr-defined]  # the contract's name, not a pytest test
+
+
 # -- feedback: email events into touches and consents --------------------------------------
 SYNC_BATCH = 5000
 
