@@ -68,7 +68,7 @@ DIRECT_CONNECTORS = ("mastodon_dm", "bluesky_dm")
 BATCH = 100
 CAMPAIGN_HEADER = "X-Socialcrm-Campaign"
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 Recheck = Callable[[Session, OutboxItem], str | None]
@@ -117,6 +117,9 @@ def track_links(html: str, settings: Settings, campaign_id: str, customer_id: st
     ...                   '<a href="mailto:hi@example.com">y</a>', s, "spring", "c1")
     >>> out.count("https://crm.example/email/click/"), "mailto:hi@example.com" in out
     (1, True)
+    >>> track_links('<a data-href="https://x.example/">x</a>', s, "spring", "c1")
+    '<a data-href="https://x.example/">x</a>'
+
     """
     own = tokens.public_base(settings) + "/email/"
 
