@@ -426,3 +426,25 @@ def test_doctests() -> None:
 
     assert doctest.testmod(sending).failed == 0
     assert doctest.testmod(campaigns).failed == 0
+
+
+def test_the_delivery_loop_sends_what_comes_due_later(env: Env) -> None:
+    """send_at in the (near, real) future: `campaign send` queues; the web app's background
+    delivery sends when due, with the campaign side's consent check."""
+    import time
+
+    from socialcrm.web.app import create_app
+
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    create(env, send_at=soon)
+    counts = send_campaign(env.ws, env.db, env.settings, "spring")
+    waiting = progress(env.db, "spring")["queued"]
+    assert counts["sent"] == 0 and waiting > 0 and not env.smtp.sink.messages
+    settings = env.settings.model_copy(update={"delivery_interval_seconds": 0.2})
+    with TestClient(create_app(settings)):
+        deadline = time.monotonic() + 30
+        while len(env.smtp.sink.messages) < waiting and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(env.smtp.sink.messages) == waiting
+    assert max(Counter(env.smtp.sink.recipients()).values()) == 1
+    assert progress(env.db, "spring") == {"sent": waiting, "queued": 0, "skipped": 0, "failed": 0}

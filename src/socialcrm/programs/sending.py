@@ -57,7 +57,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -520,6 +520,15 @@ class ConsentRecheck:
         if ok is not None and item.customer_id not in ok:
             return "no_consent"
         return None
+
+
+@contextlib.contextmanager
+def delivery_recheck(settings: Settings) -> Iterator[ConsentRecheck]:
+    """A :class:`ConsentRecheck` on the settings' workspace, open for the block: what the
+    background delivery loop (``outbound.delivery.start(..., email_recheck=...)``) needs
+    to send campaign emails that came due later (``send_at``, quiet hours, retries)."""
+    with Workspace.open(settings) as ws:
+        yield ConsentRecheck(ws)
 
 
 def _template(camp: Mapping[str, Any]) -> EmailTemplate:
@@ -1166,6 +1175,7 @@ __all__ = [
     "capped",
     "contacts",
     "deliver_campaign",
+    "delivery_recheck",
     "personal_context",
     "preview",
     "progress",

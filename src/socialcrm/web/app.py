@@ -8,6 +8,7 @@ bodies that are the same shape everywhere in the API.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -182,8 +183,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     from socialcrm.outbound import delivery
 
     st = app.state.crm
-    # Outbox replies and webhooks in the background, when SOCIALCRM_DELIVERY_INTERVAL_SECONDS > 0.
-    scheduler = app.state.delivery = delivery.start(st.db, st.settings)
+    # Outbox replies and webhooks in the background, when SOCIALCRM_DELIVERY_INTERVAL_SECONDS > 0;
+    # campaign emails too, with the campaign side's consent check (programs load only then).
+    scheduler = app.state.delivery = None
+    recheck = contextlib.ExitStack()
+    if st.settings.delivery_interval_seconds > 0:
+        from socialcrm.programs.sending import delivery_recheck
+
+        check = recheck.enter_context(delivery_recheck(st.settings))
+        scheduler = app.state.delivery = delivery.start(st.db, st.settings, email_recheck=check)
     # Journeys too, when SOCIALCRM_JOURNEY_INTERVAL_SECONDS > 0 (programs load only then).
     journeys = app.state.journeys = None
     if st.settings.journey_interval_seconds > 0:
@@ -195,4 +203,5 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await journeys.stop()
     if scheduler is not None:
         await scheduler.stop()
+    recheck.close()
     st.db.close()
