@@ -148,9 +148,13 @@ def deliver(
 
     if not as_json:
         out.print(f"delivering every {interval:g}s (Ctrl+C to stop)", highlight=False)
-    with _db() as db:
+    from socialcrm.programs.sending import delivery_recheck
+
+    # campaign emails that came due go out too, with the campaign side's consent check
+    with _db() as db, delivery_recheck(settings) as check:
         try:
-            delivery.watch(db, settings, interval, stop=stop, on_pass=report, passes=passes)
+            delivery.watch(db, settings, interval, stop=stop, on_pass=report, passes=passes,
+                           email_recheck=check)  # fmt: skip
         except KeyboardInterrupt:
             stop.set()
 
