@@ -4,9 +4,14 @@
   transaction, claimed with a lease, retried with backoff, idempotent by key);
 - :mod:`~socialcrm.outbound.channel`: what a channel's sender is (:class:`Sender`,
   :class:`ChannelError`);
-- channels, one module each: :mod:`~socialcrm.outbound.social` (public replies on
-  Mastodon/Bluesky, or a JSON-lines file) and :mod:`~socialcrm.outbound.webhooks`
-  (signed events to integrators);
+- channels, one module each: :mod:`~socialcrm.outbound.social` (public replies and
+  private messages on Mastodon/Bluesky, or a JSON-lines file),
+  :mod:`~socialcrm.outbound.webhooks` (signed events to integrators) and email:
+  :mod:`~socialcrm.outbound.mail` (campaign messages built, queued and delivered) on
+  :mod:`~socialcrm.outbound.email` (SMTP), :mod:`~socialcrm.outbound.templates`
+  (sandboxed Jinja2), :mod:`~socialcrm.outbound.tokens` (signed links),
+  :mod:`~socialcrm.outbound.suppression` (who is never emailed again) and
+  :mod:`~socialcrm.outbound.bounces` (what comes back);
 - :mod:`~socialcrm.outbound.delivery`: the loop that sends what is due, in the web app or
   a worker of its own;
 - :mod:`~socialcrm.outbound.urls`: URLs the app calls on a user's behalf, guarded
