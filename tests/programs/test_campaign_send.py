@@ -414,6 +414,17 @@ def test_a_private_message_campaign_queues_to_consenting_handles(env: Env) -> No
         assert i.body.startswith("Hi ")
 
 
+def test_the_context_a_template_gets_is_the_one_it_was_checked_with(tmp_path: Path) -> None:
+    from socialcrm.programs.campaigns import SAMPLE_CONTEXT
+    from socialcrm.programs.sending import personal_context
+
+    s = Settings(home=tmp_path, public_url=PUBLIC, web_secret_key="k" * 40)
+    ctx = personal_context(None, settings=s, campaign_id="spring")
+    assert set(ctx) == set(SAMPLE_CONTEXT)
+    assert ctx["first_name"] == "there" and ctx["products"] == []
+    assert str(ctx["unsubscribe_url"]).startswith(f"{PUBLIC}/email/unsubscribe/")
+
+
 def test_zone_from_country() -> None:
     assert zone_for("fr").key == "Europe/Paris"
     assert zone_for("XX", "Europe/Lisbon").key == "Europe/Lisbon"

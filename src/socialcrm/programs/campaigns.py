@@ -97,12 +97,16 @@ NO_BAND = "unbanded"
 SAMPLE_CONTEXT: dict[str, object] = {
     "first_name": "Ann",
     "name": "Ann",
+    "last_name": "Lee",
+    "email": "ann@example.com",
     "brand": "Nordlicht",
     "next_best_action": "loyalty thanks",
+    "action": "loyalty thanks",
     "next_best_action_reason": "thank a loyal buyer (loyalty program)",
     "products": ["Aurora Headlamp"],
     "product": "Aurora Headlamp",
     "unsubscribe_url": "https://crm.example/email/unsubscribe/sample",
+    "unsubscribe_link": "https://crm.example/email/unsubscribe/sample",
 }
 """What a template may use (:func:`socialcrm.programs.sending.personal_context` fills it
 per person); a template is rendered once with this sample when its campaign is created."""

@@ -199,6 +199,7 @@ class Contact:
     zone: ZoneInfo
     frequency: str | None
     preferred_channel: str | None
+    last_name: str | None = None
 
 
 def _records(ws: Workspace) -> dict[str, str]:
@@ -240,7 +241,7 @@ def contacts(
             rank = (bool(r["verified"]), seen, r["value"])
             if p not in best or rank > best[p][0]:
                 best[p] = (rank, str(r["value"]))
-    fields = ("first_name", "country", "contact_frequency", "preferred_channel")
+    fields = ("first_name", "last_name", "country", "contact_frequency", "preferred_channel")
     newest: dict[str, dict[str, tuple[float, str, object]]] = {}
     if ws.warehouse.exists("customers"):
         cust = ws.warehouse.read_arrow("customers").select(["customer_id", "created_at", *fields])
@@ -267,6 +268,7 @@ def contacts(
             zone=zone_for(got.get("country"), settings.timezone),  # type: ignore[arg-type]
             frequency=got.get("contact_frequency"),  # type: ignore[arg-type]
             preferred_channel=got.get("preferred_channel"),  # type: ignore[arg-type]
+            last_name=str(got["last_name"]).strip() if "last_name" in got else None,
         )
     return out
 
@@ -387,9 +389,11 @@ def personal_context(
     unsubscribe: bool = True,
 ) -> dict[str, object]:
     """What a template may use for one person (the keys of
-    :data:`~socialcrm.programs.campaigns.SAMPLE_CONTEXT`): the first name ("there" when
-    unknown), the brand, their next-best-action in words, the names of the products they
-    bought, and their unsubscribe link."""
+    :data:`~socialcrm.programs.campaigns.SAMPLE_CONTEXT`): ``first_name`` ("there" when
+    unknown; ``name`` too), ``last_name``, ``email`` (their address on the channel),
+    ``brand``, ``next_best_action`` (``action`` too) and its reason in words
+    (``next_best_action_reason``), the names of the products they bought (``products``,
+    the latest first, and ``product``), and ``unsubscribe_url`` (``unsubscribe_link``)."""
     from socialcrm.outbound.tokens import TokenError, unsubscribe_url
 
     first = (contact.first_name if contact else None) or "there"
@@ -402,12 +406,16 @@ def personal_context(
     return {
         "first_name": first,
         "name": first,
+        "last_name": (contact.last_name if contact else None) or "",
+        "email": (contact.address if contact else None) or "",
         "brand": brand,
         "next_best_action": action[0] if action else "",
+        "action": action[0] if action else "",
         "next_best_action_reason": action[1] if action else "",
         "products": list(products),
         "product": products[0] if products else "",
         "unsubscribe_url": unsub,
+        "unsubscribe_link": unsub,
     }
 
 
@@ -568,7 +576,7 @@ def _queue(
     brand, names = catalogue(settings)
     products = products_of(ws, people, names)
     actions = next_actions(ws)
-    shows_unsubscribe = "unsubscribe_url" in template.source
+    shows_unsubscribe = "unsubscribe_" in template.source
     failed = 0
     for i in range(0, len(go), QUEUE_BATCH):
         batch: list[int] = []
