@@ -89,6 +89,22 @@ def test_create_send_list_report_by_the_contract(smtp: SmtpServer, tmp_path: Pat
     assert "incremental revenue" in text and "cost" in text
 
 
+def test_send_watch_waits_for_send_at(smtp: SmtpServer, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    tpl = tmp_path / "t.html"
+    tpl.write_text(TEMPLATE)
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    invoke("campaign", "create", "soon", "--segment", "high_value_buyer", "--template", str(tpl),
+           "--subject", "Hi", "--send-at", soon)  # fmt: skip
+    counts = json.loads(invoke("campaign", "send", "soon", "--json", "--watch",
+                               "--interval", "0.5").stdout)  # fmt: skip
+    got = smtp.sink.recipients()
+    assert counts["sent"] == len(got) > 0 and max(Counter(got).values()) == 1
+    listed = json.loads(invoke("campaign", "list", "--json").stdout)
+    assert listed[0]["messages"]["queued"] == 0
+
+
 def test_preview_and_test_send(smtp: SmtpServer, tmp_path: Path) -> None:
     r = invoke("campaign", "preview", "--segment", "regular", "--json")
     counts = json.loads(r.stdout)["audience"]
