@@ -156,3 +156,17 @@ def test_json_events_from_a_provider() -> None:
     for bad in ({"type": "bounce"}, {"type": "spam", "recipient": "a@example.com"}, ["x"]):
         with pytest.raises(ValueError):
             bounces.parse_json(bad)
+
+
+def test_headers_cut_short_still_find_the_person_by_campaign_and_address(
+    tmp_path: Path,
+) -> None:
+    with app_db(tmp_path) as db:
+        settings, mids = _sent(tmp_path, db)
+        raw = _report("hard_5.1.1.eml", mids).replace(f"Message-ID: {mids['c0']}\r\n".encode(), b"")
+        [f] = bounces.parse_bytes(raw)
+        assert f.message_id is None and f.campaign_id == "spring"
+        with db.session() as s:
+            assert bounces.apply(s, settings, [f], "test")["hard_bounces"] == 1
+        _, events = _state(db)
+    assert [(k, c) for k, c, _ in events] == [("bounce", "c0")]

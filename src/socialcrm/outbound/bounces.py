@@ -16,8 +16,9 @@ mailbox), or posted by the mail provider to ``POST /email/bounces`` (a raw messa
 JSON: :func:`parse_json`).
 
 Which message a report is about is read from its returned headers (the original's
-``Message-ID``, which names an outbox item); the recipient from ``Final-Recipient`` or
-``Original-Rcpt-To``, else that item's.
+``Message-ID``, which names an outbox item; when the reporting server cut the headers
+short, the campaign's ``X-Socialcrm-Campaign`` and the recipient name it); the recipient
+from ``Final-Recipient`` or ``Original-Rcpt-To``, else that item's.
 
 What each does:
 
@@ -49,11 +50,13 @@ from email.parser import HeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from socialcrm.appdb.models import OutboxItem
 from socialcrm.config import Settings
 from socialcrm.outbound import tokens
-from socialcrm.outbound.mail import CAMPAIGN_HEADER, item_for_message_id, unsubscribe
+from socialcrm.outbound.mail import CAMPAIGN_HEADER, CONNECTOR, item_for_message_id, unsubscribe
 from socialcrm.outbound.suppression import normalise, record, suppress
 
 if TYPE_CHECKING:
@@ -249,6 +252,9 @@ def apply(
             counts["unsubscribes"] += 1
             continue
         item = item_for_message_id(s, f.message_id) if f.message_id else None
+        if item is None and f.campaign_id and f.recipient:
+            # headers cut short by the reporting server: the campaign's message to them
+            item = _item_for(s, f.campaign_id, f.recipient)
         recipient = f.recipient or (item.recipient if item else None)
         if recipient is None:
             counts["unmatched"] += 1
@@ -279,6 +285,19 @@ def apply(
         else:
             counts["soft_bounces"] += 1
     return counts
+
+
+def _item_for(s: Session, campaign_id: str, recipient: str) -> OutboxItem | None:
+    return s.scalar(
+        select(OutboxItem)
+        .where(
+            OutboxItem.connector == CONNECTOR,
+            OutboxItem.campaign_id == campaign_id,
+            OutboxItem.recipient == normalise(recipient),
+        )
+        .order_by(OutboxItem.id.desc())
+        .limit(1)
+    )
 
 
 def process_mailbox(db: AppDB, settings: Settings, path: Path) -> dict[str, int]:
