@@ -13,7 +13,9 @@ import re
 import socket
 import threading
 from datetime import timedelta
+from email import message_from_bytes
 from email.message import Message
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from socialcrm.appdb.models import EmailEvent, OutboxItem, Suppression
 from socialcrm.outbound import mail
 from socialcrm.outbound.email import SmtpSender, TokenBucket, parse_smtp_url
 from socialcrm.outbound.suppression import suppress
+from socialcrm.outbound.templates import RenderedEmail
 from socialcrm.outbound.tokens import tokens_for
 from tests.outbound.email_world import (
     NOW,
@@ -387,3 +390,21 @@ def test_the_pass_leaves_the_connections_as_it_found_them(tmp_path: Path) -> Non
         finally:
             for c in conns:
                 c.close()
+
+
+def test_non_ascii_subjects_and_names_are_encoded_and_lines_end_in_crlf(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "smtp://127.0.0.1:1").model_copy(
+        update={"email_from": "Bäckerei Größe <news@brand.example>"}
+    )
+    subject = "Ihr Geschenk, Chloé: Frühlingsrabatt für treue Kundinnen und Kunden 🌷 " * 2
+    rendered = RenderedEmail(subject.strip(), "<p>Grüße, Chloé</p>", "Grüße, Chloé")
+    raw = mail.build_message(settings, recipient="chloe@example.com", rendered=rendered,
+                             campaign_id="spring", customer_id="c1",
+                             message_id="<m1@brand.example>")  # fmt: skip
+    assert raw.isascii()  # 7-bit clean: any relay takes it
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # no bare line feed anywhere
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    msg = message_from_bytes(raw, policy=default)
+    assert msg["Subject"] == subject.strip()
+    assert msg["From"].addresses[0].display_name == "Bäckerei Größe"
+    assert _parts(msg)["text/plain"].startswith("Grüße, Chloé")

@@ -200,7 +200,7 @@ def _qp(content: str) -> str:
 def _header_text(value: str) -> str:
     """One header line's text: no line breaks, RFC 2047 words when not ASCII."""
     value = " ".join(value.split())[:900]
-    return value if value.isascii() else Header(value, "utf-8").encode()
+    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
 
 
 def _header_address(value: str) -> str:
