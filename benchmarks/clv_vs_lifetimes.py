@@ -17,9 +17,11 @@ weeks, first purchases in the first 12), then times on the same DataFrame:
 Checks (one line each; the exit status is 1 when one fails): the summaries are identical;
 our parameters agree with both lifetimes fits to 4 significant digits (or ours has the
 higher log-likelihood); P(alive) and expected purchases agree; lifetimes with and without
-weights agree; ours is faster than lifetimes at its best (with weights) in every phase;
-and at 1M customers the targets: fit ≥ 20× and summary+fit+score ≥ 10× lifetimes with
-weights, traced peak memory below lifetimes' in every phase. Peak memory: the peak of
+weights agree; ours is faster than lifetimes at its best in every phase (the faster of
+its two ways, phase by phase: with weights is not always faster, e.g. when most customers
+have a pattern of their own); and at 1M customers the targets: fit ≥ 20× and
+summary+fit+score ≥ 10× lifetimes at its best, traced peak memory below lifetimes' in
+every phase. Peak memory: the peak of
 traced Python and numpy allocations (tracemalloc) and the peak resident-set growth during
 each phase (sampled every 5 ms; DuckDB's own memory shows only there). Each phase runs
 twice, once timed and once under tracemalloc (which would slow Python-heavy code more
@@ -321,13 +323,16 @@ def main() -> int:
                 "duckdb_threads": ours["threads"],
                 "params": ours["params"],
             }
-            totals = {"lt": 0.0, "ltw": 0.0, "us": 0.0, "us1": 0.0}
+            totals = {"lt": 0.0, "ltw": 0.0, "best": 0.0, "us": 0.0, "us1": 0.0}
             peaks = {"lt": 0.0, "ltw": 0.0, "us": 0.0}
             rss = {"lt": 0.0, "us": 0.0}
             for phase in ("summary", "fit", "score"):
                 lt = theirs[phase]
                 ltw = theirs.get(f"{phase}_weighted", lt)  # the summary is the same for both
                 us, us1 = ours[phase], ours1[phase]
+                # lifetimes at its best: the faster of its two ways, phase by phase
+                best = min(lt.seconds, ltw.seconds)
+                totals["best"] += best
                 for key, m in (("lt", lt), ("ltw", ltw), ("us", us), ("us1", us1)):
                     totals[key] += m.seconds
                 for key, m in (("lt", lt), ("ltw", ltw), ("us", us)):
@@ -340,7 +345,8 @@ def main() -> int:
                     "ours_1_thread_s": round(us1.seconds, 4),
                     "ratio": round(lt.seconds / us.seconds, 2),
                     "ratio_weighted": round(ltw.seconds / us.seconds, 2),
-                    "ratio_weighted_1_thread": round(ltw.seconds / us1.seconds, 2),
+                    "ratio_best": round(best / us.seconds, 2),
+                    "ratio_best_1_thread": round(best / us1.seconds, 2),
                     "traced_mb": [round(lt.traced_mb), round(ltw.traced_mb), round(us.traced_mb)],
                     "rss_mb": [round(lt.rss_mb), round(us.rss_mb)],
                 }
@@ -358,7 +364,8 @@ def main() -> int:
                 "ours_1_thread_s": round(totals["us1"], 3),
                 "ratio": round(totals["lt"] / totals["us"], 2),
                 "ratio_weighted": round(totals["ltw"] / totals["us"], 2),
-                "ratio_weighted_1_thread": round(totals["ltw"] / totals["us1"], 2),
+                "ratio_best": round(totals["best"] / totals["us"], 2),
+                "ratio_best_1_thread": round(totals["best"] / totals["us1"], 2),
                 "traced_mb": [round(peaks["lt"]), round(peaks["ltw"]), round(peaks["us"])],
                 "rss_mb": [round(rss["lt"]), round(rss["us"])],
             }
@@ -380,13 +387,15 @@ def main() -> int:
                 for c in ("frequency", "recency", "T", "monetary")
             )
             run.check(f"{label}: DuckDB on 1 thread gives the same summary", same)
-            # targets, against lifetimes at its best (with weights)
+            # targets, against lifetimes at its best (the faster way, phase by phase)
             if n >= TARGET_FROM:
-                f, t = figures["fit"]["ratio_weighted"], figures["total"]["ratio_weighted"]
-                run.check(f"{label}: fit ≥ {TARGETS['fit']:g}× lifetimes with weights",
-                          f >= TARGETS["fit"], f"{f:.1f}×")  # fmt: skip
+                f, t = figures["fit"]["ratio_best"], figures["total"]["ratio_best"]
+                run.check(f"{label}: fit ≥ {TARGETS['fit']:g}× lifetimes at its best",
+                          f >= TARGETS["fit"], f"{f:.1f}× ({figures['fit']['ratio']:.1f}× "
+                          "against its fit per customer)")  # fmt: skip
                 run.check(f"{label}: summary+fit+score ≥ {TARGETS['total']:g}× lifetimes "
-                          "with weights", t >= TARGETS["total"], f"{t:.1f}×")  # fmt: skip
+                          "at its best", t >= TARGETS["total"],
+                          f"{t:.1f}× ({figures['total']['ratio']:.1f}× per customer)")  # fmt: skip
                 run.check(
                     f"{label}: peak traced memory below lifetimes' in every phase",
                     all(figures[p]["traced_mb"][2] < min(figures[p]["traced_mb"][:2])
@@ -396,9 +405,9 @@ def main() -> int:
                               for p in ("summary", "fit", "score")),
                 )  # fmt: skip
             for phase in ("summary", "fit", "score", "total"):
-                r = figures[phase]["ratio_weighted"]
+                r = figures[phase]["ratio_best"]
                 run.check(f"{label}: {phase} faster than lifetimes at its best", r > 1,
-                          f"{r:.1f}× ({figures[phase]['ratio_weighted_1_thread']:.1f}× with "
+                          f"{r:.1f}× ({figures[phase]['ratio_best_1_thread']:.1f}× with "
                           "DuckDB on 1 thread)")  # fmt: skip
     return run.finish()
 
