@@ -406,7 +406,7 @@ def get_campaign(ws: Workspace, campaign_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _people(ws: Workspace, ids: Sequence[str]) -> list[str]:
+def people_of(ws: Workspace, ids: Sequence[str]) -> list[str]:
     """The resolved people of ``ids`` (record ids or people's ids), in first-seen order.
 
     Orders are attributed to people once identity resolution has run
@@ -528,7 +528,7 @@ def create_campaign(
     parse_quiet_hours(quiet_hours)
     if template is not None or subject is not None:
         _check_template(channel, template, subject)
-    people = _people(ws, audience)
+    people = people_of(ws, audience)
     if not people:
         raise CampaignError("the audience is empty")
     granted = consenting(ws, channel)
@@ -600,7 +600,7 @@ def add_to_campaign(ws: Workspace, campaign_id: str, audience: Sequence[str]) ->
     that grew, a journey's new entrants). Nobody already assigned moves; newcomers with
     the channel's consent fill each band's holdout towards its target."""
     camp = get_campaign(ws, campaign_id)
-    people = _people(ws, audience)
+    people = people_of(ws, audience)
     granted = consenting(ws, str(camp["channel"]))
     bands = value_bands(ws)
     wh = ws.warehouse

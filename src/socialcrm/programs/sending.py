@@ -74,13 +74,13 @@ from socialcrm.appdb.models import CampaignSend, OutboxItem
 from socialcrm.config import Settings
 from socialcrm.programs.campaigns import (
     CampaignError,
-    _people,
     add_to_campaign,
     assignments,
     audience_for,
     consenting,
     get_campaign,
     parse_quiet_hours,
+    people_of,
     stratified_groups,
     value_bands,
 )
@@ -106,7 +106,7 @@ CONSENT_REFRESH_SECONDS = 5.0
 QUEUE_BATCH = 200
 DELIVER_BATCH = 100
 SEND_WORKERS = 3
-"""SMTP connections a send uses side by side (see :func:`_deliver`)."""
+"""SMTP connections a send uses side by side (see :class:`_Delivery`)."""
 TEST_CUSTOMER = "test-send"
 """The person a test send's links are signed for; its events never reach ``touches``."""
 SKIP_REASONS = {"no_consent": "no_consent", "no_address": "no_consent",
@@ -711,7 +711,7 @@ def _send(
     campaign_id, channel = str(camp["campaign_id"]), str(camp["channel"])
     groups = assignments(ws, campaign_id)
     if customer_ids is not None:
-        wanted = _people(ws, customer_ids)
+        wanted = people_of(ws, customer_ids)
         if any(c not in groups for c in wanted):
             add_to_campaign(ws, campaign_id, [c for c in wanted if c not in groups])
             groups = assignments(ws, campaign_id)
@@ -1000,7 +1000,7 @@ def preview(
     channel = str(camp["channel"])
     groups = assignments(ws, campaign_id)
     if customer_id is not None:
-        people = _people(ws, [customer_id])
+        people = people_of(ws, [customer_id])
     else:
         people = sorted(c for c, g in groups.items() if g == "treatment")
     who = contacts(ws, people, channel if channel in SENDABLE else "email", settings)
