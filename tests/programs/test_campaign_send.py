@@ -413,6 +413,31 @@ def test_a_private_message_campaign_queues_to_consenting_handles(env: Env) -> No
         assert i.connector == "mastodon_dm" and i.recipient == handles[i.customer_id].lstrip("@")
         assert i.body.startswith("Hi ")
 
+    class Mastodon:  # the connector's part the outbox uses (a recorded-API fake elsewhere)
+        name, platform, account = "mastodon_dm", "mastodon", "nordlicht@mastodon.social"
+
+        def __init__(self) -> None:
+            self.got: list[tuple[str, str]] = []
+
+        def post_reply(self, in_reply_to: str | None, body: str, key: str) -> str:
+            raise AssertionError("a private message is not a reply")
+
+        def send_direct(self, handle: str, body: str, key: str) -> str:
+            self.got.append((handle, key))
+            return f"status-{len(self.got)}"
+
+    from socialcrm.outbound.outbox import deliver_pass
+
+    mastodon = Mastodon()
+    done = deliver_pass(env.db, mastodon, max_attempts=3, now=NOW.replace(tzinfo=None))
+    assert done["sent"] == len(items) == len({k for _, k in mastodon.got})
+    # the sent messages reach touches (channel social) once, and the report counts them
+    assert sync_feedback(env.ws, env.db)["touches"] == len(items)
+    assert sync_feedback(env.ws, env.db)["touches"] == 0
+    touches = env.ws.warehouse.read_arrow("touches").to_pylist()
+    social = [t for t in touches if t["campaign_id"] == "dm"]
+    assert len(social) == len(items) and {t["channel"] for t in social} == {"social"}
+
 
 def test_the_context_a_template_gets_is_the_one_it_was_checked_with(tmp_path: Path) -> None:
     from socialcrm.programs.campaigns import SAMPLE_CONTEXT

@@ -43,7 +43,8 @@ country's first zone in the tz database, e.g. America/New_York for US), else
 
 :func:`sync_feedback` copies the email events (sent, delivered, opens, clicks,
 unsubscribes, bounces, complaints) of the app database into the warehouse's ``touches``
-(``touch_id`` ``email:<event id>``) and an unsubscribe into ``consents`` (a withdrawn
+(``touch_id`` ``email:<event id>``; the private messages sent, ``outbox:<item id>``,
+channel ``social``) and an unsubscribe into ``consents`` (a withdrawn
 ``email_marketing`` row, source ``unsubscribe``, on each of the person's records), once:
 a replay adds nothing. ``campaign send``, ``campaign report`` and the pipeline's
 ``campaign_feedback`` step run it.
@@ -1093,6 +1094,7 @@ def sync_feedback(ws: Workspace, db: AppDB) -> dict[str, int]:
     from socialcrm.outbound.suppression import mark_synced, unsynced_events
 
     out = {"events": 0, "touches": 0, "consents": 0}
+    out["touches"] += _append(ws, _direct_touches(ws, db), [])[0]
     while True:
         with db.session() as s:
             events = [
@@ -1113,6 +1115,31 @@ def sync_feedback(ws: Workspace, db: AppDB) -> dict[str, int]:
 
 
 TOUCH_EVENTS = frozenset(TOUCHES.column("event").domain or ())
+
+
+def _direct_touches(ws: Workspace, db: AppDB) -> list[dict[str, object]]:
+    """Private messages the outbox sent for campaigns and ``touches`` does not have yet
+    (``touch_id`` ``outbox:<item id>``, channel ``social``): they cost and cap like mail."""
+    with db.session() as s:
+        rows = s.execute(
+            select(OutboxItem.id, OutboxItem.customer_id, OutboxItem.campaign_id,
+                   OutboxItem.sent_at)
+            .where(OutboxItem.connector.in_(sorted(DIRECT_CONNECTORS.values())),
+                   OutboxItem.status == "sent", OutboxItem.campaign_id.is_not(None),
+                   OutboxItem.customer_id.is_not(None))
+        ).all()  # fmt: skip
+    if not rows:
+        return []
+    have: set[str] = set()
+    if ws.warehouse.exists("touches"):
+        t = ws.warehouse.table("touches")
+        got = ws.engine.to_arrow(t.filter(t.touch_id.startswith("outbox:")).select("touch_id"))
+        have = set(got.column("touch_id").to_pylist())
+    return [
+        {"touch_id": f"outbox:{i}", "customer_id": c, "channel": "social", "campaign_id": camp,
+         "event": "sent", "at": _aware(at)}
+        for i, c, camp, at in rows if f"outbox:{i}" not in have and at is not None
+    ]  # fmt: skip
 
 
 def _feedback_rows(

@@ -349,9 +349,9 @@ TOUCHES = TableSchema(
         _c(
             "channel",
             "string",
-            "Channel of the touch.",
+            "Channel of the touch (`social`: a private message on a social network).",
             required=True,
-            domain=("email", "sms", "push", "phone", "mail"),
+            domain=("email", "sms", "push", "phone", "mail", "social"),
             normalise="lower",
         ),
         _c("campaign_id", "string", "Campaign the touch belongs to."),
