@@ -484,3 +484,30 @@ def test_the_delivery_loop_sends_what_comes_due_later(env: Env) -> None:
     assert len(env.smtp.sink.messages) == waiting
     assert max(Counter(env.smtp.sink.recipients()).values()) == 1
     assert progress(env.db, "spring") == {"sent": waiting, "queued": 0, "skipped": 0, "failed": 0}
+
+
+def test_consent_and_suppression_are_checked_again_right_before_sending(env: Env) -> None:
+    """Queued for later; then one person withdraws and another unsubscribes elsewhere: when
+    the messages come due, neither goes out."""
+    create(env, send_at=NOW + timedelta(days=1))
+    send_campaign(env.ws, env.db, env.settings, "spring", now=NOW)
+    with env.db.session() as s:
+        items = s.scalars(select(OutboxItem).where(OutboxItem.status == "pending")).all()
+    withdrawn, blocked = items[0], items[1]
+    records = env.ws.warehouse.read_arrow("identity_clusters").to_pylist()
+    rows = [
+        {"customer_id": r["record_id"], "purpose": "email_marketing", "status": "withdrawn",
+         "recorded_at": NOW + timedelta(hours=1), "source": "call_centre"}
+        for r in records if r["customer_id"] == withdrawn.customer_id
+    ]  # fmt: skip
+    old = env.ws.warehouse.read_arrow("consents")
+    env.ws.warehouse.write(
+        "consents", pa.concat_tables([old, pa.Table.from_pylist(rows, schema=old.schema)])
+    )
+    with env.db.session() as s:
+        suppress(s, str(blocked.recipient), "complaint", "test")
+    due = deliver_campaign(env.ws, env.db, env.settings, "spring", now=NOW + timedelta(days=1))
+    got = set(env.smtp.sink.recipients())
+    assert withdrawn.recipient not in got and blocked.recipient not in got
+    assert (due["no_consent"], due["suppressed"]) == (1, 1)
+    assert due["sent"] == len(items) - 2 == len(got)

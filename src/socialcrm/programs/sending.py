@@ -19,9 +19,9 @@ no message for this (campaign, step) yet, and decides for each, in this order:
 
 Then the due messages are delivered (:func:`socialcrm.outbound.mail.deliver_emails`),
 with a ``recheck`` run right before each goes out that reads the channel's consent from
-the warehouse again whenever ``consents`` changed (:class:`ConsentRecheck`), beside the
-suppression list that ``deliver_emails`` checks itself, so a withdrawal that lands
-mid-send still stops the message.
+the warehouse again whenever ``consents`` changed, and the suppression list
+(:class:`ConsentRecheck`), so a withdrawal or an unsubscribe that lands mid-send still
+stops the message.
 
 The counts are those of this call: ``sent`` and ``failed`` (given up) are the messages of
 the campaign that went out or were given up during it; ``holdout`` is the held-out
@@ -464,14 +464,15 @@ def _plan(
 
 class ConsentRecheck:
     """The ``recheck`` of :func:`~socialcrm.outbound.mail.deliver_emails`: right before a
-    campaign message goes out, is the channel's consent still in force in the warehouse?
+    campaign message goes out, is the channel's consent still in force in the warehouse,
+    and is the address still off the suppression list?
 
     The consent in hand is read again as soon as the ``consents`` (or
     ``identity_clusters``) table has a new version, and at least every
     :data:`CONSENT_REFRESH_SECONDS` besides; the version is the table's ``_CURRENT``
     pointer, replaced by every write (:mod:`socialcrm.store.warehouse`), so the check per
-    message is a ``stat``, not a query. The suppression list is checked by
-    ``deliver_emails`` itself, in the same transaction, right before the message."""
+    message is a ``stat``, not a query. The suppression list is checked too (one indexed
+    lookup, in the transaction that sends the message)."""
 
     def __init__(self, ws: Workspace, clock: Callable[[], float] = time.monotonic) -> None:
         self.ws = ws
@@ -520,6 +521,12 @@ class ConsentRecheck:
             self.granted(channel)
 
     def __call__(self, s: Session, item: OutboxItem) -> str | None:
+        from socialcrm.outbound.suppression import is_suppressed
+
+        # deliver_emails checks the list too; both checks are one indexed lookup, and this
+        # one keeps the campaign side's promise whoever runs the delivery
+        if item.recipient and is_suppressed(s, item.recipient):
+            return "suppressed"
         if not item.campaign_id or not item.customer_id:
             return None
         channel = self._channel(item.campaign_id)
