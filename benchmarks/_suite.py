@@ -29,7 +29,7 @@ WORK = REPO / ".bench"
 """Workspaces the benchmarks build and keep between runs (git-ignored)."""
 
 ARGS: dict[str, list[str]] = {
-    "connecting_at_scale": ["--root", str(WORK / "cas"), "--sizes", "2000"],
+    "connecting_at_scale": ["--root", str(WORK / "cas")],
     "targeting_vs_truth": ["--root", str(WORK / "tvt"), "--build", "--held-out", "--sizes", "2000"],
 }
 """Arguments where a benchmark's defaults are not what ``make bench`` runs."""
