@@ -352,6 +352,7 @@ class CampaignSend(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(String(500))
 
+
 class ConnectorCursor(Base):
     """Where a connector stopped reading (Mastodon ``since_id``, Bluesky ``seenAt``)."""
 

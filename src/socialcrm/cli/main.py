@@ -339,8 +339,8 @@ def _mount_domains() -> None:
     from socialcrm.cli.ideas import ideas_app
     from socialcrm.cli.identities import identities_app
     from socialcrm.cli.inbox import inbox_app
-    from socialcrm.cli.journey import journey_app
     from socialcrm.cli.influence import influence_app
+    from socialcrm.cli.journey import journey_app
     from socialcrm.cli.listen import listen_app, sentiment_app
     from socialcrm.cli.loyalty import loyalty_app
     from socialcrm.cli.plan import plan
