@@ -327,3 +327,22 @@ def test_tables_written_before_the_new_columns_still_read(ws, shop):
                     ends_at=datetime(2026, 4, 1))  # fmt: skip
     assert {c["campaign_id"] for c in list_campaigns(ws)} == {"old", "new"}
     assert "band" in ws.warehouse.read_arrow("campaign_assignments").column_names
+
+
+def test_planned_seeding_reads_the_plan_and_caps_k_at_it(ws):
+    from socialcrm.programs.campaigns import planned_seeding
+    from socialcrm.programs.step import AMPLIFIER_SEEDS
+
+    none = planned_seeding(ws, 10, 9)
+    assert none["amplifier_expected_reach"] is None and "no amplifier plan" in none["note"]
+    rows = [
+        {"rank": r, "node": f"n{r}", "customer_id": f"c{r}", "marginal_gain": g,
+         "cumulative_spread": c}
+        for r, g, c in ((2, 3.0, 8.0), (1, 5.0, 5.0), (3, 1.5, 9.5))
+    ]  # fmt: skip
+    ws.warehouse.write("amplifier_seeds", _table(AMPLIFIER_SEEDS, rows))
+    two = planned_seeding(ws, 2, 2)  # fewer messages than seeds: the best two
+    assert (two["amplifier_seeds"], two["amplifier_expected_reach"]) == (2, 8.0)
+    many = planned_seeding(ws, 1_000, 990)  # more messages than the plan holds: all three
+    assert (many["amplifier_seeds"], many["amplifier_expected_reach"]) == (3, 9.5)
+    assert many["blast_reach"] == 990 and many["planned_only"] is True

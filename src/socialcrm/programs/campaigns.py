@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import ibis
 import numpy as np
@@ -660,10 +660,17 @@ def list_campaigns(ws: Workspace) -> list[dict[str, object]]:
 
 
 def campaign_report(
-    ws: Workspace, campaign_id: str, confidence: float = 0.95, *, seeding: bool = True
+    ws: Workspace,
+    campaign_id: str,
+    confidence: float = 0.95,
+    *,
+    seeding: bool | Literal["planned"] = True,
 ) -> Uplift:
     """Incremental conversions and revenue of a campaign over its window, its cost and
     return, what its messages did, and (``seeding``) the amplifier comparison.
+
+    ``seeding="planned"`` reads the comparison from the pipeline's ``amplifier_seeds``
+    only, never running IMM: what a page shown on every visit can afford.
 
     Only per-group sums leave the engine. A customer converted when they placed a
     completed order in the window; revenue is the net amount (refunds subtract).
@@ -715,7 +722,8 @@ def campaign_report(
     )
     if seeding and sent:
         reached = sent - engagement.get("bounce", 0)
-        result = replace(result, seeding=seeding_comparison(ws, sent, reached))
+        compare = planned_seeding if seeding == "planned" else seeding_comparison
+        result = replace(result, seeding=compare(ws, sent, reached))
     return result
 
 
@@ -781,6 +789,28 @@ def seeding_comparison(ws: Workspace, messages: int, reached: int) -> dict[str, 
         return out
     sel = select_seeds(wg.graph, k, eligible=wg.eligible, epsilon=s.amplifier_epsilon)
     out["amplifier_expected_reach"] = float(sel.expected_spread)
+    return out
+
+
+def planned_seeding(ws: Workspace, messages: int, reached: int) -> dict[str, object]:
+    """:func:`seeding_comparison` from the pipeline's ``amplifier_seeds`` alone (k capped at
+    the seeds it planned), so nothing is computed: for pages, where IMM on every visit
+    would cost seconds at a brand's size. ``planned_only`` says the cap applied."""
+    out: dict[str, object] = {
+        "messages": messages,
+        "blast_reach": reached,
+        "amplifier_seeds": 0,
+        "amplifier_expected_reach": None,
+        "eligible_amplifiers": None,
+        "planned_only": True,
+    }
+    if not ws.warehouse.exists("amplifier_seeds") or not ws.warehouse.rows("amplifier_seeds"):
+        out["note"] = "no amplifier plan yet (the pipeline's amplifiers step makes one)"
+        return out
+    seeds = ws.warehouse.read_arrow("amplifier_seeds").sort_by("rank")
+    k = min(messages, seeds.num_rows)
+    out["amplifier_seeds"] = k
+    out["amplifier_expected_reach"] = float(seeds.column("cumulative_spread")[k - 1].as_py())
     return out
 
 

@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -1172,6 +1173,15 @@ def _feedback_rows(
     return touches, consents
 
 
+def _key(table: pa.Table, columns: Sequence[str]) -> pa.Array:
+    """One string per row for a (possibly composite) key, to match rows with ``is_in``."""
+    parts = [pc.cast(table.column(c), pa.string()).fill_null("\x00") for c in columns]
+    if len(parts) == 1:
+        return parts[0].combine_chunks()
+    joined = pc.binary_join_element_wise(*parts, "\x1f")
+    return joined.combine_chunks()
+
+
 def _append(
     ws: Workspace, touches: list[dict[str, object]], consents: list[dict[str, object]]
 ) -> tuple[int, int]:
@@ -1191,12 +1201,9 @@ def _append(
             if wh.exists(name):
                 old = wh.read_arrow(name)
                 old = old.select(schema.column_names).cast(schema.arrow_schema)
-                have = {
-                    tuple(r[k] for k in schema.key)
-                    for r in old.select(list(schema.key)).to_pylist()
-                }
-                keep = [tuple(r[k] for k in schema.key) not in have for r in rows]
-                new = new.filter(pa.array(keep, pa.bool_()))
+                # vectorised: touches grow to millions of rows, a Python set of them would not
+                keep = pc.invert(pc.is_in(_key(new, schema.key), value_set=_key(old, schema.key)))
+                new = new.filter(keep)
                 if not new.num_rows:
                     continue
                 table = pa.concat_tables([old, new])

@@ -314,7 +314,7 @@ def _report(st: AppState, cid: str) -> tuple[dict[str, Any], dict[str, Any] | No
             raise HTTPException(404, str(e)) from None
         sync_feedback(ws, st.db)  # deliveries, opens, clicks… into touches: the page is current
         try:
-            return camp, campaign_report(ws, cid).to_json(), None
+            return camp, campaign_report(ws, cid, seeding="planned").to_json(), None
         except CampaignError as e:
             return camp, None, str(e)
 
