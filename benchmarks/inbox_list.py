@@ -159,6 +159,9 @@ def main() -> int:
         return 0
     from _check import Run
 
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):  # positional arguments only
+        print(__doc__)
+        return 0
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     run = Run("inbox_list")

@@ -191,4 +191,7 @@ def main(rows: int) -> int:
 
 
 if __name__ == "__main__":
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):  # positional arguments only
+        print(__doc__)
+        sys.exit(0)
     sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))

@@ -341,13 +341,15 @@ def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 60
     while not srv.started:
-        if not thread.is_alive():
-            raise RuntimeError("the test server did not start")
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start within 60 s")
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
-    thread.join()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the test server did not stop within 60 s"
 
 
 def _free_port() -> int:
