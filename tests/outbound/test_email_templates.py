@@ -74,3 +74,51 @@ def test_html_to_text_keeps_escaped_text_as_written() -> None:
         "mail us (hi@example.com)"
     )
     assert html_to_text('<a href="javascript:alert(1)">x</a>') == "x"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # each is small enough to finish without the budget, and over it
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+        "{{ 'a' * 3000000 }}",
+        "{{ 'x'|center(3000000) }}",
+        "{{ 'a\nb'|indent(3000000) }}",
+        "{{ '%03000000d'|format(1) }}",
+        "{{ '%03000000d' % 1 }}",
+        "{{ '{:>3000000}'.format(1) }}",
+        "{{ '{:{}}'.format(1, 30) }}",
+        "{% set a = 'xxxxxxxxxx' %}" + "{% set a = a ~ a %}" * 19,
+        "{{ 'aaaa'" + "|replace('a', 'aaaa')" * 11 + " }}",
+        "{{ range(3)|join('y' * 1000000) }}",
+        "{{ 2 ** 10000000 > 1 }}",
+        "{{ lipsum(n=5) }}",
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+        "{{ f(18) }}",
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    ],
+)
+def test_a_template_cannot_take_the_workers_time_or_memory(source: str) -> None:
+    t = load_template(f"<p>\n{source}</p>", "Hi")
+    with pytest.raises(TemplateError, match=r"^template line [23]: "):
+        t.render({"name": "Ann"})
+
+
+def test_the_budget_is_per_render_and_ordinary_templates_are_untouched() -> None:
+    source = (
+        "<ul>{% for p in products %}<li>{{ p.name|title }}: {{ '%.2f'|format(p.price) }} "
+        "{{ '{} / {}'.format(loop.index, loop.length) }}</li>{% endfor %}</ul>"
+        "{{ name ~ '!' }} {{ tags|join(', ') }} {{ 'ab'|replace('b', 'c') * 2 }}"
+    )
+    t = load_template(source, "For {{ name|upper }}")
+    products = [{"name": f"tea {i}", "price": i / 4} for i in range(40)]
+    for _ in range(3):  # a budget spent by one render is not the next one's
+        r = t.render({"name": "Ann", "products": products, "tags": ["a", "b"]})
+    assert r.subject == "For ANN"
+    assert r.html.count("<li>") == 40 and "Tea 39: 9.75 40 / 40" in r.html
+    assert r.html.endswith("Ann! a, b acac")
+
+
+def test_a_template_source_over_the_limit_is_refused_when_loaded() -> None:
+    with pytest.raises(TemplateError, match="KB"):
+        load_template("<p>x</p>" * 100_000, "Hi")
