@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from html import escape, unescape
 from typing import TYPE_CHECKING, Any, cast
 
@@ -67,7 +67,11 @@ CONNECTOR = "email"
 DIRECT_CONNECTORS = ("mastodon_dm", "bluesky_dm")
 BATCH = 100
 CAMPAIGN_HEADER = "X-Socialcrm-Campaign"
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# dot-atoms only (no quoting, no source routes with % or !), labels of letters, digits, -
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(
+    r"(?!\.)(?!.*\.\.)[A-Za-z0-9#$&'*+/=?^_`{|}~.-]+(?<!\.)@" + rf"(?:{_LABEL}\.)+{_LABEL}"
+)
 _HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
@@ -96,7 +100,7 @@ def parse_envelope(value: str) -> str:
 def valid_address(address: str) -> str:
     """``address`` trimmed, or :class:`EmailError` when it is no plain ASCII address."""
     addr = address.strip()
-    if not addr.isascii() or not _ADDRESS.match(addr) or "." not in addr.rsplit("@", 1)[1]:
+    if not addr.isascii() or len(addr) > 254 or not _ADDRESS.fullmatch(addr):
         raise EmailError(f"not an email address: {addr[:80]!r}")
     return addr
 
@@ -197,18 +201,50 @@ def _qp(content: str) -> str:
     return binascii.b2a_qp(data, quotetabs=False, istext=True).decode("ascii").replace("\n", "\r\n")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _header_text(value: str) -> str:
-    """One header line's text: no line breaks, RFC 2047 words when not ASCII."""
-    value = " ".join(value.split())[:900]
-    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
+    """One header line's text: no line breaks or other control characters, and RFC 2047
+    words when not ASCII *or when it looks like one*: a first name written
+    ``=?utf-8?b?…?=`` would otherwise be decoded by the mail client into whatever text
+    its sender chose, so it is encoded and shows as typed.
+
+    >>> _header_text("Hi" + chr(13) + chr(10) + "Bcc: x@example.com" + chr(0))
+    'Hi Bcc: x@example.com'
+    >>> _header_text("=?utf-8?b?QWRtaW4=?=")
+    '=?utf-8?b?PT91dGYtOD9iP1FXUnRhVzQ9Pz0=?='
+    """
+    value = " ".join(_CONTROL.sub(" ", value).split())[:900]
+    if value.isascii() and "=?" not in value:
+        return value
+    return Header(value, "utf-8").encode(linesep="\r\n")
 
 
 def _header_address(value: str) -> str:
-    """A From value with a non-ASCII display name encoded (RFC 2047); CR/LF refused."""
-    if "\r" in value or "\n" in value:
-        raise EmailError("a header value with a line break")
-    name, addr = parseaddr(value)
-    return formataddr((name, addr), charset="utf-8") if name else addr
+    """A From value with a non-ASCII display name encoded (RFC 2047); control characters,
+    several addresses and a mailbox that is no address refused (``parseaddr`` would keep
+    the first of ``Brand <a@b.example>, other@c.example`` without a word).
+
+    >>> _header_address("Brand <news@brand.example>")
+    'Brand <news@brand.example>'
+    >>> _header_address("a@b.example, c@d.example")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    socialcrm.outbound.mail.EmailError: the From address must be one address: ...
+    """
+    if _CONTROL.search(value):
+        raise EmailError("a header value with a line break or control character")
+    found = getaddresses([value])
+    if len(found) != 1 or not found[0][1]:
+        raise EmailError(f"the From address must be one address: {value[:80]!r}")
+    name, addr = found[0]
+    addr = valid_address(addr)
+    if not name:
+        return addr
+    if "=?" in name:  # shown as typed, not decoded (see _header_text)
+        return f"{_header_text(name)} <{addr}>"
+    return formataddr((name, addr), charset="utf-8")
 
 
 def _before_body_end(html: str, snippet: str) -> str:

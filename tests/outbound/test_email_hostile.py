@@ -1,0 +1,110 @@
+"""The email channel against hostile input: personalisation values, recipients and From
+addresses that try to add headers, hide as encoded words, or smuggle several addresses."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from socialcrm.config import Settings
+from socialcrm.outbound import mail
+from socialcrm.outbound.templates import load_template
+from tests.outbound.email_world import PUBLIC
+
+ENCODED = "=?utf-8?b?QWRtaW4gdGVhbQ==?="  # decodes to "Admin team"
+
+
+def _settings(tmp_path: Path, sender: str = "Brand <news@brand.example>") -> Settings:
+    return Settings(home=tmp_path, public_url=PUBLIC, email_from=sender,
+                    web_secret_key="test-secret-key-for-email-links-0123456789")  # fmt: skip
+
+
+def _build(settings: Settings, name: str, recipient: str = "ann@example.com") -> EmailMessage:
+    t = load_template("<p>Hello {{ name }}</p>", "News for {{ name }}")
+    raw = mail.build_message(settings, recipient=recipient, rendered=t.render({"name": name}),
+                             campaign_id="spring", customer_id="c1",
+                             message_id="<x1@brand.example>")  # fmt: skip
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ann\r\nBcc: eve@evil.example",
+        "Ann\nBcc: eve@evil.example",
+        "Ann\rBcc: eve@evil.example\x00",
+        "Ann\u2028Bcc: eve@evil.example",
+        "Ann\x85Bcc: eve@evil.example",
+    ],
+)
+def test_a_line_break_in_a_personalised_subject_adds_no_header(tmp_path: Path, name: str) -> None:
+    msg = _build(_settings(tmp_path), name)
+    assert "Bcc" not in msg and msg.get_all("To") == ["ann@example.com"]
+    subject = str(msg["Subject"])
+    assert subject.startswith("News for Ann") and "Bcc: eve@evil.example" in subject
+    assert not any(c in subject for c in "\r\n\x00\x85\u2028")
+
+
+def test_an_encoded_word_in_a_name_is_shown_as_typed_not_decoded(tmp_path: Path) -> None:
+    msg = _build(_settings(tmp_path), ENCODED)
+    assert str(msg["Subject"]) == f"News for {ENCODED}"  # not "News for Admin team"
+
+
+def test_html_in_a_name_is_escaped_in_the_html_part_and_plain_in_the_text_part(
+    tmp_path: Path,
+) -> None:
+    msg = _build(_settings(tmp_path), '<a href="https://evil.example">Ann</a>')
+    html = msg.get_body(("html",))
+    text = msg.get_body(("plain",))
+    assert html is not None and text is not None
+    html_s, text_s = html.get_content(), text.get_content()
+    assert "&lt;a href=&#34;https://evil.example&#34;&gt;Ann&lt;/a&gt;" in html_s
+    assert "evil.example/email/click" not in html_s  # an escaped link is not tracked
+    assert '<a href="https://evil.example">Ann</a>' in text_s
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        "ann@example.com, eve@evil.example",
+        "ann@example.com; eve@evil.example",
+        '"eve@evil.example"@example.com',
+        "Ann <ann@example.com>",
+        "ann@example.com\r\nBcc: eve@evil.example",
+        "eve%evil.example@example.com",
+        "eve!evil.example@example.com",
+        "ann@example..com",
+        ".ann@example.com",
+        "ann@example",
+    ],
+)
+def test_a_recipient_that_is_not_exactly_one_plain_address_is_refused(
+    tmp_path: Path, recipient: str
+) -> None:
+    with pytest.raises(mail.EmailError):
+        _build(_settings(tmp_path), "Ann", recipient)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Brand <news@brand.example>, eve@evil.example",
+        "news@brand.example, eve@evil.example",
+        "Brand <news@brand.example>\r\nBcc: eve@evil.example",
+        "Brand",
+    ],
+)
+def test_a_from_that_is_not_one_address_is_refused(tmp_path: Path, sender: str) -> None:
+    with pytest.raises(mail.EmailError):
+        _build(_settings(tmp_path, sender), "Ann")
+
+
+def test_an_encoded_word_in_the_from_name_is_encoded_not_passed_through(tmp_path: Path) -> None:
+    msg = _build(_settings(tmp_path, f"{ENCODED} <news@brand.example>"), "Ann")
+    assert msg["From"].addresses[0].display_name == ENCODED
+    assert msg["From"].addresses[0].addr_spec == "news@brand.example"
