@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up.
+# The two commands a newcomer needs: `make demo` and `make test`. Each sets up what it needs.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,13 +10,24 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: install system-deps demo test lint format bench clean
 
+# Two installs: what the app and `make demo` need (the package and its dependencies, no
+# system packages), and on top of it what the tests need (the spark and dev extras, Java
+# for Spark, chromium, PostgreSQL). apt-get waits up to 10 minutes for a held dpkg lock
+# (another install, unattended-upgrades) rather than failing at once.
+CORE := $(VENV)/.installed-core
+APT := $(SUDO) apt-get -o DPkg::Lock::Timeout=600
+
 install: $(STAMP) system-deps
 
-$(STAMP): pyproject.toml
+$(CORE): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch first, pinned: this build is the CPU wheel (no CUDA download).
 	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP): $(CORE)
 	$(PY) -m pip install --quiet -e ".[spark,dev]"
 	@touch $@
 
@@ -24,17 +35,18 @@ $(STAMP): pyproject.toml
 system-deps:
 	@command -v java >/dev/null || { \
 	  echo "installing Java (for Spark)…"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
+	  $(APT) update -qq && $(APT) install -y -qq openjdk-17-jre-headless; }
 	@# The web app's browser tests drive chromium; its API tests start a PostgreSQL.
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (for the browser tests)…"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	  $(APT) update -qq && $(APT) install -y -qq chromium; }
 	@command -v pg_ctl >/dev/null || test -x /usr/local/bin/pg_ctl || \
 	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  echo "installing PostgreSQL (for the app database tests)…"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	  $(APT) update -qq && $(APT) install -y -qq postgresql; }
 
-demo: install
+# The demo runs on DuckDB with the package's own dependencies: no extras, no apt-get.
+demo: $(CORE)
 	$(VENV)/bin/socialcrm demo
 
 test: install
