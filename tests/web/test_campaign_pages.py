@@ -178,9 +178,9 @@ def test_build_preview_send_and_read_the_results(
     page.click("button[value=create]")
     page.wait_for_url(re.compile(r".*/campaigns/spring-win-back\?created=1$"))
     assert site.sink.to() == []  # creating sends nothing
-    page.click("#send-form button")
-    page.wait_for_url(re.compile(r".*/campaigns/spring-win-back\?.*sent=1.*"))
-    notice = page.locator("#sent-notice").inner_text()
+    page.click("#send-form button")  # returns at once; the page refreshes until done
+    page.wait_for_url(re.compile(r".*/campaigns/spring-win-back\?sending=1$"))
+    notice = page.locator("#sent-notice").inner_text(timeout=60_000)
     assert "Sent 22" in notice and "held out 6" in notice
     to = site.sink.to()
     assert len(to) == 22 and not {f"{c}@example.com" for c in NO_CONSENT} & set(to)
@@ -213,8 +213,8 @@ def test_build_preview_send_and_read_the_results(
     page.screenshot(path=str(shots / "campaign-results-phone.png"), full_page=True)
     # pressing Send again sends nobody anything twice
     page.click("#send-form button")
-    page.wait_for_url(re.compile(r".*sent=1.*"))
-    assert "Sent 0" in page.locator("#sent-notice").inner_text()
+    page.wait_for_url(re.compile(r".*sending=1$"))
+    assert "Sent 0" in page.locator("#sent-notice").inner_text(timeout=60_000)
     assert len(site.sink.to()) == 22
     page.goto(f"{site.url}/campaigns")
     assert "Spring win-back" in page.locator("#campaign-list").inner_text()
@@ -290,3 +290,47 @@ def test_the_360_says_which_uplifts_are_measured(site: CampaignSite) -> None:
     assert "uplift +5.9 points, measured in 2 campaigns, 4,210 people" in at_risk.text
     loyal = viewer.get("/customers/c01").text
     assert "uplift +2.0 points, assumed: no campaign has measured it yet" in loyal
+
+
+def test_send_runs_in_the_background_once_and_the_page_follows_it(
+    site: CampaignSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialcrm.programs import sending
+
+    analyst = sign_in(site.url, "analyst@test.io")
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', analyst.get("/campaigns/new").text
+    ).group(1)
+    form = {"name": "Slow send", "audience": "segment:at_risk_high_value", "channel": "email",
+            "subject": "Hi", "template": "<p>Hi {{ first_name }}</p>", "holdout": "10",
+            "intent": "create", "csrf_token": token}  # fmt: skip
+    made = analyst.post("/campaigns/new", data=form, follow_redirects=False)
+    assert made.status_code == 303 and "/campaigns/slow-send" in made.headers["location"]
+    release, calls, real = threading.Event(), [], sending.send_campaign
+
+    def held(*args, **kwargs):  # a send that takes as long as the test says
+        calls.append(args[3])
+        assert release.wait(60), "the test never released the send"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sending, "send_campaign", held)
+    before = len(site.sink.to())
+    for _ in range(2):  # the second press while the first runs starts nothing
+        r = analyst.post("/campaigns/slow-send/send", data={"csrf_token": token},
+                         follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303 and r.headers["location"].endswith("?sending=1")
+    running = analyst.get("/campaigns/slow-send?sending=1")
+    assert running.headers.get("refresh") == "2" and 'id="sending-notice"' in running.text
+    assert calls == ["slow-send"]
+    release.set()
+    for _ in range(600):  # bounded: at most a minute
+        done = analyst.get("/campaigns/slow-send?sending=1")
+        if 'id="sent-notice"' in done.text:
+            break
+        threading.Event().wait(0.1)
+    notice = re.search(r"id=\"sent-notice\">([^<]*)", done.text)
+    assert "refresh" not in done.headers and notice, done.text[-3000:]
+    sent, held = map(int, re.search(r"Sent (\d+); held out (\d+)", notice.group(1)).groups())
+    # the 30 at risk less the 2 without consent, split between the treated and the holdout
+    assert sent + held == 28 and 0 < held < 28
+    assert calls == ["slow-send"] and len(site.sink.to()) == before + sent

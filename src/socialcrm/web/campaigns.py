@@ -6,10 +6,12 @@ a preview is one real customer's copy, with their signed links.
 
 The builder shows, before anything is created, how many people the audience holds and
 how many are left after consent, the holdout, suppression and frequency caps, and the
-message as a sample person would get it. Sending happens here
-through :func:`socialcrm.programs.sending.send_campaign`: consent and suppression are
-checked again at send time, the holdout is never contacted, and pressing "Send" twice
-sends nobody anything twice.
+message as a sample person would get it. "Send" starts
+:func:`socialcrm.programs.sending.send_campaign` in a thread of its own and returns at
+once (a large audience takes minutes; a request must not); the results page shows the
+progress, refreshing itself, then the counts. Consent and suppression are checked again
+at send time, the holdout is never contacted, and pressing "Send" twice (or while a send
+runs) sends nobody anything twice.
 
 The rendered HTML of a campaign's email opens as a document of its own with a CSP that
 sandboxes it (no scripts, no requests but images): a template is markup written by
@@ -18,9 +20,12 @@ staff, shown to staff, and still never runs inside the app's pages.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +40,7 @@ from socialcrm.web.deps import AppState, page_principal, require, state
 from socialcrm.web.pages import TEMPLATES, render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 CHANNELS = {"email": "Email", "mastodon": "Mastodon private message",
             "bluesky": "Bluesky private message"}  # fmt: skip
 EVENTS = ("sent", "delivered", "open", "click", "unsubscribe", "bounce")
@@ -399,8 +405,15 @@ def campaign_page(
     if camp.get("template") and p.can("analyst"):
         message = _message(st, cid)
     flash = {k: v for k, v in request.query_params.items()
-             if k in ("created", "sent", "tested", "error") or k.startswith("n_")}  # fmt: skip
-    return render(
+             if k in ("created", "tested", "error")}  # fmt: skip
+    job = send_job(st, cid) if request.query_params.get("sending") else None
+    sending = job is not None and not job.done.is_set()
+    if job is not None and job.done.is_set():
+        if job.error:
+            flash["error"] = job.error
+        elif job.counts is not None:
+            flash.update(sent="1", **{f"n_{k}": str(v) for k, v in job.counts.items()})
+    response = render(
         request,
         "campaign_results.html",
         p,
@@ -412,7 +425,11 @@ def campaign_page(
         message=message,
         can_send=p.can("analyst") and bool(camp.get("template")),
         flash=flash,
+        sending=sending,
     )
+    if sending:  # the page refreshes itself (an HTTP header: no script, CSP intact)
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
 
 
 def _message(st: AppState, cid: str) -> dict[str, Any] | None:
@@ -467,25 +484,81 @@ async def send_a_test(
     return _back(cid, tested=to)
 
 
-@router.post("/campaigns/{cid}/send")
-def send(
-    cid: str = Path(max_length=200),
-    p: Principal = Depends(require("analyst", page=True)),
-    st: AppState = Depends(state),
-) -> Response:
-    """Send to the treated people now (or queue for the campaign's send time)."""
+@dataclass
+class SendJob:
+    """A send started from the page, running in its own thread; the page reads it."""
+
+    actor: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    counts: dict[str, int] | None = None
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_JOBS: dict[tuple[str, str], SendJob] = {}
+_JOBS_LOCK = threading.Lock()
+REFRESH_SECONDS = 2
+
+
+def _job_key(st: AppState, cid: str) -> tuple[str, str]:
+    return (str(st.settings.home), cid)
+
+
+def send_job(st: AppState, cid: str) -> SendJob | None:
+    """The campaign's latest send started from the page in this process, if any."""
+    with _JOBS_LOCK:
+        return _JOBS.get(_job_key(st, cid))
+
+
+def _run_send(st: AppState, cid: str, job: SendJob) -> None:
     from socialcrm.outbound.channel import ChannelError
     from socialcrm.programs.campaigns import CampaignError
     from socialcrm.programs.sending import send_campaign
 
     try:
         with views.read_workspace(st.settings) as ws:
-            counts = send_campaign(ws, st.db, st.settings, cid)
+            job.counts = send_campaign(ws, st.db, st.settings, cid)
+        with st.db.session() as s:
+            audit(s, job.actor, "campaign.send", cid, via="web", **job.counts)
     except (CampaignError, ChannelError) as e:
-        return _back(cid, error=str(e))
-    with st.db.session() as s:
-        audit(s, p.email, "campaign.send", cid, via="web", **counts)
-    return _back(cid, sent="1", **{f"n_{k}": str(v) for k, v in counts.items()})
+        job.error = str(e)
+    except Exception:  # the thread has no caller to tell: log it, and the page says so
+        log.exception("campaign %s: the send started from the web app failed", cid)
+        job.error = (
+            "sending stopped on an unexpected error (the server log has it); "
+            "press Send again to resume"
+        )
+    finally:
+        job.done.set()
+
+
+@router.post("/campaigns/{cid}/send")
+def send(
+    cid: str = Path(max_length=200),
+    p: Principal = Depends(require("analyst", page=True)),
+    st: AppState = Depends(state),
+) -> Response:
+    """Start sending to the treated people (or queueing for the send time); returns at once.
+
+    One send per campaign at a time in this process; a second press while it runs just
+    shows its progress. Sends in other processes are safe too: every message is keyed
+    by campaign, person and step, so nobody gets it twice."""
+    from socialcrm.programs.campaigns import CampaignError, get_campaign
+
+    with views.read_workspace(st.settings) as ws:
+        try:
+            get_campaign(ws, cid)
+        except CampaignError as e:
+            raise HTTPException(404, str(e)) from None
+    key = _job_key(st, cid)
+    with _JOBS_LOCK:
+        running = _JOBS.get(key)
+        if running is None or running.done.is_set():
+            job = _JOBS[key] = SendJob(actor=p.email)
+            threading.Thread(
+                target=_run_send, args=(st, cid, job), name=f"send-{cid}", daemon=True
+            ).start()
+    return _back(cid, sending="1")
 
 
 def _back(cid: str, **query: str) -> Response:
