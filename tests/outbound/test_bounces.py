@@ -4,6 +4,7 @@ and sendmail write them, an RFC 5965 abuse report), read from an mbox and a Mail
 from __future__ import annotations
 
 import mailbox
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,8 @@ def test_a_delay_is_a_soft_bounce_recorded_not_suppressed(tmp_path: Path) -> Non
 
 
 def test_one_report_about_several_recipients(tmp_path: Path) -> None:
-    """Spam-filtered (5.7.1: not the address's fault), no such user (5.0.0), delivered."""
+    """Spam-filtered (5.7.1: not the address's fault), no such user (5.0.0), delivered;
+    from the provider's authenticated webhook (``trusted``), which names no Message-ID."""
     with app_db(tmp_path) as db:
         settings, _ = _sent(tmp_path, db)
         feedback = bounces.parse_bytes(_report("multi_recipient.eml", {}))
@@ -90,7 +92,7 @@ def test_one_report_about_several_recipients(tmp_path: Path) -> None:
             ("person4@example.org", "2.0.0", False),
         ]
         with db.session() as s:
-            counts = bounces.apply(s, settings, feedback, "test")
+            counts = bounces.apply(s, settings, feedback, "test", trusted=True)
         assert (counts["hard_bounces"], counts["soft_bounces"], counts["delivered"]) == (1, 1, 1)
         sup, events = _state(db)
         assert sup == {"person3@example.org": "hard_bounce"}
@@ -129,12 +131,12 @@ def test_a_mailbox_is_read_once_however_often_it_is_processed(tmp_path: Path, ki
         again = bounces.process_mailbox(db, settings, path)
         sup, _ = _state(db)
     assert first["messages"] == 6 and first["ignored"] == 1
-    assert (first["hard_bounces"], first["soft_bounces"], first["complaints"]) == (2, 2, 1)
-    assert (first["unsubscribes"], first["delivered"], first["duplicates"]) == (1, 1, 0)
+    # the multi-recipient report names no message of ours: its 5.0.0 is not believed
+    assert (first["hard_bounces"], first["soft_bounces"], first["complaints"]) == (1, 2, 1)
+    assert (first["unsubscribes"], first["delivered"], first["unverified"]) == (1, 1, 1)
     assert again["duplicates"] == 6 and again["hard_bounces"] == again["complaints"] == 0
     assert sup == {
         "person0@example.com": "hard_bounce",
-        "person3@example.org": "hard_bounce",
         "person4@example.com": "unsubscribe",
         "person5@example.com": "complaint",
     }
@@ -161,12 +163,64 @@ def test_json_events_from_a_provider() -> None:
 def test_headers_cut_short_still_find_the_person_by_campaign_and_address(
     tmp_path: Path,
 ) -> None:
+    """From the provider's webhook; from the mailbox, see the forged reports below."""
     with app_db(tmp_path) as db:
         settings, mids = _sent(tmp_path, db)
         raw = _report("hard_5.1.1.eml", mids).replace(f"Message-ID: {mids['c0']}\r\n".encode(), b"")
         [f] = bounces.parse_bytes(raw)
         assert f.message_id is None and f.campaign_id == "spring"
         with db.session() as s:
-            assert bounces.apply(s, settings, [f], "test")["hard_bounces"] == 1
+            assert bounces.apply(s, settings, [f], "test", trusted=True)["hard_bounces"] == 1
         _, events = _state(db)
     assert [(k, c) for k, c, _ in events] == [("bounce", "c0")]
+
+
+def _forge(report: bytes, victim: str, mid: str | None) -> bytes:
+    """A report as anyone on the internet can mail it to the bounce address."""
+    out = report.replace(b"person0@example.com", victim.encode())
+    if mid is not None:
+        out = re.sub(rb"(?m)^Message-ID: <[0-9a-f]{32}@", f"Message-ID: {mid[:-1]}".encode()
+                     + rb"@", out)  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("how", ["no message id", "cut short", "guessed id", "other recipient"])
+def test_a_forged_report_in_the_mailbox_suppresses_nobody(tmp_path: Path, how: str) -> None:
+    """Anyone can mail the bounce address. A report is believed only about a message it
+    names by Message-ID (keyed: not guessable from campaign and person), and only about
+    that message's own recipient; otherwise it is logged, on nobody's record."""
+    with app_db(tmp_path) as db:
+        settings, mids = _sent(tmp_path, db)
+        good = _report("hard_5.1.1.eml", mids)
+        assert mids["c1"] != mail.message_id_for("spring|c1|send", "news@brand.example")
+        plain = mail.message_id_for("spring|c1|send", "x@example.com").split("@")[0] + ">"
+        raw = {
+            "no message id": _forge(good, "ceo@victim.example", None).replace(
+                f"Message-ID: {mids['c0']}\r\n".encode(), b""
+            ),
+            "cut short": good.replace(f"Message-ID: {mids['c0']}\r\n".encode(), b"").replace(
+                b"person0@example.com", b"person1@example.com"
+            ),
+            "guessed id": _forge(good, "person1@example.com", plain),
+            "other recipient": _forge(good, "person2@example.com", None),
+        }[how]
+        path = tmp_path / "bounces.mbox"
+        box: mailbox.Mailbox[Any] = mailbox.mbox(path)
+        box.add(raw)
+        box.close()
+        counts = bounces.process_mailbox(db, settings, path)
+        sup, events = _state(db)
+    assert counts["hard_bounces"] == 0 and counts["unverified"] == 1
+    assert sup == {}
+    [(kind, cid, detail)] = events
+    assert kind == "bounce" and cid is None and detail and detail.startswith("unverified: ")
+
+
+def test_a_forged_complaint_in_the_mailbox_suppresses_nobody(tmp_path: Path) -> None:
+    with app_db(tmp_path) as db:
+        settings, mids = _sent(tmp_path, db)
+        raw = _report("complaint_arf.eml", mids).replace(mids["c5"].encode(), b"<forged@x>")
+        with db.session() as s:
+            counts = bounces.apply(s, settings, bounces.parse_bytes(raw), "mailbox:test")
+        sup, _ = _state(db)
+    assert counts["complaints"] == 0 and counts["unverified"] == 1 and sup == {}

@@ -232,13 +232,26 @@ def parse_json(doc: object) -> list[Feedback]:
 
 
 def apply(
-    s: Session, settings: Settings, feedback: Iterable[Feedback], source: str
+    s: Session,
+    settings: Settings,
+    feedback: Iterable[Feedback],
+    source: str,
+    *,
+    trusted: bool = False,
 ) -> dict[str, int]:
     """Record what ``feedback`` says and suppress where it must (see the module); counts
     of ``hard_bounces``, ``soft_bounces``, ``complaints``, ``unsubscribes``,
-    ``delivered``, ``unmatched`` (no address to act on) and ``duplicates``."""
+    ``delivered``, ``unmatched`` (no address to act on), ``duplicates`` and
+    ``unverified``.
+
+    Anyone can send mail to the bounce mailbox, so a report read from it is believed
+    only about a message it names by Message-ID (keyed by the workspace's secret:
+    :func:`~socialcrm.outbound.mail.message_id_for`) and that message's own recipient: a
+    forged DSN saying ``someone@else 5.1.1`` is recorded as a bounce, counted
+    ``unverified``, and suppresses nobody. ``trusted`` reports (the webhook, which the
+    provider authenticates with its secret) are believed as they are."""
     counts = dict.fromkeys(("hard_bounces", "soft_bounces", "complaints", "unsubscribes",
-                            "delivered", "unmatched", "duplicates"), 0)  # fmt: skip
+                            "delivered", "unmatched", "duplicates", "unverified"), 0)  # fmt: skip
     for f in feedback:
         if f.kind == "unsubscribe":
             try:
@@ -252,6 +265,9 @@ def apply(
             counts["unsubscribes"] += 1
             continue
         item = item_for_message_id(s, f.message_id) if f.message_id else None
+        verified = item is not None and (
+            not f.recipient or normalise(f.recipient) == item.recipient
+        )
         if item is None and f.campaign_id and f.recipient:
             # headers cut short by the reporting server: the campaign's message to them
             item = _item_for(s, f.campaign_id, f.recipient)
@@ -259,12 +275,17 @@ def apply(
         if recipient is None:
             counts["unmatched"] += 1
             continue
-        campaign_id = item.campaign_id if item else f.campaign_id
+        doubt = not (trusted or verified) and (f.kind == "complaint" or f.hard)
+        if doubt:  # logged for an admin to see, on nobody's record, suppressing nobody
+            item = None
+        campaign_id = item.campaign_id if item else None if doubt else f.campaign_id
         customer_id = item.customer_id if item else None
         detail = " ".join(x for x in (f.action, f.status, f.diagnostic) if x)
         if f.kind == "bounce":
             detail = ("hard: " if f.hard else "permanent: " if f.action == "failed" and (
                 f.status or "").startswith("5") else "soft: ") + detail  # fmt: skip
+        if doubt:
+            detail = f"unverified: {detail}"
         event = record(s, f.kind, campaign_id=campaign_id, customer_id=customer_id,
                        recipient=recipient, outbox_id=item.id if item else None,
                        detail=detail or None,
@@ -272,7 +293,9 @@ def apply(
         if event is None:
             counts["duplicates"] += 1
             continue
-        if f.kind == "complaint":
+        if doubt:
+            counts["unverified"] += 1
+        elif f.kind == "complaint":
             suppress(s, recipient, "complaint", source, campaign_id=campaign_id,
                      customer_id=customer_id)  # fmt: skip
             counts["complaints"] += 1

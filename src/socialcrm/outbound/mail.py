@@ -105,10 +105,18 @@ def valid_address(address: str) -> str:
     return addr
 
 
-def message_id_for(key: str, from_addr: str) -> str:
-    """A Message-ID fixed by the idempotency key (so a rebuilt message keeps it)."""
+def message_id_for(key: str, from_addr: str, settings: Settings | None = None) -> str:
+    """A Message-ID fixed by the idempotency key (so a rebuilt message keeps it).
+
+    With ``settings``, keyed by the workspace's secret: the bounce mailbox takes a
+    report's word only for a message it names by Message-ID, and ``campaign|person|step``
+    is guessable, so its plain hash would let anyone forge a bounce for anyone."""
     domain = parseaddr(from_addr)[1].rsplit("@", 1)[-1] or "socialcrm.invalid"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    if settings is not None:
+        digest = tokens.tokens_for(settings).digest("message-id", key)
+    else:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"<{digest[:32]}@{domain}>"
 
 
 def track_links(html: str, settings: Settings, campaign_id: str, customer_id: str) -> str:
@@ -276,7 +284,7 @@ def queue_email(
     if found is not None:
         return found
     sender = from_address(settings)
-    mid = message_id_for(key, sender)
+    mid = message_id_for(key, sender, settings)
     raw = build_message(settings, recipient=recipient, rendered=rendered,
                         campaign_id=campaign_id, customer_id=customer_id, message_id=mid,
                         now=now, from_addr=sender)  # fmt: skip

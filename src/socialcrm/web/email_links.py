@@ -155,6 +155,6 @@ async def bounce_hook(request: Request, st: AppState = Depends(state)) -> Respon
 
     def apply() -> dict[str, int]:
         with st.db.session() as s:
-            return bounces.apply(s, st.settings, feedback, "webhook")
+            return bounces.apply(s, st.settings, feedback, "webhook", trusted=True)
 
     return JSONResponse(await run_in_threadpool(apply))
