@@ -1,0 +1,209 @@
+"""Every page of the app, on a phone (390 px) and a desktop (1,400 px), as admin and viewer.
+
+One small demo brand is built once (the CLI a newcomer runs), served for real, and each
+page is opened in Debian's chromium. On each: the page does not scroll sideways, the
+text meant for people holds no rule expression (``>=``, `` in [``, ``=3``…; analysts
+find those in ``<details>``, ``<code>`` and ``<pre>``) and no raw record id
+(``newsletter:000406``). Screenshots of every case go to ``$SOCIALCRM_SCREENSHOTS``
+(default: a folder under pytest's tmp dir, printed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyarrow.compute as pc
+import pytest
+from playwright.sync_api import Browser, Page
+
+from socialcrm.config import Settings
+from socialcrm.store.warehouse import Warehouse
+from tests.web.conftest import PASSWORD, Site, seed_users, serve, sign_in
+from tests.web.test_browser import browser, shots  # noqa: F401  (module fixtures)
+
+RULE = re.compile(r">=|<=|==| in \[|=\d")
+RECORD_ID = re.compile(r"\b[a-z]+:\d{4,}\b")
+WIDTHS = (390, 1400)
+ROLES = ("admin", "viewer")
+
+# The text a person reads: every visible text node, except inside <details> (the
+# summary stays: it is read), <code>, <pre>, <script>, <style> and <textarea>.
+VISIBLE_TEXT = """() => {
+  const skip = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const tag = e.tagName.toLowerCase();
+      if (['code', 'pre', 'script', 'style', 'textarea', 'noscript'].includes(tag)) return true;
+      if (tag === 'details' && !el.closest('summary')) return true;
+    }
+    return false;
+  };
+  const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!el || !n.textContent.trim() || skip(el)) continue;
+    if (el.checkVisibility && !el.checkVisibility()) continue;
+    out.push(n.textContent.trim());
+  }
+  return out;
+}"""
+
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A small demo brand built by the CLI once per session, with one user per role."""
+    home = tmp_path_factory.mktemp("demo") / "ws"
+    env = {**os.environ, "SOCIALCRM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "socialcrm.cli", "demo", "--customers", "120", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    settings = Settings(home=home, web_token_cache_seconds=0)
+    tokens = seed_users(settings.resolved_database_url)
+    for url in serve(settings):
+        yield Site(url, settings, tokens, settings.resolved_database_url)
+
+
+def _first_link(client: httpx.Client, path: str, pattern: str) -> str | None:
+    """The first link on ``path`` whose href matches ``pattern`` (a detail page)."""
+    found = re.search(rf'href="({pattern})"', client.get(path).text)
+    return found.group(1) if found else None
+
+
+def _draft_campaign(client: httpx.Client) -> None:
+    """A draft campaign through the builder (the demo starts with none), so its page exists."""
+    form = client.get("/campaigns/new").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    audience = re.search(r'<option value="(segment:[^"]+)"', form)
+    assert token and audience, "the campaign builder offers no segment audience"
+    made = client.post(
+        "/campaigns/new",
+        data={"name": "Every page check", "audience": audience.group(1), "channel": "email",
+              "subject": "Hello {{ first_name }}", "template": "<p>Hello {{ first_name }}</p>",
+              "holdout": "10", "intent": "create", "csrf_token": token.group(1)},
+    )  # fmt: skip
+    assert made.status_code == 303, made.text[-2000:]
+
+
+@pytest.fixture(scope="session")
+def pages(demo_site: Site) -> dict[str, str]:
+    """Every page of the app (name → path), detail pages picked from their lists."""
+    found = {
+        "overview": "/",
+        "customers": "/customers",
+        "listening": "/listening",
+        "influencers": "/influencers",
+        "segments": "/segments",
+        "programs": "/programs",
+        "campaigns": "/campaigns",
+        "campaign-new": "/campaigns/new",
+        "inbox": "/inbox",
+        "ideas": "/ideas",
+        "admin": "/admin",
+        "webhooks": "/webhooks",
+    }
+    c = sign_in(demo_site.url, "admin@test.io", PASSWORD)
+    try:
+        _draft_campaign(c)
+        details = {
+            "customer": _first_link(c, "/customers", r"/customers/[^\"?/]+"),
+            "campaign": _first_link(c, "/campaigns", r"/campaigns/(?!new)[^\"?/]+"),
+            "conversation": _first_link(c, "/inbox", r"/inbox/[^\"?/]+"),
+            "idea": _first_link(c, "/ideas", r"/ideas/[^\"?/]+"),
+        }
+    finally:
+        c.close()
+    # a record with no name at all: the page must still read like a person's
+    w = Warehouse(demo_site.settings.warehouse_dir)
+    people = w.read_arrow("customers")
+    nameless = people.filter(
+        pc.and_(pc.is_null(people["first_name"]), pc.is_null(people["last_name"]))
+    )
+    if nameless.num_rows:
+        details["customer-no-name"] = f"/customers/{nameless['customer_id'][0].as_py()}"
+    found |= {k: v for k, v in details.items() if v}
+    return found
+
+
+# Pages that other engineers own and that still fail a check: (name, width, role) →
+# what fails. Kept strict, so a fix shows up as an unexpected pass to remove here.
+KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {}
+
+NAMES = (
+    "overview customers customer customer-no-name listening influencers segments programs "
+    "campaigns campaign-new campaign inbox conversation ideas idea admin webhooks"
+).split()
+
+
+def _cases() -> Iterator[object]:
+    for name in NAMES:
+        for width in WIDTHS:
+            for role in ROLES:
+                why = next(
+                    (
+                        reason
+                        for (n, w, r), reason in KNOWN_FAILURES.items()
+                        if n == name and w in (None, width) and r in (None, role)
+                    ),
+                    None,
+                )
+                marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+                yield pytest.param(name, width, role, id=f"{name}-{width}-{role}", marks=marks)
+
+
+@pytest.fixture(scope="module")
+def sessions(browser: Browser, demo_site: Site) -> Iterator[dict[str, Page]]:  # noqa: F811
+    """One signed-in browser page per role, reused across cases (sign-in is slow)."""
+    out = {}
+    for role in ROLES:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{demo_site.url}/login")
+        page.fill("input[name=email]", f"{role}@test.io")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{demo_site.url}/")
+        out[role] = page
+    yield out
+    for page in out.values():
+        page.close()
+
+
+@pytest.mark.parametrize(("name", "width", "role"), list(_cases()))
+def test_page_reads_well(
+    name: str,
+    width: int,
+    role: str,
+    demo_site: Site,
+    pages: dict[str, str],
+    sessions: dict[str, Page],
+    shots: Path,  # noqa: F811
+) -> None:
+    if name not in pages:
+        pytest.fail(f"the demo has no {name} page to open (no link found on its list)")
+    page = sessions[role]
+    page.set_viewport_size({"width": width, "height": 900})
+    response = page.goto(f"{demo_site.url}{pages[name]}")
+    assert response is not None
+    page.screenshot(path=str(shots / f"every-{name}-{width}-{role}.png"), full_page=True)
+    if role == "viewer" and name in ("admin", "webhooks", "campaign-new"):
+        assert response.status == 403  # not theirs; the refusal page is checked below
+    else:
+        assert response.status == 200, f"{pages[name]}: {response.status}"
+    assert page.evaluate(OVERFLOW) <= 1, f"{pages[name]} scrolls sideways at {width} px"
+    text = page.evaluate(VISIBLE_TEXT)
+    rules = [t for t in text if RULE.search(t)]
+    assert not rules, f"{pages[name]}: rule expressions shown to people: {rules[:5]}"
+    ids = [t for t in text if RECORD_ID.search(t)]
+    assert not ids, f"{pages[name]}: raw record ids shown to people: {ids[:5]}"
