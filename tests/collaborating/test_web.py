@@ -95,7 +95,7 @@ def test_browser_moves_an_idea_from_new_to_shipped_and_notifies(
     page.click("button[type=submit]")
     page.wait_for_url(f"{site.url}/ideas")
     page.fill("form[action='/ideas'] input[name=title]", f"Longer cable {XSS}")
-    page.fill("form[action='/ideas'] input[name=customer_id]", "k1")
+    page.fill("form[action='/ideas'] input[name=asked_by]", "k1")
     page.click("form[method=post][action='/ideas'] button")
     page.wait_for_url(re.compile(r"/ideas/\d+$"))
     assert page.locator("#status").inner_text() == "New"

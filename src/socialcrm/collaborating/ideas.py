@@ -253,6 +253,21 @@ def confirm(s: Session, idea_id: int, actor: str) -> Idea:
     return idea
 
 
+def decline(s: Session, idea_id: int, actor: str) -> Idea:
+    """An agent says a proposed idea (from a post) is not one (praise, a thank-you, a
+    question): it leaves the list waiting for confirmation and stays declined, so the
+    next sync does not propose that post again (its source key is kept). No contributor
+    is notified: nobody asked for anything."""
+    idea = get(s, idea_id)
+    if not idea.proposed or idea.status != "new":
+        raise IdeaError(f"idea {idea_id} is not waiting for confirmation")
+    idea.status, idea.updated_at = "declined", utcnow()
+    idea.public_reason = "not an idea"
+    _history(s, idea, actor, "declined as not an idea")
+    audit(s, actor, "idea.decline", f"idea:{idea.id}")
+    return idea
+
+
 def vote(s: Session, idea_id: int, voter: str, actor: str) -> bool:
     """Record ``voter``'s vote (idempotent); True when it is new."""
     voter = _clean(voter, 200)

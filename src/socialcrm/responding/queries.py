@@ -58,7 +58,8 @@ def list_conversations(
         Conversation.sentiment_score, Conversation.queue, Conversation.assignee_id,
         Conversation.messages, Conversation.last_message_at, Conversation.first_response_due,
         Conversation.first_response_breached, Conversation.resolution_breached,
-        Conversation.customer_id,
+        Conversation.customer_id, Conversation.first_message_at, Conversation.first_response_at,
+        Conversation.resolution_due, Conversation.resolved_at,
     )  # fmt: skip
     q = _filtered(q, states, assignee, unassigned, queue)
     n = _filtered(select(Conversation.id), states, assignee, unassigned, queue)

@@ -16,6 +16,7 @@ reply, customer message, assignment) can forget the clock.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from socialcrm.appdb.models import Conversation
 
@@ -68,3 +69,33 @@ def resolution_hours_used(conv: Conversation, now: datetime) -> float:
     """Hours of the resolution SLA used up at ``now``: since the first message, less waits."""
     elapsed = (now - conv.first_message_at).total_seconds() - paused_seconds(conv, now)
     return max(elapsed / 3600.0, 0.0)
+
+
+def _hours(seconds: float) -> str:
+    h = seconds / 3600
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.0f} h" if h < 48 else f"{h / 24:.0f} days"
+
+
+def status(row: dict[str, Any], now: datetime) -> tuple[str, bool]:
+    """The SLA in words for a listed conversation, and whether it is broken: "resolved in
+    5 h", "answered in 40 min, waiting on the customer", "no answer yet, due in 2 h",
+    "no answer, 3 days overdue". ``row`` has the list's columns (see queries.py)."""
+    start = row["first_message_at"]
+    if row.get("resolved_at") is not None:
+        took = (row["resolved_at"] - start).total_seconds()
+        return f"resolved in {_hours(took)}", bool(row.get("resolution_breached"))
+    answered = row.get("first_response_at")
+    if answered is None:
+        due = row["first_response_due"]
+        if now > due:
+            return f"no answer, {_hours((now - due).total_seconds())} overdue", True
+        return f"no answer yet, due in {_hours((due - now).total_seconds())}", False
+    said = f"answered in {_hours((answered - start).total_seconds())}"
+    if row.get("state") == WAITING:
+        return f"{said}, waiting on the customer", bool(row.get("first_response_breached"))
+    due = row["resolution_due"]
+    if row.get("resolution_breached") or now > due:
+        return f"{said}; resolution overdue", True
+    return f"{said}; resolve within {_hours((due - now).total_seconds())}", bool(
+        row.get("first_response_breached")
+    )

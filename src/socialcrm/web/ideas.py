@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -143,6 +144,15 @@ def api_confirm(idea_id: IdeaId, p: Agent, st: State) -> Any:
     return respond(_run(st, lambda s: ideas.summary(ideas.confirm(s, idea_id, p.email))), p)
 
 
+@router.post(
+    "/api/v1/ideas/{idea_id}/decline",
+    tags=["ideas"],
+    summary="Decline a proposed idea (not an idea: praise, thanks, a question)",
+)
+def api_decline(idea_id: IdeaId, p: Agent, st: State) -> Any:
+    return respond(_run(st, lambda s: ideas.summary(ideas.decline(s, idea_id, p.email))), p)
+
+
 @router.post("/api/v1/ideas/{idea_id}/votes", tags=["ideas"], summary="Record a customer's vote")
 def api_vote(idea_id: IdeaId, body: VoteIn, p: Agent, st: State) -> Any:
     return respond({"new": _run(st, lambda s: ideas.vote(s, idea_id, body.voter, p.email))}, p)
@@ -237,6 +247,16 @@ async def api_deliver(p: AdminWriter, st: State) -> Any:
 
 
 # -- pages ----------------------------------------------------------------------------------
+PAGE = 25
+
+
+def _page(rows: list[dict[str, Any]], page: int) -> tuple[list[dict[str, Any]], int, int]:
+    """One page of ``rows``, the page actually shown (clamped) and the number of pages."""
+    pages = max(1, -(-len(rows) // PAGE))
+    page = min(max(page, 1), pages)
+    return rows[(page - 1) * PAGE : page * PAGE], page, pages
+
+
 @router.get("/ideas", response_class=HTMLResponse, include_in_schema=False)
 def ideas_page(
     request: Request,
@@ -244,26 +264,48 @@ def ideas_page(
     st: State,
     status: str | None = Query(None, max_length=20),
     sort: str = Query("votes", max_length=10),
+    page: int = Query(1, ge=1, le=100_000),
+    proposed_page: int = Query(1, ge=1, le=100_000),
 ) -> Response:
     status = status if status in IDEA_STATUSES else None
     sort = sort if sort in ("votes", "clv", "influence", "newest") else "votes"
     with st.db.session() as s:
         board = ideas.board(s, _value(st), status=status, proposed=False, sort=sort)
-        proposed = ideas.board(s, _value(st), proposed=True, sort="newest")
+        proposed = ideas.board(s, _value(st), status="new", proposed=True, sort="newest")
+    board_page, page, pages = _page(board, page)
+    proposed_rows, proposed_page, proposed_pages = _page(proposed, proposed_page)
+    keep = {"status": status or "", "sort": sort, "page": page, "proposed_page": proposed_page}
     return render(
         request,
         "ideas.html",
         p,
-        board=board,
-        proposed=proposed,
+        board=board_page,
+        board_total=len(board),
+        page=page,
+        pages=pages,
+        proposed=proposed_rows,
+        proposed_total=len(proposed),
+        proposed_page=proposed_page,
+        proposed_pages=proposed_pages,
         status_filter=status or "",
         sort=sort,
         statuses=ideas.STATUS_LABELS,
+        link=lambda anchor="", **kw: (
+            "/ideas?"
+            + urlencode({k: v for k, v in {**keep, **kw}.items() if v and v != 1})
+            + anchor
+        ),
     )
 
 
 @router.get("/ideas/{idea_id}", response_class=HTMLResponse, include_in_schema=False)
-def idea_page(request: Request, idea_id: IdeaId, p: PageViewer, st: State) -> Response:
+def idea_page(
+    request: Request,
+    idea_id: IdeaId,
+    p: PageViewer,
+    st: State,
+    who: str = Query("", max_length=100, description="Find a customer to vote for, by name."),
+) -> Response:
     with st.db.session() as s:
         try:
             d = ideas.detail(s, idea_id, _value(st))
@@ -274,14 +316,67 @@ def idea_page(request: Request, idea_id: IdeaId, p: PageViewer, st: State) -> Re
             for pair in ideas.similar(s, st.settings.idea_duplicate_threshold, idea_id)[:5]:
                 other = pair["b"] if pair["a"] == idea_id else pair["a"]
                 dups.append(ideas.summary(ideas.get(s, other)) | {"similarity": pair["similarity"]})
-    return render(request, "idea.html", p, idea=d, dups=dups, statuses=ideas.STATUS_LABELS)
+    who = " ".join(who.split())
+    found = _find_customers(st, who, p) if who and p.can("agent") else []
+    ids = [c["customer_id"] for c in d["contributors"] if c["customer_id"]]
+    if p.can("agent"):
+        ids += d["voters"]
+    return render(request, "idea.html", p, idea=d, dups=dups, statuses=ideas.STATUS_LABELS,
+                  who=who, found=found, names=_names(st, ids))  # fmt: skip
+
+
+def _one_customer(st: AppState, who: str, p: Principal) -> str:
+    """The one customer ``who`` names (a name, email or phone; or an id from an export),
+    or a 400 saying what to do instead."""
+    found = _find_customers(st, who, p)
+    if len(found) == 1:
+        return str(found[0]["customer_id"])
+    if not found and people.known_customers(st.rm, [who]):
+        return who
+    if found:
+        raise HTTPException(
+            400,
+            f"several customers match “{who}”: add the idea without "
+            "them, then choose the right one under “Vote for a customer”.",
+        )
+    raise HTTPException(400, f"no customer matches “{who}”; leave “who asked” empty or try "
+                             "part of the name.")  # fmt: skip
+
+
+def _names(st: AppState, customer_ids: list[str]) -> dict[str, str]:
+    """Each customer's name as people know it ("a customer without a name" where the
+    record has none), never the raw id."""
+    out = {}
+    for cid in dict.fromkeys(customer_ids):
+        try:
+            row = st.rm.customer(cid)
+        except Exception:  # no warehouse yet
+            row = None
+        out[cid] = (row or {}).get("name") or "a customer without a name on record"
+    return out
+
+
+def _find_customers(st: AppState, who: str, p: Principal) -> list[dict[str, Any]]:
+    """Up to ten customers matching ``who`` (a name; email or phone for agents), each with
+    what tells namesakes apart, for the vote form: people choose a name, not an id."""
+    from socialcrm.store.reads.model import CustomerFilter
+
+    try:
+        rows, _ = st.rm.customers(CustomerFilter(q=who), search_contacts=p.can("agent"),
+                                  page_size=10)  # fmt: skip
+    except Exception:  # no warehouse yet: nobody to find
+        return []
+    return [{"customer_id": r["customer_id"], "name": r.get("name") or "(no name)",
+             "where": ", ".join(x for x in (r.get("city"), r.get("country")) if x),
+             "clv": r.get("clv")} for r in rows]  # fmt: skip
 
 
 @router.post("/ideas", include_in_schema=False)
 async def submit_form(request: Request, p: PageAgent, st: State) -> Response:
     form = await request.form()
     title, body = str(form.get("title", ""))[:200], str(form.get("body", ""))[:5000]
-    customer = str(form.get("customer_id", "")).strip()[:200] or None
+    asked_by = " ".join(str(form.get("asked_by", "")).split())[:200]
+    customer = _one_customer(st, asked_by, p) if asked_by else None
 
     def go(s: Session) -> int:
         contributor = ideas.Contributor(customer)
@@ -305,6 +400,11 @@ async def status_form(request: Request, idea_id: IdeaId, p: PageAgent, st: State
 @router.post("/ideas/{idea_id}/confirm", include_in_schema=False)
 def confirm_form(idea_id: IdeaId, p: PageAgent, st: State) -> Response:
     return _form(st, lambda s: ideas.confirm(s, idea_id, p.email), f"/ideas/{idea_id}")
+
+
+@router.post("/ideas/{idea_id}/decline", include_in_schema=False)
+def decline_form(idea_id: IdeaId, p: PageAgent, st: State) -> Response:
+    return _form(st, lambda s: ideas.decline(s, idea_id, p.email), "/ideas#proposed")
 
 
 @router.post("/ideas/{idea_id}/vote", include_in_schema=False)

@@ -369,22 +369,25 @@ def inbox_page(
     queue = queue if re.match(QUEUE_PATTERN, queue) else ""
     who, unassigned = _assignee_filter(assignee or None, False, p)
     with st.db.session() as s:
-        rows, total = list_conversations(s, states=LIST_STATES[state_], assignee=who,
-                                         unassigned=unassigned, queue=queue or None,
-                                         page=page, size=PAGE)  # fmt: skip
+        rows, _ = list_conversations(s, states=LIST_STATES[state_], assignee=who,
+                                     unassigned=unassigned, queue=queue or None,
+                                     page=page, size=PAGE)  # fmt: skip
         queues = queue_counts(s, states=LIST_STATES[state_], assignee=who, unassigned=unassigned)
         see = p.can("agent")  # staff emails are masked for viewers
         names = {u.id: u.email if see else mask_person(u.email) for u in s.scalars(select(User))}
         team = [{"id": u.id, "email": u.email} for u in workflow.agents(s)]
     labels = queue_labels(st.rm, [q["queue"] for q in queues] + ([queue] if queue else []))
-    pages = max(1, -(-min(total, COUNT_CAP) // PAGE))
-    if total > COUNT_CAP:
-        pages = max(pages, page + (len(rows) == PAGE))
+    # The per-queue counts are exact (one grouped read of an index), so the header and the
+    # pager say the same number as the queue list, not the list's capped "1,000+".
+    queue_total = sum(q["count"] for q in queues)
+    total = next((q["count"] for q in queues if q["queue"] == queue), 0) if queue else queue_total
+    pages = max(1, -(-total // PAGE))
     keep = {k: v for k, v in {"state": state_, "assignee": assignee, "queue": queue}.items() if v}
-    return _render(request, "inbox.html", p, items=_masked(rows, p), total=min(total, COUNT_CAP),
-                   capped=total > COUNT_CAP, page=page,
+    now = utcnow()
+    items = [{**r, "sla": sla.status(r, now)} for r in _masked(rows, p)]
+    return _render(request, "inbox.html", p, items=items, total=total, page=page,
                    pages=pages, state=state_, assignee=assignee, queue=queue, queues=queues,
-                   queue_total=sum(q["count"] for q in queues), labels=labels,
+                   queue_total=queue_total, labels=labels,
                    names=names, team=team, states=list(LIST_STATES),
                    link=lambda **kw: "/inbox?" + urlencode(
                        {k: v for k, v in {**keep, **kw}.items() if v}))  # fmt: skip
