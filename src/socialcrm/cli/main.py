@@ -7,28 +7,80 @@ them (``socialcrm.cli.clv`` for ``socialcrm clv``) and never import this module.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from socialcrm.cli.common import command_group, err, opened, out
+from socialcrm.cli.common import err, opened, out
 from socialcrm.cli.common import fail as _fail
-from socialcrm.config import get_settings
-from socialcrm.store.schemas import INPUT_TABLES
 
-app = command_group(
-    "socialcrm", "socialcrm: a Social CRM on DuckDB or Spark.\n\nExample: socialcrm demo --no-serve"
+INPUT_TABLE_NAMES = ("customers", "identities", "orders", "posts", "follows", "touches", "consents")
+"""The names of :data:`socialcrm.store.schemas.INPUT_TABLES` (a test keeps them equal): the
+help of ``ingest`` names them without importing the schemas (and pyarrow) at start."""
+
+_LAZY: dict[str, tuple[str, str, str]] = {}
+"""Command name -> (module, attribute, help panel), imported when the command is used."""
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: a command group's module is imported only when that command runs
+    (or when ``--help`` lists them all), so ``socialcrm clv fit`` loads the CLV code and
+    not the web app, the app database or the pipeline."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*self.commands, *(n for n in _LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in _LAZY:
+            self.commands[cmd_name] = _load(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in _LAZY:
+            for name in _LAZY:  # an unknown name: load all, so "did you mean" knows them
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
+def _load(name: str) -> Any:
+    """The click command of a lazily registered group or command."""
+    module, attr, panel = _LAZY[name]
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name, group.rich_help_panel = name, panel
+        return group
+    single = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    single.command(name, rich_help_panel=panel)(target)
+    return typer.main.get_command(single)
+
+
+def lazy_command(name: str, target: str, panel: str) -> None:
+    """Register ``socialcrm NAME``: ``target`` is ``module:attribute``, a Typer group or a
+    command function, imported on first use."""
+    module, attr = target.split(":")
+    _LAZY[name] = (module, attr, panel)
+
+
+app = typer.Typer(
+    name="socialcrm",
+    help="socialcrm: a Social CRM on DuckDB or Spark.\n\nExample: socialcrm demo --no-serve",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    cls=_LazyGroup,
 )
 
 
 @app.command()
 def ingest(
-    table: Annotated[str, typer.Argument(help=f"Input table: {', '.join(INPUT_TABLES)}.")],
+    table: Annotated[str, typer.Argument(help=f"Input table: {', '.join(INPUT_TABLE_NAMES)}.")],
     file: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet file.")],
     format: Annotated[
         str | None,
@@ -65,8 +117,17 @@ def ingest(
 
     Example: socialcrm ingest orders export-de.csv --encoding cp1252 --delimiter ';' --decimal ,
     """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     from socialcrm.store.ingest import IngestError, ingest_file
     from socialcrm.store.readers import Format, ReadOptions, parse_options, shorten
+    from socialcrm.store.schemas import INPUT_TABLES
 
     try:
         options: ReadOptions = parse_options(encoding, delimiter, decimal)
@@ -213,6 +274,7 @@ def schema(
     Example: socialcrm schema orders
     """
     from socialcrm.store.datamodel import data_model_markdown
+    from socialcrm.store.schemas import INPUT_TABLES
 
     if table and table not in INPUT_TABLES:
         raise _fail(f"unknown table {table!r}; known tables: {', '.join(INPUT_TABLES)}")
@@ -259,6 +321,7 @@ def serve(
 
     import uvicorn
 
+    from socialcrm.config import get_settings
     from socialcrm.web.app import create_app
 
     settings = get_settings()
@@ -317,6 +380,7 @@ def demo(
 
     Example: socialcrm demo --customers 2000 --hard-names --no-serve
     """
+    from socialcrm.config import get_settings
     from socialcrm.demo import run_demo
 
     settings = get_settings()
@@ -327,49 +391,33 @@ def demo(
 
 
 def _mount_domains() -> None:
-    """Mount every command group under the root, in help panels by domain.
+    """Register every command group under the root, in help panels by domain.
 
-    The groups live in their own modules and never import this one: the root mounts them.
-    Order of registration is the order of ``socialcrm --help`` (commands before groups).
+    The groups live in their own modules and never import this one: the root names them,
+    and :class:`_LazyGroup` imports one when it is used. Order of registration is the
+    order of ``socialcrm --help`` (commands before groups).
     """
-    from socialcrm.cli.audience import audience_app
-    from socialcrm.cli.campaign import campaign_app
-    from socialcrm.cli.clv import clv_app
-    from socialcrm.cli.email import email_app
-    from socialcrm.cli.ideas import ideas_app
-    from socialcrm.cli.identities import identities_app
-    from socialcrm.cli.inbox import inbox_app
-    from socialcrm.cli.influence import influence_app
-    from socialcrm.cli.journey import journey_app
-    from socialcrm.cli.listen import listen_app, sentiment_app
-    from socialcrm.cli.loyalty import loyalty_app
-    from socialcrm.cli.plan import plan
-    from socialcrm.cli.referrals import referrals_app
-    from socialcrm.cli.segments import actions, communities, segments
-    from socialcrm.cli.users import users_app
-    from socialcrm.cli.webhooks import webhooks_app
-
     targeting, programs = "Targeting", "Programs"
-    app.command("segments", rich_help_panel=targeting)(segments)
-    app.command("actions", rich_help_panel=targeting)(actions)
-    app.command("communities", rich_help_panel=targeting)(communities)
-    app.command("plan", rich_help_panel=programs)(plan)
+    lazy_command("segments", "socialcrm.cli.segments:segments", targeting)
+    lazy_command("actions", "socialcrm.cli.segments:actions", targeting)
+    lazy_command("communities", "socialcrm.cli.segments:communities", targeting)
+    lazy_command("plan", "socialcrm.cli.plan:plan", programs)
 
-    app.add_typer(clv_app, name="clv", rich_help_panel="Value")
-    app.add_typer(identities_app, name="identities", rich_help_panel="Connecting")
-    app.add_typer(sentiment_app, name="sentiment", rich_help_panel="Listening")
-    app.add_typer(listen_app, name="listen", rich_help_panel="Listening")
-    app.add_typer(audience_app, name="audience", rich_help_panel=targeting)
-    app.add_typer(influence_app, name="influence", rich_help_panel=programs)
-    app.add_typer(campaign_app, name="campaign", rich_help_panel=programs)
-    app.add_typer(journey_app, name="journey", rich_help_panel=programs)
-    app.add_typer(email_app, name="email", rich_help_panel=programs)
-    app.add_typer(referrals_app, name="referrals", rich_help_panel=programs)
-    app.add_typer(loyalty_app, name="loyalty", rich_help_panel=programs)
-    app.add_typer(ideas_app, name="ideas", rich_help_panel="Collaborating")
-    app.add_typer(webhooks_app, name="webhooks", rich_help_panel="Collaborating")
-    app.add_typer(inbox_app, name="inbox", rich_help_panel="Responding")
-    app.add_typer(users_app, name="users", rich_help_panel="Administration")
+    lazy_command("clv", "socialcrm.cli.clv:clv_app", "Value")
+    lazy_command("identities", "socialcrm.cli.identities:identities_app", "Connecting")
+    lazy_command("sentiment", "socialcrm.cli.listen:sentiment_app", "Listening")
+    lazy_command("listen", "socialcrm.cli.listen:listen_app", "Listening")
+    lazy_command("audience", "socialcrm.cli.audience:audience_app", targeting)
+    lazy_command("influence", "socialcrm.cli.influence:influence_app", programs)
+    lazy_command("campaign", "socialcrm.cli.campaign:campaign_app", programs)
+    lazy_command("journey", "socialcrm.cli.journey:journey_app", programs)
+    lazy_command("email", "socialcrm.cli.email:email_app", programs)
+    lazy_command("referrals", "socialcrm.cli.referrals:referrals_app", programs)
+    lazy_command("loyalty", "socialcrm.cli.loyalty:loyalty_app", programs)
+    lazy_command("ideas", "socialcrm.cli.ideas:ideas_app", "Collaborating")
+    lazy_command("webhooks", "socialcrm.cli.webhooks:webhooks_app", "Collaborating")
+    lazy_command("inbox", "socialcrm.cli.inbox:inbox_app", "Responding")
+    lazy_command("users", "socialcrm.cli.users:users_app", "Administration")
 
 
 _mount_domains()
