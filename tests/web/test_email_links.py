@@ -5,6 +5,7 @@ hook. No session is needed or made, and the app's security headers are kept."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -225,3 +226,92 @@ def test_the_bounce_hook_is_off_without_its_secret(tmp_path: Path) -> None:
     with TestClient(create_app(settings), base_url=PUBLIC) as client:
         r = client.post("/email/bounces", content=DSN, headers={"Authorization": "Bearer x"})
     assert r.status_code == 404
+
+
+def test_a_link_fetched_again_and_again_writes_one_event(site: Site) -> None:
+    """A script (or a scanner) hitting the pixel or a click link a thousand times must not
+    write a thousand rows, nor count a thousand opens or clicks."""
+    links = _links(site, "ann@example.com")
+    for _ in range(30):
+        assert site.client.get(links["open"]).status_code == 200
+        assert site.client.get(links["click"], follow_redirects=False).status_code == 302
+    assert len(_events(site, "open")) == 1 and len(_events(site, "click")) == 1
+    # Bo's open is his own
+    assert site.client.get(_links(site, "bo@example.com")["open"]).status_code == 200
+    assert sorted(e.customer_id or "" for e in _events(site, "open")) == ["c1", "c2"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.domain)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://127.0.0.1:8080/admin",
+        "http://2130706433/",
+        "http://10.0.0.1/router/reset",
+        "http://[::1]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost/",
+        "https://shop.brand.example@evil.example/",
+        "https://shop.brand.example/\r\nSet-Cookie: x=1",
+        "//evil.example/",
+    ],
+)
+def test_a_signed_click_to_a_dangerous_place_is_refused(site: Site, url: str) -> None:
+    """Even a link signed with the workspace's key (a template that pointed there) gets
+    no redirect from the brand's domain into a script, the recipient's own network, or
+    a host dressed as the shop."""
+    token = tokens.tokens_for(site.settings).make("click", ["spring", "c1", url])
+    r = site.client.get(f"/email/click/{token}", follow_redirects=False)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert _events(site, "click") == []
+    # and the email never made such a link a tracked one
+    html = f'<a href="{url}">x</a>'
+    assert mail.track_links(html, site.settings, "spring", "c1") == html
+
+
+def test_the_public_pages_keep_the_csp_and_are_never_cached(site: Site) -> None:
+    links = _links(site, "ann@example.com")
+    answers = [
+        site.client.get(links["unsubscribe"]),
+        site.client.get(links["click"], follow_redirects=False),
+        site.client.get(links["open"]),
+        site.client.get("/email/click/junk", follow_redirects=False),
+        site.client.post(links["unsubscribe"], data={"List-Unsubscribe": "One-Click"}),
+    ]
+    for r in answers:
+        assert r.headers["content-security-policy"] == CSP
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["x-frame-options"] == "DENY" and "set-cookie" not in r.headers
+
+
+def test_an_oversized_bounce_report_is_refused_without_being_read_whole(site: Site) -> None:
+    """The body is read a chunk at a time and the hook stops at 5 MB: a client streaming
+    100 MB (no Content-Length) has at most the first few megabytes read."""
+    app = site.client.app
+    chunk, chunks = b"x" * (1 << 20), 100
+    read = 0
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": chunk, "more_body": read < chunks}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "https", "server": ("crm.brand.example", 443), "client": ("203.0.113.9", 5),
+        "path": "/email/bounces", "raw_path": b"/email/bounces", "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"crm.brand.example"),
+                                     (b"authorization", f"Bearer {HOOK_SECRET}".encode()),
+                                     (b"content-type", b"message/rfc822")],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 413
+    assert read <= 6  # 5 MB and the chunk that went over; not all 100
+    declared = {"Authorization": f"Bearer {HOOK_SECRET}", "Content-Length": str(6 << 20)}
+    r = site.client.post("/email/bounces", content=b"x", headers=declared)
+    assert r.status_code == 413

@@ -40,6 +40,7 @@ from email.header import Header
 from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from html import escape, unescape
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, CursorResult, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -57,6 +58,7 @@ from socialcrm.outbound.email import (
 )
 from socialcrm.outbound.suppression import is_suppressed, normalise, record, suppress
 from socialcrm.outbound.templates import RenderedEmail
+from socialcrm.outbound.urls import address_problem, literal_address
 
 if TYPE_CHECKING:
     from socialcrm.appdb.db import AppDB
@@ -119,6 +121,36 @@ def message_id_for(key: str, from_addr: str, settings: Settings | None = None) -
     return f"<{digest[:32]}@{domain}>"
 
 
+def untrackable(url: str) -> str | None:
+    """Why the app's click links must not redirect to ``url``, or None.
+
+    Only ``http(s)`` to a public host: no ``user@`` part (``https://shop.example@evil.example/``
+    reads as the shop), no loopback, private or metadata address (a link from the brand's
+    own domain into the recipient's router or intranet), no control characters.
+
+    >>> [untrackable(u) for u in ("https://shop.example/a?b=1", "javascript:alert(1)")]
+    [None, 'not an http(s) link']
+    >>> untrackable("http://169.254.169.254/"), untrackable("https://a.example@b.example/")
+    ('a cloud metadata address', 'a user name in the link')
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        return "not a valid link"
+    if parts.scheme.lower() not in ("http", "https") or not host or url != url.strip():
+        return "not an http(s) link"
+    if _CONTROL.search(url) or " " in url:
+        return "a control character in the link"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "a user name in the link"
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return "a loopback address"
+    ip = literal_address(host)
+    return address_problem(ip) if ip is not None else None
+
+
 def track_links(html: str, settings: Settings, campaign_id: str, customer_id: str) -> str:
     """Every http(s) link of ``html`` through a signed click link; mailto, anchors and the
     app's own links (unsubscribe) untouched.
@@ -137,7 +169,7 @@ def track_links(html: str, settings: Settings, campaign_id: str, customer_id: st
 
     def swap(m: re.Match[str]) -> str:
         url = unescape(m.group(3)).strip()
-        if not re.match(r"(?i)https?://", url) or url.startswith(own):
+        if url.startswith(own) or untrackable(url):  # not lent the app's name: left as is
             return m.group(0)
         tracked = tokens.click_url(settings, campaign_id, customer_id, url)
         return f"{m.group(1)}{m.group(2)}{escape(tracked)}{m.group(2)}"
@@ -646,5 +678,6 @@ __all__ = [
     "queue_email",
     "track_links",
     "unsubscribe",
+    "untrackable",
     "valid_address",
 ]

@@ -24,14 +24,15 @@ status 400, and nothing else: no redirect, no hint of what was wrong.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
-import re
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from socialcrm.appdb.models import utcnow
 from socialcrm.outbound import bounces, mail
 from socialcrm.outbound.suppression import record
 from socialcrm.outbound.tokens import Purpose, TokenError, tokens_for
@@ -106,16 +107,26 @@ def unsubscribe(request: Request, token: str, st: AppState = Depends(state)) -> 
     )
 
 
+def _once_an_hour(kind: str, *parts: str | None) -> str:
+    """The event key of a click or an open: one per person, link and hour. A link fetched
+    a million times (by a script, a scanner, the recipient) writes at most one row an
+    hour, and counts once, as it should."""
+    hour = utcnow().strftime("%Y-%m-%dT%H")
+    digest = hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:32]
+    return f"{kind}:{digest}:{hour}"
+
+
 @router.get("/email/click/{token}")
 def click(request: Request, token: str, st: AppState = Depends(state)) -> Response:
     try:
         campaign_id, customer_id, url = _read(st, "click", token, 3)
     except TokenError:
         return _bad(request)
-    if not url or not re.match(r"(?i)https?://[^\s/]", url):  # signed by us, checked anyway
+    if not url or mail.untrackable(url):  # signed by us, checked anyway
         return _bad(request)
     with st.db.session() as s:
-        record(s, "click", campaign_id=campaign_id, customer_id=customer_id, detail=url)
+        record(s, "click", campaign_id=campaign_id, customer_id=customer_id, detail=url,
+               key=_once_an_hour("click", campaign_id, customer_id, url))  # fmt: skip
     return RedirectResponse(url, status_code=302)
 
 
@@ -126,8 +137,24 @@ def opened(request: Request, token: str, st: AppState = Depends(state)) -> Respo
     except TokenError:
         return _bad(request)
     with st.db.session() as s:
-        record(s, "open", campaign_id=campaign_id, customer_id=customer_id)
+        record(s, "open", campaign_id=campaign_id, customer_id=customer_id,
+               key=_once_an_hour("open", campaign_id, customer_id))  # fmt: skip
     return Response(PIXEL, media_type="image/gif")
+
+
+async def _body_at_most(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None past ``limit`` bytes: read a chunk at a time and given
+    up at the limit, not read whole first (a 5 GB body would be held in memory)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -142,8 +169,8 @@ async def bounce_hook(request: Request, st: AppState = Depends(state)) -> Respon
     sent = bearer_secret(request) or ""
     if not hmac.compare_digest(sent.encode(), secret.get_secret_value().encode()):
         return _error(401, "send 'Authorization: Bearer <bounce webhook secret>'")
-    body = await request.body()
-    if len(body) > MAX_REPORT_BYTES:
+    body = await _body_at_most(request, MAX_REPORT_BYTES)
+    if body is None:
         return _error(413, "a report is at most 5 MB")
     try:
         if request.headers.get("content-type", "").lower().startswith("application/json"):
