@@ -30,6 +30,7 @@ from socialcrm.appdb.models import (
     utcnow,
 )
 from socialcrm.collaborating import people
+from socialcrm.collaborating.idea_filter import is_idea
 from socialcrm.collaborating.people import Route, Value
 from socialcrm.outbound import webhooks
 from socialcrm.outbound.outbox import enqueue
@@ -144,18 +145,23 @@ def sync_from_posts(
     """Propose an idea per suggestion post not seen before (idempotent by post).
 
     ``posts`` are rows of ``posts_enriched`` with intent ``suggestion``; spam and
-    near-duplicate copies are skipped. An author is an influencer when their customer is
-    an amplifier or they have at least ``followers_floor`` followers.
+    near-duplicate copies are skipped, and so are posts that ask for nothing in
+    particular (agreement, praise, thanks: see :mod:`.idea_filter`). An author is an
+    influencer when their customer is an amplifier or they have at least
+    ``followers_floor`` followers.
     """
     keys = [f"post:{p['platform']}:{p['post_id']}" for p in posts]
     known = set()
     for i in range(0, len(keys), 500):
         chunk = keys[i : i + 500]
         known |= set(s.scalars(select(Idea.source_key).where(Idea.source_key.in_(chunk))))
-    created = skipped = 0
+    created = skipped = not_ideas = 0
     for key, p in zip(keys, posts, strict=True):
         if key in known or p.get("is_spam") or p.get("is_duplicate"):
             skipped += 1
+            continue
+        if not is_idea(p.get("text") or ""):  # "Yes please!", "love it. pls": not ideas
+            not_ideas += 1
             continue
         cid = p.get("customer_id")
         v = values.get(cid or "", Value())
@@ -175,7 +181,7 @@ def sync_from_posts(
         )
         known.add(key)
         created += 1
-    return {"proposed": created, "skipped": skipped}
+    return {"proposed": created, "skipped": skipped, "not_ideas": not_ideas}
 
 
 SUGGESTION_COLUMNS = (
@@ -193,7 +199,7 @@ SUGGESTION_COLUMNS = (
 def sync(s: Session, rm: ReadModel, followers_floor: int) -> dict[str, int]:
     """Propose ideas from the suggestion posts of ``posts_enriched`` (idempotent)."""
     if not rm.exists("posts_enriched"):
-        return {"proposed": 0, "skipped": 0}
+        return {"proposed": 0, "skipped": 0, "not_ideas": 0}
     cols = rm.columns("posts_enriched")
     want = ", ".join(c for c in SUGGESTION_COLUMNS if c in cols)
     order = "created_at, post_id" if "created_at" in cols else "post_id"
