@@ -3,16 +3,20 @@ addresses that try to add headers, hide as encoded words, or smuggle several add
 
 from __future__ import annotations
 
+import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event, func, select
 
+from socialcrm.appdb.models import EmailEvent
 from socialcrm.config import Settings
 from socialcrm.outbound import mail
+from socialcrm.outbound.suppression import record
 from socialcrm.outbound.templates import load_template
-from tests.outbound.email_world import PUBLIC
+from tests.outbound.email_world import PUBLIC, app_db, fresh_postgres_database
 
 ENCODED = "=?utf-8?b?QWRtaW4gdGVhbQ==?="  # decodes to "Admin team"
 
@@ -108,3 +112,45 @@ def test_an_encoded_word_in_the_from_name_is_encoded_not_passed_through(tmp_path
     msg = _build(_settings(tmp_path, f"{ENCODED} <news@brand.example>"), "Ann")
     assert msg["From"].addresses[0].display_name == ENCODED
     assert msg["From"].addresses[0].addr_spec == "news@brand.example"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "sqlite":
+        return None
+    return fresh_postgres_database(request.getfixturevalue("postgres_url"))
+
+
+def test_two_requests_recording_one_event_at_once_record_it_once(
+    tmp_path: Path, db_url: str | None
+) -> None:
+    """The second of two simultaneous one-click POSTs (or pixel fetches) checks for the
+    key before the first commits; the database's unique key then refuses its row, which
+    must make it a duplicate (None), not a failed request."""
+    with app_db(tmp_path, db_url) as db:
+        inserting = threading.Event()
+        got: list[object] = []
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def _seen(_c: object, _cur: object, statement: str, *_: object) -> None:
+            if threading.current_thread().name == "second" and "INSERT INTO email_events" in (
+                statement
+            ):
+                inserting.set()
+
+        def second() -> None:
+            try:
+                with db.session() as s:
+                    got.append(record(s, "unsubscribe", customer_id="c1", key="unsub:c1"))
+            except Exception as e:  # the failure is what is tested
+                got.append(e)
+
+        with db.session() as s:
+            assert record(s, "unsubscribe", customer_id="c1", key="unsub:c1") is not None
+            t = threading.Thread(target=second, name="second")
+            t.start()
+            assert inserting.wait(timeout=30)  # its check ran; its insert waits for ours
+        t.join(timeout=60)
+        assert not t.is_alive() and got == [None]
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(EmailEvent)) == 1

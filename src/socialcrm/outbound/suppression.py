@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -121,20 +122,36 @@ def record(
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     if key is not None and s.scalar(select(EmailEvent.id).where(EmailEvent.key == key)):
         return None
-    event = EmailEvent(
-        kind=kind,
-        campaign_id=campaign_id,
-        customer_id=customer_id,
-        recipient=normalise(recipient) if recipient else None,
-        outbox_id=outbox_id,
-        at=at or utcnow(),
-        detail=detail[:2000] if detail else None,
-        key=key,
-        synced=False,
-    )
-    s.add(event)
-    s.flush()
-    return event
+    values = {
+        "kind": kind,
+        "campaign_id": campaign_id,
+        "customer_id": customer_id,
+        "recipient": normalise(recipient) if recipient else None,
+        "outbox_id": outbox_id,
+        "at": at or utcnow(),
+        "detail": detail[:2000] if detail else None,
+        "key": key,
+        "synced": False,
+    }
+    if key is None:
+        event = EmailEvent(**values)
+        s.add(event)
+        s.flush()
+        return event
+    # Two requests with one key at once (a mail client's one-click POST sent twice, a
+    # proxy fetching the pixel in parallel) both find no row above: the database keeps
+    # one, and the other is a duplicate (None), not a failed request. ON CONFLICT, not a
+    # savepoint: on SQLite, releasing a savepoint that began the transaction commits it.
+    dialect = s.get_bind().dialect.name
+    upsert: sqlite.Insert | postgresql.Insert
+    if dialect == "sqlite":
+        upsert = sqlite.insert(EmailEvent).on_conflict_do_nothing(index_elements=["key"])
+    elif dialect == "postgresql":
+        upsert = postgresql.insert(EmailEvent).on_conflict_do_nothing(index_elements=["key"])
+    else:
+        raise NotImplementedError(f"email events need SQLite or PostgreSQL, not {dialect}")
+    new_id = s.scalar(upsert.values(**values).returning(EmailEvent.id))
+    return None if new_id is None else s.get(EmailEvent, new_id)
 
 
 def unsynced_events(s: Session, limit: int = 10_000) -> list[EmailEvent]:
