@@ -139,12 +139,14 @@ def pages(demo_site: Site) -> dict[str, str]:
 
 # Pages that other engineers own and that still fail a check: (name, width, role) →
 # what fails. Kept strict, so a fix shows up as an unexpected pass to remove here.
-KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {}
+KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {
+    ("campaign", None, "admin"): "campaign_results.html (team lead's) shows the sample "
+    "recipient's raw record id as link text ('As customer newsletter:000001 gets it')",
+}
 
-NAMES = (
-    "overview customers customer customer-no-name listening influencers segments programs "
-    "campaigns campaign-new campaign inbox conversation ideas idea admin webhooks"
-).split()
+NAMES = ["overview", "customers", "customer", "customer-no-name", "listening", "influencers",
+         "segments", "programs", "campaigns", "campaign-new", "campaign", "inbox", "conversation",
+         "ideas", "idea", "admin", "webhooks"]  # fmt: skip
 
 
 def _cases() -> Iterator[object]:

@@ -29,7 +29,7 @@ def test_the_360_shows_merges_splits_and_the_household(family_site: Site) -> Non
         home = _text(page, "household")
         assert f"3 people at {HOUSEHOLD_ADDRESS} · same address" in home
         # the other members by name, each with a link to their 360; not the person again
-        assert "Ada3 Lovelace c003" in home and "Bob6 Lovelace c006" in home
+        assert "Ada3 Lovelace" in home and "Bob6 Lovelace" in home
         assert 'href="/customers/c003"' in page and 'href="/customers/c006"' in page
         assert "Bob0 Lovelace" not in home
         # the split-off person sees it from their side; a member sees the others
@@ -37,7 +37,7 @@ def test_the_360_shows_merges_splits_and_the_household(family_site: Site) -> Non
         assert "split off customer c000 on 07 Jan 2025 with 1 record after a review" in _text(
             other, "id-history"
         )
-        assert "Bob0 Lovelace c000" in _text(c.get("/customers/c003").text, "household")
+        assert "Bob0 Lovelace" in _text(c.get("/customers/c003").text, "household")
         # the absorbed record's page shows the person's history and household
         merged = c.get("/customers/c020").text
         assert "merged with customer c020" in _text(merged, "id-history")

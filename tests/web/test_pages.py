@@ -192,7 +192,7 @@ def test_segments_page_trends_rules_and_export_forms(full_site: FullSite) -> Non
     dormant = next(t for t in trends if t.startswith("<h3>dormant"))
     assert f"{sizes['dormant']:,} ({sizes['dormant'] - segment_sizes(0)['dormant']:+,})" in dormant
     assert dormant.count("<circle") == len(RUN_DATES)
-    assert "when risk_band == very_high" in page and "bought before, probably gone" in page
+    assert "<code>risk_band == very_high</code>" in page and "bought before, probably gone" in page
     with_actions = {s for s in sizes if s in SEGMENT_ACTION}
     assert page.count('class="inline export"') == len(with_actions)
     assert 'action="/segments/dormant/export"' in page
@@ -262,7 +262,7 @@ def test_customer_list_filters_by_segment_from_its_form(full_site: FullSite) -> 
     dormant = sorted(f"c{i:03d}" for i in range(N) if segment_of(i) == "dormant")
     assert '<option value="dormant" selected>dormant</option>' in page
     assert '<option value="at_risk_high_value"' in page  # every segment of the rules is offered
-    shown = sorted(set(re.findall(r'<div class="muted small">(c\d{3})</div>', page)))
+    shown = sorted(set(re.findall(r'<a href="/customers/(c\d{3})">', page)))
     assert shown == dormant and len(dormant) < N
     assert f'<h1>Customers <span class="muted">{len(dormant):,}</span>' in page
     assert f'<span class="muted">{N:,}</span>' in everyone

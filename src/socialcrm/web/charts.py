@@ -129,8 +129,13 @@ def scatter(
     x_label: str,
     y_label: str,
     log_x: bool = False,
+    labelled: bool = False,
 ) -> Markup:
-    """Bubbles at (x, y) with area ~ size: the TRInity map and the community map."""
+    """Bubbles at (x, y) with area ~ size: the TRInity map and the community map.
+
+    ``labelled`` writes each bubble's label beside it (for a dozen bubbles, not hundreds);
+    otherwise the label is the bubble's tooltip only.
+    """
     if not points:
         return Markup("")
 
@@ -158,6 +163,14 @@ def scatter(
             f'<circle class="dot" cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}"><title>'
             f"{escape(label)}: {_fmt(xv)}, {_fmt(yv)}</title></circle>"
         )
+        if labelled:
+            short = label if len(label) <= 22 else label[:21] + "…"
+            right = cx < W - PAD_R - 140  # near the right edge the label goes left
+            body.append(
+                f'<text class="label" x="{cx + (r + 3 if right else -r - 3):.1f}" '
+                f'y="{cy + 4:.1f}" text-anchor="{"start" if right else "end"}">'
+                f"{escape(short)}</text>"
+            )
     return _frame(title, body)
 
 

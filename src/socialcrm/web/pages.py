@@ -14,13 +14,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from socialcrm import __version__
 from socialcrm.appdb.accounts import Principal, audit, authenticate
 from socialcrm.store import reads
 from socialcrm.store.reads import SORTS
 from socialcrm.store.warehouse import Warehouse
-from socialcrm.web import charts, views
+from socialcrm.web import charts, people, views
 from socialcrm.web.deps import AppState, PageCustomerFilter, page_principal, require, state
 from socialcrm.web.security import client_address, csrf_token, masked
 
@@ -36,6 +38,7 @@ def render(
 ) -> Response:
     """The page ``name``; for viewers every dict and list in ``ctx`` is masked first
     (contacts, handles, staff emails), so a page cannot forget to."""
+    crm = getattr(request.app.state, "crm", None)
     return TEMPLATES.TemplateResponse(
         request,
         name,
@@ -43,6 +46,7 @@ def render(
             "user": p,
             "csrf": csrf_token(request),
             "nav": name.removesuffix(".html"),
+            "currency": views.currency(crm.rm) if crm is not None and p is not None else "",
             **masked(ctx, p),
         },
         status_code=status,
@@ -59,11 +63,27 @@ def _parse(kind: Callable[[str], T], text: str | None) -> T | None:
         return None
 
 
-def _money(v: float | None) -> str:
-    return "—" if v is None else f"{v:,.0f}"
+@pass_context
+def _money(ctx: Context, v: float | None) -> str:
+    """An amount with the workspace's currency ("1,234 EUR"): never a bare number."""
+    if v is None:
+        return "—"
+    cur = ctx.get("currency") or ""
+    return f"{v:,.0f} {cur}".rstrip()
+
+
+def _person(row: dict[str, Any] | None) -> str:
+    """A person's or record's name to show: normalised, or "Guest — newsletter"."""
+    row = row or {}
+    return people.display_name(row.get("name"), row.get("customer_id"), row.get("source"))
 
 
 TEMPLATES.env.filters["money"] = _money
+TEMPLATES.env.filters["person"] = _person
+TEMPLATES.env.filters["place"] = people.proper_case
+TEMPLATES.env.filters["record"] = people.record_label
+TEMPLATES.env.filters["reason"] = lambda text: views.plain_reason(text)[0]
+TEMPLATES.env.filters["rule"] = lambda text: views.plain_reason(text)[1]
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -220,6 +240,7 @@ def customers(
         prev_url=f"/customers?{urlencode(params | {'page': page - 1})}" if page > 1 else None,
         next_url=f"/customers?{urlencode(params | {'page': page + 1})}" if page < pages else None,
         loaded=st.rm.exists("customers"),
+        horizon_days=st.settings.clv_horizon_days,
     )
 
 
@@ -280,6 +301,8 @@ def customer(
         household=views.household(st.rm, person, see_contacts=p.can("agent")),
         households_computed=st.rm.exists("households"),
         resolved=st.rm.exists("identity_clusters"),
+        products=views.product_names(st.settings.catalogue_path),
+        horizon_days=st.settings.clv_horizon_days,
     )
 
 
@@ -354,12 +377,16 @@ def listening(
     )
 
 
+MAPPED = 12  # communities on the map: enough to compare, few enough to label
+
+
 @router.get("/influencers", response_class=HTMLResponse)
 def influencers(
     request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
 ) -> Response:
     roster = reads.customers.influencers(st.rm, limit=50)
     comms = reads.customers.communities(st.rm)
+    names, topics = views.community_words(comms)
     cmap = charts.scatter(
         "Community map",
         [
@@ -367,14 +394,26 @@ def influencers(
                 c.get("mean_clv") or 0,
                 c.get("mean_sentiment") or 0,
                 c.get("size") or 1,
-                str(c.get("label") or c.get("community_id")),
+                f"Community {c['community_id']}",
             )
-            for c in comms
+            for c in comms[:MAPPED]  # the largest (rows come largest first), labelled
         ],
-        x_label="mean CLV →",
+        x_label=f"mean CLV ({views.currency(st.rm) or 'money'}) →",
         y_label="sentiment ↑",
+        labelled=True,
     )
-    return render(request, "influencers.html", p, roster=roster, communities=comms, cmap=cmap)
+    return render(
+        request,
+        "influencers.html",
+        p,
+        roster=roster,
+        communities=comms,
+        cmap=cmap,
+        community_names=names,
+        distinct_topics=topics,
+        amplifiers=sum(1 for r in roster if r.get("amplifier")),
+        mapped=min(MAPPED, len(comms)),
+    )
 
 
 @router.get("/segments", response_class=HTMLResponse)
@@ -413,16 +452,19 @@ def segments(
             }
         )
     order = {name: i for i, name in enumerate(rules)}
+    single_run = len(dates) == 1  # one dot per chart says nothing: a sentence instead
     return render(
         request,
         "segments.html",
         p,
+        single_run=single_run,
+        horizon_days=st.settings.clv_horizon_days,
         segments=segs,
         chart=chart,
         rules=rules,
         rules_error=rules_error,
         unsegmented=sorted(set(rules) - {s["segment"] for s in segs}, key=order.__getitem__),
-        trends=trend_charts,
+        trends=trend_charts if len(dates) >= 2 else [],
         runs=labels,
         can_export=p.can("analyst"),
     )
@@ -443,7 +485,7 @@ def export_segment(
         table = views.audience(st.settings, segment)
     except views.Unavailable as e:
         raise HTTPException(404, str(e)) from None
-    body = views.audience_csv(table)
+    body = views.audience_csv(views.with_names(table, st.rm))
     with st.db.session() as s:
         audit(s, p.email, "audience.export", f"segment:{segment}", rows=table.num_rows, via="web")
     return Response(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,102 @@ class Unavailable(ValueError):
     The domain modules (targeting, programs) are imported only when a view needs them:
     the programs package loads numba, which a server should not pay for at start-up.
     """
+
+
+# -- words for people ---------------------------------------------------------------------
+# A rule's reason as the targeting step writes it: its words, then the values that made it
+# match in parentheses, "top buyer, alive (transaction_score=100.0 >= 80, …)".
+_RULE_PART = re.compile(r"\s*\(([A-Za-z_]\w*=[^()]*)\)")
+
+
+def plain_reason(text: str | None) -> tuple[str, str]:
+    """(the words a person reads, the exact rule for analysts) of a stored reason.
+
+    >>> plain_reason("top buyer, alive (transaction_score=100.0 >= 80, risk_band=low in ['low'])")
+    ('top buyer, alive', "transaction_score=100.0 >= 80, risk_band=low in ['low']")
+    >>> plain_reason("no specific signal")
+    ('no specific signal', '')
+    """
+    if not text:
+        return "", ""
+    rules = _RULE_PART.findall(text)
+    return _RULE_PART.sub("", text).strip(), "; ".join(rules)
+
+
+def currency(rm: ReadModel) -> str:
+    """The workspace's currency: the one most orders are in ('' before any order)."""
+    version = rm.version("orders")
+    if version is None:
+        return ""
+    return _currency(rm, version)
+
+
+@functools.lru_cache(maxsize=8)
+def _currency(rm: ReadModel, version: str) -> str:  # one query per orders version
+    found = rm.rows(
+        f"SELECT currency FROM {rm.source('orders')} WHERE currency IS NOT NULL"
+        " GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
+        raw=True,
+    )
+    return str(found[0][0]) if found else ""
+
+
+def product_names(path: Path | None) -> dict[str, str]:
+    """Product id → name from the workspace's catalogue (empty when there is none)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    return _product_names(str(path), Path(path).stat().st_mtime)
+
+
+@functools.lru_cache(maxsize=4)
+def _product_names(path: str, mtime: float) -> dict[str, str]:
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {
+        str(p["id"]): str(p.get("name") or p["id"])
+        for p in doc.get("products", [])
+        if isinstance(p, dict) and p.get("id")
+    }
+
+
+def community_words(
+    communities: Sequence[dict[str, Any]],
+) -> tuple[dict[Any, str], dict[Any, list[str]]]:
+    """Each community's short name and the topics that set it apart.
+
+    The connecting step lists each community's top topics; topics most communities share
+    ("dm · cheers · following") say nothing about any one of them, so a topic found in
+    more than half of the communities is left out (unless there are only two).
+
+    >>> names, topics = community_words([
+    ...     {"community_id": 0, "label": "community 0 · tents", "top_topics": "dm; tents"},
+    ...     {"community_id": 1, "label": None, "top_topics": "dm; bikes"},
+    ...     {"community_id": 2, "label": "", "top_topics": "dm"}])
+    >>> names[0], names[1], topics[0], topics[1], topics[2]
+    ('Community 0: tents', 'Community 1', ['tents'], ['bikes'], [])
+    """
+    def topics_of(c: dict[str, Any]) -> list[str]:
+        raw = c.get("top_topics")
+        items = raw if isinstance(raw, list) else str(raw or "").split(";")
+        return [str(t).strip() for t in items if t and str(t).strip()]
+
+    lists = {c["community_id"]: topics_of(c) for c in communities}
+    seen: dict[str, int] = {}
+    for topics in lists.values():
+        for t in set(topics):
+            seen[t] = seen.get(t, 0) + 1
+    common = {t for t, n in seen.items() if len(lists) > 2 and n > len(lists) / 2}
+    names: dict[Any, str] = {}
+    for c in communities:
+        cid = c["community_id"]
+        label = str(c.get("label") or "")
+        words = re.sub(rf"^community {re.escape(str(cid))}\s*·?\s*", "", label).strip()
+        names[cid] = f"Community {cid}" + (f": {words}" if words else "")
+    return names, {cid: [t for t in ts if t not in common] for cid, ts in lists.items()}
 
 
 # -- segments and audiences --------------------------------------------------------------
@@ -113,6 +210,22 @@ def audience(settings: Settings, segment: str) -> pa.Table:
             return build(ws, segment=segment)
     except AudienceError as e:
         raise Unavailable(str(e)) from None
+
+
+def with_names(table: pa.Table, rm: ReadModel) -> pa.Table:
+    """The audience with each person's display name beside their id (column 2), so an
+    analyst can read the export; a record with no name reads "Guest — newsletter"."""
+    import pyarrow as pa
+
+    from socialcrm.web.people import display_name
+
+    if "customer_id" not in table.column_names or "name" in table.column_names:
+        return table
+    ids = table.column("customer_id").to_pylist()
+    rows = rm.summaries(ids)
+    names = [display_name((rows.get(i) or {}).get("name"), i) for i in ids]
+    at = table.column_names.index("customer_id") + 1
+    return table.add_column(at, "name", pa.array(names, pa.string()))
 
 
 def audience_csv(table: pa.Table) -> bytes:
@@ -436,7 +549,7 @@ def _transaction(
     if p.get("overdue"):
         drivers.append("overdue: their usual gap between orders has passed")
     if pct is not None:
-        drivers.append(f"worth more than {pct:.0f}% of customers as a buyer")
+        drivers.append(buyer_rank(pct))
     return {
         "known": known,
         "percentile": pct,
@@ -450,6 +563,19 @@ def _transaction(
         "risk_band": p["risk_band"],
         "drivers": drivers,
     }
+
+
+def buyer_rank(percentile: float) -> str:
+    """A transaction percentile (0–100) in words; never "more than 100% of customers".
+
+    >>> buyer_rank(100.0)
+    'among the top 1% of customers as a buyer'
+    >>> buyer_rank(87.4), buyer_rank(30.0)
+    ('among the top 13% of customers as a buyer', 'worth more than 30% of customers as a buyer')
+    """
+    if percentile >= 50:
+        return f"among the top {max(1, round(100 - percentile)):.0f}% of customers as a buyer"
+    return f"worth more than {percentile:.0f}% of customers as a buyer"
 
 
 def _relationship(s: dict[str, Any] | None, unknown: dict[str, str]) -> dict[str, Any] | None:

@@ -1,0 +1,78 @@
+"""Names and places as people write them, and a readable label for a record with none.
+
+Imported files shout ("MÜLLER"), whisper ("anna schmidt") or carry no name at all; a
+page should show "Müller", "Anna Schmidt" and "Guest — newsletter", never the id
+``newsletter:000406``. Names already in mixed case are left as their owner wrote them:
+"McDonald", "van der Berg" and "DiCaprio" cannot be guessed back from lower case.
+
+>>> proper_case("JEAN-PIERRE O'NEILL"), proper_case("ludwig van beethoven")
+("Jean-Pierre O'Neill", 'Ludwig van Beethoven')
+>>> display_name(None, "newsletter:000406")
+'Guest — newsletter'
+"""
+
+from __future__ import annotations
+
+import re
+
+# Particles kept lower case inside a name or place ("Ludwig van Beethoven", "Frankfurt am
+# Main"), never as its first word.
+PARTICLES = frozenset(
+    ["van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "des", "la", "le",
+     "zu", "ten", "ter", "y", "e", "bin", "al", "am", "an", "im", "ob", "sur", "upon", "on"]
+)  # fmt: skip
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+
+
+def _cased(word: str, first: bool) -> str:
+    low = word.lower()
+    if not first and low in PARTICLES:
+        return low
+    head, sep, tail = low.partition("'") if "'" in low else low.partition("’")
+    if low.startswith("mc") and len(low) > 3:  # MCDONALD → McDonald
+        return "Mc" + low[2].upper() + low[3:]
+    if sep and len(head) == 1:  # O'Neill, d'Artagnan stays as "D'Artagnan" at the start
+        return head.upper() + sep + tail[:1].upper() + tail[1:]
+    return low[:1].upper() + low[1:]
+
+
+def proper_case(text: str | None) -> str:
+    """``text`` in title case when it was all upper or all lower case; else unchanged."""
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    letters = [c for c in text if c.isalpha()]
+    if not letters or not (text == text.upper() or text == text.lower()):
+        return text  # mixed case: as written ("McDonald", "van der Berg")
+    out, last = [], 0
+    for i, m in enumerate(_WORD.finditer(text)):
+        out.append(text[last : m.start()])
+        out.append(_cased(m.group(), first=i == 0))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def source_of(record_id: str | None) -> str:
+    """The source a record id names (``newsletter:000406`` → ``newsletter``), else ''."""
+    if not record_id or ":" not in record_id:
+        return ""
+    return record_id.split(":", 1)[0].replace("_", " ")
+
+
+def display_name(name: str | None, record_id: str | None = None, source: str | None = None) -> str:
+    """The name to show for a person or record: normalised, or "Guest — SOURCE"."""
+    shown = proper_case(name)
+    if shown:
+        return shown
+    where = (source or source_of(record_id)).replace("_", " ")
+    return f"Guest — {where}" if where else "Guest"
+
+
+def record_label(record_id: str | None) -> str:
+    """A record as words for a list of a person's records: "newsletter record"."""
+    where = source_of(record_id)
+    return f"{where} record" if where else "record"
+
+
+__all__ = ["PARTICLES", "display_name", "proper_case", "record_label", "source_of"]
