@@ -32,14 +32,34 @@ environment of its own, which ``make bench`` builds (``make .venv-lifetimes/.ins
 
     .venv-lifetimes/bin/python benchmarks/clv_vs_lifetimes.py                  # 100k
     .venv-lifetimes/bin/python benchmarks/clv_vs_lifetimes.py --sizes 100000 1000000
+    .venv-lifetimes/bin/python benchmarks/clv_vs_lifetimes.py --whole-process  # 1M, CSV
+
+Whole process (``--whole-process``; sizes default to 1M, preset cdnow): the log is written
+once as a CSV (``customer_id,date,amount``, dates ``YYYY-MM-DD``), then each side runs as
+a process of its own, timed from its start to its exit (interpreter, imports, reading
+the CSV, summary, fit), ``--repeat`` times alternately, the best time of each kept:
+
+* socialcrm: ``python -m socialcrm clv fit CSV --amount-col amount --calibration-end END
+  --time-unit week --json`` (BG/NBD; it nets each day's amounts, so it reads the amount
+  column too);
+* lifetimes at its best: ``pandas.read_csv`` of the two columns it needs (ids as text,
+  dates parsed), ``summary_data_from_transaction_data`` (days, weeks as the unit, no
+  monetary value: the fit does not need it), the distinct (frequency, recency, T)
+  patterns by a pandas group-by, ``BetaGeoFitter(penalizer_coef=0).fit(..., weights=)``.
+
+Checks: the parameters agree to :data:`PARAM_RTOL` (relative), and at 1M customers
+socialcrm's whole process is at least :data:`WHOLE_PROCESS_TARGET` times faster.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -279,8 +299,107 @@ def compare(run: Any, label: str, ours: dict[str, Any], theirs: dict[str, Any]) 
     )
 
 
+WHOLE_PROCESS_TARGET = 5.0
+"""``socialcrm clv fit`` as a whole process against lifetimes at its best (issue 22)."""
+PARAMS = ("r", "alpha", "a", "b")
+
+
+def lifetimes_fit(csv: str, end: str) -> None:
+    """The lifetimes side of the whole-process race, in a process of its own: print the
+    fitted parameters and the number of patterns as JSON."""
+    import pandas as pd
+    from lifetimes import BetaGeoFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    tx = pd.read_csv(
+        csv, usecols=["customer_id", "date"], dtype={"customer_id": str}, parse_dates=["date"]
+    )
+    summary = summary_data_from_transaction_data(
+        tx, "customer_id", "date", observation_period_end=end, freq="D", freq_multiplier=7
+    )
+    counts = summary.groupby(["frequency", "recency", "T"]).size()
+    patterns = counts.index.to_frame(index=False)
+    fitter = BetaGeoFitter(penalizer_coef=0.0).fit(
+        patterns.frequency, patterns.recency, patterns["T"], weights=counts.to_numpy()
+    )
+    params = {k: float(fitter.params_[k]) for k in PARAMS}
+    print(json.dumps({"params": params, "patterns": len(patterns)}))
+
+
+def _timed(command: list[str]) -> tuple[float, dict[str, Any]]:
+    """Wall time of a process from its start to its exit, and the JSON it printed."""
+    t0 = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{command[:4]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return seconds, json.loads(done.stdout)
+
+
+def whole_process(run: Any, sizes: list[int], seed: int, repeat: int, ours_python: str) -> None:
+    """Both sides as separate processes on the same CSV, timed end to end."""
+    from socialcrm.value.simulate import simulate_transactions
+
+    for n in sizes:
+        sim = simulate_transactions(n, "cdnow", seed=seed)
+        end = sim.end.date().isoformat()
+        with tempfile.TemporaryDirectory(prefix="clv-whole-") as tmp:
+            csv = os.path.join(tmp, "orders.csv")
+            tx = sim.transactions
+            tx.assign(date=tx.date.dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+            fit = ["clv", "fit", csv, "--amount-col", "amount", "--calibration-end", end]
+            ours_cmd = [ours_python, "-m", "socialcrm", *fit, "--time-unit", "week", "--json"]
+            theirs_cmd = [sys.executable, os.path.abspath(__file__), "--lifetimes-fit", csv, end]
+            ours_s, theirs_s = [], []
+            for _ in range(repeat):  # alternately, so that both see the same machine
+                s, ours = _timed(ours_cmd)
+                ours_s.append(s)
+                s, theirs = _timed(theirs_cmd)
+                theirs_s.append(s)
+        label = f"whole process cdnow {n:,}"
+        best_ours, best_theirs = min(ours_s), min(theirs_s)
+        ratio = best_theirs / best_ours
+        rel = max(abs(ours["params"][k] / theirs["params"][k] - 1) for k in PARAMS)
+        print(
+            f"{label}: {len(tx):,} rows, {ours['n_distinct']:,} patterns; socialcrm clv fit "
+            f"{best_ours:.2f} s (runs {', '.join(f'{x:.2f}' for x in ours_s)}), lifetimes "
+            f"with weights {best_theirs:.2f} s (runs {', '.join(f'{x:.2f}' for x in theirs_s)})"
+            f": {ratio:.1f}x; load {[round(x, 2) for x in os.getloadavg()]}",
+            flush=True,
+        )
+        run.figure(
+            f"whole_process_cdnow_{n}",
+            {
+                "rows": len(tx),
+                "patterns": ours["n_distinct"],
+                "ours_s": [round(x, 3) for x in ours_s],
+                "lifetimes_weighted_s": [round(x, 3) for x in theirs_s],
+                "ratio_best": round(ratio, 2),
+                "params": ours["params"],
+                "params_lifetimes": theirs["params"],
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            },
+        )
+        run.check(
+            f"{label}: parameters agree with lifetimes with weights",
+            rel < PARAM_RTOL and ours["n_distinct"] == theirs["patterns"],
+            f"max rel diff {rel:.1e} (< {PARAM_RTOL:g}); {ours['n_distinct']:,} and "
+            f"{theirs['patterns']:,} patterns",
+        )
+        if n >= TARGET_FROM:
+            run.check(
+                f"{label}: socialcrm clv fit ≥ {WHOLE_PROCESS_TARGET:g}× lifetimes at its best",
+                ratio >= WHOLE_PROCESS_TARGET,
+                f"{ratio:.1f}× (best of {repeat}: {best_ours:.2f} s against {best_theirs:.2f} s)",
+            )
+
+
 def main() -> int:
     from _check import Run
+
+    if len(sys.argv) == 4 and sys.argv[1] == "--lifetimes-fit":
+        lifetimes_fit(sys.argv[2], sys.argv[3])
+        return 0
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
@@ -293,7 +412,25 @@ def main() -> int:
         help="DuckDB threads (default: all cores; the summary is also timed on 1 thread, "
         "beside single-threaded pandas)",
     )
+    parser.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="time `socialcrm clv fit` and lifetimes at its best as processes on one CSV "
+        "(sizes default to 1M)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each whole process")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser.add_argument(
+        "--socialcrm-python",
+        default=os.path.join(repo, ".venv", "bin", "python"),
+        help="the interpreter with socialcrm installed (default: the repository's .venv)",
+    )
     args = parser.parse_args()
+    if args.whole_process:
+        run = Run("clv_whole_process")
+        sizes = args.sizes if "--sizes" in sys.argv else [TARGET_FROM]
+        whole_process(run, sizes, args.seed, args.repeat, args.socialcrm_python)
+        return run.finish()
     run = Run("clv_vs_lifetimes")
 
     from socialcrm.value.simulate import simulate_transactions

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ibis.expr import types as ir
 
     from socialcrm.value.checks import Histogram
+    from socialcrm.value.mle import FitResult
     from socialcrm.value.transaction import FileSummary
 
 clv_app = command_group(
@@ -284,38 +286,30 @@ def fit(
     Example: socialcrm clv fit orders.parquet --amount-col amount --calibration-end 2024-06-30
     """
     from socialcrm.value.mle import ModelFitError
-    from socialcrm.value.transaction import fit_summary
 
     _check_choice(model, ("bgnbd", "paretonbd", "gammagamma"), "model")
     if model == "gammagamma" and not amount_col:
         raise _fail("gammagamma needs --amount-col")
-    loaded = _summary(
-        file,
-        fmt,
-        customer_col,
-        date_col,
-        amount_col,
-        calibration_end.date(),
-        time_unit,
-        count_zero_amount,
-    )
-    try:
-        result = fit_summary(loaded.data, model)
-    except ModelFitError as e:
-        why = loaded.left_out.describe(loaded.data.calibration_end)
-        raise _fail(str(e) + (f" ({why})" if why else ""), 1) from None
-    s = loaded.data.summary
-    payload = _clean(result.as_dict())
-    payload["time_unit"] = time_unit
-    payload["calibration_end"] = calibration_end.date().isoformat()
-    payload["format"] = loaded.fmt
-    payload.update(loaded.left_out.as_json())
+    cal = calibration_end.date()
     spend_note = ""
+    extra: dict[str, Any] = {}
     if model == "gammagamma":
+        from socialcrm.value.transaction import fit_summary
+
+        loaded = _summary(
+            file, fmt, customer_col, date_col, amount_col, cal, time_unit, count_zero_amount
+        )
+        left, fmt = loaded.left_out, loaded.fmt
+        try:
+            result = fit_summary(loaded.data, model)
+        except ModelFitError as e:
+            why = left.describe(cal)
+            raise _fail(str(e) + (f" ({why})" if why else ""), 1) from None
         # the spend model is for repeat buyers with a positive mean spend
+        s = loaded.data.summary
         one_time = int((s.frequency == 0).sum())
         no_spend = int(((s.frequency > 0) & (s.monetary <= 0)).sum())
-        payload["not_in_spend_model"] = {
+        extra["not_in_spend_model"] = {
             "one_time_buyers": one_time,
             "no_positive_mean_spend": no_spend,
         }
@@ -324,6 +318,16 @@ def fit(
             + (f" and {no_spend:,} repeat buyers with no positive mean spend" if no_spend else "")
             + " are not in a spend model)"
         )
+    else:
+        result, left, fmt = _fit_on_patterns(
+            file, fmt, customer_col, date_col, amount_col, cal, time_unit, count_zero_amount, model
+        )
+    payload = _clean(result.as_dict())
+    payload["time_unit"] = time_unit
+    payload["calibration_end"] = cal.isoformat()
+    payload["format"] = fmt
+    payload.update(left.as_json())
+    payload.update(extra)
     if as_json:
         print(json.dumps(payload, indent=2))
         return
@@ -342,7 +346,109 @@ def fit(
         highlight=False,
         soft_wrap=True,
     )
-    _report_left_out(loaded)
+    line = left.describe(cal)
+    if line:
+        out.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
+
+
+def _fit_on_patterns(
+    file: Path,
+    fmt: str | None,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None,
+    calibration_end: date,
+    time_unit: str,
+    zero: bool,
+    model: str,
+) -> tuple[FitResult, LeftOut, str]:
+    """Fit a purchase model on the file's distinct (x, recency, T) patterns, read in one
+    pass (:func:`socialcrm.store.file_patterns.read_file_patterns`).
+
+    The same fit as on the compacted RFM summary (the patterns come sorted, as
+    :func:`~socialcrm.value.mle.compact` sorts them), without a frame per customer. The
+    file is read on DuckDB's threads while this one imports the model's code.
+    """
+    from socialcrm.store.file_patterns import FilePatterns, read_file_patterns
+    from socialcrm.value.units import DAYS_PER_UNIT
+
+    _check_choice(time_unit, ("day", "week"), "time unit")
+    if fmt is not None:
+        _check_choice(fmt, ("csv", "jsonl", "parquet"), "format")
+    fmt = fmt or _detect_format(file)
+    box: dict[str, FilePatterns | BaseException] = {}
+
+    def read() -> None:
+        try:
+            box["found"] = read_file_patterns(
+                file, fmt, calibration_end, customer_col, date_col, amount_col, zero
+            )
+        except BaseException as e:  # raised again below, in the command's thread
+            box["found"] = e
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    from socialcrm.value.mle import ModelFitError
+
+    fitter = _purchase_fitter(model)  # imports scipy while DuckDB reads
+    reader.join()
+    found = box["found"]
+    if isinstance(found, OrdersFileError):
+        raise _fail(str(found)) from None
+    if isinstance(found, BaseException):
+        raise found
+    no_sale = found.by_calibration_end - int(found.customers.sum())
+    zero_left = 0 if zero else found.only_zero + found.zero_occasion_only
+    left = LeftOut(
+        found.customers_in_file,
+        {
+            "only_zero_amount": zero_left,
+            "first_purchase_after_calibration_end": found.later,
+            "no_positive_amount": no_sale - zero_left,
+            "only_unreadable_rows": found.unreadable,
+        },
+        found.rows,
+        found.examples,
+    )
+    why = left.describe(calibration_end)
+    if len(found.x) == 0:
+        message = f"no purchases on or before {calibration_end}"
+        raise _fail(message + (f" ({why})" if why else ""))
+    unit = DAYS_PER_UNIT[time_unit]
+    try:
+        fitted = fitter(
+            found.x.astype("float64"),
+            found.recency_days / unit,
+            found.t_days / unit,
+            found.customers.astype("float64"),
+        )
+    except ModelFitError as e:
+        raise _fail(str(e) + (f" ({why})" if why else ""), 1) from None
+    assert fitted.fit is not None
+    return fitted.fit, left, fmt
+
+
+def _purchase_fitter(model: str) -> Any:
+    """The fitting function of ``bgnbd`` or ``paretonbd``, importing only that model."""
+    if model == "paretonbd":
+        from socialcrm.value.paretonbd import fit_paretonbd
+
+        return fit_paretonbd
+    from socialcrm.value.bgnbd import fit_bgnbd
+
+    return fit_bgnbd
+
+
+def _detect_format(path: Path) -> str:
+    """csv, jsonl or parquet by the file's extension, as ``socialcrm ingest`` decides
+    (:func:`socialcrm.store.readers.detect_format`; a test keeps them equal) without
+    importing the ingest readers (and pyarrow)."""
+    suffix = "".join(path.suffixes[-2:]).lower()
+    if suffix.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if suffix.endswith((".parquet", ".pq")):
+        return "parquet"
+    return "csv"
 
 
 @clv_app.command()

@@ -21,9 +21,9 @@ import ibis
 from ibis.expr import types as ir
 
 from socialcrm.store.engine import engine_type_of
+from socialcrm.value.units import DAYS_PER_UNIT as DAYS_PER_UNIT  # its home, apart from Ibis
 
 TimeUnit = Literal["day", "week"]
-DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0}
 RFM_BINS = 5
 """Classic RFM scores are quintiles: 1 (worst) to 5 (best)."""
 

@@ -1,0 +1,67 @@
+"""The root command loads a group's module only when the group runs, and still lists,
+helps and suggests every command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import typer
+from typer.testing import CliRunner
+
+from socialcrm.cli.main import _LAZY, INPUT_TABLE_NAMES, app
+
+HEAVY = ("pandas", "ibis", "pyarrow", "sqlalchemy", "fastapi", "sklearn", "torch", "sqlglot")
+
+
+def _loaded(code: str) -> set[str]:
+    """Top-level packages among HEAVY that a fresh interpreter has loaded after ``code``."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120
+    )
+    return set(done.stdout.split()) & set(HEAVY)
+
+
+def test_importing_the_root_loads_no_heavy_package() -> None:
+    assert _loaded("import socialcrm.cli.main") == set()
+
+
+def test_clv_fit_loads_neither_pandas_nor_ibis(tmp_path: Any) -> None:
+    orders = tmp_path / "orders.csv"
+    rows = ["customer_id,date,amount"]
+    for c in range(40):
+        rows += [f"{c},2024-01-{1 + c % 9:02d},5", f"{c},2024-02-{1 + c % 7:02d},3"]
+        rows += [f"{c},2024-03-{1 + c % 5:02d},4"] if c % 3 else []
+    orders.write_text("\n".join(rows) + "\n")
+    code = (
+        "from socialcrm.cli.main import app\n"
+        f"app(['clv', 'fit', {str(orders)!r}, '--amount-col', 'amount', "
+        "'--calibration-end', '2024-06-30', '--json'], standalone_mode=False)"
+    )
+    assert _loaded(code) == set()
+
+
+def test_every_command_lists_and_helps_with_an_example() -> None:
+    root = typer.main.get_command(app)
+    ctx: Any = None
+    names = root.list_commands(ctx)  # type: ignore[attr-defined]
+    assert set(_LAZY) <= set(names)
+    runner = CliRunner()
+    for name in names:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Example" in result.output, name
+
+
+def test_an_unknown_command_suggests_a_lazy_one() -> None:
+    result = CliRunner().invoke(app, ["segment"])
+    assert result.exit_code == 2
+    assert "segments" in result.output
+
+
+def test_ingest_help_names_every_input_table() -> None:
+    from socialcrm.store.schemas import INPUT_TABLES
+
+    assert tuple(INPUT_TABLES) == INPUT_TABLE_NAMES
