@@ -122,3 +122,21 @@ def test_the_budget_is_per_render_and_ordinary_templates_are_untouched() -> None
 def test_a_template_source_over_the_limit_is_refused_when_loaded() -> None:
     with pytest.raises(TemplateError, match="KB"):
         load_template("<p>x</p>" * 100_000, "Hi")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% include '/etc/passwd' %}",
+        "{% import '/etc/passwd' as p %}",
+        "{% from '../../.web-secret' import x %}",
+        "{% extends '/etc/hostname' %}",
+        "{{ joiner.__init__.__globals__ }}",
+        "{{ namespace.__init__.__globals__ }}",
+        "{{ range.__self__ }}",
+        "{{ self._TemplateReference__context.environment }}",
+    ],
+)
+def test_a_template_reads_no_file_and_reaches_no_globals(source: str) -> None:
+    with pytest.raises(TemplateError, match=r"^template line 2: "):
+        load_template(f"<p>\n{source}</p>", "Hi").render({"name": "Ann"})

@@ -315,3 +315,18 @@ def test_an_oversized_bounce_report_is_refused_without_being_read_whole(site: Si
     declared = {"Authorization": f"Bearer {HOOK_SECRET}", "Content-Length": str(6 << 20)}
     r = site.client.post("/email/bounces", content=b"x", headers=declared)
     assert r.status_code == 413
+
+
+def test_an_unsubscribe_token_acts_for_its_own_person_and_campaign_and_tells_nothing(
+    site: Site,
+) -> None:
+    """Bo's link unsubscribes Bo, not Ann; a signed link for a campaign that never emailed
+    the person answers the same page as a real one (nothing to learn about who exists)."""
+    bo = _links(site, "bo@example.com")["unsubscribe"]
+    real = site.client.post(bo, data={"List-Unsubscribe": "One-Click"})
+    assert _suppressed(site) == {"bo@example.com": "unsubscribe"}
+    never = tokens.tokens_for(site.settings).make("unsubscribe", ["winter", "c9"])
+    other = site.client.post(f"/email/unsubscribe/{never}", data={})
+    assert (real.status_code, other.status_code) == (200, 200)
+    assert real.text.replace(bo, "") == other.text.replace(f"/email/unsubscribe/{never}", "")
+    assert _suppressed(site) == {"bo@example.com": "unsubscribe"}
