@@ -65,3 +65,14 @@ def test_ingest_help_names_every_input_table() -> None:
     from socialcrm.store.schemas import INPUT_TABLES
 
     assert tuple(INPUT_TABLES) == INPUT_TABLE_NAMES
+
+
+def test_clv_detects_formats_as_ingest_does() -> None:
+    from pathlib import Path
+
+    from socialcrm.cli.clv import _detect_format
+    from socialcrm.store.readers import detect_format
+
+    for name in ("a.csv", "a.CSV", "a.jsonl", "a.ndjson", "a.json", "a.parquet", "a.pq",
+                 "a.tsv", "a.csv.gz", "a.jsonl.gz", "a", "a.b.parquet"):  # fmt: skip
+        assert _detect_format(Path(name)) == detect_format(Path(name)), name

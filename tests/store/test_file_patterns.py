@@ -1,0 +1,65 @@
+"""The one-read patterns of ``clv fit`` equal the compacted RFM summary of the same file,
+and its counts those of the two-read path, on a file with returns, zero amounts, bad
+rows, offsets, and customers who start after the calibration end."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from socialcrm.store.file_patterns import read_file_patterns
+from socialcrm.store.files import read_orders_file
+from socialcrm.value.mle import compact
+from socialcrm.value.rfm import rfm_summary
+
+CAL = date(2024, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def orders_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(2)
+    lines = ["customer_id,date,amount"]
+    for c in range(400):
+        cid = f"{c:05d}"  # leading zeros survive
+        for _ in range(int(rng.integers(1, 7))):
+            day = date.fromordinal(date(2023, 1, 1).toordinal() + int(rng.integers(0, 600)))
+            amount = rng.choice(
+                [12.5, 7.0, 0.0, -7.0, 30.0, 3.25], p=[0.3, 0.2, 0.1, 0.1, 0.2, 0.1]
+            )
+            when = day.isoformat()
+            if rng.random() < 0.05:
+                when += "T23:30:00-05:00"  # the next day in UTC
+            lines.append(f"{cid},{when},{amount}")
+        if c % 50 == 0:  # net zero on one day: a sale and its return
+            lines += [f"{cid},2024-01-05,9.0", f"{cid},2024-01-05,-9.0"]
+    lines += ["00001,2024-02-30,5", "00002,not a date,5", "00003,2024-02-02,abc", ",2024-01-01,4"]
+    lines += ["99999,2024-09-01,5", "88888,,5"]  # after the end; only an unreadable row
+    path = tmp_path_factory.mktemp("orders") / "orders.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_patterns_are_the_compacted_summary(orders_csv: Path, zero: bool) -> None:
+    found = read_file_patterns(
+        orders_csv, "csv", CAL, amount_col="amount", zero_amount_purchases=zero
+    )
+    opened = read_orders_file(orders_csv, "csv", amount_col="amount")
+    s = rfm_summary(opened.orders, CAL, "day", zero_amount_purchases=zero).execute()
+    c = compact(s.frequency, s.recency, s["T"])
+    got = np.column_stack([found.x, found.recency_days, found.t_days]).astype(float)
+    assert np.array_equal(got, c.rows)
+    assert np.array_equal(found.customers.astype(float), c.weights)
+    counts = opened.counts(CAL)
+    assert found.rows == counts.rows
+    assert found.examples == counts.examples
+    assert found.customers_in_file == counts.customers
+    assert found.unreadable == counts.unreadable
+    assert found.later == counts.later
+    assert found.by_calibration_end == counts.by_calibration_end
+    assert found.only_zero == counts.only_zero
+    assert found.rows["bad_date"] == 3 and found.rows["no_customer_id"] == 1
+    assert found.later >= 1 and found.unreadable >= 1
