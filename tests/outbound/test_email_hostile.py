@@ -3,7 +3,9 @@ addresses that try to add headers, hide as encoded words, or smuggle several add
 
 from __future__ import annotations
 
+import socket
 import threading
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -11,12 +13,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from socialcrm.appdb.models import EmailEvent
+from socialcrm.appdb.models import EmailEvent, OutboxItem
 from socialcrm.config import Settings
 from socialcrm.outbound import mail
 from socialcrm.outbound.suppression import record
 from socialcrm.outbound.templates import load_template
-from tests.outbound.email_world import PUBLIC, app_db, fresh_postgres_database
+from tests.outbound.email_world import (
+    NOW,
+    PUBLIC,
+    app_db,
+    fresh_postgres_database,
+    queue_people,
+    settings_for,
+)
 
 ENCODED = "=?utf-8?b?QWRtaW4gdGVhbQ==?="  # decodes to "Admin team"
 
@@ -154,3 +163,68 @@ def test_two_requests_recording_one_event_at_once_record_it_once(
         assert not t.is_alive() and got == [None]
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(EmailEvent)) == 1
+
+
+class HangUpAfterData:
+    """A real SMTP server on loopback that takes the whole message, then hangs up instead
+    of answering 250 (RFC 1047's case): the sender cannot know whether it was delivered."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as r:
+                conn.sendall(b"220 hangup.example ESMTP\r\n")
+                for line in r:
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        conn.sendall(b"250 hangup.example\r\n")
+                    elif verb == b"DATA":
+                        conn.sendall(b"354 go on\r\n")
+                        for body in r:
+                            if body == b".\r\n":
+                                break
+                        self.received += 1
+                        break  # the message is in; hang up without a word
+                    elif verb == b"QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        break
+                    else:
+                        conn.sendall(b"250 ok\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_server_that_hangs_up_after_the_message_gets_it_at_most_twice(tmp_path: Path) -> None:
+    """Handed over and no answer: it may be delivered. Not sent again at once on a new
+    connection, and retried once (as after a crash, same Message-ID), then dead: never a
+    copy per attempt."""
+    server = HangUpAfterData()
+    try:
+        with app_db(tmp_path) as db:
+            settings = settings_for(
+                tmp_path, f"smtp://127.0.0.1:{server.port}?from=news@brand.example"
+            )
+            queue_people(db, settings, [("c1", "ann@example.com")])
+            results = [
+                mail.deliver_emails(db, settings, now=NOW + timedelta(days=day))
+                for day in range(1, 6)
+            ]
+            with db.session() as s:
+                [item] = s.scalars(select(OutboxItem)).all()
+    finally:
+        server.close()
+    assert server.received == 2
+    assert item.status == "dead" and item.attempts == 2
+    assert (item.last_error or "").startswith("unconfirmed: ")
+    assert [r["failed"] + r["dead"] for r in results] == [1, 1, 0, 0, 0]

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from socialcrm.config import Settings
@@ -62,6 +62,31 @@ class SmtpUnavailable(ChannelError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True)
+
+
+class Unconfirmed(ChannelError):
+    """The connection died after the message was handed over, before the server's
+    answer: it may have been delivered. Retried once (the same bytes and Message-ID, as
+    after a crash), then ``dead``, never resent in a loop (RFC 1047's duplicates)."""
+
+    PREFIX = "unconfirmed: "
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.PREFIX + message, retryable=True)
+
+
+class _SMTP(smtplib.SMTP):
+    """An SMTP connection that knows whether the message has been handed over (DATA)."""
+
+    data_started = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_started = True
+        return super().data(msg)
+
+
+class _SMTPS(_SMTP, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
 
 
 class EmailSender(Protocol):
@@ -219,7 +244,7 @@ class SmtpSender:
         self.config = config
         self.bucket = bucket or TokenBucket(rate_per_second)
         self._ssl = ssl_context
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: _SMTP | _SMTPS | None = None
         self.connections = 0
         """Connections opened so far: one per batch unless the server drops us."""
 
@@ -232,16 +257,16 @@ class SmtpSender:
             self._ssl = ssl.create_default_context(cafile=self.config.cafile)
         return self._ssl
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _SMTP | _SMTPS:
         c = self.config
         helo = socket.gethostname() or "localhost"  # not getfqdn: no DNS lookups here
         try:
-            smtp: smtplib.SMTP
+            smtp: _SMTP | _SMTPS
             if c.implicit_tls:
-                smtp = smtplib.SMTP_SSL(c.host, c.port, local_hostname=helo, timeout=c.timeout,
-                                        context=self._context())  # fmt: skip
+                smtp = _SMTPS(c.host, c.port, local_hostname=helo, timeout=c.timeout,
+                              context=self._context())  # fmt: skip
             else:
-                smtp = smtplib.SMTP(c.host, c.port, local_hostname=helo, timeout=c.timeout)
+                smtp = _SMTP(c.host, c.port, local_hostname=helo, timeout=c.timeout)
             try:
                 smtp.ehlo()
                 tls = c.implicit_tls
@@ -283,6 +308,7 @@ class SmtpSender:
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
+            self._smtp.data_started = False
             try:
                 self._smtp.sendmail(from_addr, [to_addr], message)
                 return
@@ -296,8 +322,14 @@ class SmtpSender:
                     self._drop()
                 raise classify(e.smtp_code, _decode(e.smtp_error)) from None
             except (smtplib.SMTPServerDisconnected, OSError) as e:
-                # an idle connection the server dropped: reconnect once, then give up
+                handed_over = self._smtp is not None and self._smtp.data_started
                 self._drop()
+                if handed_over:  # not again now: the server may have it already
+                    raise Unconfirmed(
+                        f"smtp {self.config.host}: {type(e).__name__} after the message was "
+                        "sent, before the server answered; it may have been delivered"
+                    ) from None
+                # an idle connection the server dropped: reconnect once, then give up
                 if attempt == 2:
                     raise SmtpUnavailable(f"smtp {self.config.host}: {type(e).__name__}") from None
 
@@ -329,6 +361,7 @@ __all__ = [
     "SmtpSender",
     "SmtpUnavailable",
     "TokenBucket",
+    "Unconfirmed",
     "classify",
     "parse_smtp_url",
     "smtp_config",

@@ -54,6 +54,7 @@ from socialcrm.outbound.email import (
     EmailSender,
     SmtpSender,
     SmtpUnavailable,
+    Unconfirmed,
     smtp_config,
 )
 from socialcrm.outbound.suppression import is_suppressed, normalise, record, suppress
@@ -614,7 +615,10 @@ def _settle(
     item = s.get(OutboxItem, job.id, populate_existing=True)
     if item is None or item.lease_owner != owner:
         return  # our lease ran out and another pass took the item over
-    result = outbox.failed(item, error, settings.email_max_attempts, at)
+    attempts = settings.email_max_attempts
+    if isinstance(error, Unconfirmed) and (item.last_error or "").startswith(Unconfirmed.PREFIX):
+        attempts = 0  # twice handed over, twice no answer: not a third copy
+    result = outbox.failed(item, error, attempts, at)
     out["dead" if result == "dead" else "failed"] += 1
     if isinstance(error, EmailRejected) and error.hard_bounce and item.recipient:
         suppress(s, item.recipient, "hard_bounce", "smtp",
