@@ -255,7 +255,7 @@ def test_segments_sizes_rules_and_trends(full_api_site: FullSite) -> None:
             1 for i in range(N) for r in action_rows(i) if r["segment"] == seg and r["rank"] == 1
         )
     rules = {s["segment"]: s["rule"] for s in body["items"]}
-    assert rules["dormant"]["reason"] == "bought before, probably gone"
+    assert rules["dormant"]["reason"] == "bought before; very high risk of having left"
     assert rules["dormant"]["when"] == "risk_band == very_high"
     assert rules["dormant"]["actions"] == ["win_back"]
     for run, day in enumerate(RUN_DATES):

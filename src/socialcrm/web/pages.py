@@ -160,7 +160,8 @@ def overview(
         y_min=0,
     )
     bands = charts.bar_list(
-        "CLV by risk band", [(b["risk_band"], b["clv"] or 0) for b in head["risk_bands"]]
+        "CLV by risk band",
+        [(b["risk_band"].replace("_", " "), b["clv"] or 0) for b in head["risk_bands"]],
     )
     segs = reads.targeting.segments(st.rm)
     infl = reads.customers.influencers(st.rm, limit=300)
@@ -171,7 +172,7 @@ def overview(
                 r.get("clv") or 0,
                 r.get("influence_score") or 0,
                 r.get("followers") or 1,
-                r.get("name") or r["customer_id"],
+                people.display_name(r.get("name"), r["customer_id"]),
             )
             for r in infl
         ],
@@ -192,6 +193,7 @@ def overview(
         trinity=trinity,
         tables=tables,
         home=st.settings.home,
+        horizon_days=st.settings.clv_horizon_days,
         has_posts=bool(days),
     )
 
@@ -421,7 +423,9 @@ def segments(
     request: Request, p: Principal = Depends(page_principal), st: AppState = Depends(state)
 ) -> Response:
     segs = reads.targeting.segments(st.rm)
-    chart = charts.bar_list("Segment sizes", [(s["segment"], s["customers"]) for s in segs])
+    chart = charts.bar_list(
+        "Segment sizes", [(s["segment"].replace("_", " "), s["customers"]) for s in segs]
+    )
     rules, rules_error = views.segment_rules(st.settings.targeting_rules)
     trends = reads.targeting.segment_trends(st.rm)
     dates = sorted({t["run_date"] for t in trends})

@@ -7,6 +7,8 @@ page should show "Müller", "Anna Schmidt" and "Guest — newsletter", never the
 
 >>> proper_case("JEAN-PIERRE O'NEILL"), proper_case("ludwig van beethoven")
 ("Jean-Pierre O'Neill", 'Ludwig van Beethoven')
+>>> proper_case("John HARMSEN"), proper_case("Anna van der Berg"), proper_case("Ray McDonald")
+('John Harmsen', 'Anna van der Berg', 'Ray McDonald')
 >>> display_name(None, "newsletter:000406")
 'Guest — newsletter'
 """
@@ -14,6 +16,7 @@ page should show "Müller", "Anna Schmidt" and "Guest — newsletter", never the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # Particles kept lower case inside a name or place ("Ludwig van Beethoven", "Frankfurt am
 # Main"), never as its first word.
@@ -41,13 +44,24 @@ def proper_case(text: str | None) -> str:
     if not text:
         return ""
     text = " ".join(text.split())
-    letters = [c for c in text if c.isalpha()]
-    if not letters or not (text == text.upper() or text == text.lower()):
-        return text  # mixed case: as written ("McDonald", "van der Berg")
+    if text == text.upper() or text == text.lower():
+        return _words(text, keep=lambda word: False)
+    # Mixed as a whole, as when a first name and a surname were typed apart ("John
+    # HARMSEN"): each word in one case is cased; a word in mixed case ("McDonald") and a
+    # particle written in lower case ("van der Berg") stay as written.
+    return _words(text, keep=lambda w: w != w.upper() and (w != w.lower() or w in PARTICLES))
+
+
+def _words(text: str, keep: Callable[[str], bool]) -> str:
     out, last = [], 0
-    for i, m in enumerate(_WORD.finditer(text)):
+    for i, m in enumerate(re.finditer(r"\S+", text)):
         out.append(text[last : m.start()])
-        out.append(_cased(m.group(), first=i == 0))
+        token = m.group()
+        first = i == 0
+        if keep(token):
+            out.append(token)
+        else:
+            out.append(_WORD.sub(lambda w: _cased(w.group(), first), token))  # noqa: B023
         last = m.end()
     out.append(text[last:])
     return "".join(out)
