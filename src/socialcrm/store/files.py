@@ -50,7 +50,7 @@ def _json_pointer(key: str) -> str:
 
 
 def _source(
-    db: Any, path: Path, fmt: str, wanted: list[str]
+    db: Any, path: Path, fmt: str, wanted: list[str], csv_columns: list[str] | None = None
 ) -> tuple[str, dict[str, str], list[str]]:
     """SQL of a relation with the ``wanted`` columns, their types, and the file's columns.
 
@@ -76,17 +76,20 @@ def _source(
         rel = f"read_parquet({p})"
         described = db.sql(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         return rel, {r[0]: str(r[1]) for r in described}, [r[0] for r in described]
-    described = db.sql(f"DESCRIBE SELECT * FROM read_csv({p})").fetchall()
-    columns = [r[0] for r in described]
+    columns = csv_columns if csv_columns is not None else _sniff_csv(db, path)[0]
     present = [c for c in dict.fromkeys(wanted) if c in columns]
     types = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in present)
     return f"read_csv({p}, types={{{types}}})", dict.fromkeys(present, "VARCHAR"), columns
 
 
-def _csv_formats(db: Any, path: Path) -> list[str]:
-    """Date and timestamp formats DuckDB's sniffer found in a CSV (beyond ISO 8601)."""
-    row = db.sql(f"SELECT DateFormat, TimestampFormat FROM sniff_csv({_sql_str(str(path))})")
-    return [f for f in row.fetchone() or () if f]
+def _sniff_csv(db: Any, path: Path) -> tuple[list[str], list[str]]:
+    """A CSV's column names, and the date and timestamp formats DuckDB's sniffer found in
+    it (beyond ISO 8601), from one sniff."""
+    row = db.sql(
+        f"SELECT Columns, DateFormat, TimestampFormat FROM sniff_csv({_sql_str(str(path))})"
+    ).fetchone()
+    columns, *formats = row or ([],)
+    return [c["name"] for c in columns], [f for f in formats if f]
 
 
 def _date_sql(col: str, type_: str, formats: list[str]) -> str:
@@ -160,14 +163,15 @@ def create_rows_view(
     wanted = [c for c in (customer_col, date_col, amount_col) if c]
     what = {"csv": "CSV", "jsonl": "JSON lines", "parquet": "Parquet"}[fmt]
     try:
-        rel, types, columns = _source(db, path, fmt, wanted)
+        sniffed = _sniff_csv(db, path) if fmt == "csv" else None
+        rel, types, columns = _source(db, path, fmt, wanted, sniffed and sniffed[0])
         missing = [c for c in wanted if c not in types]
         if missing:
             raise OrdersFileError(
                 f"{path}: no column {', '.join(map(repr, missing))}; "
                 f"it has {', '.join(columns) or 'none'}"
             )
-        formats = _csv_formats(db, path) if fmt == "csv" else []
+        formats = sniffed[1] if sniffed else []
         cust = _ident(customer_col)
         cid = f"CAST({cust} AS VARCHAR)"
         cid = f"CASE WHEN trim({cid}) <> '' THEN {cid} END"
