@@ -185,3 +185,35 @@ def test_the_delivery_loop_sends_due_emails_and_private_messages(
         waiting = delivery.run_once(db, settings)
         assert waiting["email_waiting"] == 1 and "email" not in waiting
         assert len(sink.got) == 1
+
+
+def test_a_private_message_mentions_nobody_but_its_addressee(
+    tmp_path: Path, mastodon: tuple[FakeMastodon, str]
+) -> None:
+    """Every account a direct status mentions receives it: a personalised ``@eve@…`` in
+    the text must not copy Eve in, and a handle must be exactly one account."""
+    fake, url = mastodon
+    with app_db(tmp_path) as db:
+        with db.session() as s:
+            mail.queue_direct(s, key="spring|c1|send", campaign_id="spring", customer_id="c1",
+                              connector="mastodon_dm", handle="@ann@mastodon.example",
+                              body="Hi @eve@evil.social! Questions: help@brand.example",
+                              now=NOW)  # fmt: skip
+            for connector, handle in [
+                ("mastodon_dm", "ann@mastodon.example @eve@evil.social"),
+                ("mastodon_dm", "ann@mastodon.example,eve@evil.social"),
+                ("mastodon_dm", "ann\n@eve@evil.social"),
+                ("bluesky_dm", "ann.bsky.social eve.bsky.social"),
+                ("bluesky_dm", ""),
+            ]:
+                with pytest.raises(ValueError):
+                    mail.queue_direct(s, key=f"x|{handle}", campaign_id="spring",
+                                      customer_id="c2", connector=connector, handle=handle,
+                                      body="hi", now=NOW)  # fmt: skip
+        sender = MastodonDirect(url, TOKEN)
+        assert outbox.deliver_pass(db, sender, max_attempts=5, now=NOW)["sent"] == 1
+        sender.close()
+    [status] = fake.statuses
+    text = status["content"]
+    assert text.startswith("<p>@ann@mastodon.example Hi @\u200beve@evil.social!")
+    assert text.count("@ann@mastodon.example") == 1 and "help@brand.example" in text

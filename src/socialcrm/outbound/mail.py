@@ -75,6 +75,12 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDRESS = re.compile(
     r"(?!\.)(?!.*\.\.)[A-Za-z0-9#$&'*+/=?^_`{|}~.-]+(?<!\.)@" + rf"(?:{_LABEL}\.)+{_LABEL}"
 )
+_HANDLES = {
+    "mastodon_dm": re.compile(
+        rf"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?(?:@{_LABEL}(?:\.{_LABEL})+)?"
+    ),
+    "bluesky_dm": re.compile(rf"did:(?:plc|web):[A-Za-z0-9._:%-]+|{_LABEL}(?:\.{_LABEL})+"),
+}
 _HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
@@ -353,8 +359,10 @@ def queue_direct(
     social connector (:mod:`socialcrm.outbound.social`)."""
     if connector not in DIRECT_CONNECTORS:
         raise ValueError(f"unknown private-message channel {connector!r}; use {DIRECT_CONNECTORS}")
-    if not handle.strip():
-        raise ValueError("a private message needs a handle")
+    handle = handle.strip().lstrip("@")
+    if not _HANDLES[connector].fullmatch(handle):
+        # one account only: "ann@x.social @eve@evil.social" would mention (and send to) two
+        raise ValueError(f"not a {connector.split('_')[0]} handle: {handle[:80]!r}")
     return outbox.enqueue(
         s,
         connector=connector,
@@ -364,7 +372,7 @@ def queue_direct(
         actor=f"campaign:{campaign_id}"[:320],
         key=key,
         now=now,
-        recipient=handle.strip().lstrip("@"),
+        recipient=handle,
         campaign_id=campaign_id,
         customer_id=customer_id,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +188,20 @@ class BlueskySender:
 
 
 # -- private messages (issue 18) ---------------------------------------------------------
+_MENTION = re.compile(r"(?<![\w/@])@(?=\w)")
+
+
+def unmention(text: str) -> str:
+    """``text`` with no ``@handle`` a Mastodon server would turn into a mention; email
+    addresses (``help@brand.example``) are left as they are.
+
+    >>> unmention("Hi @eve@evil.social, write to help@brand.example") == (
+    ...     "Hi @\u200beve@evil.social, write to help@brand.example")
+    True
+    """
+    return _MENTION.sub("@\u200b", text)
+
+
 class MastodonDirect(MastodonSender):
     """Private messages on Mastodon: a status with ``visibility=direct`` that mentions the
     addressee (only mentioned accounts see it), sent with the outbox's key as
@@ -196,7 +211,10 @@ class MastodonDirect(MastodonSender):
 
     def send_direct(self, handle: str, body: str, idempotency_key: str) -> str:
         mention = "@" + handle.lstrip("@")
-        payload = {"status": f"{mention} {body}", "visibility": "direct"}
+        # every account mentioned sees a direct status: an ``@eve@evil.social`` in the
+        # personalised text (a display name, a product) would copy Eve in, so the other
+        # mentions are broken with a zero-width space (shown the same, linking nobody)
+        payload = {"status": f"{mention} {unmention(body)}", "visibility": "direct"}
         try:
             r = self._client.post(
                 "/api/v1/statuses", json=payload, headers={"Idempotency-Key": idempotency_key}
