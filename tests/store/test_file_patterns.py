@@ -63,3 +63,49 @@ def test_patterns_are_the_compacted_summary(orders_csv: Path, zero: bool) -> Non
     assert found.only_zero == counts.only_zero
     assert found.rows["bad_date"] == 3 and found.rows["no_customer_id"] == 1
     assert found.later >= 1 and found.unreadable >= 1
+
+
+def test_a_clean_csv_is_read_typed_with_the_same_patterns(tmp_path: Path) -> None:
+    """Plain dates and finite amounts: DuckDB's reader parses them (no text and casts),
+    and the patterns and counts are those of the text path."""
+    import duckdb
+
+    from socialcrm.store.file_patterns import _read_typed_csv
+    from socialcrm.store.files import create_rows_view
+
+    rng = np.random.default_rng(3)
+    lines = ["id,when,paid"]
+    for c in range(300):
+        for _ in range(int(rng.integers(1, 6))):
+            day = date.fromordinal(date(2023, 3, 1).toordinal() + int(rng.integers(0, 500)))
+            lines.append(f"c{c},{day.isoformat()},{rng.choice([4.0, 0.0, -4.0, 9.5])}")
+    path = tmp_path / "clean.csv"
+    path.write_text("\n".join(lines) + "\n")
+    db = duckdb.connect()
+    create_rows_view(db, path, "csv", "id", "when", "paid")
+    assert _read_typed_csv(db, path, "id", "when", "paid")
+    typed = db.sql("SELECT * FROM clv_read ORDER BY ALL").fetchall()
+    text = db.sql(
+        "SELECT customer_id, problem, bad_value, CAST(ordered_at AS DATE), amount "
+        "FROM clv_rows ORDER BY ALL"
+    ).fetchall()
+    assert typed == text
+    found = read_file_patterns(path, "csv", CAL, "id", "when", "paid")
+    opened = read_orders_file(path, "csv", "id", "when", "paid")
+    s = rfm_summary(opened.orders, CAL, "day").execute()
+    c = compact(s.frequency, s.recency, s["T"])
+    got = np.column_stack([found.x, found.recency_days, found.t_days]).astype(float)
+    assert np.array_equal(got, c.rows)
+    assert np.array_equal(found.customers.astype(float), c.weights)
+    counts = opened.counts(CAL)
+    assert (found.by_calibration_end, found.only_zero) == (
+        counts.by_calibration_end,
+        counts.only_zero,
+    )
+    # an amount the typed reader cannot read sends the file down the text path
+    path.write_text("\n".join([*lines, "c1,2024-01-02,12 EUR"]) + "\n")
+    db = duckdb.connect()
+    create_rows_view(db, path, "csv", "id", "when", "paid")
+    assert not _read_typed_csv(db, path, "id", "when", "paid")
+    found = read_file_patterns(path, "csv", CAL, "id", "when", "paid")
+    assert found.rows["bad_amount"] == 1 and found.examples["bad_amount"] == "12 EUR"
