@@ -195,6 +195,7 @@ def overview(
         home=st.settings.home,
         horizon_days=st.settings.clv_horizon_days,
         has_posts=bool(days),
+        currencies=views.currencies(st.rm),
     )
 
 

@@ -74,20 +74,25 @@ def plain_reason(text: str | None) -> tuple[str, str]:
 
 def currency(rm: ReadModel) -> str:
     """The workspace's currency: the one most orders are in ('' before any order)."""
+    found = currencies(rm)
+    return found[0] if found else ""
+
+
+def currencies(rm: ReadModel) -> tuple[str, ...]:
+    """The currencies of the orders, most used first. More than one means the value
+    models added amounts in different currencies as they are (they convert nothing)."""
     version = rm.version("orders")
-    if version is None:
-        return ""
-    return _currency(rm, version)
+    return () if version is None else _currencies(rm, version)
 
 
 @functools.lru_cache(maxsize=8)
-def _currency(rm: ReadModel, version: str) -> str:  # one query per orders version
+def _currencies(rm: ReadModel, version: str) -> tuple[str, ...]:  # a query per version
     found = rm.rows(
         f"SELECT currency FROM {rm.source('orders')} WHERE currency IS NOT NULL"
-        " GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
+        " GROUP BY currency ORDER BY count(*) DESC, currency",
         raw=True,
     )
-    return str(found[0][0]) if found else ""
+    return tuple(str(r[0]) for r in found)
 
 
 def product_names(path: Path | None) -> dict[str, str]:
@@ -128,6 +133,7 @@ def community_words(
     >>> names[0], names[1], topics[0], topics[1], topics[2]
     ('Community 0: tents', 'Community 1', ['tents'], ['bikes'], [])
     """
+
     def topics_of(c: dict[str, Any]) -> list[str]:
         raw = c.get("top_topics")
         items = raw if isinstance(raw, list) else str(raw or "").split(";")
