@@ -10,6 +10,8 @@ find those in ``<details>``, ``<code>`` and ``<pre>``) and no raw record id
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import subprocess
@@ -209,3 +211,35 @@ def test_page_reads_well(
     assert not rules, f"{pages[name]}: rule expressions shown to people: {rules[:5]}"
     ids = [t for t in text if RECORD_ID.search(t)]
     assert not ids, f"{pages[name]}: raw record ids shown to people: {ids[:5]}"
+
+
+def test_the_roster_fits_its_card_on_a_desktop(
+    sessions: dict[str, Page], demo_site: Site, pages: dict[str, str]
+) -> None:
+    page = sessions["viewer"]
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{demo_site.url}{pages['influencers']}")
+    roster = page.locator("#roster .scroll")
+    assert roster.count() == 1
+    # every column, CLV included, in view without scrolling the table
+    assert roster.evaluate("e => e.scrollWidth - e.clientWidth") <= 1
+    flagged = page.locator("#roster .pill.amplifier").count()
+    heading = page.locator("#roster h2").inner_text()
+    assert heading == ("Amplifier roster" if flagged else "Most influential customers")
+
+
+def test_the_analyst_export_names_each_person(demo_site: Site) -> None:
+    c = sign_in(demo_site.url, "analyst@test.io", PASSWORD)
+    try:
+        page = c.get("/segments").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        segment = re.search(r'action="/segments/([^"/]+)/export"', page)
+        assert token and segment, "no segment with an audience to export in the demo"
+        r = c.post(f"/segments/{segment.group(1)}/export", data={"csrf_token": token.group(1)})
+    finally:
+        c.close()
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert rows and list(rows[0])[:2] == ["customer_id", "name"]
+    for row in rows:
+        assert row["name"] and not RECORD_ID.search(row["name"])
