@@ -11,6 +11,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from socialcrm.appdb.db import AppDB
+from socialcrm.collaborating import ideas
 from socialcrm.config import Settings
 from tests.collaborating.conftest import XSS, build
 from tests.outbound.receiver import receiver
@@ -157,3 +159,55 @@ def test_webhooks_page_shows_disabling_notice_then_enable_and_replay(
         admin.post("/webhooks/deliver", data={"csrf_token": token})
     ids = [g.headers["Socialcrm-Delivery-Id"] for g in r.got if g.answered == 200]
     assert ids.count(mine[0]["delivery_id"]) == 2  # delivered, then replayed with the same id
+
+
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_ideas_admin_and_webhooks_pages_on_a_phone_and_a_desktop(
+    browser: Browser, site: Site
+) -> None:
+    db = AppDB(site.db_url)
+    try:
+        with db.session() as s:
+            for i in range(30):
+                ideas.submit(s, f"Board idea {i}", actor="test", source="api")
+                ideas.submit(s, f"Proposed idea {i}", actor="sync", source="post", proposed=True)
+            waiting = len(ideas.board(s, lambda ids: {}, status="new", proposed=True))
+            on_board = len(ideas.board(s, lambda ids: {}, proposed=False))
+    finally:
+        db.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{site.url}/login")
+    page.fill("input[name=email]", "admin@test.io")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.url}/")
+    for width in (390, 1400):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{site.url}/ideas")
+        assert page.evaluate(OVERFLOW) <= 0, f"/ideas scrolls sideways at {width} px"
+        assert page.locator("#board-empty").count() == 0  # ideas exist: no empty state
+        # "Add an idea" comes before the board; both lists are paged, 25 a page
+        top = page.locator("#add-idea").bounding_box()
+        board = page.locator("#board").bounding_box()
+        assert top is not None and board is not None and top["y"] < board["y"]
+        assert page.locator("#board tr.idea-row").count() == min(on_board, 25)
+        assert f"page 1 of {-(-on_board // 25)}" in page.locator("#board .pager").inner_text()
+        assert page.locator("#proposed form[action$='/decline']").count() == min(waiting, 25)
+        for path in ("/admin", "/webhooks"):
+            page.goto(f"{site.url}{path}")
+            assert page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at {width} px"
+        heads = page.locator("th").all_inner_texts()
+        assert not any(h.strip().lower() == "attempts" for h in heads)
+        assert "tries so far" in heads or page.locator("#no-deliveries").count() == 1
+    # Decline one proposed idea: it leaves the list, which says one fewer.
+    page.goto(f"{site.url}/ideas")
+    page.locator("#proposed form[action$='/decline'] button").first.click()
+    page.wait_for_url(re.compile(r"/ideas"))
+    assert f"{waiting - 1:,}" in page.locator("#proposed h2").inner_text()
+    # The board's second page, and its way back.
+    page.goto(f"{site.url}/ideas?page=2")
+    assert "page 2 of" in page.locator("#board .pager").inner_text()
+    assert page.locator("#board .pager a", has_text="previous").count() == 1
+    page.close()

@@ -22,6 +22,7 @@ from tests.web.conftest import PASSWORD, XSS, Site, build_warehouse, seed_users,
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 T = datetime(2026, 11, 20, 8, 0)
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def seed_inbox(db_url: str, settings: Settings) -> None:
@@ -151,3 +152,46 @@ def test_browser_works_a_conversation_from_new_to_resolved(isite: Site) -> None:
         items = s.scalars(select(OutboxItem).where(OutboxItem.conversation_id == conv.id)).all()
         assert len(items) == 1 and items[0].status == "pending"
     db.close()
+
+
+def test_a_long_queue_is_counted_exactly_and_reads_on_a_phone(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """More conversations than the list's count cap: the header, the queue list and the
+    pager all say the exact number (no "1,000+" beside 1,030); the SLA column in words."""
+    from socialcrm.responding.queries import COUNT_CAP
+
+    home = tmp_path_factory.mktemp("long") / "ws"
+    build_warehouse(home / "warehouse")
+    settings = Settings(home=home, web_token_cache_seconds=0)
+    seed_users(settings.resolved_database_url)
+    n = COUNT_CAP + 30
+    db = AppDB(settings.resolved_database_url)
+    posts = [inbox.Post("mastodon", f"q{i}", f"user{i}@mstdn.io", f"where is order {i}?",
+                        T - timedelta(hours=i), intent="question") for i in range(n)]  # fmt: skip
+    with db.session() as s:
+        inbox.ingest(s, posts, settings, now=T)
+    db.close()
+    for url in serve(settings):
+        c = sign_in(url, "agent@test.io")
+        html = c.get("/inbox").text
+        total = re.search(r'id="inbox-total">([\d,]+)<', html)
+        assert total and total.group(1) == f"{n:,}"
+        assert f"all {n:,}" in html and "1,000+" not in html
+        assert f"page 1 of {-(-n // 50)}" in html
+        assert "no answer" in html  # the SLA column says what is late, in words
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
+                                                                     "--disable-gpu"])  # fmt: skip
+            page = b.new_page(viewport={"width": 390, "height": 900})
+            page.goto(f"{url}/login")
+            page.fill("input[name=email]", "agent@test.io")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            for width in (390, 1400):
+                page.set_viewport_size({"width": width, "height": 900})
+                for path in ("/inbox", "/inbox/1"):
+                    page.goto(f"{url}{path}")
+                    wide = page.evaluate(OVERFLOW)
+                    assert wide <= 0, f"{path} scrolls sideways at {width} px"
+            b.close()
