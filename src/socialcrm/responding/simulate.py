@@ -64,12 +64,13 @@ class Team:
     """How the demo team works: shares and times (hours)."""
 
     ignored: float = 0.04  # never answered
-    left_waiting: float = 0.06  # answered, the customer never came back
+    left_waiting: float = 0.06  # answered, the customer never wrote back
     reply_median_hours: float = 0.8  # once someone is at work
     reply_spread: float = 0.9  # lognormal sigma
     resolve_median_hours: float = 7.0  # after the first reply
     resolve_spread: float = 1.1
     close_after_days: float = 3.0
+    tidy_after_days: float = 7.0  # a conversation waiting on a silent customer
     day_starts: int = 8  # UTC
     day_ends: int = 20
 
@@ -125,10 +126,12 @@ def _work(
         item_id = workflow.reply(s, conv, body, agent.email, connector=settings.inbox_connector,
                                  key=f"demo-reply:{conv.id}", now=answer)  # fmt: skip
         _sent(s, item_id, conv, settings, answer)
-    if rng.random() < how.left_waiting:
-        return "waiting"
-    resolved = _at_work(answer + _lognormal(rng, how.resolve_median_hours, how.resolve_spread),
-                        how)  # fmt: skip
+    if rng.random() < how.left_waiting:  # no word back: resolved when the team tidies up
+        resolved = _at_work(answer + timedelta(days=how.tidy_after_days), how)
+    else:
+        resolved = _at_work(
+            answer + _lognormal(rng, how.resolve_median_hours, how.resolve_spread), how
+        )
     if resolved > as_of:
         return "waiting"
     workflow.transition(s, conv, "resolved", agent.email, now=resolved)

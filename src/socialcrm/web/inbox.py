@@ -75,7 +75,7 @@ PageWorker = Annotated[Principal, Depends(page_worker)]
 
 def queue_labels(rm: ReadModel | None, queues: list[str]) -> dict[str, str]:
     """``topic:3`` → ``topic 3 · battery life`` from the warehouse's topics, when known."""
-    labels = {q: q.replace(":", " ") for q in queues}
+    labels = {q: "no topic" if q == "topic:-1" else q.replace(":", " ") for q in queues}
     ids = [int(q.split(":", 1)[1]) for q in queues if q.startswith("topic:") and q[6:].isdigit()]
     if ids and rm is not None:
         try:
