@@ -511,3 +511,12 @@ def test_consent_and_suppression_are_checked_again_right_before_sending(env: Env
     assert withdrawn.recipient not in got and blocked.recipient not in got
     assert (due["no_consent"], due["suppressed"]) == (1, 1)
     assert due["sent"] == len(items) - 2 == len(got)
+
+
+def test_addresses_and_handles_stay_out_of_the_send_log() -> None:
+    from socialcrm.programs.sending import _ADDRESS
+
+    said = "not one address: 'ann%x@shop.example', @eve@mastodon.example and bo@x.io"
+    redacted = _ADDRESS.sub("<address>", said)
+    assert "@" not in redacted and redacted.count("<address>") == 3
+    assert redacted.startswith("not one address: ")

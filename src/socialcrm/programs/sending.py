@@ -55,6 +55,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -114,6 +115,10 @@ TEST_CUSTOMER = "test-send"
 SKIP_REASONS = {"no_consent": "no_consent", "no_address": "no_consent",
                 "suppressed": "suppressed", "capped": "capped"}  # fmt: skip
 """The outbox's skip reasons, in the counts' words."""
+
+
+_ADDRESS = re.compile(r"[^\s'\"<>]*@[^\s'\"<>]+")
+"""An address or a handle inside an error message: kept out of the logs."""
 
 
 def send_key(campaign_id: str, customer_id: str, step: str = "send") -> str:
@@ -613,7 +618,8 @@ def _queue(
                 except TokenError as e:  # no public URL: nothing can be built; say so once
                     raise CampaignError(str(e)) from None
                 except (TemplateError, EmailError, ValueError) as e:
-                    log.warning("campaign %s: no message for %s: %s", campaign_id, p, e)
+                    log.warning("campaign %s: no message for customer %s: %s", campaign_id, p,
+                                _ADDRESS.sub("<address>", str(e)))  # fmt: skip
                     failed += 1
                     continue
                 if item.status == "pending" and item.attempts == 0:
