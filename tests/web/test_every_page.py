@@ -135,6 +135,10 @@ def pages(demo_site: Site) -> dict[str, str]:
     )
     if nameless.num_rows:
         details["customer-no-name"] = f"/customers/{nameless['customer_id'][0].as_py()}"
+    if w.exists("households"):  # a person with a household: its card names the others
+        homes = w.read_arrow("households")
+        if homes.num_rows:
+            details["customer-household"] = f"/customers/{homes['customer_id'][0].as_py()}"
     found |= {k: v for k, v in details.items() if v}
     return found
 
@@ -146,7 +150,8 @@ KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {
     "recipient's raw record id as link text ('As customer newsletter:000001 gets it')",
 }
 
-NAMES = ["overview", "customers", "customer", "customer-no-name", "listening", "influencers",
+NAMES = ["overview", "customers", "customer", "customer-no-name", "customer-household",
+         "listening", "influencers",
          "segments", "programs", "campaigns", "campaign-new", "campaign", "inbox", "conversation",
          "ideas", "idea", "admin", "webhooks"]  # fmt: skip
 
