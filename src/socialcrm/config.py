@@ -167,6 +167,11 @@ class Settings(BaseSettings):
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
     web_session_hours: int = Field(default=12, gt=0, description="Sign-in session lifetime.")
+    web_max_body_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the web app reads (413 above it), before any sign-in.",
+    )
     web_login_attempts: int = Field(
         default=5, gt=0, description="Failed sign-ins allowed per address and email per window."
     )

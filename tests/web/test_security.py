@@ -491,3 +491,29 @@ def test_serve_prints_its_url_once_listening_and_ignores_forwarded_for(tmp_path:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=300)
+
+
+def test_bodies_over_the_limit_are_refused_before_anything_reads_them(tmp_path) -> None:
+    """The CSRF check reads an unauthenticated form before refusing it; a body limit in
+    front keeps anyone from making the app hold a body of any size."""
+    from fastapi.testclient import TestClient
+
+    from socialcrm.config import Settings
+    from socialcrm.web.app import create_app
+
+    app = create_app(Settings(home=tmp_path / "ws", web_max_body_bytes=1_000))
+    with TestClient(app) as c:
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        declared = c.post("/login", content=b"email=a&password=" + b"x" * 2_000, headers=form)
+        assert declared.status_code == 413 and "1,000 bytes" in declared.text
+        assert declared.headers["cache-control"] == "no-store"
+        assert "content-security-policy" in declared.headers
+
+        def chunks():  # no Content-Length: the body is counted as it streams
+            for _ in range(20):
+                yield b"x" * 100
+
+        streamed = c.post("/login", content=chunks(), headers=form)
+        assert streamed.status_code == 413
+        small = c.post("/login", data={"email": "a@b.example", "password": "wrong"})
+        assert small.status_code not in (413, 500)

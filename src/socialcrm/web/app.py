@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.web_secure_cookies,
     )
 
+    app.add_middleware(BodyLimit, limit=settings.web_max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
     def _wants_json(request: Request) -> bool:
@@ -176,6 +177,60 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class _TooLarge(Exception):
+    """A request body past the limit, raised from ``receive`` to unwind the app."""
+
+
+class BodyLimit:
+    """413 for a request body over ``limit`` bytes, declared (Content-Length) or streamed.
+
+    Below every route and the CSRF check, which reads an unauthenticated form before it
+    can refuse it: without a limit anyone could make the app hold any body in memory.
+    Plain ASGI, inside :class:`SecurityHeaders` (which adds its headers to the 413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = f"request body over {self.limit:,} bytes".encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
 
 
 @asynccontextmanager
