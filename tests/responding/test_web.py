@@ -195,3 +195,23 @@ def test_a_long_queue_is_counted_exactly_and_reads_on_a_phone(
                     wide = page.evaluate(OVERFLOW)
                     assert wide <= 0, f"{path} scrolls sideways at {width} px"
             b.close()
+
+
+def test_an_agent_votes_for_a_customer_found_by_name(isite: Site) -> None:
+    """No raw ids to type: the agent searches a name, picks the person, the vote counts."""
+    with isite.api("agent") as api:
+        idea = api.post("/api/v1/ideas", json={"title": "Longer warranty"}).json()["id"]
+    c = sign_in(isite.url, "agent@test.io")
+    found = c.get(f"/ideas/{idea}", params={"who": "Ada1"}).text
+    picks = re.findall(r'name="voter" value="([^"]+)"', found)
+    assert "c001" in picks and "Ada1 Smith" in found  # namesakes (Ada11…) to choose from
+    assert "c001" not in re.sub(r'value="[^"]*"', "", found)  # the id is no text to read
+    token = re.search(r'name="csrf_token" value="([^"]+)"', found).group(1)
+    r = c.post(f"/ideas/{idea}/vote", data={"voter": "c001", "csrf_token": token})
+    assert r.status_code == 303
+    page = c.get(f"/ideas/{idea}").text
+    assert "Ada1 Smith" in page and re.search(r'id="voters"', page)
+    nobody = c.get(f"/ideas/{idea}", params={"who": "Zzyzx"}).text
+    assert "Nobody called" in nobody
+    with isite.api("agent") as api:
+        assert api.get(f"/api/v1/ideas/{idea}").json()["votes"] == 1
