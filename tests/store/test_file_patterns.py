@@ -84,7 +84,7 @@ def test_a_clean_csv_is_read_typed_with_the_same_patterns(tmp_path: Path) -> Non
     db = duckdb.connect()
     create_rows_view(db, path, "csv", "id", "when", "paid")
     assert _read_typed_csv(db, path, "id", "when", "paid")
-    typed = db.sql("SELECT * FROM clv_read ORDER BY ALL").fetchall()
+    typed = db.sql("SELECT * EXCLUDE (dated) FROM clv_read ORDER BY ALL").fetchall()
     text = db.sql(
         "SELECT customer_id, problem, bad_value, CAST(ordered_at AS DATE), amount "
         "FROM clv_rows ORDER BY ALL"

@@ -199,19 +199,22 @@ def _read_typed_csv(
     date_col: str,
     amount_col: str | None,
 ) -> bool:
-    """Fill ``clv_read`` from a CSV parsed by DuckDB's reader as dates and numbers (several
-    times cheaper than reading text and casting it), when every date is a plain
-    YYYY-MM-DD and every amount a finite number; else False, and ``clv_rows``, which
+    """Fill ``clv_read`` from a CSV whose amounts DuckDB's reader parses as numbers and
+    whose dates are cast from plain text (cheaper than reading every value as text and
+    trying each date as a time with a zone), when every date is a plain
+    YYYY-MM-DD (or empty) and every amount a finite number; else False, and ``clv_rows``, which
     reads each value as text, is the way (a second read, only of such files).
 
     On such a file both ways give the same rows: an empty date or amount is a bad row
     with no example either way, and nothing else can be bad.
     """
-    types = {customer_col: "VARCHAR", date_col: "DATE"}
+    # dates as text, cast only when 10 characters long: DuckDB's DATE reader would take
+    # the day of "2024-07-01T01:00:00+02:00" as written, not its UTC day
+    types = {customer_col: "VARCHAR", date_col: "VARCHAR"}
     if amount_col:
         types[amount_col] = "DOUBLE"
     typed = ", ".join(f"{_sql_str(k)}: '{v}'" for k, v in types.items())
-    cid = _ident(customer_col)
+    cid, d = _ident(customer_col), _ident(date_col)
     amount = _ident(amount_col) if amount_col else "1.0::DOUBLE"
     try:
         db.sql(
@@ -221,15 +224,18 @@ def _read_typed_csv(
                 CASE WHEN customer_id IS NULL THEN 'no_customer_id'
                      WHEN day IS NULL THEN 'bad_date'
                      WHEN amount IS NULL THEN 'bad_amount' END AS problem,
-                CAST(NULL AS VARCHAR) AS bad_value, day, amount
+                CAST(NULL AS VARCHAR) AS bad_value, day, amount, dated
             FROM (
                 SELECT CASE WHEN trim({cid}) <> '' THEN {cid} END AS customer_id,
-                    {_ident(date_col)} AS day, {amount} AS amount
+                    CASE WHEN length({d}) = 10 THEN TRY_CAST({d} AS DATE) END AS day,
+                    {d} IS NOT NULL AS dated, {amount} AS amount
                 FROM read_csv({_sql_str(str(path))}, types={{{typed}}})
             )
             """
         )
     except duckdb.Error:
         return False
-    found = db.sql("SELECT count(*) FROM clv_read WHERE NOT isfinite(amount)").fetchone()
+    found = db.sql(
+        "SELECT count(*) FROM clv_read WHERE NOT isfinite(amount) OR (dated AND day IS NULL)"
+    ).fetchone()
     return found is not None and found[0] == 0
