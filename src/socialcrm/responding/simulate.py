@@ -5,7 +5,7 @@ inbox, every conversation would be "new" and long past its SLAs. Here a small te
 (:data:`TEAM`) works them as the history went: each conversation is assigned, answered
 and resolved (and a few days later closed) at realistic times, through the inbox's own
 actions (:func:`workflow.assign`, :func:`workflow.reply`, :func:`workflow.transition`),
-so clocks, breaches and audit lines follow the app's rules. The team works 08:00–20:00
+so clocks, breaches and audit lines follow the app's rules. The team works 07:00–23:00
 UTC; a message arriving at night waits for the morning, which is where most late first
 responses come from. Some conversations are never answered (a busy day, a post nobody
 saw), and those still in progress when the data ends stay open.
@@ -71,8 +71,8 @@ class Team:
     resolve_spread: float = 1.1
     close_after_days: float = 3.0
     tidy_after_days: float = 7.0  # a conversation waiting on a silent customer
-    day_starts: int = 8  # UTC
-    day_ends: int = 20
+    day_starts: int = 7  # UTC: a social care team covers the evening too
+    day_ends: int = 23
 
 
 def _at_work(t: datetime, team: Team) -> datetime:
