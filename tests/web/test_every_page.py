@@ -146,8 +146,6 @@ def pages(demo_site: Site) -> dict[str, str]:
 # Pages that other engineers own and that still fail a check: (name, width, role) →
 # what fails. Kept strict, so a fix shows up as an unexpected pass to remove here.
 KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {
-    ("campaign", None, "admin"): "campaign_results.html (team lead's) shows the sample "
-    "recipient's raw record id as link text ('As customer newsletter:000001 gets it')",
 }
 
 NAMES = ["overview", "customers", "customer", "customer-no-name", "customer-household",

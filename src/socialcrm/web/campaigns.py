@@ -434,14 +434,17 @@ def campaign_page(
 
 def _message(st: AppState, cid: str) -> dict[str, Any] | None:
     from socialcrm.programs.campaigns import CampaignError
-    from socialcrm.programs.sending import preview
+    from socialcrm.programs.sending import contacts, preview
 
     with views.read_workspace(st.settings) as ws:
         try:
             who, rendered = preview(ws, st.settings, cid)
         except CampaignError as e:
             return {"error": str(e)}
-    return {"sample": who, "subject": rendered.subject, "text": rendered.text}
+        found = contacts(ws, [who], "email", st.settings).get(who) if who else None
+    full = " ".join(n for n in (found.first_name, found.last_name) if n) if found else ""
+    sample = {"customer_id": who, "name": full or None} if who else None
+    return {"sample": sample, "subject": rendered.subject, "text": rendered.text}
 
 
 @router.get("/campaigns/{cid}/message.html", response_class=HTMLResponse)
