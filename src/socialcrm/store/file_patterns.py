@@ -98,7 +98,7 @@ def read_file_patterns(
                 "bad_value, CAST(ordered_at AS DATE) AS day, amount FROM clv_rows"
             )
         # one row per customer: their days are their occasions when they are sure (their
-        # distinct days from a list: cheaper than count(DISTINCT) in DuckDB 1.4)
+        # distinct days from a list: cheaper than count(DISTINCT) in DuckDB 1.5)
         db.sql(
             f"""
             CREATE TEMP TABLE clv_people AS
