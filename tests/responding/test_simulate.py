@@ -21,7 +21,7 @@ from socialcrm.responding.simulate import DOMAIN, work_the_inbox
 from socialcrm.responding.step import check_slas_in_batches
 
 START = datetime(2026, 5, 1, 0, 0)  # the history ends a month later, long before today
-N = 240
+N = 160
 
 
 def _inbox(tmp: Path) -> tuple[AppDB, Settings]:
