@@ -282,13 +282,22 @@ class ReadModel:
                     f"LEFT JOIN (SELECT {key} AS customer_id, {picked} FROM {self.source(name)})"
                     f" {alias} USING (customer_id)"
                 )
+        have = self.columns("customers")
+
+        def val(name: str, kind: str = "VARCHAR") -> str:  # a table written by hand may lack it
+            return f"c.{name}" if name in have else f"NULL::{kind}"
+
+        def col(name: str, kind: str = "VARCHAR") -> str:
+            return f"{val(name, kind)} AS {name}"
+
+        first, last = val("first_name"), val("last_name")
         sql = f"""
         CREATE OR REPLACE TABLE customer_list AS
-        SELECT c.customer_id, c.source, c.first_name, c.last_name,
-               trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) AS name,
-               lower(trim(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')))
-                   AS name_lc,
-               c.city, c.country, c.preferred_channel, c.created_at,
+        SELECT c.customer_id, {col("source")}, {col("first_name")}, {col("last_name")},
+               trim(coalesce({first}, '') || ' ' || coalesce({last}, '')) AS name,
+               lower(trim(coalesce({first}, '') || ' ' || coalesce({last}, ''))) AS name_lc,
+               {col("city")}, {col("country")}, {col("preferred_channel")},
+               {col("created_at", "TIMESTAMPTZ")},
                {"i.email, i.phone" if ids else "NULL::VARCHAR AS email, NULL::VARCHAR AS phone"},
                {_score_cols(scores)},
                {_influence_cols(influence, infl_cols)},
