@@ -145,8 +145,7 @@ def pages(demo_site: Site) -> dict[str, str]:
 
 # Pages that other engineers own and that still fail a check: (name, width, role) →
 # what fails. Kept strict, so a fix shows up as an unexpected pass to remove here.
-KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {
-}
+KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {}
 
 NAMES = ["overview", "customers", "customer", "customer-no-name", "customer-household",
          "listening", "influencers",

@@ -192,7 +192,8 @@ def test_segments_page_trends_rules_and_export_forms(full_site: FullSite) -> Non
     dormant = next(t for t in trends if t.startswith("<h3>dormant"))
     assert f"{sizes['dormant']:,} ({sizes['dormant'] - segment_sizes(0)['dormant']:+,})" in dormant
     assert dormant.count("<circle") == len(RUN_DATES)
-    assert "<code>risk_band == very_high</code>" in page and "bought before; very high risk of having left" in page
+    assert "<code>risk_band == very_high</code>" in page
+    assert "bought before; very high risk of having left" in page
     with_actions = {s for s in sizes if s in SEGMENT_ACTION}
     assert page.count('class="inline export"') == len(with_actions)
     assert 'action="/segments/dormant/export"' in page
@@ -242,7 +243,8 @@ def test_empty_workspace_targeting_and_programs(empty_site: Site) -> None:
     with closing(sign_in(empty_site.url, "analyst@test.io")) as c:
         seg = c.get("/segments")
         assert seg.status_code == 200 and "No segments yet" in seg.text
-        assert "bought before; very high risk of having left" in seg.text  # the rules in force, still
+        # the rules in force, still
+        assert "bought before; very high risk of having left" in seg.text
         prog = c.get("/programs")
         assert prog.status_code == 200 and "No campaigns yet" in prog.text
         token = _csrf(seg.text)

@@ -149,8 +149,12 @@ def sync(as_json: JsonOpt = False) -> None:
     rm = _rm()
     with _session() as s:
         doc = ideas.sync(s, rm, get_settings().idea_influencer_followers)
-    _print(doc, as_json, f"{doc['proposed']} ideas proposed, {doc['skipped']} posts skipped, "
-           f"{doc['not_ideas']} not ideas (agreement, praise or thanks)")
+    _print(
+        doc,
+        as_json,
+        f"{doc['proposed']} ideas proposed, {doc['skipped']} posts skipped, "
+        f"{doc['not_ideas']} not ideas (agreement, praise or thanks)",
+    )
 
 
 @ideas_app.command("confirm")
