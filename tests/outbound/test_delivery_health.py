@@ -10,7 +10,7 @@ import pytest
 
 from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
-from socialcrm.outbound import delivery
+from socialcrm.outbound import delivery, periodic
 
 
 class Waits:
@@ -48,7 +48,7 @@ def test_a_failing_pass_is_logged_once_and_backs_off_until_one_works(
     db = Flaky(real, [True, True, True] + [False] * 20 + [True])
     stop = Waits()
     results: list[Any] = []
-    with caplog.at_level(logging.DEBUG, logger="socialcrm.outbound.delivery"):
+    with caplog.at_level(logging.DEBUG, logger="socialcrm.outbound.periodic"):
         n = delivery.watch(db, settings, 1.0, stop=stop, on_pass=results.append, passes=4)
     real.close()
     assert n == 4 and results[:3] == [None, None, None] and results[3]["webhooks"]["failed"] == 0
@@ -65,11 +65,11 @@ def test_a_failing_pass_is_logged_once_and_backs_off_until_one_works(
 def test_the_backoff_is_capped_and_a_new_reason_is_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    h = delivery.Health()
-    with caplog.at_level(logging.ERROR, logger="socialcrm.outbound.delivery"):
+    h = periodic.Health()
+    with caplog.at_level(logging.ERROR, logger="socialcrm.outbound.periodic"):
         for _ in range(40):
             h.failed(RuntimeError("database is locked"), 30.0)
-        assert h.wait(30.0) == delivery.MAX_BACKOFF_SECONDS
+        assert h.wait(30.0) == periodic.MAX_BACKOFF_SECONDS
         h.failed(ValueError("disk full"), 30.0)
     assert [r.getMessage().split(";")[0] for r in caplog.records] == [
         "delivery pass failed (RuntimeError: database is locked)",

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from socialcrm.pipeline import run_context
+from socialcrm.programs.learning import MEASURED_UPLIFTS
 from socialcrm.targeting.actions import step_actions
 from tests.targeting.brand import ScoredBrand
 
@@ -31,21 +32,7 @@ value = "clv"
 cost = 1.0
 reason = "recommend a product they have not bought yet"
 """
-SCHEMA = pa.schema(
-    [
-        ("action", pa.string()),
-        ("segment", pa.string()),
-        ("campaigns", pa.int64()),
-        ("treated", pa.int64()),
-        ("control", pa.int64()),
-        ("measured", pa.float64()),
-        ("se", pa.float64()),
-        ("prior", pa.float64()),
-        ("posterior", pa.float64()),
-        ("weight_of_evidence", pa.float64()),
-        ("updated_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+SCHEMA = MEASURED_UPLIFTS  # the table programs writes and targeting reads by name
 TAU = 0.05
 
 

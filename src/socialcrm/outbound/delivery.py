@@ -24,8 +24,6 @@ the first pass that works again says so.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -37,13 +35,13 @@ from socialcrm.appdb.models import OutboxItem, utcnow
 from socialcrm.config import Settings
 from socialcrm.outbound import mail, outbox, webhooks
 from socialcrm.outbound.channel import ChannelError, Sender
+from socialcrm.outbound.periodic import Periodic, repeat
 from socialcrm.outbound.social import direct_from_settings, from_settings
 
 if TYPE_CHECKING:
     from socialcrm.appdb.db import AppDB
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF_SECONDS = 600.0
 
 
 def run_once(
@@ -152,66 +150,6 @@ def _due_count(db: AppDB, connector: str) -> int:
         )
 
 
-class Health:
-    """Consecutive failed passes, and how long to wait before the next pass.
-
-    ``failures`` and ``last_error`` are what a health check (or a test) reads.
-    """
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.last_error: str | None = None
-        self._lock = threading.Lock()
-
-    def passed(self) -> None:
-        with self._lock:
-            if self.failures:
-                log.warning("delivery passes work again after %d failed pass(es)", self.failures)
-            self.failures, self.last_error = 0, None
-
-    def failed(self, exc: BaseException, interval: float) -> None:
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-        with self._lock:
-            self.failures += 1
-            first = reason != self.last_error
-            self.last_error = reason
-            wait = self.wait(interval)
-        if first:  # once per reason, with the traceback; repeats are debug only
-            log.error(
-                "delivery pass failed (%s); next pass in %.0f s, backing off while it fails",
-                reason,
-                wait,
-                exc_info=exc,
-            )
-        else:
-            log.debug("delivery pass failed again (%d in a row): %s", self.failures, reason)
-
-    def wait(self, interval: float) -> float:
-        """Seconds until the next pass: ``interval``, doubled for each failure in a row."""
-        if not self.failures:
-            return interval
-        cap = max(interval, MAX_BACKOFF_SECONDS)
-        return min(interval * 2.0 ** min(self.failures, 30), cap)
-
-
-def _safe_pass(
-    db: AppDB,
-    settings: Settings,
-    connector: Sender | None = None,
-    health: Health | None = None,
-    interval: float = 0.0,
-    email_recheck: mail.Recheck | None = None,
-) -> dict[str, Any] | None:
-    try:
-        result = run_once(db, settings, connector, email_recheck)
-    except Exception as e:  # a bad pass must not end the loop; a later one tries again
-        (health or Health()).failed(e, interval)
-        return None
-    if health is not None:
-        health.passed()
-    return result
-
-
 def watch(
     db: AppDB,
     settings: Settings,
@@ -225,29 +163,22 @@ def watch(
 ) -> int:
     """Run a pass every ``interval`` seconds until ``stop`` is set (or ``passes`` ran);
     returns the number of passes. Blocking: for ``socialcrm inbox deliver --watch``.
-    While passes fail, the wait grows (see :class:`Health`). ``email_recheck``: see
-    :func:`run_once`."""
-    stop = stop or threading.Event()
-    health = Health()
-    n = 0
-    while not stop.is_set():
-        result = _safe_pass(db, settings, connector, health, interval, email_recheck)
-        n += 1
-        if on_pass is not None:
-            on_pass(result)
-        if passes is not None and n >= passes:
-            break
-        stop.wait(health.wait(interval))
-    return n
+    While passes fail, the wait grows (see :class:`~socialcrm.outbound.periodic.Health`).
+    ``email_recheck``: see :func:`run_once`."""
+    return repeat(
+        lambda: run_once(db, settings, connector, email_recheck),
+        interval,
+        name="delivery",
+        stop=stop,
+        passes=passes,
+        on_pass=on_pass,
+    )
 
 
-class Scheduler:
-    """The web app's background delivery task (see :func:`start`).
-
-    ``passes`` counts the passes completed, ``health`` the failures in a row: how a
-    health check, or a test, sees that delivery runs without guessing how long a pass
-    takes.
-    """
+class Scheduler(Periodic[dict[str, Any]]):
+    """The web app's background delivery task (see :func:`start`); ``passes`` and
+    ``health`` as :class:`~socialcrm.outbound.periodic.Periodic` keeps them. A pass cut
+    short at shutdown leaves its items to their leases."""
 
     def __init__(
         self,
@@ -257,30 +188,7 @@ class Scheduler:
         email_recheck: mail.Recheck | None = None,
     ) -> None:
         """Starts the loop in the running event loop."""
-        self.passes = 0
-        self.health = Health()
-        self._stop = asyncio.Event()
-        self._recheck = email_recheck
-        self.task = asyncio.get_running_loop().create_task(self._run(db, settings, interval))
-
-    async def _run(self, db: AppDB, settings: Settings, interval: float) -> None:
-        while not self._stop.is_set():
-            # In a thread: the connectors and webhooks use blocking HTTP and database calls.
-            await asyncio.to_thread(
-                _safe_pass, db, settings, None, self.health, interval, self._recheck
-            )
-            self.passes += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.health.wait(interval))
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to end after the pass in flight, and wait for it (bounded)."""
-        self._stop.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), timeout=timeout)
-        except TimeoutError:
-            self.task.cancel()
-            log.warning("delivery pass still running at shutdown; left to its lease")
+        super().__init__("delivery", lambda: run_once(db, settings, None, email_recheck), interval)
 
 
 def start(

@@ -32,11 +32,10 @@ who leaves a segment and enters it again is not enrolled again.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,7 +48,7 @@ from sqlalchemy.orm import Session
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import EmailEvent, Journey, JourneyEnrolment, OutboxItem
 from socialcrm.config import Settings
-from socialcrm.outbound.delivery import Health
+from socialcrm.outbound.periodic import Periodic, repeat
 from socialcrm.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -620,61 +619,20 @@ def watch(
     *,
     passes: int | None = None,
     on_pass: Callable[[dict[str, dict[str, int]] | None], None] | None = None,
-    stop: Any = None,
+    stop: threading.Event | None = None,
 ) -> int:
     """A pass every ``interval`` seconds (backing off while passes fail) until ``stop``
-    (a :class:`threading.Event`) is set or ``passes`` ran: ``socialcrm journey run --watch``."""
-    import threading
-
-    stop = stop or threading.Event()
-    health = Health()
-    n = 0
-    while not stop.is_set():
-        result = _safe_pass(db, settings, health, interval)
-        n += 1
-        if on_pass is not None:
-            on_pass(result)
-        if passes is not None and n >= passes:
-            break
-        stop.wait(health.wait(interval))
-    return n
+    is set or ``passes`` ran: ``socialcrm journey run --watch``."""
+    return repeat(lambda: run_pass(db, settings), interval, name="journey", stop=stop,
+                  passes=passes, on_pass=on_pass)  # fmt: skip
 
 
-def _safe_pass(
-    db: AppDB, settings: Settings, health: Health, interval: float
-) -> dict[str, dict[str, int]] | None:
-    try:
-        result = run_pass(db, settings)
-    except Exception as e:  # a bad pass must not end the loop; a later one tries again
-        health.failed(e, interval)
-        return None
-    health.passed()
-    return result
-
-
-class Scheduler:
-    """The web app's background journey task: a pass every ``interval`` seconds."""
+class Scheduler(Periodic[dict[str, dict[str, int]]]):
+    """The web app's background journey task: a pass every ``interval`` seconds; one cut
+    short at shutdown is resumed by the next start (enrolments and sends are idempotent)."""
 
     def __init__(self, db: AppDB, settings: Settings, interval: float) -> None:
-        self.passes = 0
-        self.health = Health()
-        self._stop = asyncio.Event()
-        self.task = asyncio.get_running_loop().create_task(self._run(db, settings, interval))
-
-    async def _run(self, db: AppDB, settings: Settings, interval: float) -> None:
-        while not self._stop.is_set():
-            await asyncio.to_thread(_safe_pass, db, settings, self.health, interval)
-            self.passes += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.health.wait(interval))
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), timeout=timeout)
-        except TimeoutError:
-            self.task.cancel()
-            log.warning("journey pass still running at shutdown; the next start resumes it")
+        super().__init__("journey", lambda: run_pass(db, settings), interval)
 
 
 def start(db: AppDB, settings: Settings) -> Scheduler | None:
