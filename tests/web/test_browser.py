@@ -145,7 +145,8 @@ def test_360_shows_trinity_and_next_best_action(
     assert first.locator("td").nth(1).inner_text().startswith(action.replace("_", " "))
     assert first.locator("td").nth(2).inner_text() == channel
     assert first.locator("td").nth(3).inner_text() == f"{0.05 * clv_of(4) - 1.0:,.2f} EUR"
-    assert "unknown: no social_linking consent" in page.locator("#why-scores").inner_text()
+    why = page.locator("#why-scores").inner_text()
+    assert "unknown: no consent to linking their social accounts" in why
     assert page.locator("#four-ps svg.chart").count() == 1
     page.screenshot(path=str(shots / "customer-360-trinity.png"), full_page=True)
     page.goto(f"{full_site.url}/customers/c000")

@@ -177,8 +177,10 @@ def test_360_page_shows_trinity_actions_and_activity(full_site: FullSite) -> Non
     # social text and rule text stay text
     assert XSS not in page and "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in page
     assert "<b>matched</b>" not in page and "&lt;b&gt;matched&lt;/b&gt;" in page
-    assert "unknown: no social_linking consent" in unknown
+    assert "unknown: no consent to linking their social accounts" in unknown
+    assert "social_linking" not in unknown.split("<details")[0]  # codes only for analysts
     assert unknown.count('<tr><td class="num">') == 2  # two ranked actions
+    assert re.search(r"average repeat order [\d,.]+ [A-Z]{3}</li>", page)  # money, currency
 
 
 def test_segments_page_trends_rules_and_export_forms(full_site: FullSite) -> None:

@@ -80,6 +80,7 @@ def _person(row: dict[str, Any] | None) -> str:
 
 TEMPLATES.env.filters["money"] = _money
 TEMPLATES.env.filters["person"] = _person
+TEMPLATES.env.filters["purpose"] = views.purpose_words
 TEMPLATES.env.filters["place"] = people.proper_case
 TEMPLATES.env.filters["record"] = people.record_label
 TEMPLATES.env.filters["reason"] = lambda text: views.plain_reason(text)[0]

@@ -344,7 +344,7 @@ def customer_360(rm: ReadModel, customer_id: str) -> dict[str, Any] | None:
         "consent_history": consent_rows,
         "orders": _of_records(rm, "orders", records, "ordered_at", limit=200),
         "posts": rm.detail("posts_enriched", person, limit=50),
-        "scores": score_explanation(valued, scores[0] if scores else None),
+        "scores": score_explanation(valued, scores[0] if scores else None, currency(rm)),
         "influence": influence[0] if influence else None,
         "segment": _segment(valued),
         "next_best_action": actions[0] if actions else None,
@@ -485,6 +485,31 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
+PURPOSE_WORDS = {
+    "email_marketing": "marketing emails",
+    "sms_marketing": "marketing text messages",
+    "phone_marketing": "marketing calls",
+    "social_linking": "linking their social accounts",
+    "profiling": "profiling",
+    "personalised_ads": "personalised ads",
+}
+"""Consent purposes as people read them (the codes stay in exports and the API)."""
+
+
+def purpose_words(text: str | None) -> str:
+    """Consent purpose codes in ``text`` replaced by words.
+
+    >>> purpose_words("no social_linking consent")
+    'no consent to linking their social accounts'
+    >>> purpose_words("email_marketing")
+    'marketing emails'
+    """
+    out = str(text or "")
+    for code, words in PURPOSE_WORDS.items():
+        out = out.replace(f"no {code} consent", f"no consent to {words}").replace(code, words)
+    return out
+
+
 def _unknown(s: dict[str, Any] | None) -> dict[str, str]:
     """``customer_scores.unknown`` ("influence: no social_linking consent; …") by axis."""
     if not s or not s.get("unknown"):
@@ -497,12 +522,15 @@ def _unknown(s: dict[str, Any] | None) -> dict[str, str]:
     return out
 
 
-def score_explanation(p: dict[str, Any], s: dict[str, Any] | None = None) -> dict[str, Any]:
+def score_explanation(
+    p: dict[str, Any], s: dict[str, Any] | None = None, money: str = ""
+) -> dict[str, Any]:
     """The TRInity of a customer and the facts that drive each axis, in a marketer's words.
 
     ``p`` is the customer's list row (transaction scores), ``s`` their ``customer_scores``
     row (percentiles, composite, Four-Ps depths, influence parts, unknown axes) or None
     before the TRInity step has run. An unknown axis says why, never reads as zero.
+    ``money`` is the workspace's currency, written after amounts.
 
     >>> e = score_explanation({"clv": None}, {"relationship_known": True,
     ...     "relationship_value": 50.0, "relationship_score": 80.0, "recency_factor": 1.0,
@@ -512,7 +540,7 @@ def score_explanation(p: dict[str, Any], s: dict[str, Any] | None = None) -> dic
     [('personal', 20.0), ('profile', 0.0), ('preferential', 25.0), ('performance', 15.0)]
     """
     unknown = _unknown(s)
-    transaction = _transaction(p, s, unknown)
+    transaction = _transaction(p, s, unknown, money)
     note = None if s is not None else NOT_SCORED
     return {
         "composite": _num(s.get("trinity_score")) if s else None,
@@ -527,7 +555,7 @@ def score_explanation(p: dict[str, Any], s: dict[str, Any] | None = None) -> dic
 
 
 def _transaction(
-    p: dict[str, Any], s: dict[str, Any] | None, unknown: dict[str, str]
+    p: dict[str, Any], s: dict[str, Any] | None, unknown: dict[str, str], money: str = ""
 ) -> dict[str, Any] | None:
     known = bool(s.get("transaction_known")) if s else p.get("clv") is not None
     pct = _num(s.get("transaction_score")) if s else None
@@ -548,7 +576,7 @@ def _transaction(
     drivers = [
         f"{p['frequency']} repeat purchase(s), last one on {p['last_purchase']}",
         f"{p['recency']:.0f} days between first and last purchase",
-        f"average repeat order {p['monetary']:,.2f}",
+        f"average repeat order {p['monetary']:,.2f}{f' {money}' if money else ''}",
         f"P(alive) {p['p_alive']:.0%}: chance they still buy from us",
         f"{p['expected_purchases']:.2f} purchases expected in the horizon",
     ]
