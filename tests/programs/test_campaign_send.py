@@ -41,6 +41,7 @@ from socialcrm.programs.sending import test_send as send_a_test_copy
 from socialcrm.programs.step import step_campaign_feedback
 from socialcrm.store.workspace import Workspace
 from tests.programs.campaign_brand import SmtpServer, copy_home, scored_home
+from tests.waiting import wait_until
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 """Long after the brand's last touch (so only stated frequencies cap), at noon UTC."""
@@ -467,7 +468,6 @@ def test_doctests() -> None:
 def test_the_delivery_loop_sends_what_comes_due_later(env: Env) -> None:
     """send_at in the (near, real) future: `campaign send` queues; the web app's background
     delivery sends when due, with the campaign side's consent check."""
-    import time
 
     from socialcrm.web.app import create_app
 
@@ -478,9 +478,8 @@ def test_the_delivery_loop_sends_what_comes_due_later(env: Env) -> None:
     assert counts["sent"] == 0 and waiting > 0 and not env.smtp.sink.messages
     settings = env.settings.model_copy(update={"delivery_interval_seconds": 0.2})
     with TestClient(create_app(settings)):
-        deadline = time.monotonic() + 30
-        while len(env.smtp.sink.messages) < waiting and time.monotonic() < deadline:
-            time.sleep(0.1)
+        sink = env.smtp.sink
+        wait_until(lambda: len(sink.messages) >= waiting, "the due messages sent", bound=30)
     assert len(env.smtp.sink.messages) == waiting
     assert max(Counter(env.smtp.sink.recipients()).values()) == 1
     assert progress(env.db, "spring") == {"sent": waiting, "queued": 0, "skipped": 0, "failed": 0}

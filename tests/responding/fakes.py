@@ -11,7 +11,6 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.waiting import wait_until
 
 DATA = Path(__file__).parent / "data"
 TOKEN = "mastodon-secret-token-123"
@@ -110,11 +111,9 @@ def serving(app: Starlette) -> Iterator[str]:
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake server did not start (within 30 s)")
-        time.sleep(0.02)
+    wait_until(lambda: srv.started or not thread.is_alive(), "the fake server up", bound=30)
+    if not srv.started:
+        raise RuntimeError("the fake server did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

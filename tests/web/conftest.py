@@ -14,7 +14,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +30,7 @@ from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web.app import create_app
+from tests.waiting import wait_until
 
 PASSWORD = "a long test password"
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
@@ -341,11 +341,9 @@ def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start within 60 s")
-        time.sleep(0.02)
+    wait_until(lambda: srv.started or not thread.is_alive(), "the test server started", poll=0.02)
+    if not srv.started:
+        raise RuntimeError("the test server did not start")
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=60)

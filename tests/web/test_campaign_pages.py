@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pytest
 from aiosmtpd.controller import Controller
@@ -27,6 +28,7 @@ from socialcrm.config import Settings
 from socialcrm.programs.journeys import create_journey
 from socialcrm.store.schemas import CONSENTS, CUSTOMERS, IDENTITIES, ORDERS
 from socialcrm.store.workspace import Workspace
+from tests.waiting import wait_until
 from tests.web.conftest import Site, seed_users, serve, sign_in
 from tests.web.test_browser import browser, shots, signed_in  # noqa: F401 (fixtures)
 
@@ -323,11 +325,12 @@ def test_send_runs_in_the_background_once_and_the_page_follows_it(
     assert running.headers.get("refresh") == "2" and 'id="sending-notice"' in running.text
     assert calls == ["slow-send"]
     release.set()
-    for _ in range(600):  # bounded: at most a minute
-        done = analyst.get("/campaigns/slow-send?sending=1")
-        if 'id="sent-notice"' in done.text:
-            break
-        threading.Event().wait(0.1)
+
+    def finished() -> httpx.Response | None:  # the page refreshes itself until then
+        r = analyst.get("/campaigns/slow-send?sending=1")
+        return r if 'id="sent-notice"' in r.text else None
+
+    done = wait_until(finished, "the background send finished", poll=0.1)
     notice = re.search(r"id=\"sent-notice\">([^<]*)", done.text)
     assert "refresh" not in done.headers and notice, done.text[-3000:]
     sent, held = map(int, re.search(r"Sent (\d+); held out (\d+)", notice.group(1)).groups())
