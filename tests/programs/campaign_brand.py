@@ -87,6 +87,11 @@ class Sink:
         with self.lock:
             return [r.lower() for m in self.messages for r in m.rcpt_tos]
 
+    def to(self) -> list[str]:
+        """The ``To`` headers received, sorted."""
+        with self.lock:
+            return sorted(str(m.message["To"]) for m in self.messages)
+
 
 def _free_port() -> int:
     with socket.socket() as s:

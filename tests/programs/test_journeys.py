@@ -3,16 +3,11 @@ who leaves, who gets one email — and a second run that sends nobody anything t
 
 from __future__ import annotations
 
-import email
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 
 import pyarrow as pa
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from socialcrm.appdb.db import AppDB
@@ -29,6 +24,7 @@ from socialcrm.programs.journeys import (
 )
 from socialcrm.store.schemas import CONSENTS, CUSTOMERS, IDENTITIES, ORDERS
 from socialcrm.store.workspace import Workspace
+from tests.programs.campaign_brand import Sink, SmtpServer
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 N = 40
@@ -36,35 +32,10 @@ NO_CONSENT = "c11"
 TEMPLATE = "<p>Hello {{ first_name }}, we would love to see you again.</p>"
 
 
-class Inbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self) -> list[str]:
-        with self.lock:
-            return sorted(m["To"] for m in self.messages)
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        yield inbox, port
-    finally:
-        ctl.stop()
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
 
 
 def _write(ws: Workspace, name: str, schema: pa.Schema, rows: list[dict]) -> None:
@@ -88,8 +59,8 @@ def segments(ws: Workspace, at_risk: range, scores: dict[str, float] | None = No
 
 
 @pytest.fixture
-def shop(tmp_path, smtp) -> Iterator[tuple[Workspace, AppDB, Settings, Inbox]]:
-    inbox, port = smtp
+def shop(tmp_path, smtp) -> Iterator[tuple[Workspace, AppDB, Settings, Sink]]:
+    inbox, port = smtp.sink, smtp.port
     settings = Settings(
         home=tmp_path / "ws",
         smtp_url=f"smtp://127.0.0.1:{port}?from=brand@example.com",
@@ -179,7 +150,7 @@ def test_a_segment_journey_from_entry_to_one_email(shop) -> None:
     assert len(expected) >= 10 and inbox.to() == expected
     assert due["sent"] == len(expected) and due["held_out"] == len(control)
     # no message to the holdout, the baseline, c11, the buyer or the leaver
-    for m in inbox.messages:
+    for m in (r.message for r in inbox.messages):
         assert m["List-Unsubscribe"] and m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert m["Subject"].startswith("We miss you, Ann")
     states = _states(db)

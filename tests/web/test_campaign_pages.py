@@ -7,20 +7,16 @@ Screenshots go to ``$SOCIALCRM_SCREENSHOTS`` like the other browser tests.
 
 from __future__ import annotations
 
-import email
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 
 import httpx
 import pyarrow as pa
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page
 
 from socialcrm.appdb.db import AppDB
@@ -28,6 +24,7 @@ from socialcrm.config import Settings
 from socialcrm.programs.journeys import create_journey
 from socialcrm.store.schemas import CONSENTS, CUSTOMERS, IDENTITIES, ORDERS
 from socialcrm.store.workspace import Workspace
+from tests.programs.campaign_brand import Sink, SmtpServer
 from tests.waiting import wait_until
 from tests.web.conftest import Site, seed_users, serve, sign_in
 from tests.web.test_browser import browser, shots, signed_in  # noqa: F401 (fixtures)
@@ -38,30 +35,9 @@ NO_CONSENT = {"c04", "c10"}  # at risk, but never agreed to email
 MADE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self) -> list[str]:
-        with self.lock:
-            return sorted(m["To"] for m in self.messages)
-
-
 @dataclass
 class CampaignSite(Site):
     sink: Sink
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build_shop(settings: Settings) -> None:
@@ -117,29 +93,24 @@ def build_shop(settings: Settings) -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CampaignSite]:
-    sink, port = Sink(), _port()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    settings = Settings(
-        home=tmp_path_factory.mktemp("campaigns") / "ws",
-        smtp_url=f"smtp://127.0.0.1:{port}?from=brand@example.com",
-        public_url="http://127.0.0.1:9",
-        email_rate_per_second=0,
-        web_token_cache_seconds=0,
-    )
-    build_shop(settings)
-    tokens = seed_users(settings.resolved_database_url)
-    db = AppDB(settings.resolved_database_url)
-    with db.session() as s:
-        create_journey(s, name="save", trigger="segment", segment="at_risk_high_value",
-                       template="<p>Hi {{ first_name }}</p>", subject="Hi",
-                       wait_hours=48)  # fmt: skip
-    db.close()
-    try:
+    with SmtpServer() as smtp:
+        settings = Settings(
+            home=tmp_path_factory.mktemp("campaigns") / "ws",
+            smtp_url=f"smtp://127.0.0.1:{smtp.port}?from=brand@example.com",
+            public_url="http://127.0.0.1:9",
+            email_rate_per_second=0,
+            web_token_cache_seconds=0,
+        )
+        build_shop(settings)
+        tokens = seed_users(settings.resolved_database_url)
+        db = AppDB(settings.resolved_database_url)
+        with db.session() as s:
+            create_journey(s, name="save", trigger="segment", segment="at_risk_high_value",
+                           template="<p>Hi {{ first_name }}</p>", subject="Hi",
+                           wait_hours=48)  # fmt: skip
+        db.close()
         for url in serve(settings):
-            yield CampaignSite(url, settings, tokens, settings.resolved_database_url, sink)
-    finally:
-        ctl.stop()
+            yield CampaignSite(url, settings, tokens, settings.resolved_database_url, smtp.sink)
 
 
 def no_overflow(page: Page, width: int) -> None:
