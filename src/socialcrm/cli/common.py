@@ -8,8 +8,10 @@ values from a row), which must never be read as rich markup.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,6 +34,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def print_json(doc: object) -> None:
     """Print ``doc`` as JSON on stdout; dates and other values as their text."""
     out.print_json(json.dumps(doc, default=str))
+
+
+def stop_on_sigterm() -> threading.Event:
+    """An event a ``--watch`` loop stops on, set by SIGTERM (as a service manager stops
+    it) as well as Ctrl+C; outside the main thread (tests) only by whoever holds it."""
+    stop = threading.Event()
+    with suppress(ValueError):  # not the main thread: no signal handler there
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

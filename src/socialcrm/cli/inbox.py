@@ -6,7 +6,6 @@ database; connector tokens come from settings and are never printed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +15,15 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from socialcrm.cli.common import JsonOpt, command_group, fail, opened, out, print_json
+from socialcrm.cli.common import (
+    JsonOpt,
+    command_group,
+    fail,
+    opened,
+    out,
+    print_json,
+    stop_on_sigterm,
+)
 from socialcrm.config import get_settings
 
 inbox_app = command_group(
@@ -132,12 +139,7 @@ def deliver(
                 getattr(conn, "close", lambda: None)()
         _show(done, as_json)
         return
-    import signal
-    import threading
-
-    stop = threading.Event()
-    with contextlib.suppress(ValueError):  # not the main thread (tests): no signal handler
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_sigterm()
 
     def report(result: dict[str, Any] | None) -> None:
         doc = result if result is not None else {"error": "pass failed; see the log"}

@@ -5,7 +5,6 @@ Thin: it parses, calls :mod:`socialcrm.programs.journeys`, and prints.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from socialcrm.cli.common import JsonOpt, command_group, opened, out, print_json
+from socialcrm.cli.common import JsonOpt, command_group, opened, out, print_json, stop_on_sigterm
 from socialcrm.cli.common import fail as _fail
 
 journey_app = command_group(
@@ -174,12 +173,7 @@ def run(
             for n, counts in done.items():
                 out.print(_line(n, counts), highlight=False)
         return
-    import signal
-    import threading
-
-    stop = threading.Event()
-    with contextlib.suppress(ValueError):  # not the main thread (tests): no signal handler
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_sigterm()
 
     def report(result: dict[str, Any] | None) -> None:
         doc = result if result is not None else {"error": "pass failed; see the log"}
