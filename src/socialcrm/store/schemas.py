@@ -17,6 +17,9 @@ Normaliser = Literal["email", "phone", "handle", "lower", "upper", "list"]
 
 PLATFORMS = ("twitter", "facebook", "instagram", "linkedin", "mastodon", "bluesky")
 IDENTITY_KINDS = ("email", "phone", "loyalty_id", *PLATFORMS)
+POST_PLATFORMS = (*PLATFORMS, "reddit", "hackernews", "web")
+"""Where posts come from: the social networks, plus the listening sources that are not
+identities (Reddit, Hacker News, and ``web`` for RSS/Atom feeds)."""
 CHANNELS = ("email", "sms", "phone", "mail", "push", "social", "none")
 CONSENT_PURPOSES = (
     "email_marketing",
@@ -301,7 +304,7 @@ POSTS = TableSchema(
             "string",
             "Network the post is on.",
             required=True,
-            domain=PLATFORMS,
+            domain=POST_PLATFORMS,
             normalise="lower",
         ),
         _c(
@@ -321,6 +324,14 @@ POSTS = TableSchema(
         _c("replies", "int64", "Replies at collection time.", minimum=0),
         _c("author_followers", "int64", "Author's followers at collection time.", minimum=0),
         _c("url", "string", "Link to the post."),
+        _c("author_name", "string", "Author's display name, if the platform gives one."),
+        _c(
+            "source",
+            "string",
+            "Where it was collected (a listening source such as "
+            "`mastodon:https://mastodon.social`), if not from a file.",
+        ),
+        _c("raw_payload", "string", "The item as the source's API returned it (JSON)."),
     ),
 )
 
