@@ -261,6 +261,11 @@ class Settings(BaseSettings):
     mastodon_url: str | None = Field(default=None, description="Mastodon instance base URL.")
     mastodon_token: SecretStr | None = Field(default=None, description="Mastodon access token.")
     bluesky_url: str = Field(default="https://bsky.social", description="Bluesky PDS base URL.")
+    bluesky_appview_url: str = Field(
+        default="https://public.api.bsky.app",
+        description="Bluesky AppView that resolves handles and reads profiles (no login) "
+        "when a person links their Bluesky account in the preference centre.",
+    )
     bluesky_handle: str | None = Field(default=None, description="Bluesky account handle.")
     bluesky_app_password: SecretStr | None = Field(
         default=None, description="Bluesky app password (never logged)."
