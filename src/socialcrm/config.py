@@ -326,6 +326,26 @@ class Settings(BaseSettings):
     email_max_attempts: int = Field(
         default=8, gt=0, description="Attempts of one email before it is marked dead."
     )
+    # -- the customer's own side: the preference centre and sign-up forms (issue 20) --
+    preference_link_days: int = Field(
+        default=90,
+        gt=0,
+        description="Days a preference-centre link in an email keeps working (a fresh one "
+        "can be asked for by email address).",
+    )
+    signup_confirm_hours: int = Field(
+        default=72, gt=0, description="Hours a sign-up's confirmation link keeps working."
+    )
+    embed_origins: str = Field(
+        default="",
+        description="Sites allowed to show the sign-up and profile forms in a frame, "
+        "comma-separated origins ('https://shop.example'); default none: no page may be "
+        "framed (CSP frame-ancestors 'none').",
+    )
+    brand_name: str | None = Field(
+        default=None,
+        description="The brand's name on the public pages (default: the catalogue's).",
+    )
     bounce_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Bearer secret of POST /email/bounces (DSNs or JSON from the mail "

@@ -696,3 +696,91 @@ class JourneyEnrolment(Base):
     exited_at: Mapped[datetime | None]
     exit_reason: Mapped[str | None] = mapped_column(String(32))
     converted_at: Mapped[datetime | None]
+
+
+# -- the customer's own side: the preference centre and sign-up forms (issue 20) ------------
+class PersonPreferences(Base):
+    """What a person chose in the preference centre: channels, how often, topics, social
+    sites, language. One row per person (the id their emails are signed for); sending and
+    the next scoring run read the same choices from the warehouse's ``customers`` rows,
+    which the centre updates through ingestion."""
+
+    __tablename__ = "person_preferences"
+
+    customer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    frequency: Mapped[str | None] = mapped_column(String(16))
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    social_sites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(16))
+    unsubscribed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRecord(Base):
+    """One consent decision made on a public page, with what the warehouse's ``consents``
+    has no column for: the channel and the version of the words the person was shown.
+    ``synced`` once the decision is in the warehouse's ``consents`` (written at once;
+    a failed write is retried by the next change or ``preferences.centre.sync``)."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (
+        Index("ix_consent_records_person", "customer_id", "recorded_at"),
+        Index("ix_consent_records_synced", "synced", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    wording_version: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    synced: Mapped[bool] = mapped_column(default=False)
+
+
+class Signup(Base):
+    """A sign-up from the public form, waiting for its email confirmation (double opt-in).
+    Nothing reaches the warehouse before ``confirmed_at``; unconfirmed rows older than the
+    link's life can be deleted."""
+
+    __tablename__ = "signups"
+    __table_args__ = (Index("ix_signups_email", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    wording_version: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+
+
+class UsedToken(Base):
+    """A single-use token that was used: its keyed digest, never the token itself."""
+
+    __tablename__ = "used_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityLink(Base):
+    """A social handle a person asked to link (Mastodon, Bluesky), ``pending`` until they
+    prove it is theirs (``code`` in their profile, or OAuth), then ``verified``."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (Index("ix_identity_links_person", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(16))
+    handle: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime | None]

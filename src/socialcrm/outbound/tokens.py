@@ -1,4 +1,5 @@
-"""Signed tokens in the links of an email: unsubscribe, click and open.
+"""Signed tokens in the links of an email: unsubscribe, click, open, and the
+preference centre's.
 
 A token is the link's facts (campaign, person, and for a click the target URL) signed
 with HMAC-SHA256 under the workspace's secret (``Settings.web_secret_key``, else the
@@ -7,6 +8,13 @@ token, and the reverse. Nothing in a link is looked up, so a link works as long 
 key is kept; unsubscribe tokens therefore never expire, well past the 60 days RFC 8058
 asks senders to honour them. A click token carries its URL, so the redirect goes only
 where the brand's email pointed (no open redirect): a changed URL breaks the signature.
+
+The preference centre's tokens (:data:`TIMED_PURPOSES`) also carry the time they were
+signed and are refused past their age (:class:`TokenExpired`): a link that opens
+someone's preferences must not work for ever in a forwarded or leaked email. Each is
+scoped to one person and one purpose (a preferences link is no sign-up confirmation,
+and the reverse); the destructive actions behind them are also single-use (the web
+side keeps the digests of used ones).
 
 >>> t = Tokens("k" * 32)
 >>> t.read("click", t.make("click", ["spring", "c1", "https://shop.example/a"]))
@@ -27,16 +35,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from socialcrm.config import Settings
 
 Purpose = Literal["unsubscribe", "click", "open"]
 PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "click", "open")
+TimedPurpose = Literal["preferences", "signup", "preference_action"]
+TIMED_PURPOSES: tuple[TimedPurpose, ...] = ("preferences", "signup", "preference_action")
+"""``preferences``: a person's link to the centre (in every email); ``signup``: the
+confirmation link of a sign-up (double opt-in); ``preference_action``: one destructive
+action offered on a page (unsubscribe from everything), single-use."""
 
 
 class TokenError(ValueError):
     """A token that is not one this workspace signed for this purpose."""
+
+
+class TokenExpired(TokenError):
+    """A token this workspace signed for this purpose, but too long ago."""
 
 
 def workspace_secret(home: Path, configured: str | None) -> str:
@@ -71,6 +88,14 @@ class Tokens:
             )
             for p in PURPOSES
         }
+        self._timed = {
+            p: URLSafeTimedSerializer(
+                secret,
+                salt=f"socialcrm.preferences.{p}",
+                signer_kwargs={"digest_method": hashlib.sha256},
+            )
+            for p in TIMED_PURPOSES
+        }
 
     def digest(self, purpose: str, value: str) -> str:
         """A keyed hash of ``value`` (hex): stable for this workspace, unguessable
@@ -85,6 +110,34 @@ class Tokens:
         """The payload of ``token``, or :class:`TokenError` (tampered, wrong purpose, junk)."""
         try:
             got = self._by_purpose[purpose].loads(token)
+        except (BadSignature, UnicodeError, ValueError):
+            raise TokenError("invalid or tampered link") from None
+        if not isinstance(got, list) or not all(x is None or isinstance(x, str) for x in got):
+            raise TokenError("invalid or tampered link")
+        return got
+
+    def make_timed(self, purpose: TimedPurpose, payload: list[str | None]) -> str:
+        """A token for ``purpose`` that carries the time it was signed."""
+        return str(self._timed[purpose].dumps(payload))
+
+    def read_timed(
+        self, purpose: TimedPurpose, token: str, max_age_seconds: float
+    ) -> list[str | None]:
+        """The payload of ``token`` signed at most ``max_age_seconds`` ago;
+        :class:`TokenExpired` when older, :class:`TokenError` when not ours for ``purpose``.
+
+        >>> t = Tokens("k" * 32)
+        >>> t.read_timed("preferences", t.make_timed("preferences", ["p1"]), 60)
+        ['p1']
+        >>> t.read_timed("signup", t.make_timed("preferences", ["p1"]), 60)
+        Traceback (most recent call last):
+        ...
+        socialcrm.outbound.tokens.TokenError: invalid or tampered link
+        """
+        try:
+            got = self._timed[purpose].loads(token, max_age=max_age_seconds)
+        except SignatureExpired:
+            raise TokenExpired("this link has expired") from None
         except (BadSignature, UnicodeError, ValueError):
             raise TokenError("invalid or tampered link") from None
         if not isinstance(got, list) or not all(x is None or isinstance(x, str) for x in got):
@@ -128,12 +181,23 @@ def open_url(settings: Settings, campaign_id: str, customer_id: str) -> str:
     return f"{public_base(settings)}/email/open/{token}.gif"
 
 
+def preferences_url(settings: Settings, customer_id: str) -> str:
+    """The person's own link to the preference centre (expires after
+    ``SOCIALCRM_PREFERENCE_LINK_DAYS``; every email carries a fresh one)."""
+    token = tokens_for(settings).make_timed("preferences", [customer_id])
+    return f"{public_base(settings)}/preferences/{token}"
+
+
 __all__ = [
     "PURPOSES",
+    "TIMED_PURPOSES",
+    "TimedPurpose",
     "TokenError",
+    "TokenExpired",
     "Tokens",
     "click_url",
     "open_url",
+    "preferences_url",
     "public_base",
     "tokens_for",
     "unsubscribe_url",
