@@ -271,6 +271,21 @@ class Settings(BaseSettings):
         default=None, description="Bluesky app password (never logged)."
     )
 
+    # -- listening sources (issue 19) --
+    listen_interval_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="While the web app is served, run every saved query over its sources "
+        "this often, in the background (0: off; run `socialcrm listen collect --watch`).",
+    )
+    listen_max_pages: int = Field(
+        default=10, ge=1, description="Pages one listening source reads per run and stream."
+    )
+    reddit_client_id: str | None = Field(default=None, description="Reddit app client id.")
+    reddit_client_secret: SecretStr | None = Field(
+        default=None, description="Reddit app client secret (never logged)."
+    )
+
     # -- collaborating: ideas and webhooks (issue 9, parts 3 and 4) --
     idea_duplicate_threshold: float = Field(
         default=0.5, gt=0, le=1, description="TF-IDF cosine at which two ideas look duplicate."
