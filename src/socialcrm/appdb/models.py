@@ -698,6 +698,25 @@ class JourneyEnrolment(Base):
     converted_at: Mapped[datetime | None]
 
 
+# -- listening queries (issue 19): what to listen for, and where ------------------------------
+class ListeningQuery(Base):
+    """A saved listening query: Boolean ``terms`` (:mod:`socialcrm.listening.query_language`),
+    the ``sources`` to ask (a JSON list of ``kind:base_url``), an optional language, and
+    whether its posts need a response (then they go to the inbox)."""
+
+    __tablename__ = "listening_queries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    terms: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(16))
+    sources: Mapped[str] = mapped_column(Text, default="[]")
+    needs_response: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # -- the customer's own side: the preference centre and sign-up forms (issue 20) ------------
 class PersonPreferences(Base):
     """What a person chose in the preference centre: channels, how often, topics, social
@@ -784,3 +803,76 @@ class IdentityLink(Base):
     code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[datetime | None]
+
+
+# -- pipeline runs (issue 21): what each `socialcrm score` did, for the admin page ------
+class PipelineRun(Base):
+    """One run of the pipeline: ``status`` is running, ok or failed (a run whose process
+    died stays "running"; the admin page says so once it is older than any step took)."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_by: Mapped[str] = mapped_column(String(100))
+    steps_planned: Mapped[int]
+    error: Mapped[str | None] = mapped_column(String(2000))
+    steps: Mapped[list[PipelineRunStep]] = relationship(
+        back_populates="run", order_by="PipelineRunStep.position", cascade="all, delete-orphan"
+    )
+
+
+class PipelineRunStep(Base):
+    """One step of a run: ok (with the tables it wrote and their rows), skipped (with
+    why) or failed (with the error's first line)."""
+
+    __tablename__ = "pipeline_run_steps"
+    __table_args__ = (Index("ix_pipeline_run_steps_step", "step", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    step: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    rows: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    detail: Mapped[str | None] = mapped_column(String(2000))
+    run: Mapped[PipelineRun] = relationship(back_populates="steps")
+
+
+# -- privacy rights (issue 20, part 4): receipts of access and erasure, public requests ----
+class PrivacyReceipt(Base):
+    """Proof that an access or erasure request was carried out: when, by whom, a keyed
+    one-way hash of the person and the rows by table. No personal data: it outlives them."""
+
+    __tablename__ = "privacy_receipts"
+    __table_args__ = (Index("ix_privacy_receipts_subject", "subject_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+
+class PrivacyRequest(Base):
+    """A person's own request from the preference centre ("a copy of my data"), waiting
+    for staff to send the export. Keyed by the hash of the person, never their contact."""
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (Index("ix_privacy_requests_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    """The record the signed link named: erased with the person if they are erased."""
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
