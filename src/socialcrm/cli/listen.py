@@ -18,6 +18,7 @@ from typing import Annotated, cast
 import typer
 
 from socialcrm.cli.common import opened
+from socialcrm.cli.listen_query import query_app
 
 # One command mounted as a group: options may follow FILE, and there is no subcommand.
 sentiment_app = typer.Typer(
@@ -30,6 +31,7 @@ listen_app = typer.Typer(
     "Example: socialcrm listen report --since 2025-11-01 --out report/",
     no_args_is_help=True,
 )
+listen_app.add_typer(query_app)  # socialcrm listen query …
 
 BATCH = 20_000
 

@@ -30,6 +30,13 @@ class SavedQueryError(ValueError):
     """A saved query we refuse to store; the message says why, in plain words."""
 
 
+class UnknownQuery(KeyError):
+    """No saved query has that name (a :class:`KeyError` whose text reads plainly)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown query"
+
+
 class _Unset:
     pass
 
@@ -152,7 +159,7 @@ def _saved(row: ListeningQuery) -> SavedQuery:
 def _row(s: Session, name: str) -> ListeningQuery:
     row = s.scalar(select(ListeningQuery).where(ListeningQuery.name == name))
     if row is None:
-        raise KeyError(f"no saved query is named {name!r}")
+        raise UnknownQuery(f"no saved query is named {name!r}")
     return row
 
 
