@@ -418,6 +418,7 @@ def _mount_domains() -> None:
     lazy_command("webhooks", "socialcrm.cli.webhooks:webhooks_app", "Collaborating")
     lazy_command("inbox", "socialcrm.cli.inbox:inbox_app", "Responding")
     lazy_command("users", "socialcrm.cli.users:users_app", "Administration")
+    lazy_command("privacy", "socialcrm.cli.privacy:privacy_app", "Administration")
 
 
 _mount_domains()

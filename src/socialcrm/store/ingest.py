@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from socialcrm.store.erasure import ERASED_TABLE, REASON, ErasedList, erased_list
 from socialcrm.store.readers import (
     Format,
     RawChunk,
@@ -49,7 +50,7 @@ from socialcrm.store.readers import (
     shorten,
 )
 from socialcrm.store.schemas import REJECTS, TableSchema, input_table
-from socialcrm.store.validate import ChunkValidator, RejectRow
+from socialcrm.store.validate import ChunkResult, ChunkValidator, RejectRow
 from socialcrm.store.warehouse import Transaction
 from socialcrm.store.workspace import Workspace
 
@@ -224,6 +225,8 @@ def _stage(
         max_amount=settings.ingest_max_amount,
     )
     now = datetime.now(UTC)
+    wh = ws.warehouse
+    erased = erased_list(settings, wh.read_arrow(ERASED_TABLE) if wh.exists(ERASED_TABLE) else None)
     try:
         with (
             pq.ParquetWriter(accepted_file, accepted_schema, compression="zstd") as good,
@@ -232,6 +235,8 @@ def _stage(
             try:
                 for chunk in chunks:
                     result = validator.validate(chunk)
+                    if erased is not None:
+                        result = _screen_erased(schema.name, result, erased)
                     report.rows_read += len(chunk) + len(chunk.structural)
                     report.rejected += result.rejected_rows
                     if result.accepted.num_rows:
@@ -249,6 +254,20 @@ def _stage(
     finally:
         validator.close()
     return accepted_file, rejects_file
+
+
+def _screen_erased(table: str, result: ChunkResult, erased: ErasedList) -> ChunkResult:
+    """Turn rows that name an erased person into rejects whose verbatim text is not kept."""
+    hit, fields = erased.screen(table, result.accepted)
+    if not pc.any(hit).as_py():
+        return result
+    lines = result.accepted.column("_line").to_pylist()
+    rejects = list(result.rejects) + [
+        (lines[i], fields[i], REASON, "") for i, h in enumerate(hit.to_pylist()) if h
+    ]
+    rejects.sort(key=lambda r: r[0])
+    kept = result.accepted.filter(pc.invert(hit))
+    return ChunkResult(kept, rejects, result.rejected_rows + len(rejects) - len(result.rejects))
 
 
 def _raw_texts(lines: pa.ChunkedArray, chunk: RawChunk) -> pa.Array:
