@@ -176,6 +176,14 @@ class ReadModel:
         finally:
             cur.close()
 
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """The result of ``sql`` as an Arrow table (columns for vectorised work)."""
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, list(params)).fetch_arrow_table()
+        finally:
+            cur.close()
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
         return found[0] if found else None
