@@ -8,7 +8,7 @@ from time import perf_counter
 from rich.console import Console
 
 from socialcrm.config import Settings
-from socialcrm.pipeline import run_context, run_pipeline
+from socialcrm.pipeline import run_context, run_with_progress
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.workspace import Workspace
 
@@ -47,8 +47,7 @@ def run_demo(
                 f"  {table:<28} {report.accepted + report.updated + report.unchanged:>10,} rows"
                 + (f"  ({report.rejected:,} rejected)" if report.rejected else "")
             )
-        with console.status("scoring…") as status:
-            results = run_pipeline(ws, on_step=lambda s: status.update(f"scoring: {s.name}…"))
+        results = run_with_progress(ws, console, started_by="demo")
         for r in results:
             for name, rows in r.written.items():
                 lines.append(f"  {name:<28} {rows:>10,} rows  (step {r.name})")

@@ -229,12 +229,10 @@ def score(
 
     Example: socialcrm score --step rfm
     """
-    from socialcrm.pipeline import run_pipeline
+    from socialcrm.pipeline import run_with_progress
 
-    with opened(ValueError) as o, err.status("scoring…") as status:
-        results = run_pipeline(
-            o.ws, step, on_step=lambda s: status.update(f"{s.name}: {s.description}")
-        )
+    with opened(ValueError) as o:
+        results = run_with_progress(o.ws, err, step)
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in results]))
         return

@@ -534,8 +534,44 @@ def admin(
     from sqlalchemy import select
 
     from socialcrm.appdb.models import AuditEntry, User
+    from socialcrm.appdb.runs import recent_runs
 
     with st.db.session() as s:
         users = list(s.scalars(select(User).order_by(User.email)))
         log = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(50)))
-    return render(request, "admin.html", p, users=users, log=log)
+        runs = [_run_view(r) for r in recent_runs(s, limit=10)]
+    return render(request, "admin.html", p, users=users, log=log, runs=runs)
+
+
+def _run_view(run: Any) -> dict[str, Any]:
+    """A pipeline run in words: how it ended, how long it took, what each step did."""
+    steps = [
+        {
+            "name": x.step.replace("_", " "),
+            "status": {"ok": "done", "skipped": "skipped", "failed": "failed"}.get(
+                x.status, x.status
+            ),
+            "seconds": x.seconds,
+            "rows": sum((x.rows or {}).values()),
+            "tables": ", ".join(f"{k} ({v:,})" for k, v in (x.rows or {}).items()),
+            "detail": x.detail or "",
+        }
+        for x in run.steps
+    ]
+    end = run.finished_at or (run.steps[-1].started_at if run.steps else run.started_at)
+    if run.status == "ok":
+        outcome = "finished"
+    elif run.status == "failed":
+        failed = next((x["name"] for x in steps if x["status"] == "failed"), None)
+        outcome = f"failed at {failed}" if failed else "failed"
+    else:
+        outcome = f"running or stopped — {len(steps)} of {run.steps_planned} steps done"
+    return {
+        "started_at": run.started_at,
+        "by": run.started_by,
+        "status": run.status,
+        "outcome": outcome,
+        "seconds": (end - run.started_at).total_seconds() if run.finished_at else None,
+        "steps": steps,
+        "error": run.error,
+    }
