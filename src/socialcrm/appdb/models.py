@@ -717,6 +717,31 @@ class ListeningQuery(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ListeningSourceState(Base):
+    """Where one saved query stands on one of its sources: the cursor to fetch after (moved
+    only once the fetched posts are stored), and the source's health for the Listening
+    page: last success, last error in words, the newest post seen, and running totals."""
+
+    __tablename__ = "listening_source_states"
+    __table_args__ = (UniqueConstraint("query_id", "source", name="uq_listening_source_states"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("listening_queries.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(600))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_run_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(default=0)
+    """Failed runs in a row (0 after a success)."""
+    newest_post_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(default=0)
+    new: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+
+
 # -- the customer's own side: the preference centre and sign-up forms (issue 20) ------------
 class PersonPreferences(Base):
     """What a person chose in the preference centre: channels, how often, topics, social
