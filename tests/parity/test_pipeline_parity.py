@@ -83,7 +83,7 @@ TABLES = (
     "identity_clusters", "identity_links", "identity_lineage",
     "households", "household_exclusions",
     "customer_rfm", "customer_transaction_scores",
-    "posts_enriched", "post_mentions", "listening_daily", "topics", "alerts",
+    "posts_enriched", "post_mentions", "post_queries", "listening_daily", "topics", "alerts",
     "handle_influence", "customer_influence", "communities",
     "community_daily", "community_alerts",
     "amplifier_seeds",

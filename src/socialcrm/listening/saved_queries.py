@@ -9,16 +9,22 @@ response (then the inbox takes them).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import ListeningQuery, utcnow
-from socialcrm.listening.query_language import Query, QueryError, parse
+from socialcrm.listening.query_language import MATCH_SCHEMA, Query, QueryError, match_table, parse
+
+if TYPE_CHECKING:
+    from socialcrm.config import Settings
 
 SOURCE_KINDS: Final = ("mastodon", "bluesky", "rss", "reddit", "hackernews", "file")
 """The kinds of source a query may name; all but ``file`` take an http(s) base URL."""
@@ -132,6 +138,8 @@ def _clean_name(name: object) -> str:
         raise SavedQueryError(f"a name has at most {MAX_NAME} characters")
     if any(not c.isprintable() for c in name):
         raise SavedQueryError("a name cannot hold control characters")
+    if any(c in name for c in "/?#%\\"):
+        raise SavedQueryError("a name cannot hold / ? # % or \\ (it is part of web addresses)")
     return name
 
 
@@ -254,3 +262,87 @@ def remove_query(s: Session, name: str, actor: str = "cli") -> None:
     s.delete(row)
     s.flush()
     audit(s, actor, "listening_query.remove", name, terms=row.terms)
+
+
+# -- the pipeline's side: every post records the queries it matches -------------------------
+POST_QUERIES_SCHEMA: Final = MATCH_SCHEMA
+"""The derived warehouse table ``post_queries``: ``post_id``, ``query`` (a saved query's
+name), one row per post and query it matches; the listening step writes it."""
+
+
+def saved_queries_of(settings: Settings) -> list[SavedQuery]:
+    """The saved queries in the workspace's app database (for the pipeline)."""
+    from socialcrm.appdb.db import AppDB
+
+    db = AppDB(settings.resolved_database_url)
+    try:
+        with db.session() as s:
+            return list_queries(s)
+    finally:
+        db.close()
+
+
+def match_batch(saved: Sequence[SavedQuery], posts: pa.Table, enriched: pa.Table) -> pa.Table:
+    """:data:`POST_QUERIES_SCHEMA` rows for one batch of posts: the language filter reads
+    the post's own ``lang`` and, where it has none, the detected one."""
+    if not saved or posts.num_rows == 0:
+        return POST_QUERIES_SCHEMA.empty_table()
+    detected = enriched.column("lang_detected")
+    lang = pc.coalesce(posts.column("lang"), detected) if "lang" in posts.column_names else detected
+    cols = {"post_id": posts.column("post_id"), "text": posts.column("text"), "lang": lang}
+    if "author_handle" in posts.column_names:
+        cols["author_handle"] = posts.column("author_handle")
+    return match_table(saved, pa.table(cols))
+
+
+# -- the preview: what a query would match among the stored posts ---------------------------
+@dataclass(frozen=True)
+class Preview:
+    """What an expression matches among ``posts``: how many, per source (platform) and per
+    day, and one page of the matching posts (newest first, as given)."""
+
+    total: int
+    scanned: int
+    by_source: list[tuple[str, int]]
+    by_day: list[tuple[str, int]]
+    items: list[dict[str, object]]
+    page: int
+    pages: int
+
+
+def preview(query: Query, posts: pa.Table, page: int = 1, page_size: int = 20) -> Preview:
+    """Match ``query`` against ``posts`` (``post_id``, ``text``; ``lang``,
+    ``author_handle``, ``platform``, ``day`` where present) and summarise.
+
+    >>> posts = pa.table({"post_id": ["1", "2"], "text": ["coffee!", "tea"],
+    ...                   "platform": ["mastodon", "bluesky"]})
+    >>> p = preview(parse("coffee OR tea"), posts)
+    >>> p.total, p.by_source
+    (2, [('bluesky', 1), ('mastodon', 1)])
+    """
+    one = _Adhoc("preview", query)
+    matched = match_table([one], posts) if posts.num_rows else MATCH_SCHEMA.empty_table()
+    hit = pc.is_in(posts.column("post_id"), value_set=matched.column("post_id").unique())
+    rows = posts.filter(hit)
+    total = rows.num_rows
+
+    def counts(name: str) -> list[tuple[str, int]]:
+        if name not in rows.column_names or total == 0:
+            return []
+        vc = pc.value_counts(pc.cast(rows.column(name), pa.string())).to_pylist()
+        return sorted(((str(x["values"] or "unknown"), int(x["counts"])) for x in vc),
+                      key=lambda kv: (-kv[1], kv[0]) if name != "day" else (kv[0], 0))  # fmt: skip
+
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 1), pages)
+    items = rows.slice((page - 1) * page_size, page_size).to_pylist()
+    return Preview(total, posts.num_rows, counts("platform"), counts("day"), items, page, pages)
+
+
+@dataclass(frozen=True)
+class _Adhoc:
+    name: str
+    parsed: Query
+
+    def query(self) -> Query:
+        return self.parsed
