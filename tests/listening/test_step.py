@@ -14,7 +14,7 @@ from socialcrm.pipeline import run_context
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.workspace import Workspace
 
-TABLES = ("posts_enriched", "post_mentions", "listening_daily", "topics", "alerts")
+TABLES = ("posts_enriched", "post_mentions", "post_queries", "listening_daily", "topics", "alerts")
 
 
 def load_demo(home: Path, demo_brand: Path) -> Workspace:

@@ -1,5 +1,6 @@
 """The listening pipeline step: ``posts`` → ``posts_enriched``, ``post_mentions``,
-``topics``, ``listening_daily`` and ``alerts``.
+``post_queries`` (the saved queries each post matches), ``topics``, ``listening_daily``
+and ``alerts``.
 
 1. Per post, in Arrow batches streamed from the engine (:mod:`~socialcrm.listening.enrich`):
    normalised text, language, sentiment, intent, topic, mentions, post-level spam reasons
@@ -33,6 +34,7 @@ from socialcrm.listening.dedupe import components, similar
 from socialcrm.listening.embedding import EmbeddingCache
 from socialcrm.listening.enrich import ENRICHED_COLUMNS, MENTION_COLUMNS, Enricher
 from socialcrm.listening.mentions import Catalogue
+from socialcrm.listening.saved_queries import POST_QUERIES_SCHEMA, match_batch, saved_queries_of
 from socialcrm.listening.sentiment import EmbeddingAnalyzer, get_analyzer
 from socialcrm.listening.spam import author_flags
 from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
@@ -151,6 +153,8 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
         stage = Path(tmp)
         (stage / "posts").mkdir()
         (stage / "mentions").mkdir()
+        (stage / "queries").mkdir()
+        saved = saved_queries_of(ws.settings)  # every post records the queries it matches
         columns = [c for c in ("post_id", "text", "lang", "author_handle", "author_followers")
                    if c in posts.columns]  # fmt: skip
         # The engine writes the columns we need to Parquet; we stream that back in
@@ -163,10 +167,15 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
             enriched, mentions = enricher.enrich_batch(batch)
             pq.write_table(enriched, stage / "posts" / f"part-{part:05d}.parquet")
             pq.write_table(mentions, stage / "mentions" / f"part-{part:05d}.parquet")
+            matched = match_batch(saved, pa.Table.from_batches([batch]), enriched)
+            pq.write_table(matched, stage / "queries" / f"part-{part:05d}.parquet")
             part += 1
         if part == 0:
             pq.write_table(ENRICHED_COLUMNS.empty_table(), stage / "posts" / "part-00000.parquet")
             pq.write_table(MENTION_COLUMNS.empty_table(), stage / "mentions" / "part-00000.parquet")
+            pq.write_table(
+                POST_QUERIES_SCHEMA.empty_table(), stage / "queries" / "part-00000.parquet"
+            )
 
         staged = ws.engine.read_parquet(stage / "posts")
         base = posts.join(staged, "post_id")
@@ -175,6 +184,8 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
         written = {"posts_enriched": ws.warehouse.write("posts_enriched", enriched_expr)}
         staged_mentions = ws.engine.read_parquet(stage / "mentions")
         written["post_mentions"] = ws.warehouse.write("post_mentions", staged_mentions)
+        staged_queries = ws.engine.read_parquet(stage / "queries")
+        written["post_queries"] = ws.warehouse.write("post_queries", staged_queries)
 
     enriched = ws.warehouse.table("posts_enriched")
     mentions = ws.warehouse.table("post_mentions")
