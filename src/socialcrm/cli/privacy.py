@@ -40,7 +40,7 @@ def export(
 
     with opened(PersonNotFound, session=True) as o:
         person = find_person(o.ws.warehouse, who)
-        doc = access(o.ws, o.s, person, ACTOR)
+        doc = access(o.ws.settings, o.ws.warehouse, o.s, person, ACTOR)
     out_path.write_text(json.dumps(doc, default=str, ensure_ascii=False, indent=1))
     rows = sum(
         len(t["rows"]) + len(t["mentions"])
@@ -71,7 +71,7 @@ def erase(
         raise _fail("nothing erased")
     with opened(PersonNotFound, session=True) as o:
         person = find_person(o.ws.warehouse, who)
-        result = erase_person(o.ws, o.s, person, ACTOR)
+        result = erase_person(o.ws.settings, o.ws.warehouse, o.s, person, ACTOR)
     if as_json:
         print_json(result.to_json())
         return

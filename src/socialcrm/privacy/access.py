@@ -8,15 +8,18 @@ from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import PrivacyReceipt
+from socialcrm.config import Settings
 from socialcrm.privacy.erasure import privacy_key, subject_hash
 from socialcrm.privacy.holdings import export
 from socialcrm.privacy.person import Person
-from socialcrm.store.workspace import Workspace
+from socialcrm.store.warehouse import Warehouse
 
 
-def access(ws: Workspace, s: Session, person: Person, actor: str) -> dict[str, Any]:
+def access(
+    settings: Settings, wh: Warehouse, s: Session, person: Person, actor: str
+) -> dict[str, Any]:
     """The export document of ``person``; a receipt (rows by table) and an audit line."""
-    doc = export(ws.warehouse, s, person)
+    doc = export(wh, s, person)
     counts = {
         f"warehouse.{t}": len(v["rows"]) + len(v["mentions"]) for t, v in doc["warehouse"].items()
     }
@@ -24,7 +27,7 @@ def access(ws: Workspace, s: Session, person: Person, actor: str) -> dict[str, A
     receipt = PrivacyReceipt(
         kind="export",
         actor=actor,
-        subject_hash=subject_hash(privacy_key(ws), person),
+        subject_hash=subject_hash(privacy_key(settings), person),
         records=len(person.records),
         counts=counts,
     )

@@ -65,6 +65,7 @@ from socialcrm.appdb.models import (
     ReferralEntry,
     Suppression,
 )
+from socialcrm.config import Settings
 from socialcrm.outbound.tokens import workspace_secret
 from socialcrm.privacy.holdings import (
     app_tables,
@@ -82,7 +83,7 @@ from socialcrm.store.erasure import (
     erasure_key,
     identifier_hash,
 )
-from socialcrm.store.workspace import Workspace
+from socialcrm.store.warehouse import Warehouse
 
 REMOVED_IDEA = "Idea removed at its author's request"
 HANDLED = {
@@ -117,10 +118,10 @@ class Erasure:
         return {"person": self.person, "records": self.records, "tables": self.tables}
 
 
-def privacy_key(ws: Workspace) -> bytes:
+def privacy_key(settings: Settings) -> bytes:
     """The erasure list's HMAC key; the workspace secret is made first if it is not yet."""
-    workspace_secret(ws.settings.home, ws.settings.web_secret_key)
-    return erasure_key(ws.settings)
+    workspace_secret(settings.home, settings.web_secret_key)
+    return erasure_key(settings)
 
 
 def subject_hash(key: bytes, person: Person) -> str:
@@ -129,15 +130,15 @@ def subject_hash(key: bytes, person: Person) -> str:
     return identifier_hash(key, "record", subject)
 
 
-def erase(ws: Workspace, s: Session, person: Person, actor: str) -> Erasure:
+def erase(settings: Settings, wh: Warehouse, s: Session, person: Person, actor: str) -> Erasure:
     """Erase ``person`` from the app database (in ``s``) and the warehouse; keep a receipt.
 
     The app database's changes are made first and committed with the caller's session
     after the warehouse's transaction succeeded, so a failure there changes nothing.
     """
-    key = privacy_key(ws)
+    key = privacy_key(settings)
     counts = erase_app(s, person)
-    counts.update(erase_warehouse(ws, person, key))
+    counts.update(erase_warehouse(wh, person, key))
     counts = {t: n for t, n in sorted(counts.items()) if n}
     receipt = PrivacyReceipt(
         kind="erase",
@@ -195,9 +196,8 @@ def redact_column(
     return pa.array(values, col.type), changed
 
 
-def erase_warehouse(ws: Workspace, person: Person, key: bytes) -> dict[str, int]:
+def erase_warehouse(wh: Warehouse, person: Person, key: bytes) -> dict[str, int]:
     """Delete their rows and redact mentions in every table, add their hashes; one commit."""
-    wh = ws.warehouse
     names = warehouse_tables(wh)
     pattern, literals = person.mentions(), person.literals()
     counts: dict[str, int] = {}

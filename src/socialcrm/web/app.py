@@ -32,6 +32,7 @@ from socialcrm.web import api, email_links, inbox, pages
 from socialcrm.web import campaigns as campaigns_web
 from socialcrm.web import ideas as ideas_web
 from socialcrm.web import listening_queries as queries_web
+from socialcrm.web import privacy as privacy_web
 from socialcrm.web.deps import AppState, LoginRequired, api_principal
 from socialcrm.web.security import (
     SECURITY_HEADERS,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(queries_web.router)
     app.include_router(campaigns_web.router)
     app.include_router(email_links.router)
+    app.include_router(privacy_web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app
