@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, CursorResult, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from socialcrm.appdb.models import EmailEvent, OutboxItem, utcnow
+from socialcrm.appdb.models import EmailEvent, OutboxItem, Suppression, utcnow
 from socialcrm.config import Settings
 from socialcrm.outbound import outbox, tokens
 from socialcrm.outbound.channel import ChannelError
@@ -210,6 +210,15 @@ def build_message(
         )  # fmt: skip
     if unsub not in text:
         text = f"{text.rstrip()}\n\n--\nUnsubscribe: {unsub}\n"
+    # every message also carries the person's link to the preference centre (how often,
+    # which topics, which channels), signed at the message's time so a rebuilt message
+    # keeps its bytes
+    prefs = tokens.preferences_url(settings, customer_id, now)
+    html = _before_body_end(
+        html, f'<p style="font-size:12px;color:#666"><a href="{escape(prefs)}">'
+        "Choose what you receive</a>: topics, how often, channels.</p>"
+    )  # fmt: skip
+    text = f"{text.rstrip()}\nYour preferences: {prefs}\n"
     pixel = escape(tokens.open_url(settings, campaign_id, customer_id))
     html = _before_body_end(
         html, f'<img src="{pixel}" width="1" height="1" alt="" style="display:block;border:0">'
@@ -240,6 +249,72 @@ def build_message(
                   "Content-Transfer-Encoding: quoted-printable", "", _qp(content)]  # fmt: skip
     lines += [f"--{boundary}--", ""]
     return "\r\n".join(lines).encode("ascii")
+
+
+def build_notice(
+    settings: Settings,
+    *,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    now: datetime | None = None,
+    from_addr: str | None = None,
+) -> bytes:
+    """A service message the person asked for (a sign-up's confirmation, their link to
+    the preference centre): the same 7-bit form as a campaign message, without
+    unsubscribe headers, tracked links or a pixel (nothing in it is marketing)."""
+    sender = from_addr or from_address(settings)
+    to = valid_address(recipient)
+    at = (now or utcnow()).replace(tzinfo=UTC)
+    headers = [
+        ("From", _header_address(sender)),
+        ("To", to),
+        ("Subject", _header_text(subject)),
+        ("Date", formatdate(at.timestamp(), usegmt=True)),
+        ("Message-ID", message_id),
+        ("MIME-Version", "1.0"),
+        ("Auto-Submitted", "auto-generated"),
+    ]
+    boundary = "=_socialcrm_" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+    lines = [f"{k}: {v}" for k, v in headers]
+    lines += [f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+    for subtype, content in (("plain", text), ("html", html)):
+        lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"',
+                  "Content-Transfer-Encoding: quoted-printable", "", _qp(content)]  # fmt: skip
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+NOTICE_ACTOR = "notice"
+
+
+def queue_notice(
+    s: Session,
+    settings: Settings,
+    *,
+    key: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    now: datetime | None = None,
+) -> OutboxItem:
+    """Queue a service message (:func:`build_notice`) idempotently by ``key``. It has
+    no campaign: the delivery loop sends it to an address that only unsubscribed from
+    marketing (they asked for this message), never to one that bounced or complained."""
+    key = outbox.storable_key(f"notice:{key}")
+    found = outbox.find(s, key)
+    if found is not None:
+        return found
+    sender = from_address(settings)
+    mid = message_id_for(key, sender, settings)
+    raw = build_notice(settings, recipient=recipient, subject=subject, text=text, html=html,
+                       message_id=mid, now=now, from_addr=sender)  # fmt: skip
+    return outbox.add(s, connector=CONNECTOR, body=raw.decode("ascii"), in_reply_to=None,
+                      conversation_id=None, actor=NOTICE_ACTOR, key=key, now=now,
+                      recipient=normalise(recipient), message_id=mid)  # fmt: skip
 
 
 def _qp(content: str) -> str:
@@ -536,6 +611,8 @@ def _start(
     reason: str | None = None
     if not job.recipient:
         reason = "no_address"
+    elif job.campaign_id is None and _notice_allowed(s, job.recipient):
+        pass  # a service message the person asked for (see queue_notice)
     elif is_suppressed(s, job.recipient):
         reason = "suppressed"
     elif recheck is not None:
@@ -550,6 +627,13 @@ def _start(
     # An item found ``sending`` was being sent by a pass that died: the server may have
     # it already, and it goes again with the same Message-ID (see the module's notes).
     return _rows(s.execute(_SENDING, {"iid": job.id, "owner": owner, "until": at + lease})) == 1
+
+
+def _notice_allowed(s: Session, address: str) -> bool:
+    """Whether a service message may go to ``address``: not suppressed, or suppressed
+    only because the person unsubscribed from marketing."""
+    reason = s.scalar(select(Suppression.reason).where(Suppression.address == normalise(address)))
+    return reason is None or reason == "unsubscribe"
 
 
 # The statements of every message, built once: building them is most of a pass's CPU.
@@ -681,6 +765,7 @@ __all__ = [
     "DIRECT_CONNECTORS",
     "EmailError",
     "build_message",
+    "build_notice",
     "deliver_emails",
     "from_address",
     "item_for_message_id",
@@ -688,6 +773,7 @@ __all__ = [
     "parse_envelope",
     "queue_direct",
     "queue_email",
+    "queue_notice",
     "track_links",
     "unsubscribe",
     "untrackable",

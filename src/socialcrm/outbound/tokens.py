@@ -31,21 +31,30 @@ import hashlib
 import hmac
 import os
 import secrets
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
 from socialcrm.config import Settings
 
 Purpose = Literal["unsubscribe", "click", "open"]
 PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "click", "open")
-TimedPurpose = Literal["preferences", "signup", "preference_action"]
-TIMED_PURPOSES: tuple[TimedPurpose, ...] = ("preferences", "signup", "preference_action")
+TimedPurpose = Literal["preferences", "signup", "preference_action", "form"]
+TIMED_PURPOSES: tuple[TimedPurpose, ...] = ("preferences", "signup", "preference_action", "form")
 """``preferences``: a person's link to the centre (in every email); ``signup``: the
 confirmation link of a sign-up (double opt-in); ``preference_action``: one destructive
-action offered on a page (unsubscribe from everything), single-use."""
+action offered on a page (unsubscribe from everything), single-use; ``form``: the
+per-form CSRF token of a public form that may be framed on the brand's site (where
+the app's session cookie is not sent)."""
 
 
 class TokenError(ValueError):
@@ -116,12 +125,25 @@ class Tokens:
             raise TokenError("invalid or tampered link")
         return got
 
-    def make_timed(self, purpose: TimedPurpose, payload: list[str | None]) -> str:
-        """A token for ``purpose`` that carries the time it was signed."""
-        return str(self._timed[purpose].dumps(payload))
+    def make_timed(
+        self, purpose: TimedPurpose, payload: list[str | None], at: datetime | None = None
+    ) -> str:
+        """A token for ``purpose`` that carries the time it was signed (``at``, default
+        now: a message built twice for the same time gets the same bytes)."""
+        if at is None:
+            return str(self._timed[purpose].dumps(payload))
+        stamp = int(at.replace(tzinfo=at.tzinfo or UTC).timestamp())
+        signer = type("_At", (TimestampSigner,), {"get_timestamp": lambda self: stamp})
+        fixed = URLSafeTimedSerializer(
+            self._secret.decode(),
+            salt=f"socialcrm.preferences.{purpose}",
+            signer=signer,
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        return str(fixed.dumps(payload))
 
     def read_timed(
-        self, purpose: TimedPurpose, token: str, max_age_seconds: float
+        self, purpose: TimedPurpose, token: str, max_age_seconds: int
     ) -> list[str | None]:
         """The payload of ``token`` signed at most ``max_age_seconds`` ago;
         :class:`TokenExpired` when older, :class:`TokenError` when not ours for ``purpose``.
@@ -181,10 +203,10 @@ def open_url(settings: Settings, campaign_id: str, customer_id: str) -> str:
     return f"{public_base(settings)}/email/open/{token}.gif"
 
 
-def preferences_url(settings: Settings, customer_id: str) -> str:
-    """The person's own link to the preference centre (expires after
-    ``SOCIALCRM_PREFERENCE_LINK_DAYS``; every email carries a fresh one)."""
-    token = tokens_for(settings).make_timed("preferences", [customer_id])
+def preferences_url(settings: Settings, customer_id: str, at: datetime | None = None) -> str:
+    """The person's own link to the preference centre (expires
+    ``SOCIALCRM_PREFERENCE_LINK_DAYS`` after ``at``; every email carries a fresh one)."""
+    token = tokens_for(settings).make_timed("preferences", [customer_id], at)
     return f"{public_base(settings)}/preferences/{token}"
 
 

@@ -529,11 +529,13 @@ class ConsentRecheck:
     def __call__(self, s: Session, item: OutboxItem) -> str | None:
         from socialcrm.outbound.suppression import is_suppressed
 
+        if not item.campaign_id:
+            return None  # a service message, no campaign's: deliver_emails decides (queue_notice)
         # deliver_emails checks the list too; both checks are one indexed lookup, and this
         # one keeps the campaign side's promise whoever runs the delivery
         if item.recipient and is_suppressed(s, item.recipient):
             return "suppressed"
-        if not item.campaign_id or not item.customer_id:
+        if not item.customer_id:
             return None
         channel = self._channel(item.campaign_id)
         if channel is None:

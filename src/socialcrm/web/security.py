@@ -114,10 +114,18 @@ def bearer_secret(request: Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-CSRF_EXEMPT = frozenset({("POST", "/email/unsubscribe/{token}")})
+CSRF_EXEMPT = frozenset(
+    {
+        ("POST", "/email/unsubscribe/{token}"),
+        ("POST", "/signup"),
+        ("POST", "/preferences/new-link"),
+    }
+)
 """The writes that carry no session and need none (method, route path): the one-click
-unsubscribe of RFC 8058, which a mail client POSTs with no cookie. Its signed token is
-the credential (see :mod:`socialcrm.web.email_links`)."""
+unsubscribe of RFC 8058, which a mail client POSTs with no cookie (its signed token is
+the credential, see :mod:`socialcrm.web.email_links`); the public sign-up and "send me
+my link" forms, framed on the brand's site where this app's cookie is not sent: they
+carry a signed per-form token instead (see :mod:`socialcrm.web.preference_centre`)."""
 
 
 async def csrf_guard(request: Request) -> None:
