@@ -42,7 +42,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
@@ -295,7 +295,7 @@ def erase_app(s: Session, person: Person) -> dict[str, int]:
             )
         add("conversations", len(convs))
     mine_out = or_(
-        OutboxItem.conversation_id.in_(convs) if convs else False,
+        OutboxItem.conversation_id.in_(convs) if convs else false(),
         _in(OutboxItem.customer_id, records),
         _in(OutboxItem.recipient, ids),
     )
@@ -321,7 +321,7 @@ def erase_app(s: Session, person: Person) -> dict[str, int]:
                     or_(
                         _in(EmailEvent.customer_id, records),
                         _in(EmailEvent.recipient, addresses),
-                        EmailEvent.outbox_id.in_(out_ids) if out_ids else False,
+                        EmailEvent.outbox_id.in_(out_ids) if out_ids else false(),
                     )
                 )
                 .values(recipient=None, customer_id=None, detail=None, synced=True)

@@ -225,7 +225,7 @@ def access_request(request: Request, token: str, st: AppState = Depends(state)) 
     by_address = _limiter(request, "privacy_by_address", REQUESTS_PER_ADDRESS)
     by_person = _limiter(request, "privacy_by_person", REQUESTS_PER_PERSON)
     address = client_address(request, st.proxies)
-    max_age = float(getattr(st.settings, "preference_link_days", 30)) * 86400
+    max_age = int(getattr(st.settings, "preference_link_days", 30)) * 86400
     try:
         (customer_id,) = tokens_for(st.settings).read_timed("preferences", token, max_age)
     except (TokenError, ValueError):
