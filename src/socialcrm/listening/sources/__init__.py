@@ -74,7 +74,7 @@ def open_source(
     from socialcrm.listening.sources.reddit import RedditSource
 
     kind, where = parse_spec(spec)
-    kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+    kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     pages = settings.listen_max_pages
     match kind:
         case "mastodon":

@@ -76,7 +76,7 @@ class BlueskySearch:
         self.max_pages = max_pages
         self._login_as = (handle, app_password) if handle and app_password else None
         self._logged_in = False
-        kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Http(base_url, transport, who="bluesky", **kw)
 
     def _login(self) -> None:
@@ -190,7 +190,7 @@ class Jetstream:
         self.listen_seconds, self.max_events = listen_seconds, max_events
         self._allow = allow_hosts
         self._connect = connect
-        kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Http(appview, transport, who="bluesky", **kw)
 
     def _endpoint(self, cursor: str | None) -> str:

@@ -46,7 +46,7 @@ class FeedSource:
     ) -> None:
         self.url = url
         self.name = f"rss:{url}"
-        kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Http(url, transport, who="feed", **kw)
 
     def fetch(self, query: SourceQuery, cursor: str | None) -> Batch:

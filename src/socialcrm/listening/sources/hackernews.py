@@ -45,7 +45,7 @@ class HackerNewsSource:
     ) -> None:
         self.name = f"hackernews:{base_url.rstrip('/')}"
         self.max_pages = max_pages
-        kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Http(base_url, transport, who="hackernews", **kw)
 
     def fetch(self, query: SourceQuery, cursor: str | None) -> Batch:

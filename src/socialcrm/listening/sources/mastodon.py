@@ -16,6 +16,7 @@ links to its original on the same instance.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +39,7 @@ from socialcrm.listening.sources.base import (
 )
 
 PAGE = 40  # the API's maximum for both endpoints
+_DOMAIN = re.compile(r"\.[a-z]{2,}$")
 
 
 def _id_order(i: str) -> tuple[int, str]:
@@ -63,7 +65,7 @@ class MastodonSource:
         self.max_pages = max_pages
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Http(base_url, transport, who="mastodon", headers=headers, **kw)
 
     def fetch(self, query: SourceQuery, cursor: str | None) -> Batch:
@@ -153,7 +155,9 @@ class MastodonSource:
     def _rows(self, st: dict[str, Any]) -> list[dict[str, Any]]:
         """The status's row; a boost is a row that reshares the original (also a row)."""
         acct = str(st["account"]["acct"])
-        handle = acct if "@" in acct else f"{acct}@{self.instance}"
+        # a local account's acct has no domain: add the instance's (not an IP address)
+        local = "@" not in acct and _DOMAIN.search(self.instance)
+        handle = f"{acct}@{self.instance}" if local else acct
         original = st.get("reblog")
         rows = self._rows(original) if isinstance(original, dict) else []
         text = html_text((original or st).get("content") or "")

@@ -58,7 +58,7 @@ class RedditSource:
             auth_url = "https://www.reddit.com" if url.host == "oauth.reddit.com" else root
         self.max_pages = max_pages
         self._credentials = (client_id, client_secret)
-        kw: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Http(root, transport, who="reddit", **kw)
         self.auth = Http(auth_url, transport, who="reddit", **kw)
         self._token = False
