@@ -286,12 +286,13 @@ def _tokenise(expr: str) -> Iterator[_Tok]:
             i = end + 1
         else:
             start = i
-            if c == "-" and i + 1 < n and expr[i + 1] not in _STOP:
+            if c == "-" and i + 1 < n and not expr[i + 1].isspace() and expr[i + 1] != ")":
+                # -term, -"a phrase", -(a group): leave it out
                 yield _Tok("-", i)
                 i += 1
                 if expr[i] == "-":
                     raise QueryError("a term cannot start with two minus signs", i)
-                if expr[i] == '"':
+                if expr[i] in '"(':
                     continue
                 start = i
             while i < n and expr[i] not in _STOP:
@@ -483,7 +484,8 @@ class _Columns:
 
     def rows_with(self, token: str) -> npt.NDArray[np.int64]:
         i = self.vocab.get(token, -2)
-        return self.parents[self.ids == i]
+        rows: npt.NDArray[np.int64] = self.parents[self.ids == i]
+        return rows
 
     def mask(self, term: Term) -> npt.NDArray[np.bool_]:
         cached = self.cache.get(term)
@@ -550,7 +552,8 @@ def _lang_mask(lang: pa.Array | None, wanted: str, n: int) -> npt.NDArray[np.boo
         return np.zeros(n, dtype=bool)
     low = pc.utf8_lower(lang)
     hit = pc.or_(pc.equal(low, wanted), pc.starts_with(low, wanted + "-"))
-    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    mask: npt.NDArray[np.bool_] = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    return mask
 
 
 def match_table(queries: Sequence[NamedQuery], posts: pa.Table) -> pa.Table:
@@ -574,8 +577,8 @@ def match_table(queries: Sequence[NamedQuery], posts: pa.Table) -> pa.Table:
     parts = []
     for name, q in parsed:
         mask = cols.evaluate(q.root)
-        if q.lang is not None:
-            mask &= _lang_mask(cols.lang, q.lang, cols.n)
+        if q.lang is not None:  # (not in place: ``mask`` may be a cached term's)
+            mask = mask & _lang_mask(cols.lang, q.lang, cols.n)
         rows = np.flatnonzero(mask)
         if len(rows):
             parts.append(

@@ -44,7 +44,7 @@ ERRORS = (sq.SavedQueryError, QueryError, sq.UnknownQuery)
 def _run(st: AppState, fn: Callable[[Session], T]) -> T:
     """``fn(session)`` in one transaction; an unknown name is a 404, a bad query a 400."""
     try:
-        return act(st, fn, errors=(sq.SavedQueryError, QueryError))  # type: ignore[no-any-return]
+        return act(st, fn, errors=(sq.SavedQueryError, QueryError))
     except sq.UnknownQuery as e:
         raise HTTPException(404, str(e)) from None
 

@@ -31,7 +31,8 @@ def preview_posts(
         if {"lang", "lang_detected"} <= have
         else col("lang")
     )
-    where, params = ["NOT coalesce(is_spam, false)" if "is_spam" in have else "TRUE"], []
+    params: list[object] = []
+    where = ["NOT coalesce(is_spam, false)" if "is_spam" in have else "TRUE"]
     if sentiment is not None:
         where.append("sentiment_label = ?")
         params.append(sentiment)
