@@ -18,6 +18,7 @@ from typing import Annotated, cast
 import typer
 
 from socialcrm.cli.common import opened
+from socialcrm.cli.listen_collect import collect
 from socialcrm.cli.listen_query import query_app
 
 # One command mounted as a group: options may follow FILE, and there is no subcommand.
@@ -32,6 +33,7 @@ listen_app = typer.Typer(
     no_args_is_help=True,
 )
 listen_app.add_typer(query_app)  # socialcrm listen query …
+listen_app.command("collect")(collect)  # socialcrm listen collect …
 
 BATCH = 20_000
 
