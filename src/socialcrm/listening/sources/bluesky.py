@@ -203,7 +203,7 @@ class Jetstream:
         return url + (f"&cursor={int(cursor)}" if cursor else "")
 
     def fetch(self, query: SourceQuery, cursor: str | None) -> Batch:
-        from websockets.exceptions import WebSocketException
+        from websockets.exceptions import ConnectionClosedOK, WebSocketException
         from websockets.sync.client import connect
 
         last = cursor if cursor and cursor.isdigit() else None
@@ -220,8 +220,8 @@ class Jetstream:
                         break
                     try:
                         message = ws.recv(timeout=left)
-                    except TimeoutError:
-                        break
+                    except (TimeoutError, ConnectionClosedOK):
+                        break  # listened long enough, or the server ended the stream
                     ev = _event(message, rejects)
                     if ev is None:
                         continue
