@@ -362,9 +362,12 @@ class SourceHealth:
 
     def lag(self, now: datetime | None = None) -> timedelta | None:
         """How long since the last successful run (None: never succeeded)."""
-        if self.last_success_at is None:
-            return None
-        return (now or _now()) - self.last_success_at
+        return self.lag_of(self.last_success_at, now)
+
+    @staticmethod
+    def lag_of(at: datetime | None, now: datetime | None = None) -> timedelta | None:
+        """How long ago ``at`` was (None: never)."""
+        return None if at is None else (now or _now()) - at
 
 
 def health(db: AppDB) -> list[SourceHealth]:

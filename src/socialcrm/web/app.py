@@ -258,7 +258,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from socialcrm.programs import journeys as journey_runs
 
         journeys = app.state.journeys = journey_runs.start(st.db, st.settings)
+    # Saved listening queries over their sources, when SOCIALCRM_LISTEN_INTERVAL_SECONDS > 0.
+    collecting = app.state.listening = None
+    if st.settings.listen_interval_seconds > 0:
+        from socialcrm.listening import collect as listening_collect
+
+        collecting = app.state.listening = listening_collect.start(st.db, st.settings)
     yield
+    if collecting is not None:
+        await collecting.stop()
     if journeys is not None:
         await journeys.stop()
     if scheduler is not None:

@@ -19,6 +19,7 @@ from jinja2.runtime import Context
 
 from socialcrm import __version__
 from socialcrm.appdb.accounts import Principal, audit, authenticate
+from socialcrm.appdb.db import AppDB
 from socialcrm.store import reads
 from socialcrm.store.reads import SORTS
 from socialcrm.store.warehouse import Warehouse
@@ -310,6 +311,30 @@ def customer(
     )
 
 
+def _source_health(db: AppDB) -> list[dict[str, object]]:
+    """Each saved query's sources in words for the Listening page (issue 19)."""
+    from socialcrm.listening.collect import ago, health
+
+    rows = []
+    for h in health(db):
+        status = (
+            "working"
+            if h.ok
+            else f"failing ({h.failures} in a row)"
+            if h.failures
+            else "not run yet"
+        )
+        rows.append({
+            "query": h.query, "source": h.source, "status": status,
+            "tone": "positive" if h.ok else "negative" if h.failures else "neutral",
+            "last_success": ago(h.lag()), "newest": ago(h.lag_of(h.newest_post_at)),
+            "last_error": h.last_error if h.failures else None,
+            "last_error_ago": ago(h.lag_of(h.last_error_at)),
+            "fetched": h.fetched, "new": h.new, "duplicates": h.duplicates, "rejected": h.rejected,
+        })  # fmt: skip
+    return rows
+
+
 @router.get("/listening", response_class=HTMLResponse)
 def listening(
     request: Request,
@@ -378,6 +403,7 @@ def listening(
         f={k: ("" if v is None else v) for k, v in f.items()},
         f_set={k: str(v) for k, v in f.items() if v is not None},
         topic_names={t["topic_id"]: t["label"] for t in tops},
+        sources=_source_health(st.db),
     )
 
 
