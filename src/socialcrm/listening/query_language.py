@@ -472,6 +472,8 @@ class _Columns:
             author = _optional(posts, "author")
         self.author = None if author is None else fold_array(pc.fill_null(author, ""))
         self.ids: npt.NDArray[np.int64] = np.full(len(self.flat), -1, dtype=np.int64)
+        self.order: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.sorted_ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.vocab: dict[str, int] = {}
         self.cache: dict[Term, npt.NDArray[np.bool_]] = {}
 
@@ -481,10 +483,20 @@ class _Columns:
         if len(self.flat):
             found = pc.index_in(self.flat, value_set=pa.array(vocab, pa.string()))
             self.ids = pc.fill_null(found, -1).to_numpy().astype(np.int64)
+        # the positions of the known tokens, grouped by word: a word's are one slice
+        known = np.flatnonzero(self.ids >= 0)
+        self.order = known[np.argsort(self.ids[known], kind="stable")]
+        self.sorted_ids = self.ids[self.order]
+
+    def positions(self, token: str) -> npt.NDArray[np.int64]:
+        """Where ``token`` stands in the flattened token column, in order."""
+        i = self.vocab.get(token, -2)
+        lo, hi = np.searchsorted(self.sorted_ids, [i, i + 1])
+        found: npt.NDArray[np.int64] = self.order[lo:hi]
+        return found
 
     def rows_with(self, token: str) -> npt.NDArray[np.int64]:
-        i = self.vocab.get(token, -2)
-        rows: npt.NDArray[np.int64] = self.parents[self.ids == i]
+        rows: npt.NDArray[np.int64] = self.parents[self.positions(token)]
         return rows
 
     def mask(self, term: Term) -> npt.NDArray[np.bool_]:
@@ -494,7 +506,7 @@ class _Columns:
         out = np.zeros(self.n, dtype=bool)
         if term.kind in ("word", "phrase"):
             toks = term.tokens
-            positions = np.flatnonzero(self.ids == self.vocab.get(toks[0], -2))
+            positions = self.positions(toks[0])
             for k, tok in enumerate(toks[1:], start=1):
                 positions = positions[positions + k < len(self.ids)]
                 nxt = positions + k
