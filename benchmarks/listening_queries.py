@@ -37,6 +37,7 @@ Run: .venv/bin/python benchmarks/listening_queries.py [--posts 250000] [--repeat
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import re
 import sqlite3
@@ -127,7 +128,7 @@ def queries(texts: list[str], rng: random.Random) -> list[Saved]:
     for t in texts[:50_000]:
         toks = [w for w in re.findall(r"\w+", t.lower()) if w.isalpha() and len(w) > 2]
         words.update(toks)
-        pairs.update(zip(toks, toks[1:], strict=False))
+        pairs.update(itertools.pairwise(toks))
     ranked = [w for w, _ in words.most_common(3_000)]
     common, rare = ranked[20:300], ranked[300:]
     phrases = [f'"{a} {b}"' for (a, b), n in pairs.most_common(400) if n >= 5 and a != b][40:]
