@@ -119,6 +119,8 @@ def _page(
     **ctx: object,
 ) -> Response:
     ctx.setdefault("framed", False)
+    if ctx["framed"] and headers is None:  # the answer to a framed form, framed too
+        headers = _frame_headers(st)
     return TEMPLATES.TemplateResponse(
         request,
         f"public/{name}",
