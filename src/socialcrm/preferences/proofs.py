@@ -159,14 +159,15 @@ class MastodonApps:
 
     def get(self, reach: Reach, instance: str, redirect_uri: str) -> MastodonApp:
         with self._lock:
-            known = self._load().get(instance)
-            if known and known.get("redirect_uri") == redirect_uri:
+            key = f"{instance} {redirect_uri}"
+            known = self._load().get(key)
+            if known:
                 return MastodonApp(
                     instance, known["client_id"], known["client_secret"], redirect_uri
                 )
             app = register_app(reach, instance, redirect_uri)
             apps = self._load()
-            apps[instance] = {
+            apps[key] = {
                 "client_id": app.client_id,
                 "client_secret": app.client_secret,
                 "redirect_uri": redirect_uri,

@@ -28,7 +28,7 @@ from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings, get_settings
 from socialcrm.store.reads import ReadModel
 from socialcrm.store.warehouse import Warehouse
-from socialcrm.web import api, email_links, inbox, pages, preference_centre
+from socialcrm.web import api, email_links, inbox, pages, preference_centre, preference_linking
 from socialcrm.web import campaigns as campaigns_web
 from socialcrm.web import ideas as ideas_web
 from socialcrm.web import listening_queries as queries_web
@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns_web.router)
     app.include_router(email_links.router)
     app.include_router(preference_centre.router)
+    app.include_router(preference_linking.router)
     app.include_router(privacy_web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
