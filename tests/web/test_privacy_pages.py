@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from socialcrm.appdb.db import AppDB
-from socialcrm.appdb.models import AuditEntry, PrivacyReceipt, PrivacyRequest
+from socialcrm.appdb.models import AuditEntry, OutboxItem, PrivacyReceipt, PrivacyRequest
 from socialcrm.config import Settings
 from socialcrm.outbound.tokens import tokens_for
 from socialcrm.privacy.person import PersonNotFound, find_person
@@ -58,7 +58,8 @@ def _csrf(html: str) -> str:
 def app(tmp_path: Path) -> Iterator[App]:
     home = tmp_path / "ws"
     build_warehouse(home / "warehouse")
-    settings = Settings(home=home, web_token_cache_seconds=0, web_secret_key="s" * 40)
+    settings = Settings(home=home, web_token_cache_seconds=0, web_secret_key="s" * 40,
+                        public_url="http://crm.test", email_from="brand@example.com")  # fmt: skip
     seed_users(settings.resolved_database_url)
     web = create_app(settings)
     with TestClient(web, base_url="http://crm.test") as client:
@@ -144,11 +145,35 @@ def test_an_access_request_is_recorded_and_answered_the_same_for_anyone(
     assert THANKS in a.text and a.text == b.text
     with app.db.session() as s:
         [req] = s.scalars(select(PrivacyRequest)).all()
-    assert req.kind == "access" and req.customer_id == "c000" and req.status == "received"
+    assert req.kind == "access" and req.customer_id == "c000" and req.status == "emailed"
     bad = app.client.post(f"/preferences/{known}x/access", data={"csrf_token": csrf})
     assert bad.status_code == 400
     assert app.client.post(f"/preferences/{known}/access").status_code == 403  # no CSRF token
 
+    # the emailed link: to the record's own address, the person's copy as a file
+    with app.db.session() as s:
+        [mail] = s.scalars(select(OutboxItem)).all()
+    assert mail.recipient == EMAIL and mail.status == "pending"
+    body = re.sub(r"=\r\n", "", mail.body).replace("=3D", "=")
+    link = re.search(r"http://crm\.test(/privacy/download/[\w.-]+)", body)
+    assert link
+    app.client.cookies.clear()
+    got = app.client.get(link.group(1))
+    assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+    assert got.json()["person"] == "c000" and got.json()["warehouse"]["orders"]["rows"]
+    assert app.client.get(link.group(1)[:-2] + "xx").status_code == 400
+    assert app.audit("privacy.export")[0].actor == "person (emailed link)"
+
+
+def test_a_request_without_an_email_waits_on_the_staff_page(public: tuple[App, str]) -> None:
+    app, csrf = public
+    no_mail = Settings(**{**app.settings.model_dump(), "public_url": None})
+    app.client.app.state.crm.settings = no_mail
+    known = tokens_for(app.settings).make_timed("preferences", ["c000"])
+    assert (
+        app.client.post(f"/preferences/{known}/access", data={"csrf_token": csrf}).status_code
+        == 200
+    )
     app.sign_in("admin")
     assert "/privacy/person?q=c000" in app.client.get("/privacy").text
 

@@ -27,16 +27,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import Principal, audit
 from socialcrm.appdb.models import PrivacyReceipt, PrivacyRequest, utcnow
-from socialcrm.config import Settings
 from socialcrm.outbound.tokens import TokenError, tokens_for
 from socialcrm.privacy.access import access
-from socialcrm.privacy.erasure import erase, privacy_key, subject_hash
+from socialcrm.privacy.erasure import erase
 from socialcrm.privacy.holdings import export
 from socialcrm.privacy.person import Person, PersonNotFound, find_person
+from socialcrm.privacy.requests import read_download_token, request_access
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web.deps import AppState, require, state
 from socialcrm.web.pages import TEMPLATES, render
@@ -49,8 +48,8 @@ SHOWN_ROWS = 50
 REQUESTS_PER_ADDRESS = (5, 3600.0)
 REQUESTS_PER_PERSON = (3, 86400.0)
 THANKS = (
-    "Thank you. If we hold data about you, we will send a copy to the email address we "
-    "have for you within 30 days."
+    "Thank you. If we hold data about you, we will email a link to a copy to the address "
+    "we have for you (at the latest within 30 days)."
 )
 
 
@@ -203,29 +202,12 @@ def _public(request: Request, title: str, line: str, status: int = 200) -> Respo
     )
 
 
-def _record_request(settings: Settings, s: Session, person: Person, customer_id: str) -> None:
-    subject = subject_hash(privacy_key(settings), person)
-    pending = s.scalar(
-        select(PrivacyRequest.id).where(
-            PrivacyRequest.subject_hash == subject,
-            PrivacyRequest.kind == "access",
-            PrivacyRequest.status == "received",
-        )
-    )
-    if pending is not None:
-        return  # one request waiting is enough
-    row = PrivacyRequest(kind="access", subject_hash=subject, customer_id=customer_id)
-    s.add(row)
-    s.flush()
-    audit(s, "preference_centre", "privacy.request", f"request {row.id}", kind="access")
-
-
 @router.post("/preferences/{token}/access")
 def access_request(request: Request, token: str, st: AppState = Depends(state)) -> Response:
     by_address = _limiter(request, "privacy_by_address", REQUESTS_PER_ADDRESS)
     by_person = _limiter(request, "privacy_by_person", REQUESTS_PER_PERSON)
     address = client_address(request, st.proxies)
-    max_age = int(getattr(st.settings, "preference_link_days", 30)) * 86400
+    max_age = st.settings.preference_link_days * 86400
     try:
         (customer_id,) = tokens_for(st.settings).read_timed("preferences", token, max_age)
     except (TokenError, ValueError):
@@ -249,5 +231,27 @@ def access_request(request: Request, token: str, st: AppState = Depends(state)) 
             person = None
         if person is not None:
             with st.db.session() as s:
-                _record_request(st.settings, s, person, customer_id)
+                request_access(st.settings, _warehouse(st), s, person, customer_id)
     return _public(request, "Your request is on its way", THANKS)
+
+
+@router.get("/privacy/download/{token}")
+def download(request: Request, token: str, st: AppState = Depends(state)) -> Response:
+    """The emailed link: the person's own copy, as a JSON file (a receipt and an audit line)."""
+    by_address = _limiter(request, "privacy_by_address", REQUESTS_PER_ADDRESS)
+    address = client_address(request, st.proxies)
+    if by_address.retry_after(address):
+        return _public(request, "Please wait", "Too many tries; please try again later.", 429)
+    by_address.failed(address)
+    try:
+        customer_id = read_download_token(st.settings, token)
+        person = find_person(_warehouse(st), customer_id)
+    except (TokenError, PersonNotFound):
+        again = "It may have expired. Ask again from the preference centre."
+        return _public(request, "This link does not work", again, 400)
+    with st.db.session() as s:
+        doc = access(st.settings, _warehouse(st), s, person, "person (emailed link)")
+    body = json.dumps(doc, default=str, ensure_ascii=False, indent=1)
+    return Response(body, media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-data.json"',
+                             "Cache-Control": "no-store"})  # fmt: skip
