@@ -146,6 +146,11 @@ def _clean_name(name: object) -> str:
 def _clean_terms(terms: object, lang: str | None) -> tuple[str, str | None]:
     if not isinstance(terms, str):
         raise SavedQueryError("terms must be text")
+    if lang is not None:
+        try:
+            parse("x", lang=lang)
+        except QueryError as e:
+            raise SavedQueryError(str(e)) from e
     try:
         q = parse(terms, lang=lang)
     except QueryError as e:
