@@ -8,6 +8,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from socialcrm.outbound.urls import ALLOW_HOSTS_ENV, guarded_client
 from socialcrm.preferences.proofs import Reach
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web.app import create_app
+from socialcrm.web.preference_linking import ATTEMPTS
 from socialcrm.web.security import CSP
 from tests.preferences.social_world import SocialWorld, social_world
 
@@ -234,3 +236,23 @@ def test_writes_need_the_csrf_token_and_a_good_link(site: Site) -> None:
     )
     assert r.status_code == 400
     assert site.world.seen == []  # nothing was asked of any server
+
+
+def test_an_expired_link_opens_nothing(site: Site) -> None:
+    days = site.settings.preference_link_days
+    old = tokens_for(site.settings).make_timed(
+        "preferences", ["c1"], datetime.now(UTC) - timedelta(days=days, minutes=1)
+    )
+    r = site.client.get(f"/preferences/{old}/link")
+    assert r.status_code == 410 and "This link has expired" in r.text
+    assert 'href="/preferences/new-link"' in r.text  # a way forward
+
+
+def test_outbound_attempts_are_rate_limited_per_person(site: Site) -> None:
+    for _ in range(ATTEMPTS):
+        site.post("/bluesky", handle="nobody.example")
+        assert "could not find the Bluesky account" in site.shown()
+    asked = len(site.world.seen)
+    site.post("/bluesky", handle="nobody.example")
+    assert "You have tried many times in a short while" in site.shown()
+    assert len(site.world.seen) == asked  # refused before any call
