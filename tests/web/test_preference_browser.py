@@ -112,6 +112,7 @@ def _phone(browser: Browser) -> Page:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 else None)
     page.errors = errors  # type: ignore[attr-defined]
     return page
 
@@ -160,6 +161,12 @@ def test_from_a_received_email_change_preferences_then_unsubscribe(
     page.screenshot(path=str(shots / "preferences-saved-390.png"), full_page=True)
     assert _consents(brand, "c010") == [("email_marketing", "granted")]
 
+    # asking for a copy of what the brand holds (the privacy work's route, on this page)
+    page.click("button:has-text('Ask for a copy of your data')")
+    assert page.locator("h1").inner_text() == "Your request is on its way"
+    page.screenshot(path=str(shots / "preferences-access-asked-390.png"), full_page=True)
+    page.go_back()
+
     page.click("text=Unsubscribe from everything")
     assert page.locator("h1").inner_text() == "Unsubscribe from everything?"
     _fits(page)
@@ -181,7 +188,10 @@ def test_from_a_received_email_change_preferences_then_unsubscribe(
     with brand.db.session() as s:
         mail.queue_email(s, brand.settings, key="summer|c010", campaign_id="summer",
                          customer_id="c010", recipient=ADA, rendered=rendered)  # fmt: skip
-    assert brand.deliver() == {"sent": 0, "failed": 0, "skipped": 1, "dead": 0}
+    assert brand.deliver()["skipped"] == 1  # (the access request's own email goes)
+    with brand.smtp.sink.lock:
+        campaigns = [str(m.message["X-Socialcrm-Campaign"]) for m in brand.smtp.sink.messages]
+    assert campaigns.count("spring") == 1 and "summer" not in campaigns
     assert page.errors == []  # type: ignore[attr-defined]
 
 

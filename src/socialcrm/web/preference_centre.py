@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import fastapi.routing
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
@@ -185,7 +186,15 @@ def _form_ok(st: AppState, token: object) -> bool:
 
 
 def _has_route(request: Request, path: str) -> bool:
-    return any(getattr(r, "path", None) == path for r in request.app.routes)
+    """Whether the app serves ``path`` (another part's route this page links to, when it
+    is there), through included routers (which recent FastAPI keeps as lazy branches)."""
+    known = getattr(request.app.state, "public_paths", None)
+    if known is None:
+        contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+        items = contexts(request.app.routes) if contexts else request.app.routes
+        known = {getattr(c, "path_format", None) or getattr(c, "path", None) for c in items}
+        request.app.state.public_paths = known
+    return path in known
 
 
 # -- the preference centre ----------------------------------------------------------------
