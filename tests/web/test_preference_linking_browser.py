@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page
+from playwright.sync_api import Browser, Page
 
 from socialcrm.config import Settings
 from socialcrm.outbound.tokens import tokens_for
@@ -53,13 +53,7 @@ def _phone(browser: Browser) -> Page:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     errors: list[str] = []
 
-    def seen(m: ConsoleMessage) -> None:
-        # the public base names no icon, so the browser's own /favicon.ico ask is a 404;
-        # not this page's doing (told to the preference centre's side)
-        if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico"):
-            errors.append(m.text)
-
-    page.on("console", seen)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.errors = errors  # type: ignore[attr-defined]
     return page
 
