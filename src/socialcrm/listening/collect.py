@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -49,6 +50,7 @@ from socialcrm.store.ingest import IngestError, ingest_file
 from socialcrm.store.schemas import REJECTS
 from socialcrm.store.workspace import Workspace
 
+log = logging.getLogger(__name__)
 INTERVALS: Mapping[str, float] = {
     "mastodon": 60.0,
     "bluesky": 60.0,
@@ -162,9 +164,10 @@ def collect_source(
     try:
         parse_spec(spec)
         source = opener(spec, settings)
-    except SourceError as e:
-        result.errors.append(str(e))
-        _record_failure(db, q.id, spec, str(e), started)
+    except Exception as e:  # a bad address or settings: this source only
+        message = str(e) or type(e).__name__
+        result.errors.append(message)
+        _record_failure(db, q.id, spec, message, started)
         return result
     try:
         query = q.query()
@@ -187,9 +190,12 @@ def collect_source(
         result.rejected += len(batch.rejects)
         result.rejects += [r.reason for r in batch.rejects[:5]]
         _record_success(db, q.id, spec, batch.next_cursor, result, rows, started)
-    except (SourceError, IngestError, OSError, httpx.HTTPError, ValueError) as e:
+    except Exception as e:  # one source's failure, whatever it is, must not stop the others
+        expected = isinstance(e, SourceError | IngestError | OSError | httpx.HTTPError)
+        if not expected:
+            log.warning("listening source %s failed unexpectedly", spec, exc_info=e)
         message = str(e) or type(e).__name__
-        result.errors.append(message)
+        result.errors.append(message if expected else f"{type(e).__name__}: {message}")
         _record_failure(db, q.id, spec, message, started)
     finally:
         source.close()
