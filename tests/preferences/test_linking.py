@@ -195,3 +195,13 @@ def test_a_code_expires_and_belongs_to_its_person(brand: Workspace, db: AppDB) -
         linking.pending(s, "c1", link_id)
     with db.session() as s, pytest.raises(ProofError, match="mastodon and bluesky"):
         linking.ask_code(s, "c1", "twitter", "anna")
+
+
+def test_a_person_has_at_most_a_few_codes_waiting(brand: Workspace, db: AppDB) -> None:
+    with db.session() as s:
+        for i in range(linking.MAX_PENDING):
+            linking.ask_code(s, "c1", "bluesky", f"anna{i}.bsky.social")
+        linking.ask_code(s, "c1", "bluesky", "anna0.bsky.social")  # the same one again
+        with pytest.raises(ProofError, match="many codes waiting"):
+            linking.ask_code(s, "c1", "bluesky", "one-more.bsky.social")
+        linking.ask_code(s, "c2", "bluesky", "ben2.bsky.social")  # another person's own

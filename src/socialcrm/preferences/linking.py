@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
@@ -61,6 +61,8 @@ consent record, so a change of words needs a new version."""
 LINKABLE = ("mastodon", "bluesky")
 CODE_DAYS = 7
 """How long a code waits for the person to put it in their profile."""
+MAX_PENDING = 5
+"""Codes one person may have waiting at once (each is a row of the app database)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,15 @@ def ask_code(s: Session, person: str, platform: str, handle: str) -> IdentityLin
         )
     ).first()
     if row is None:
+        waiting = s.scalar(
+            select(func.count()).where(
+                IdentityLink.person_id == person,
+                IdentityLink.state == "pending",
+                IdentityLink.created_at >= fresh,
+            )
+        )
+        if (waiting or 0) >= MAX_PENDING:
+            raise ProofError("you have many codes waiting: cancel one below, then try again")
         row = IdentityLink(
             person_id=person, platform=platform, handle=handle, state="pending", code=new_code()
         )
@@ -276,6 +287,7 @@ def _remove_identity(ws: Workspace, records: list[str], platform: str, handle: s
 __all__ = [
     "CODE_DAYS",
     "LINKABLE",
+    "MAX_PENDING",
     "SOURCE",
     "WORDING",
     "WORDING_VERSION",
