@@ -5,6 +5,7 @@ pagination, a 429 with ``Retry-After`` (the wait asked for, not slept), a malfor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from socialcrm.listening.sources import SourceError, SourceQuery
 from socialcrm.listening.sources.base import Http
 from socialcrm.listening.sources.bluesky import BlueskySearch
 from socialcrm.listening.sources.feeds import FeedSource
+from socialcrm.listening.sources.files import FileSource
 from socialcrm.listening.sources.hackernews import HackerNewsSource
 from socialcrm.listening.sources.mastodon import MastodonSource
 from socialcrm.listening.sources.reddit import RedditSource
@@ -215,8 +217,11 @@ def test_hackernews_pages_filters_by_time_waits_and_rejects() -> None:
 def test_rss_conditional_get_and_a_dateless_item_rejected() -> None:
     undated = "<item><title>coffee without a date</title><guid>post-x</guid></item>"
     fake = fakes.Feed(fakes.rss([(1, "Coffee one"), undated, (2, "Coffee two")]))
-    src = FeedSource("https://blog.example/feed.xml", httpx.MockTransport(fake))
+    fake.throttle = [{"Retry-After": "4"}]
+    sleeps = Sleeps()
+    src = FeedSource("https://blog.example/feed.xml", httpx.MockTransport(fake), sleep=sleeps)
     first = src.fetch(COFFEE, None)
+    assert sleeps == [4.0]
     assert ids(first.rows) == ["web:post-1", "web:post-2"]
     assert first.rows[0]["text"] == "Coffee one — Notes on Coffee one"
     assert first.rows[0]["lang"] == "en"
@@ -293,3 +298,18 @@ def test_private_and_metadata_addresses_are_refused() -> None:
     with pytest.raises(OutboundURLError):
         http.request("GET", "/latest/meta-data/")
     assert isinstance(http.client._transport, GuardedTransport)
+
+
+def test_files_read_new_lines_only_and_reject_what_is_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "posts.jsonl"
+    row = {"post_id": "p1", "platform": "mastodon", "author_handle": "a@b.example",
+           "created_at": "2026-11-02T09:00:00Z", "text": "coffee"}  # fmt: skip
+    path.write_text(json.dumps(row) + "\n{not json\n")
+    src = FileSource(path)
+    first = src.fetch(COFFEE, None)
+    assert ids(first.rows) == ["p1"] and first.rows[0]["source"] == f"file:{path}"
+    assert [r.reason for r in first.rejects] == ["not JSON"] and first.next_cursor == "2"
+    assert src.fetch(COFFEE, first.next_cursor).rows == []
+    with path.open("a") as f:
+        f.write(json.dumps(row | {"post_id": "p2"}) + "\n")
+    assert ids(src.fetch(COFFEE, first.next_cursor).rows) == ["p2"]

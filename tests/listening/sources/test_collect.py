@@ -146,6 +146,11 @@ def test_a_crash_between_fetch_and_commit_neither_loses_nor_doubles(
     assert r.exit_code != 0
     stored = len(world.posts())
     assert stored > 0
+    db = AppDB(get_settings().resolved_database_url)
+    try:  # the posts are in, but no cursor moved and no success was recorded
+        assert all(h.last_success_at is None for h in collecting.health(db))
+    finally:
+        db.close()
     monkeypatch.setattr(collecting, "_record_success", real)
     got = by_source(collect())
     assert sum(s["new"] for s in got.values()) == 81 - stored
