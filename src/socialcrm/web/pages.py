@@ -315,7 +315,7 @@ def _source_health(db: AppDB) -> list[dict[str, object]]:
     """Each saved query's sources in words for the Listening page (issue 19)."""
     from socialcrm.listening.collect import ago, health
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for h in health(db):
         status = (
             "working"
