@@ -75,7 +75,9 @@ class Settings(BaseSettings):
         description="Brand catalogue (brands, products, competitors) for mentions; default "
         "the workspace's catalogue.json when present.",
     )
-    listening_topics: int = Field(default=12, gt=1, description="Topics the listening step finds.")
+    listening_topics: int = Field(
+        default=20, gt=1, description="Topics the listening step finds (chosen on the seed-0 demo)."
+    )
     listening_refit_topics: bool = Field(
         default=False, description="Refit the topic model on every run instead of reusing it."
     )

@@ -70,21 +70,34 @@ def build(root: Path) -> None:
         "posts_enriched",
         pa.table(
             {
-                "post_id": ["p1", "p2", "p3", "p4"],
-                "platform": ["mastodon", "bluesky", "mastodon", "mastodon"],
-                "author_handle": ["kay", "stranger", "spammer", "kay"],
-                "customer_id": ["k1", None, None, "k1"],
-                "created_at": [T0 + timedelta(hours=i) for i in range(4)],
+                "post_id": ["p1", "p2", "p3", "p4", "p5"],
+                "platform": ["mastodon", "bluesky", "mastodon", "mastodon", "mastodon"],
+                "author_handle": ["kay", "stranger", "spammer", "kay", "passer"],
+                "customer_id": ["k1", None, None, "k1", None],
+                "created_at": [T0 + timedelta(hours=i) for i in range(5)],
                 "text": [
                     "Please add a dark mode to the app, my eyes hurt at night",
                     f"Would love a bigger battery in the Aurora lamp {XSS}",
                     "idea: buy cheap followers here",
                     "Great lamp, thanks!",
+                    # the wider conversation: a suggestion, but not to the brand
+                    "Someone should make a phone with a headphone jack again, please",
                 ],
-                "intent": ["suggestion", "suggestion", "suggestion", "praise"],
-                "is_spam": [False, False, True, False],
-                "is_duplicate": [False, False, False, False],
-                "author_followers": [120, 50_000, 3, 120],
+                "intent": ["suggestion", "suggestion", "suggestion", "praise", "suggestion"],
+                "is_spam": [False, False, True, False, False],
+                "is_duplicate": [False, False, False, False, False],
+                "author_followers": [120, 50_000, 3, 120, 10],
+            }
+        ),
+    )
+    # p1 names the brand, p2 one of its products (listening's mentions); p5 neither
+    w.write(
+        "post_mentions",
+        pa.table(
+            {
+                "post_id": ["p1", "p2"],
+                "entity_id": ["brand:acme", "product:AUR"],
+                "entity_kind": ["brand", "product"],
             }
         ),
     )

@@ -81,3 +81,36 @@ def test_a_proposed_idea_declined_leaves_the_list_and_is_not_proposed_again(worl
         assert first.id not in [i["id"] for i in waiting]
         assert ideas.sync(s, rm, followers_floor=10_000)["proposed"] == 0
         assert ideas.get(s, first.id).status == "declined"
+
+
+REAL = Path(__file__).parents[1] / "data" / "idea_posts" / "real_tweets.csv"
+
+
+def _real(split: str) -> tuple[int, int, int]:
+    """Labelled ideas, posts proposed as ideas, and correct proposals, on one split of
+    the real tweets (tests/data/idea_posts/README.md)."""
+    rows = [r for r in csv.DictReader(REAL.open(encoding="utf-8")) if r["split"] == split]
+    texts = [r["text"] for r in rows]
+    _, sentiment = get_analyzer("lexicon").analyze(texts)
+    intents = classify_intent(texts, np.asarray(sentiment))
+    pred = [str(i) == "suggestion" and is_idea(t) for i, t in zip(intents, texts, strict=True)]
+    truth = [r["is_idea"] == "1" for r in rows]
+    tp = sum(p and y for p, y in zip(pred, truth, strict=True))
+    return sum(truth), sum(pred), tp
+
+
+def test_on_real_tweets_what_is_proposed_is_mostly_an_idea() -> None:
+    """Measured: dev (71 tweets, 10 ideas, the rules written on it) 4 proposed, 4 right;
+    test (69, 9) 3 proposed, 1 right (1 of 1 before the last change, see the README);
+    fresh (9 proposals among 2,527 company-naming tweets) 2 right. On public tweets that
+    merely name a company the precision is far below 0.8 off the split the rules were
+    written on; in the product a post must also address the brand (its account, a
+    product, a reply: socialcrm.listening.addressed) and an agent confirms each idea."""
+    ideas_dev, proposed_dev, right_dev = _real("dev")
+    assert (ideas_dev, proposed_dev) == (10, 4) and right_dev / proposed_dev >= 0.8
+    ideas_test, proposed_test, right_test = _real("test")
+    assert ideas_test == 9 and proposed_test <= 3 and right_test >= 1
+    _, proposed_fresh, right_fresh = _real("fresh")
+    assert proposed_fresh == 9 and right_fresh == 2
+    # the filter keeps few posts: of 149 real tweets with request words, at most 16 go
+    assert proposed_dev + proposed_test + proposed_fresh <= 16

@@ -51,7 +51,12 @@ def test_writes_every_table(listened):
     ws, written = listened
     assert set(written) == set(TABLES)
     assert written["posts_enriched"] == ws.warehouse.rows("posts")
-    assert written["topics"] == 12
+    # 20 topics (the default), and "other" for posts close to none (never "topic -1")
+    topics = ws.warehouse.read_arrow("topics").to_pylist()
+    assert written["topics"] in (20, 21) and sum(t["topic_id"] >= 0 for t in topics) == 20
+    labels = [t["label"] for t in topics]
+    assert len(set(labels)) == len(labels) and not any("topic" in x for x in labels)
+    assert all(t["label"] == "other" for t in topics if t["topic_id"] < 0)
     assert written["listening_daily"] > 0
 
 

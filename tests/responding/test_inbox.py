@@ -28,6 +28,10 @@ def posts_table(rows: list[tuple]) -> pa.Table:
     names = ["post_id", "platform", "author_handle", "text", "created_at", "reply_to_post_id",
              "reshare_of_post_id", "topic_id", "sentiment_score", "intent", "customer_id",
              "is_spam", "is_duplicate"]  # fmt: skip
+    # Every customer post here is addressed to the brand (@acme), as the inbox takes only
+    # those (socialcrm.listening.addressed); test_only_posts_to_the_brand_are_taken is
+    # about the others.
+    rows = [(*r[:3], r[3] if r[2] == "acme" else f"@acme {r[3]}", *r[4:]) for r in rows]
     cols = list(zip(*rows, strict=True))
     schema = pa.schema(
         [("post_id", pa.string()), ("platform", pa.string()), ("author_handle", pa.string()),
@@ -212,6 +216,46 @@ ROWS = [
         False,
     ),  # outside the window → a new conversation
 ]
+
+
+def test_only_posts_to_the_brand_are_taken(env: Env) -> None:
+    """The wider conversation is listened to, not answered: a complaint that names no
+    account of the brand, none of its products and replies to none of its posts stays out;
+    an @-mention, a reply to the brand, a post naming a product and one matching a saved
+    query marked "needs a response" come in."""
+    rows = [
+        ("x1", "mastodon", "ann@m.social", "this phone is awful", h(0), None, None, 1, -0.8,
+         "complaint", None, False, False),
+        ("x2", "mastodon", "bob@m.social", "where is my order @ACME?", h(1), None, None, 1,
+         -0.2, "question", None, False, False),
+        ("x3", "mastodon", "acme", "we shipped it", h(2), "x2", None, 1, 0.1, "other", None,
+         False, False),
+        ("x4", "mastodon", "bob@m.social", "still nothing", h(3), "x3", None, 1, -0.4,
+         "complaint", None, False, False),
+        ("x5", "mastodon", "cy@m.social", "the Rocket lamp broke", h(4), None, None, 1, -0.6,
+         "complaint", None, False, False),
+        ("x6", "mastodon", "di@m.social", "anyone selling a bike?", h(5), None, None, 1, 0.0,
+         "question", None, False, False),
+        ("x7", "mastodon", "ed@m.social", "@acme_fans lol this is bad", h(6), None, None, 1,
+         -0.5, "complaint", None, False, False),
+    ]  # fmt: skip
+    table = posts_table(rows)
+    table = table.set_column(3, "text", pa.array([r[3] for r in rows]))  # as written
+    env.ws.warehouse.write("posts_enriched", table)
+    env.ws.warehouse.write(
+        "post_mentions",
+        pa.table({"post_id": ["x5"], "entity_id": ["product:R"], "entity_kind": ["product"]}),
+    )
+    env.ws.warehouse.write("post_queries", pa.table({"post_id": ["x6"], "query": ["bikes"]}))
+    from socialcrm.appdb.models import ListeningQuery
+
+    with env.db.session() as s:
+        s.add(ListeningQuery(name="bikes", terms="bike", needs_response=True, created_by="t"))
+    with env.db.session() as s:
+        from_warehouse(env.ws, s, env.settings, now=NOW)
+    with env.db.session() as s:
+        taken = {m.post_id for m in s.scalars(select(ConversationMessage))}
+    assert taken == {"x2", "x3", "x4", "x5", "x6"}
 
 
 def test_sync_groups_filters_and_is_idempotent(env: Env) -> None:

@@ -145,15 +145,18 @@ def sync(as_json: JsonOpt = False) -> None:
     Example: socialcrm ideas sync --json
     """
     from socialcrm.collaborating import ideas
+    from socialcrm.listening.addressed import brand_accounts
 
     rm = _rm()
+    settings = get_settings()
     with _session() as s:
-        doc = ideas.sync(s, rm, get_settings().idea_influencer_followers)
+        doc = ideas.sync(s, rm, settings.idea_influencer_followers, brand_accounts(settings))
     _print(
         doc,
         as_json,
         f"{doc['proposed']} ideas proposed, {doc['skipped']} posts skipped, "
-        f"{doc['not_ideas']} not ideas (agreement, praise or thanks)",
+        f"{doc['not_ideas']} not ideas (agreement, praise or thanks), "
+        f"{doc['not_addressed']} not addressed to the brand",
     )
 
 

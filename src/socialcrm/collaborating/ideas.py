@@ -32,6 +32,7 @@ from socialcrm.appdb.models import (
 from socialcrm.collaborating import people
 from socialcrm.collaborating.idea_filter import is_idea
 from socialcrm.collaborating.people import Route, Value
+from socialcrm.listening.addressed import addressed, brand_accounts
 from socialcrm.outbound import webhooks
 from socialcrm.outbound.outbox import enqueue
 from socialcrm.store.reads import ReadModel
@@ -196,19 +197,40 @@ SUGGESTION_COLUMNS = (
 )
 
 
-def sync(s: Session, rm: ReadModel, followers_floor: int) -> dict[str, int]:
-    """Propose ideas from the suggestion posts of ``posts_enriched`` (idempotent)."""
+def sync(
+    s: Session, rm: ReadModel, followers_floor: int, accounts: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """Propose ideas from the suggestion posts of ``posts_enriched`` (idempotent) that
+    address the brand: name it or its products, @-mention one of its ``accounts``, or
+    reply to one of its posts (:mod:`socialcrm.listening.addressed`). A suggestion in the
+    wider conversation ("someone should make a better phone") is not the brand's idea."""
     if not rm.exists("posts_enriched"):
-        return {"proposed": 0, "skipped": 0, "not_ideas": 0}
+        return {"proposed": 0, "skipped": 0, "not_ideas": 0, "not_addressed": 0}
     cols = rm.columns("posts_enriched")
-    want = ", ".join(c for c in SUGGESTION_COLUMNS if c in cols)
+    src = rm.source("posts_enriched")
+    want = [c for c in SUGGESTION_COLUMNS if c in cols]
+    params: list[Any] = []
+    if rm.exists("post_mentions") and "entity_kind" in rm.columns("post_mentions"):
+        want.append(
+            f"post_id IN (SELECT post_id FROM {rm.source('post_mentions')} "
+            "WHERE entity_kind IN ('brand', 'product')) AS names_brand"
+        )
+    if accounts and "reply_to_post_id" in cols:
+        marks = ", ".join("?" for _ in accounts)
+        want.append(
+            f"reply_to_post_id IN (SELECT post_id FROM {src} "
+            f"WHERE lower(author_handle) IN ({marks})) AS replies_to_brand"
+        )
+        params.extend(sorted(accounts))
     order = "created_at, post_id" if "created_at" in cols else "post_id"
-    posts = rm.rows(
-        f"SELECT {want} FROM {rm.source('posts_enriched')} "
-        f"WHERE intent = 'suggestion' ORDER BY {order}"
+    rows = rm.rows(
+        f"SELECT {', '.join(want)} FROM {src} WHERE intent = 'suggestion' ORDER BY {order}",
+        params,
     )
+    posts = [p for p in rows if addressed(p, accounts)]
     vals = people.values(rm, [p.get("customer_id") for p in posts])
-    return sync_from_posts(s, posts, vals, followers_floor)
+    done = sync_from_posts(s, posts, vals, followers_floor)
+    return {**done, "not_addressed": len(rows) - len(posts)}
 
 
 def step_ideas(ws: Workspace, ctx: RunContext) -> dict[str, int]:
@@ -219,7 +241,12 @@ def step_ideas(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     db = AppDB(settings.resolved_database_url)
     try:
         with db.session() as s:
-            done = sync(s, ReadModel(settings.warehouse_dir), settings.idea_influencer_followers)
+            done = sync(
+                s,
+                ReadModel(settings.warehouse_dir),
+                settings.idea_influencer_followers,
+                brand_accounts(settings),
+            )
     finally:
         db.close()
     return {"ideas_proposed": done["proposed"]}

@@ -416,13 +416,16 @@ def _communities(
             t = topics.merge(hs, on=["platform", "handle"])
             if len(t):
                 by = t.groupby("topic_id").n.sum().sort_values(ascending=False, kind="stable")
-                names = [topic_labels.get(int(k), f"topic {int(k)}") for k in by.index[:TOP]]
+                names = [topic_labels.get(int(k), f"topic {int(k)}")
+                         for k in by.index[by.index >= 0][:TOP]]  # fmt: skip
                 row["top_topics"] = "; ".join(names)
                 row["mean_sentiment"] = float(t.sentiment.sum() / max(t.n.sum(), 1))
                 # named after what it talks about *more than others do* (lift), not after
                 # what everyone talks about
                 lift = (by / by.sum()) / overall.reindex(by.index)  # type: ignore[union-attr]
-                distinctive = lift[by >= 3].sort_values(ascending=False, kind="stable")
+                # "other" (no topic, id -1) names no community
+                themed = (by >= 3) & (by.index >= 0)
+                distinctive = lift[themed].sort_values(ascending=False, kind="stable")
                 if len(distinctive):
                     k = int(distinctive.index[0])
                     row["label"] = f"community {cid} · {topic_labels.get(k, f'topic {k}')}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,17 @@ from socialcrm.listening.saved_queries import POST_QUERIES_SCHEMA, match_batch, 
 from socialcrm.listening.sentiment import EmbeddingAnalyzer, get_analyzer
 from socialcrm.listening.spam import author_flags
 from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
-from socialcrm.listening.text import normalise_array
+from socialcrm.listening.topic_step import (
+    assign_staged,
+    load_or_fit_topics,
+    topic_table,
+)
 from socialcrm.listening.topics import TopicModel
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import IDENTITIES, PLATFORMS
 from socialcrm.store.workspace import Workspace
 
 BATCH_ROWS = 50_000
-TOPIC_SAMPLE = 20_000
 TOP_POSTS = 5
 
 DAILY_SCHEMA = pa.schema(
@@ -81,18 +84,6 @@ ALERT_SCHEMA = pa.schema(
     ]
 )
 
-TOPIC_SCHEMA = pa.schema(
-    [
-        pa.field("topic_id", pa.int64(), nullable=False),
-        pa.field("label", pa.string()),
-        pa.field("keywords", pa.list_(pa.string())),
-        pa.field("examples", pa.list_(pa.string())),
-        pa.field("fitted_size", pa.int64()),
-        pa.field("posts", pa.int64()),
-        pa.field("negative_share", pa.float64()),
-    ]
-)
-
 
 def catalogue_for(ws: Workspace) -> Catalogue | None:
     """The catalogue the settings name, the workspace's ``catalogue.json``, or none."""
@@ -100,41 +91,6 @@ def catalogue_for(ws: Workspace) -> Catalogue | None:
     if ws.settings.listening_catalogue or path.exists():
         return Catalogue.load(path)
     return None
-
-
-def topic_model_path(ws: Workspace) -> Path:
-    return ws.settings.home / "models" / "topics.npz"
-
-
-def fit_topics(
-    ws: Workspace, posts: ir.Table | None = None, n_topics: int | None = None
-) -> TopicModel:
-    """Fit the topic model on a sample of original posts and save it in the workspace."""
-    posts = posts if posts is not None else ws.warehouse.table("posts")
-    originals = posts.filter(posts.reshare_of_post_id.isnull())
-    total = int(ws.engine.execute(originals.count()))
-    sample = originals.select("post_id", "text").order_by("post_id")
-    if total > TOPIC_SAMPLE:
-        sample = sample.filter((sample.post_id.hash() % max(1, total // TOPIC_SAMPLE)) == 0)
-    texts = ws.engine.to_arrow(sample.limit(TOPIC_SAMPLE)).column("text")
-    clean = [t for t in normalise_array(texts).to_pylist() if t]
-    k = n_topics or ws.settings.listening_topics
-    catalogue = catalogue_for(ws)
-    model = TopicModel.fit(clean, n_topics=k, exclude=catalogue.words() if catalogue else ())
-    model = TopicModel(
-        model.tfidf, model.basis, model.centroids, model.topics, model.min_similarity,
-        {**model.meta, "fitted_at": datetime.now(UTC).isoformat()},
-    )  # fmt: skip
-    model.save(topic_model_path(ws))
-    return model
-
-
-def load_or_fit_topics(ws: Workspace, posts: ir.Table) -> TopicModel:
-    """The saved topic model (so topics stay comparable week to week), else a new one."""
-    path = topic_model_path(ws)
-    if path.exists() and not ws.settings.listening_refit_topics:
-        return TopicModel.load(path)
-    return fit_topics(ws, posts)
 
 
 def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
@@ -145,7 +101,7 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     if isinstance(analyzer, EmbeddingAnalyzer):
         analyzer.cache = EmbeddingCache(ws.settings.home / "cache" / "embeddings")
     catalogue = catalogue_for(ws)
-    topics = load_or_fit_topics(ws, posts)
+    topics = load_or_fit_topics(ws, posts, catalogue)
     enricher = Enricher(analyzer, catalogue, topics)
 
     ws.settings.home.mkdir(parents=True, exist_ok=True)
@@ -155,7 +111,8 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
         (stage / "mentions").mkdir()
         (stage / "queries").mkdir()
         saved = saved_queries_of(ws.settings)  # every post records the queries it matches
-        columns = [c for c in ("post_id", "text", "lang", "author_handle", "author_followers")
+        columns = [c for c in ("post_id", "text", "lang", "author_handle", "author_followers",
+                               "reply_to_post_id", "reshare_of_post_id")
                    if c in posts.columns]  # fmt: skip
         # The engine writes the columns we need to Parquet; we stream that back in
         # batches (the same on DuckDB and Spark, and never the whole table in memory).
@@ -177,6 +134,8 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
                 POST_QUERIES_SCHEMA.empty_table(), stage / "queries" / "part-00000.parquet"
             )
 
+        if topics.uses_embeddings:  # replies and reshares take their thread's topic
+            assign_staged(ws, topics, stage)
         staged = ws.engine.read_parquet(stage / "posts")
         base = posts.join(staged, "post_id")
         groups = duplicate_groups(ws, base)
@@ -191,7 +150,7 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     mentions = ws.warehouse.table("post_mentions")
     daily = daily_series(enriched, mentions, topics, catalogue)
     written["listening_daily"] = ws.warehouse.write("listening_daily", daily)
-    written["topics"] = ws.warehouse.write("topics", topic_table(ws, enriched, topics))
+    written["topics"] = ws.warehouse.write("topics", topic_table(ws, counted(enriched), topics))
     alerts = find_alerts(ws, ws.warehouse.table("listening_daily"), enriched, mentions)
     written["alerts"] = ws.warehouse.write("alerts", alerts)
     return written
@@ -420,26 +379,6 @@ def daily_series(
         ),
     )
     return out.order_by(["day", "dimension", "key"])
-
-
-def topic_table(ws: Workspace, enriched: ir.Table, topics: TopicModel) -> pa.Table:
-    """One row per topic with its label, keywords, examples and current volume."""
-    c = counted(enriched)
-    stats = ws.engine.to_arrow(
-        c.group_by("topic_id").aggregate(
-            posts=c.count(), negative=(c.sentiment_label == "negative").sum()
-        )
-    ).to_pylist()
-    by_id = {r["topic_id"]: r for r in stats}
-    rows = []
-    for t in topics.topics:
-        s = by_id.get(t.id, {"posts": 0, "negative": 0})
-        rows.append(
-            {"topic_id": t.id, "label": t.label, "keywords": list(t.keywords),
-             "examples": list(t.examples), "fitted_size": t.size, "posts": int(s["posts"]),
-             "negative_share": (s["negative"] / s["posts"]) if s["posts"] else None}
-        )  # fmt: skip
-    return pa.Table.from_pylist(rows, schema=TOPIC_SCHEMA)
 
 
 # -- alerts -----------------------------------------------------------------------------------

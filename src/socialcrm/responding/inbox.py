@@ -38,6 +38,9 @@ class Post:
     is_spam: bool = False
     is_duplicate: bool = False
     is_reshare: bool = False
+    addressed: bool = True
+    """Whether the post concerns the brand (:mod:`~socialcrm.responding.addressed`):
+    only those become work. A connector reads mentions and messages, so its posts are."""
 
 
 @dataclass
@@ -118,13 +121,23 @@ def catalogue_handles(settings: Settings) -> list[str]:
 
 
 def wanted(post: Post, brand: Brand | str) -> bool:
-    """Posts that may need the brand: not spam, duplicate or reshare; a real intent, or
-    negative; the brand's own posts are kept as its replies."""
+    """Posts that may need the brand: addressed to it, not spam, duplicate or reshare; a
+    real intent, or negative; the brand's own posts are kept as its replies.
+
+    >>> from dataclasses import replace
+    >>> from datetime import datetime
+    >>> p = Post("twitter", "1", "ann", "where is my order?", datetime(2024, 1, 1),
+    ...          intent="question")
+    >>> wanted(p, "acme"), wanted(replace(p, addressed=False), "acme")
+    (True, False)
+    """
     if post.is_spam or post.is_duplicate or post.is_reshare:
         return False
     brand = Brand.of(brand) if isinstance(brand, str) else brand
     if brand.owns(post.platform, post.author_handle):
         return True
+    if not post.addressed:  # the wider conversation: listened to, not answered
+        return False
     return post.intent in NEEDS_ANSWER or (post.sentiment_score or 0.0) < -0.05
 
 

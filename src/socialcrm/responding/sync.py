@@ -20,6 +20,12 @@ from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import ConnectorCursor, utcnow
 from socialcrm.config import Settings
+from socialcrm.listening.addressed import (
+    addressed,
+    brand_accounts,
+    needs_response_queries,
+    with_address_flags,
+)
 from socialcrm.responding.connectors import Connector
 from socialcrm.responding.inbox import Context, Post, ingest
 from socialcrm.store.workspace import Workspace
@@ -75,9 +81,13 @@ def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
     return ctx
 
 
-def _unread(ws: Workspace, settings: Settings, cursor: str | None) -> pa.Table | None:
+def _unread(
+    ws: Workspace, settings: Settings, cursor: str | None, needs_response: Sequence[str] = ()
+) -> pa.Table | None:
     """The ``posts_enriched`` rows a sync reads (from the cursor, looking back), in the
-    order they are ingested; None when the warehouse has no such table."""
+    order they are ingested, with what says whether each concerns the brand
+    (:func:`~socialcrm.responding.addressed.with_address_flags`); None when the warehouse
+    has no such table."""
     if not ws.warehouse.exists("posts_enriched"):
         return None
     t = ws.warehouse.table("posts_enriched")
@@ -90,12 +100,14 @@ def _unread(ws: Workspace, settings: Settings, cursor: str | None) -> pa.Table |
                         "reply_to_post_id", "topic_id", "sentiment_score", "intent",
                         "customer_id", "is_spam", "is_duplicate", "reshare_of_post_id")
             if c in t.columns]  # fmt: skip
-    return ws.engine.to_arrow(t.select(*cols).order_by(["created_at", "post_id"]))
+    flagged = with_address_flags(ws, t.select(*cols), brand_accounts(settings), needs_response)
+    return ws.engine.to_arrow(flagged.order_by(["created_at", "post_id"]))
 
 
-def _batches(table: pa.Table, batch: int) -> Iterator[list[Post]]:
+def _batches(table: pa.Table, batch: int, names: frozenset[str] = frozenset()
+             ) -> Iterator[list[Post]]:  # fmt: skip
     for b in table.to_batches(batch):
-        posts = [_post(r) for r in b.to_pylist()]
+        posts = [_post(r, names) for r in b.to_pylist()]
         if posts:
             yield posts
 
@@ -129,12 +141,13 @@ def from_warehouse(
     """Sync ``posts_enriched`` into conversations, from where the last sync stopped, all
     in the caller's transaction ``s`` (:func:`sync_warehouse` commits as it goes)."""
     cursor = s.get(ConnectorCursor, SYNC_CURSOR)
-    table = _unread(ws, settings, cursor.value if cursor else None)
+    table = _unread(ws, settings, cursor.value if cursor else None, needs_response_queries(s))
     total = _empty()
     if table is None:
         return total
     now = now or utcnow()
-    for posts in _batches(table, batch):
+    names = brand_accounts(settings)
+    for posts in _batches(table, batch, names):
         ctx = context_for(ws, posts)
         _add(total, _ingest_batch(s, posts=posts, settings=settings, ctx=ctx, now=now))
     return total
@@ -173,13 +186,15 @@ def sync_warehouse(
     with db.session() as s:
         cursor = s.get(ConnectorCursor, SYNC_CURSOR)
         value = cursor.value if cursor else None
-    table = _unread(ws, settings, value)
+        needs = needs_response_queries(s)
+    table = _unread(ws, settings, value, needs)
     total = _empty()
     if table is None:
         return total
     now = now or utcnow()
     batch = batch or SYNC_BATCH
-    for chunk in _batches(table, read_batch):
+    names = brand_accounts(settings)
+    for chunk in _batches(table, read_batch, names):
         ctx = context_for(ws, chunk)  # warehouse reads: before any transaction
         for start in range(0, len(chunk), batch):
             posts = chunk[start : start + batch]
@@ -213,7 +228,7 @@ def in_transaction(db: AppDB, work: Callable[[Session], T], attempts: int = 3) -
     raise AssertionError("unreachable")
 
 
-def _post(r: dict[str, Any]) -> Post:
+def _post(r: dict[str, Any], names: frozenset[str] = frozenset()) -> Post:
     created = r["created_at"]
     if created.tzinfo is not None:
         created = created.astimezone(UTC).replace(tzinfo=None)
@@ -231,6 +246,7 @@ def _post(r: dict[str, Any]) -> Post:
         is_spam=bool(r.get("is_spam")),
         is_duplicate=bool(r.get("is_duplicate")),
         is_reshare=r.get("reshare_of_post_id") is not None,
+        addressed=addressed(r, names),
     )
 
 

@@ -74,13 +74,14 @@ PageWorker = Annotated[Principal, Depends(page_worker)]
 
 
 def queue_labels(rm: ReadModel | None, queues: list[str]) -> dict[str, str]:
-    """``topic:3`` → ``topic 3 · battery life`` from the warehouse's topics, when known."""
-    labels = {q: "no topic" if q == "topic:-1" else q.replace(":", " ") for q in queues}
+    """``topic:3`` → its topic's label (``battery life, charging``) from the warehouse's
+    topics, when known; posts in no topic are "other", never "topic -1"."""
+    labels = {q: "other" if q == "topic:-1" else q.replace(":", " ") for q in queues}
     ids = [int(q.split(":", 1)[1]) for q in queues if q.startswith("topic:") and q[6:].isdigit()]
     if ids and rm is not None:
         try:
             for topic_id, label in reads.listening.topic_labels(rm, ids).items():
-                labels[f"topic:{topic_id}"] = f"topic {topic_id} · {label}"
+                labels[f"topic:{topic_id}"] = label
         except Exception:  # the warehouse is optional here: fall back to the bare names
             pass
     return labels
