@@ -113,6 +113,9 @@ def pages(demo_site: Site) -> dict[str, str]:
         "campaign-new": "/campaigns/new",
         "inbox": "/inbox",
         "ideas": "/ideas",
+        "queries": "/queries",
+        "queries-preview": "/queries?terms=the+OR+jacket+-%23ad"
+        "&sources=mastodon%3Ahttps%3A%2F%2Fmastodon.social",
         "admin": "/admin",
         "webhooks": "/webhooks",
         "privacy": "/privacy",
@@ -157,7 +160,8 @@ KNOWN_FAILURES: dict[tuple[str, int | None, str | None], str] = {}
 NAMES = ["overview", "customers", "customer", "customer-no-name", "customer-household",
          "listening", "influencers",
          "segments", "programs", "campaigns", "campaign-new", "campaign", "inbox", "conversation",
-         "ideas", "idea", "admin", "webhooks", "privacy", "privacy-person"]  # fmt: skip
+         "ideas", "idea", "queries", "queries-preview",
+         "admin", "webhooks", "privacy", "privacy-person"]  # fmt: skip
 
 
 def _cases() -> Iterator[object]:

@@ -460,12 +460,7 @@ class _Columns:
         self.n = posts.num_rows
         text = posts.column("text").combine_chunks() if self.n else pa.array([], pa.string())
         self.folded = fold_array(pc.fill_null(text, ""))
-        lists = pc.split_pattern_regex(self.folded, _NW + "+")
-        flat = pc.list_flatten(lists)
-        self.parents = pc.list_parent_indices(lists).to_numpy()
-        keep = pc.not_equal(flat, "")
-        self.parents = self.parents[keep.to_numpy(zero_copy_only=False)]
-        self.flat = pc.filter(flat, keep)
+        self.flat, self.parents = tokenise_column(self.folded)
         self.lang = _optional(posts, "lang")
         author = _optional(posts, "author_handle")
         if author is None:
@@ -550,6 +545,80 @@ class _Columns:
             else:
                 out |= m
         return out
+
+
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+    _WORD_BYTE[_c] = True
+
+
+def tokenise_column(folded: pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
+    """The word tokens of a folded text column, in order, and the row of each.
+
+    Texts that are all ASCII (most posts, once folded) are cut with numpy over the bytes;
+    the others with a Unicode regex. Each row's tokens stay together and in order (what
+    phrases need); rows may come in any order.
+    """
+    is_ascii = pc.fill_null(pc.string_is_ascii(folded), True).to_numpy(zero_copy_only=False)
+    rows = np.arange(len(folded), dtype=np.int64)
+    flats, parents = [], []
+    if is_ascii.any():
+        asc = folded.filter(pa.array(is_ascii)) if not is_ascii.all() else folded
+        tokens, at = _ascii_tokens(asc)
+        flats.append(tokens)
+        parents.append(rows[is_ascii][at])
+    if not is_ascii.all():
+        other = folded.filter(pa.array(~is_ascii))
+        lists = pc.split_pattern_regex(other, _NW + "+")
+        flat = pc.list_flatten(lists)
+        keep = pc.not_equal(flat, "")
+        at = pc.list_parent_indices(lists).to_numpy()[keep.to_numpy(zero_copy_only=False)]
+        flats.append(pc.filter(flat, keep))
+        parents.append(rows[~is_ascii][at])
+    if not flats:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    flat_all = pa.concat_arrays([f.cast(pa.string()) for f in flats])
+    return flat_all, np.concatenate(parents).astype(np.int64)
+
+
+def _ascii_tokens(texts: pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
+    """Runs of ``[0-9a-z_]`` of ASCII texts, cut over the string column's bytes, and the
+    position of each token's text; a token never runs from one text into the next."""
+    texts = texts.cast(pa.string())
+    _, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)[lo:hi]
+        if data_buf is not None
+        else np.zeros(0, np.uint8)
+    )
+    n = len(data)
+    if n == 0:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    word = _WORD_BYTE[data]
+    starts_of_texts = offsets[:-1].astype(np.int64) - lo
+    ends_of_texts = offsets[1:].astype(np.int64) - lo
+    prev = np.empty(n, dtype=bool)
+    prev[0] = False
+    prev[1:] = word[:-1]
+    prev[starts_of_texts[starts_of_texts < n]] = False
+    nxt = np.empty(n, dtype=bool)
+    nxt[-1] = False
+    nxt[:-1] = word[1:]
+    last = ends_of_texts - 1
+    nxt[last[(last >= 0) & (last < n)]] = False
+    starts = np.flatnonzero(word & ~prev)
+    ends = np.flatnonzero(word & ~nxt) + 1
+    new_offsets = np.zeros(len(starts) + 1, dtype=np.int32)
+    np.cumsum(ends - starts, out=new_offsets[1:])
+    tokens = pa.StringArray.from_buffers(
+        len(starts), pa.py_buffer(new_offsets), pa.py_buffer(np.ascontiguousarray(data[word]))
+    )
+    at = np.searchsorted(starts_of_texts, starts, side="right") - 1
+    return tokens, at.astype(np.int64)
 
 
 def _optional(posts: pa.Table, name: str) -> pa.Array | None:
