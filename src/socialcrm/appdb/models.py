@@ -901,37 +901,3 @@ class PrivacyRequest(Base):
     status: Mapped[str] = mapped_column(String(16), default="received")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
-
-
-# -- privacy rights (issue 20, part 4): receipts of access and erasure, public requests ----
-class PrivacyReceipt(Base):
-    """Proof that an access or erasure request was carried out: when, by whom, a keyed
-    one-way hash of the person and the rows by table. No personal data: it outlives them."""
-
-    __tablename__ = "privacy_receipts"
-    __table_args__ = (Index("ix_privacy_receipts_subject", "subject_hash"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    actor: Mapped[str] = mapped_column(String(320))
-    subject_hash: Mapped[str] = mapped_column(String(64))
-    records: Mapped[int] = mapped_column(default=0)
-    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
-
-
-class PrivacyRequest(Base):
-    """A person's own request from the preference centre ("a copy of my data"), waiting
-    for staff to send the export. Keyed by the hash of the person, never their contact."""
-
-    __tablename__ = "privacy_requests"
-    __table_args__ = (Index("ix_privacy_requests_status", "status", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    subject_hash: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str | None] = mapped_column(String(200))
-    """The record the signed link named: erased with the person if they are erased."""
-    status: Mapped[str] = mapped_column(String(16), default="received")
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    done_at: Mapped[datetime | None]
