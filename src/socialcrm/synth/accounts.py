@@ -110,15 +110,19 @@ def _dedupe(
     """Append digits until every (platform, user) pair is unique and not ``taken``."""
     user = sarr(user)
     taken_keys = sarr(sorted(f"{p}:{u}" for p, u in taken))
-    for _ in range(20):
+    for attempt in range(40):
         key = cat(sarr(platform.astype(str)), ":", user)
         dup = duplicated(key)
         bad = dup | np.isin(key, taken_keys)
         if not bad.any():
             return user
-        extra = sarr(rng.integers(1, 1000, int(bad.sum())).astype(str))
+        # Up to three digits first (as people do); a name so common that its prefix has
+        # used up a thousand suffixes gets one more digit every few attempts, so a
+        # million customers still find free handles (Twitter's 15 characters included).
+        digits = 3 + attempt // 4
+        extra = sarr(rng.integers(1, 10**digits, int(bad.sum())).astype(str))
         sep = np.where(platform[bad] == LI, "-", "")
-        room = np.where(platform[bad] == TW, 11, 26)
+        room = np.where(platform[bad] == TW, 15 - digits - 1, 30 - digits - 1)
         user[bad] = cat(np.strings.slice(user[bad], 0, room), sep, extra)
     raise RuntimeError("could not make handles unique")
 
