@@ -102,8 +102,13 @@ def test_get_shows_a_button_and_unsubscribes_nobody(site: Site) -> None:
     assert _suppressed(site) == {} and _events(site, "unsubscribe") == []
 
 
-def test_the_only_csrf_exempt_write_is_the_one_click_unsubscribe() -> None:
-    assert {("POST", "/email/unsubscribe/{token}")} == CSRF_EXEMPT
+def test_the_only_csrf_exempt_writes_are_one_click_and_the_framable_public_forms() -> None:
+    # the public forms carry a signed per-form token instead (tests/web/test_preference_centre.py)
+    assert {
+        ("POST", "/email/unsubscribe/{token}"),
+        ("POST", "/signup"),
+        ("POST", "/preferences/new-link"),
+    } == CSRF_EXEMPT
 
 
 def test_a_signed_click_redirects_and_is_recorded(site: Site) -> None:
