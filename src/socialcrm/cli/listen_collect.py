@@ -98,14 +98,22 @@ def collect(
         doc = collecting.as_json(runs)
         if as_json:
             typer.echo(json.dumps(doc, default=str))
-        elif not any(s["source"] for q in doc["queries"] for s in q["sources"]):
-            out.print("no saved queries with sources: add one with `socialcrm listen query add`")
+        elif not watch:
+            done = [s for q in doc["queries"] for s in q["sources"]]
+            failed = sum(bool(s["errors"]) for s in done)
+            n = len(doc["queries"])
+            line = (f"{sum(s['new'] for s in done):,} new posts from {len(done)} source(s) of "
+                    f"{n} saved quer{'y' if n == 1 else 'ies'}")  # fmt: skip
+            if failed:
+                line += f"; {failed} failed (see above)"
+            out.print(line, highlight=False)
 
     if not watch:
         with opened(UnknownQuery, app_db=True) as o:
             runs = collecting.collect(o.db, o.ws, query=query, on_source=progress)
         if query is None and not runs and not as_json:
             out.print("no saved queries yet: add one with `socialcrm listen query add`")
+            return
         show(runs)
         return
     intervals = _intervals(every or [])

@@ -46,6 +46,7 @@ from socialcrm.listening.saved_queries import SavedQuery, get_query, list_querie
 from socialcrm.listening.sources import Source, SourceError, SourceQuery, open_source, parse_spec
 from socialcrm.listening.sources.base import Reject
 from socialcrm.outbound.periodic import Periodic
+from socialcrm.outbound.urls import ALLOW_HOSTS_ENV, OutboundURLError
 from socialcrm.store.ingest import IngestError, ingest_file
 from socialcrm.store.schemas import REJECTS
 from socialcrm.store.workspace import Workspace
@@ -191,10 +192,14 @@ def collect_source(
         result.rejects += [r.reason for r in batch.rejects[:5]]
         _record_success(db, q.id, spec, batch.next_cursor, result, rows, started)
     except Exception as e:  # one source's failure, whatever it is, must not stop the others
-        expected = isinstance(e, SourceError | IngestError | OSError | httpx.HTTPError)
+        expected = isinstance(
+            e, SourceError | IngestError | OSError | httpx.HTTPError | OutboundURLError
+        )
         if not expected:
             log.warning("listening source %s failed unexpectedly", spec, exc_info=e)
         message = str(e) or type(e).__name__
+        if isinstance(e, OutboundURLError):
+            message += f" (an admin may allow a host with {ALLOW_HOSTS_ENV})"
         result.errors.append(message if expected else f"{type(e).__name__}: {message}")
         _record_failure(db, q.id, spec, message, started)
     finally:
