@@ -555,3 +555,14 @@ def test_every_campaign_email_carries_a_working_preference_link(public) -> None:
     token = path.rsplit("/", 1)[1]
     assert tokens_for(public.settings).read_timed("preferences", token, 10**9) == ["c040"]
     assert "List-Unsubscribe-Post" in raw.decode()
+
+
+def test_a_wording_version_the_app_never_showed_is_not_recorded(public) -> None:
+    token = public.token("c013")
+    with public.client() as c:
+        assert _save(c, token, channel=["email"], wording_version="v-forged").status_code == 303
+    with public.db.session() as s:
+        versions = s.scalars(
+            select(ConsentRecord.wording_version).where(ConsentRecord.customer_id == "c013")
+        ).all()
+    assert versions == [WORDING_VERSION]

@@ -49,6 +49,8 @@ from socialcrm.store.workspace import Workspace
 WORDING_VERSION = "2026-12-07.1"
 """The version of the words the centre and the sign-up form show; stored with each
 consent decision, so what a person agreed to can be shown later word for word."""
+WORDING_VERSIONS = frozenset({WORDING_VERSION})
+"""Every version the pages have shown (add the old one here when the words change)."""
 SOURCE = "preference_centre"
 
 CHANNELS: dict[str, tuple[str, str]] = {
@@ -527,6 +529,7 @@ __all__ = [
     "SOURCE",
     "UNSUBSCRIBE_PURPOSES",
     "WORDING_VERSION",
+    "WORDING_VERSIONS",
     "Choices",
     "Outcome",
     "PreferenceError",

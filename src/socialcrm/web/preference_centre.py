@@ -185,6 +185,17 @@ def _form_ok(st: AppState, token: object) -> bool:
         return False
 
 
+def _wording(sent: object) -> str:
+    """The version of the words the form showed: the page sends it back, so a page shown
+    before a change of wording and sent after it records what the person read; a version
+    this app never showed is not taken at its word."""
+    return (
+        sent
+        if isinstance(sent, str) and sent in centre.WORDING_VERSIONS
+        else centre.WORDING_VERSION
+    )
+
+
 def _has_route(request: Request, path: str) -> bool:
     """Whether the app serves ``path`` (another part's route this page links to, when it
     is there), through included routers (which recent FastAPI keeps as lazy branches)."""
@@ -280,7 +291,7 @@ async def centre_save(request: Request, token: str, st: AppState = Depends(state
     def many(name: str) -> list[str]:
         return [str(v) for v in form.getlist(name) if isinstance(v, str)]
 
-    wording = (one("wording_version") or centre.WORDING_VERSION)[:32]
+    wording = _wording(one("wording_version"))
     try:
         choices = centre.Choices(many("channel"), one("frequency"), many("topic"), many("site"),
                                  one("language"), one("first_name"),
@@ -407,7 +418,7 @@ async def signup_post(
                             email=email, first_name=first_name)  # fmt: skip
     brand = centre.brand_name(st.settings)
     bot = bool(form.get("website"))  # the hidden field only robots fill in
-    wording = str(form.get("wording_version") or centre.WORDING_VERSION)[:32]
+    wording = _wording(form.get("wording_version"))
     if not bot and _address_allowed(request, email):
 
         def record() -> None:
