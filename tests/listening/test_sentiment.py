@@ -103,3 +103,13 @@ def test_embedding_analyzer_reads_emoji_and_negation(analyzer):
         ["Not happy with the Polaris at all 😡", "The Zephyr fits perfectly 😍", "It is Tuesday."]
     )
     assert labels.tolist() == ["negative", "positive", "neutral"]
+
+
+def test_embedding_analyzer_reads_negated_praise_and_sarcasm(analyzer):
+    """Issue 19's two posts (the second was +0.82), and sarcasm cues the training tweets
+    lack: the head's praise flips where the lexicon finds a cue, and only there."""
+    texts = ["nothing special for the price. please fix this", "Love that for me 😒",
+             "Great service 🙄", "Love that jacket"]  # fmt: skip
+    labels, scores = analyzer.analyze(texts)
+    assert labels.tolist() == ["negative", "negative", "negative", "positive"]
+    assert scores[1] < -0.5 < 0.5 < scores[3]

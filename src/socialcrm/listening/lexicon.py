@@ -124,6 +124,8 @@ class LexiconScores:
     """Sum of negative valences (each -1, as VADER counts them); not above 0."""
     tokens: np.ndarray
     """Number of tokens."""
+    sarcastic: np.ndarray | None = None
+    """Whether a sarcasm cue was found (``None`` where not computed)."""
 
 
 @cache
@@ -195,7 +197,7 @@ def lexicon_scores(texts: list[str] | pa.Array | pa.ChunkedArray) -> LexiconScor
     n = len(arr)
     if n == 0:
         empty = np.zeros(0)
-        return LexiconScores(empty, empty, empty, empty.astype(np.int64))
+        return LexiconScores(empty, empty, empty, empty.astype(np.int64), empty.astype(bool))
     lex_words, lex_values = load_lexicon()
 
     spaced = pc.replace_substring_regex(arr, "[\ufe0f\ufe0e\u200d]", " ")
@@ -319,7 +321,8 @@ def lexicon_scores(texts: list[str] | pa.Array | pa.ChunkedArray) -> LexiconScor
         cue |= ends[phrase]
     for phrase in SARCASM_IF_NEGATIVE:
         cue |= ends[phrase] & negative_said[doc]
-    sarcastic = (np.bincount(doc, weights=cue, minlength=n) > 0)[doc]
+    sarcastic_post = np.bincount(doc, weights=cue, minlength=n) > 0
+    sarcastic = sarcastic_post[doc]
     v = np.where(sarcastic & (v > 0), v * N_SCALAR, v)
 
     # Contrast: the words before the first "but" (or "however") count half, the words
@@ -343,7 +346,7 @@ def lexicon_scores(texts: list[str] | pa.Array | pa.ChunkedArray) -> LexiconScor
     question_amp = np.where(questions > 1, np.where(questions <= 3, questions * 0.18, 0.96), 0)
     total = total + np.sign(total) * (exclaim + question_amp)
     compound = np.clip(total / np.sqrt(total * total + ALPHA), -1.0, 1.0)
-    return LexiconScores(compound, pos_sum, neg_sum, lens)
+    return LexiconScores(compound, pos_sum, neg_sum, lens, sarcastic_post)
 
 
 class LexiconAnalyzer:
