@@ -227,3 +227,13 @@ def test_a_sign_up_is_nothing_until_confirmed(world) -> None:
     assert signup.confirm(ws, db, sid2).person == "P2"
     ids = {r["customer_id"] for r in ws.warehouse.read_arrow("customers").to_pylist()}
     assert ids == {"shop:1", "news:9", "shop:2", f"signup:{sid}"}
+
+
+def test_a_person_with_no_record_changes_no_warehouse_table(world) -> None:
+    ws, db = world
+    before = _consents(ws)
+    out = centre.save(ws, db, "test-send-person", Choices(["email"], "weekly"))
+    assert out.consents == [("email_marketing", "granted")] and out.warehouse
+    assert _consents(ws) == before
+    with db.session() as s:
+        assert [c.synced for c in s.scalars(select(ConsentRecord))] == [True]

@@ -343,7 +343,7 @@ def save(
 ) -> Outcome:
     """Store ``choices`` (checked by the caller) for ``person``; see the module's notes."""
     at = now or utcnow()
-    records = records_of(ws, person) or [person]
+    records = records_of(ws, person)  # none: a test send's person, kept in the app db only
     out = Outcome()
     with db.session() as s:
         before = current(ws, s, person, records)
@@ -382,7 +382,7 @@ def unsubscribe_everything(
     """Withdraw every marketing purpose, put every known address on the suppression list,
     and set the frequency to never. Repeating it records nothing new."""
     at = now or utcnow()
-    records = records_of(ws, person) or [person]
+    records = records_of(ws, person)  # none: a test send's person, kept in the app db only
     out = Outcome()
     with db.session() as s:
         before = current(ws, s, person, records)
@@ -474,7 +474,9 @@ def _to_warehouse(
 
 def sync(ws: Workspace, db: AppDB, records_for: dict[str, list[str]] | None = None) -> bool:
     """Write the consent records not yet in the warehouse's ``consents`` (one row per
-    record of the person, as an import would have them) and mark them synced."""
+    record of the person, as an import would have them) and mark them synced. A person
+    with no customer record (a campaign's test send) has none: their decisions stay in
+    the app database only."""
     with db.session() as s:
         pending = list(
             s.scalars(select(ConsentRecord).where(ConsentRecord.synced.is_(False)).limit(5000))
@@ -485,7 +487,7 @@ def sync(ws: Workspace, db: AppDB, records_for: dict[str, list[str]] | None = No
         rows: list[dict[str, object]] = []
         for c in pending:
             if c.customer_id not in known:
-                known[c.customer_id] = records_of(ws, c.customer_id) or [c.customer_id]
+                known[c.customer_id] = records_of(ws, c.customer_id)
             for record in known[c.customer_id]:
                 rows.append({"customer_id": record, "purpose": c.purpose, "status": c.status,
                              "recorded_at": iso(c.recorded_at), "source": c.source})  # fmt: skip
