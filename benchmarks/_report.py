@@ -91,6 +91,20 @@ def im(b: dict[str, Any]) -> list[str]:
     return out
 
 
+def queries(b: dict[str, Any]) -> list[str]:
+    f = b["figures"]
+    c, ours, fts, cpu = f["corpus"], f["ours"], f["fts5"], f["cpu_seconds"]
+    return [
+        "| posts, queries | matches | ours: CPU s / wall s (posts/s by CPU) "
+        "| FTS5 MATCH: CPU s / wall s (index build s) | speed, ours over FTS5 (CPU) |",
+        "|---|---|---|---|---|",
+        f"| {c['posts']:,}, {c['queries']} | {c['matches']:,} | {cpu['ours']:.2f} / "
+        f"{ours['seconds']:.2f} ({c['posts'] / cpu['ours']:,.0f}) | {cpu['fts5']:.2f} / "
+        f"{fts['seconds']:.2f} ({fts['index_build_s']:.1f}) "
+        f"| {f['cpu_ratio_ours_over_fts5']:.2f}× |",
+    ]
+
+
 def checks(b: dict[str, Any]) -> list[str]:
     return [f"- {'ok' if c['ok'] else '**FAIL**'} {c['check']}: {c['detail']}" for c in b["checks"]]
 
@@ -99,6 +113,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "clv_vs_lifetimes": clv,
     "graph_vs_networkx": graph,
     "im_vs_celf": im,
+    "listening_queries": queries,
 }
 
 
