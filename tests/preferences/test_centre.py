@@ -237,3 +237,21 @@ def test_a_person_with_no_record_changes_no_warehouse_table(world) -> None:
     assert _consents(ws) == before
     with db.session() as s:
         assert [c.synced for c in s.scalars(select(ConsentRecord))] == [True]
+
+
+def test_unconfirmed_sign_ups_are_forgotten_when_their_link_has_expired(world) -> None:
+    ws, db = world
+    old = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=73)
+    stale = signup.request(db, ws.settings, email="late@example.org", first_name=None,
+                           topics=[], now=old)  # fmt: skip
+    signup.request(db, ws.settings, email="soon@example.org", first_name=None, topics=[])
+    from socialcrm.appdb.models import Signup
+
+    with db.session() as s:
+        assert [r.email for r in s.scalars(select(Signup))] == ["soon@example.org"]
+    # SQLite may give the new sign-up the deleted one's id: the old link still cannot
+    # confirm it (it has expired, and it names another address)
+    old_link = signup.confirm_url(ws.settings, stale, "late@example.org").rsplit("/", 1)[1]
+    sid, check = signup.read_confirm_token(ws.settings, old_link)
+    with pytest.raises(TokenError):
+        signup.confirm(ws, db, sid, check)

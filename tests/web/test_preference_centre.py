@@ -479,15 +479,20 @@ def test_a_tampered_or_expired_confirmation_link_confirms_nothing(public) -> Non
         page = c.get("/signup").text
         token = csrf(c.get(f"/preferences/{public.token('c030')}").text)
         for link, status in (
-            (t.make_timed("signup", ["999"])[:-2] + "xx", 400),
-            (t.make_timed("signup", ["1"], datetime.now(UTC) - timedelta(hours=73)), 410),
-            (t.make_timed("preferences", ["1"]), 400),
+            (t.make_timed("signup", ["999", "x"])[:-2] + "xx", 400),
+            (t.make_timed("signup", ["1", "x"], datetime.now(UTC) - timedelta(hours=73)), 410),
+            (t.make_timed("preferences", ["1", "x"]), 400),
+            (t.make_timed("signup", ["1"]), 400),
         ):
             assert c.get(f"/signup/confirm/{link}").status_code == status
             assert (
                 c.post(f"/signup/confirm/{link}", data={"csrf_token": token}).status_code == status
             )
         assert "form_token" in page
+        # a well-signed link whose address check is not the sign-up's: confirms nothing
+        forged = t.make_timed("signup", ["1", "not-the-address-check"])
+        r = c.post(f"/signup/confirm/{forged}", data={"csrf_token": token})
+        assert r.status_code == 400 and "does not work" in r.text
 
 
 def test_sign_up_needs_an_address_and_the_tick_and_ignores_robots(public) -> None:

@@ -16,8 +16,11 @@ own inbox.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.db import AppDB
@@ -57,12 +60,13 @@ def request(
     at = now or utcnow()
     address = normalise(mail.valid_address(email))
     with db.session() as s:
+        forget_unconfirmed(s, settings, at)
         row = Signup(email=address, first_name=(first_name or "").strip()[:100] or None,
                      data={"topics": sorted(set(topics))}, wording_version=wording_version,
                      created_at=at)  # fmt: skip
         s.add(row)
         s.flush()
-        link = confirm_url(settings, row.id, at)
+        link = confirm_url(settings, row.id, address, at)
         brand = centre.brand_name(settings)
         hello = f"Hello {row.first_name}," if row.first_name else "Hello,"
         text = (
@@ -84,27 +88,54 @@ def request(
         return row.id
 
 
-def confirm_url(settings: Settings, signup_id: int, at: datetime | None = None) -> str:
-    token = tokens.tokens_for(settings).make_timed("signup", [str(signup_id)], at)
+def forget_unconfirmed(s: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Delete the sign-ups nobody confirmed while their link worked (their addresses are
+    kept no longer than needed); run by every new sign-up. The count deleted."""
+    before = (now or utcnow()) - timedelta(hours=settings.signup_confirm_hours)
+    gone = s.execute(
+        delete(Signup).where(Signup.confirmed_at.is_(None), Signup.created_at < before)
+    )
+    return int(getattr(gone, "rowcount", 0) or 0)
+
+
+def _check(settings: Settings, address: str) -> str:
+    return tokens.tokens_for(settings).digest("signup", normalise(address))[:24]
+
+
+def confirm_url(
+    settings: Settings, signup_id: int, address: str, at: datetime | None = None
+) -> str:
+    """The confirmation link: the sign-up's id and a keyed digest of its address (so a
+    link confirms only the sign-up it was sent for, even if an id is used again)."""
+    payload: list[str | None] = [str(signup_id), _check(settings, address)]
+    token = tokens.tokens_for(settings).make_timed("signup", payload, at)
     return f"{tokens.public_base(settings)}/signup/confirm/{token}"
 
 
-def read_confirm_token(settings: Settings, token: str) -> int:
-    """The sign-up a confirmation token names; ``TokenError`` / ``TokenExpired``."""
+def read_confirm_token(settings: Settings, token: str) -> tuple[int, str]:
+    """The sign-up a confirmation token names, and its address check;
+    ``TokenError`` / ``TokenExpired``."""
     got = tokens.tokens_for(settings).read_timed(
         "signup", token, settings.signup_confirm_hours * 3600
     )
-    if len(got) != 1 or not (got[0] or "").isdigit():
+    if len(got) != 2 or not (got[0] or "").isdigit() or not got[1]:
         raise tokens.TokenError("invalid or tampered link")
-    return int(got[0] or 0)
+    return int(got[0] or 0), str(got[1])
 
 
-def confirm(ws: Workspace, db: AppDB, signup_id: int, now: datetime | None = None) -> Confirmed:
-    """Activate a sign-up: the person, identity and consent, through ingestion."""
+def confirm(
+    ws: Workspace,
+    db: AppDB,
+    signup_id: int,
+    check: str | None = None,
+    now: datetime | None = None,
+) -> Confirmed:
+    """Activate a sign-up: the person, identity and consent, through ingestion. With
+    ``check`` (from the link), only the sign-up of that address."""
     at = now or utcnow()
     with db.session() as s:
         row = s.get(Signup, signup_id)
-        if row is None:
+        if row is None or (check is not None and check != _check(ws.settings, row.email)):
             raise tokens.TokenError("invalid or tampered link")
         if row.confirmed_at is not None and row.customer_id:
             return Confirmed(row.customer_id, already=True)
@@ -144,4 +175,12 @@ def confirm(ws: Workspace, db: AppDB, signup_id: int, now: datetime | None = Non
     return Confirmed(person, already=False, warehouse=ok)
 
 
-__all__ = ["SOURCE", "Confirmed", "confirm", "confirm_url", "read_confirm_token", "request"]
+__all__ = [
+    "SOURCE",
+    "Confirmed",
+    "confirm",
+    "confirm_url",
+    "forget_unconfirmed",
+    "read_confirm_token",
+    "request",
+]

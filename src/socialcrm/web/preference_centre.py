@@ -460,13 +460,13 @@ def _confirm_bad(request: Request, st: AppState, expired: bool) -> Response:
 @router.post("/signup/confirm/{token}")
 async def signup_confirm(request: Request, token: str, st: AppState = Depends(state)) -> Response:
     try:
-        signup_id = signup.read_confirm_token(st.settings, token)
+        signup_id, check = signup.read_confirm_token(st.settings, token)
     except TokenError as e:
         return _confirm_bad(request, st, isinstance(e, TokenExpired))
 
     def apply() -> signup.Confirmed:
         with Workspace.open(st.settings) as ws:
-            return signup.confirm(ws, st.db, signup_id)
+            return signup.confirm(ws, st.db, signup_id, check)
 
     try:
         done = await run_in_threadpool(apply)
