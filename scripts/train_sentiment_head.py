@@ -12,10 +12,7 @@ tweets; labels 0 negative, 1 neutral, 2 positive), then:
 4. fits a TF-IDF vocabulary on train, and a multinomial logistic regression on
    [TF-IDF | embedding | lexicon features] on train, with balanced class weights; the
    block weights and C are chosen on **val** from a small grid;
-5. adds to the head's bias a per-class offset chosen on **val** (the one that maximises
-   val macro-recall on a 0.05 grid, the neutral class fixed at 0): logistic regression
-   with balanced weights still under-calls negatives on val;
-6. reports macro-recall, accuracy and macro-F1 on **test** once, for the chosen model,
+5. reports macro-recall, accuracy and macro-F1 on **test** once, for the chosen model,
    and writes ``src/socialcrm/listening/data/sentiment_head.npz`` (plain arrays, with
    this record in its ``meta``) and ``sentiment_head.json`` (the same record, readable).
 
@@ -23,9 +20,7 @@ Usage::
 
     python scripts/train_sentiment_head.py [--data DIR] [--cache DIR] [--quick]
 
-``--quick`` skips the grid and uses the recorded choice. ``--calibrate-only`` keeps the
-shipped head's weights and redoes step 5 alone (it embeds val and test, not train): how the
-offsets of the shipped head were chosen.
+``--quick`` skips the grid and uses the recorded choice.
 """
 
 from __future__ import annotations
@@ -115,73 +110,13 @@ def features(x_tfidf: sp.csr_matrix, emb: np.ndarray, lex: np.ndarray,
     return sp.hstack([x_tfidf * a, sp.csr_matrix(emb * b), sp.csr_matrix(lex * c)]).tocsr()
 
 
-def tune_offsets(head: SentimentHead, texts: list[str], emb: np.ndarray,
-                 y: np.ndarray) -> tuple[np.ndarray, list[float]]:  # fmt: skip
-    """Per-class additions to the bias (neutral fixed at 0) maximising macro-recall."""
-    z = head.logits(texts, emb)
-    best, offsets = -1.0, np.zeros(3)
-    grid = np.round(np.arange(-1.0, 1.0001, 0.05), 2)
-    for a in grid:
-        for b in grid:
-            r = recall_score(y, (z + np.array([a, 0.0, b])).argmax(axis=1), average="macro")
-            if r > best + 1e-12:
-                best, offsets = r, np.array([a, 0.0, b])
-    print(f"offsets on val: {offsets.tolist()} (val macro-recall {best:.4f})")
-    return head.bias + offsets, offsets.tolist()
-
-
-def calibrate_only(args: argparse.Namespace) -> None:
-    """Step 5 on the shipped head: new offsets from val, scores on val and test."""
-    from socialcrm.listening.sentiment import shipped_head
-
-    head = shipped_head()
-    old = head.meta.get("class_offsets_on_val", [0.0, 0.0, 0.0])
-    base = SentimentHead(head.tfidf, head.w_tfidf, head.w_embedding, head.w_lexicon,
-                         head.bias - np.asarray(old), {})  # fmt: skip
-    splits = {s: load_split(args.data, s) for s in ("val", "test")}
-    n_test = args.test_limit or len(splits["test"][1])
-    if n_test < len(splits["test"][1]):  # the first n: as the tests and benchmark score
-        splits["test"] = (splits["test"][0][:n_test], splits["test"][1][:n_test])
-    embedder = Embedder()
-    emb = {s: embed_cached(t, args.cache, f"{s}-{len(t)}" if s == "test" else s, embedder)
-           for s, (t, _) in splits.items()}  # fmt: skip
-    before = {s: scores(splits[s][1], base.predict_proba(splits[s][0], emb[s]).argmax(1))
-              for s in splits}  # fmt: skip
-    bias, offsets = tune_offsets(base, splits["val"][0], emb["val"], splits["val"][1])
-    head = SentimentHead(base.tfidf, base.w_tfidf, base.w_embedding, base.w_lexicon, bias, {})
-    after = {s: scores(splits[s][1], head.predict_proba(splits[s][0], emb[s]).argmax(1))
-             for s in splits}  # fmt: skip
-    record = {**shipped_head().meta, "class_offsets_on_val": offsets,
-              "calibrated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "before_offsets": before, "val": after["val"],
-              "test": {**after["test"], "n": n_test}}  # fmt: skip
-    head = SentimentHead(head.tfidf, head.w_tfidf, head.w_embedding, head.w_lexicon, bias, record)
-    head.save(args.out)
-    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
-    print(json.dumps({"before": before, "after": after, "offsets": offsets}, indent=2))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/socialcrm-tweeteval-emb"))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--quick", action="store_true", help="skip the grid search on val")
-    parser.add_argument(
-        "--calibrate-only",
-        action="store_true",
-        help="keep the shipped weights; choose the class offsets on val",
-    )
-    parser.add_argument(
-        "--test-limit",
-        type=int,
-        default=0,
-        help="with --calibrate-only: score the first N test tweets (0: all)",
-    )
     args = parser.parse_args()
-    if args.calibrate_only:
-        calibrate_only(args)
-        return
 
     splits = {s: load_split(args.data, s) for s in FILES}
     embedder = Embedder()
@@ -220,8 +155,6 @@ def main() -> None:
         w_lexicon=coef[v + emb["train"].shape[1] :] * c,
         bias=model.intercept_,
     )
-    bias, offsets = tune_offsets(head, splits["val"][0], emb["val"], splits["val"][1])
-    head = SentimentHead(head.tfidf, head.w_tfidf, head.w_embedding, head.w_lexicon, bias)
     result = {}
     for split in ("val", "test"):
         p = head.predict_proba(splits[split][0], emb[split])
@@ -237,7 +170,6 @@ def main() -> None:
         "block_weights_and_C": list(chosen),
         "grid_on_val": grid_record,
         "lexicon_thresholds_on_train": list(thresholds),
-        "class_offsets_on_val": offsets,
         "val": result["val"],
         "test": result["test"],
     }
