@@ -134,6 +134,7 @@ def wsite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tokens = seed_users(db_url)
     ids = seed_activity(db_url)
     _contributor(db_url, ids["battery"])
+    _saved_query(db_url)
     app = create_app(settings)
     for url in serve(settings, app):
         site = Served(url, settings, tokens, ids, app)
@@ -156,6 +157,17 @@ def wsite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             assert r.status_code == 200, r.text
         yield site
+
+
+def _saved_query(db_url: str) -> None:
+    from socialcrm.listening.saved_queries import add_query
+
+    db = AppDB(db_url)
+    try:
+        with db.session() as s:
+            add_query(s, "battery talk", '"battery life" OR charger', ["file:/tmp/posts.jsonl"])
+    finally:
+        db.close()
 
 
 def _csrf(c: httpx.Client) -> str:
@@ -381,6 +393,7 @@ PARAMS = {
     "customer_id": "c000",
     "segment": "dormant",
     "campaign_id": "spring",
+    "name": "battery talk",  # a saved listening query
 }
 
 
