@@ -48,6 +48,8 @@ NO_TOPIC = -1
 OTHER = "other"
 """The label of :data:`NO_TOPIC`."""
 
+_CLAUSE = re.compile(r"[,.;:!?()\"…]+(?:\s|$)|\s[-–—]\s")
+_POSSESSIVE = re.compile(r"['’]s$")
 EMBEDDING_MIN_SIMILARITY = 0.25
 """Cosine to the nearest centre below which a post is "other" (MiniLM space)."""
 
@@ -319,14 +321,18 @@ def _label_terms(text: str, lang: str | None, excluded: frozenset[str]) -> list[
     """Words and bigrams of a post that may stand in a label (its language's stop words,
     handles, names and language codes out)."""
     stop = stop_words(lang)
-    toks = [t for t in tokens(text) if t not in "!?" and len(t) > 1]
-    ok = [_keyword_ok(t, stop, excluded) for t in toks]
-    unigrams = [t for t, good in zip(toks, ok, strict=True) if good]
-    bigrams = [
-        f"{a} {b}"
-        for (a, ga), (b, gb) in pairwise(zip(toks, ok, strict=True))
-        if ga and gb and a != b and not a.startswith("#") and not b.startswith("#")
-    ]
+    unigrams: list[str] = []
+    bigrams: list[str] = []
+    # a bigram never spans a comma or a full stop ("last year, different mountain")
+    for clause in _CLAUSE.split(text):
+        toks = [_POSSESSIVE.sub("", t) for t in tokens(clause) if t not in "!?" and len(t) > 1]
+        ok = [_keyword_ok(t, stop, excluded) for t in toks]
+        unigrams.extend(t for t, good in zip(toks, ok, strict=True) if good)
+        bigrams.extend(
+            f"{a} {b}"
+            for (a, ga), (b, gb) in pairwise(zip(toks, ok, strict=True))
+            if ga and gb and a != b and not a.startswith("#") and not b.startswith("#")
+        )
     return unigrams + bigrams
 
 
