@@ -96,3 +96,14 @@ def test_preview_counts_by_source_and_day_and_pages() -> None:
     assert (pv.page, pv.pages, len(pv.items)) == (2, 2, 10)
     assert [x["post_id"] for x in pv.items] == [f"p{i}" for i in expected[20:]]
     assert sq.preview(parse("zebra"), posts).total == 0
+
+
+def test_a_query_may_name_a_jetstream_stream_by_its_websocket_address() -> None:
+    from socialcrm.listening.saved_queries import SavedQueryError, parse_source
+
+    url = "wss://jetstream2.us-east.bsky.network/subscribe"
+    assert parse_source(f"jetstream:{url}") == ("jetstream", url)
+    with pytest.raises(SavedQueryError, match="must be a ws:// or wss:// URL"):
+        parse_source("jetstream:https://jetstream.example")
+    with pytest.raises(SavedQueryError, match="must be an http:// or https:// URL"):
+        parse_source("mastodon:wss://mastodon.example")

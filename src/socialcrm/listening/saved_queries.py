@@ -26,8 +26,18 @@ from socialcrm.listening.query_language import MATCH_SCHEMA, Query, QueryError, 
 if TYPE_CHECKING:
     from socialcrm.config import Settings
 
-SOURCE_KINDS: Final = ("mastodon", "bluesky", "rss", "reddit", "hackernews", "file")
-"""The kinds of source a query may name; all but ``file`` take an http(s) base URL."""
+SOURCE_KINDS: Final = (
+    "mastodon",
+    "bluesky",
+    "jetstream",
+    "rss",
+    "atom",
+    "reddit",
+    "hackernews",
+    "file",
+)
+"""The kinds of source a query may name (those of :mod:`socialcrm.listening.sources`):
+``file`` takes a path, ``jetstream`` a ws(s):// stream, the others an http(s) base URL."""
 MAX_NAME = 100
 MAX_SOURCES = 20
 
@@ -93,10 +103,12 @@ def parse_source(source: str) -> tuple[str, str]:
             raise SavedQueryError(f"{source!r}: write file: and the path of a posts file")
         return kind, where
     parts = urlsplit(where)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    schemes = ("ws", "wss") if kind == "jetstream" else ("http", "https")
+    if parts.scheme not in schemes or not parts.hostname:
         raise SavedQueryError(
-            f"{source!r}: the address must be an http:// or https:// URL "
-            f"(for example {kind}:https://{_EXAMPLE[kind]})"
+            f"{source!r}: the address must be {'a' if kind == 'jetstream' else 'an'} "
+            f"{schemes[0]}:// or {schemes[1]}:// URL "
+            f"(for example {kind}:{schemes[1]}://{_EXAMPLE[kind]})"
         )
     if parts.username or parts.password:
         raise SavedQueryError(f"{source!r}: put credentials in the settings, not in the address")
@@ -106,7 +118,9 @@ def parse_source(source: str) -> tuple[str, str]:
 _EXAMPLE = {
     "mastodon": "mastodon.social",
     "bluesky": "public.api.bsky.app",
+    "jetstream": "jetstream2.us-east.bsky.network/subscribe",
     "rss": "example.com/feed.xml",
+    "atom": "example.com/feed.atom",
     "reddit": "oauth.reddit.com",
     "hackernews": "hn.algolia.com",
 }
