@@ -159,3 +159,39 @@ def test_report_has_charts_and_alerts(listened, tmp_path):
         assert (tmp_path / chart).stat().st_size > 5_000
         assert chart in page
     assert f"Alerts ({summary.alerts})" in page
+
+
+def test_the_brands_own_posts_count_in_volume_not_in_sentiment(listened):
+    """The brand's replies are its voice, not a customer's mood: labelled "brand" with no
+    score, counted in ``posts`` but in no sentiment count, mean or negative share."""
+    ws, _ = listened
+    from socialcrm.listening.step import catalogue_for
+
+    catalogue = catalogue_for(ws)
+    assert catalogue is not None
+    brand = catalogue.brand_handles()  # nordlicht, nordlicht.outdoor, nordlicht.bsky.social, …
+    rows = sql(ws, "select split_part(ltrim(lower(author_handle), '@'), '@', 1), "
+                   "sentiment_label, sentiment_score from posts_enriched")  # fmt: skip
+    own = [r for r in rows if r[0] in brand]
+    assert len(own) >= 10  # the demo brand answers its customers
+    assert {r[1] for r in own} == {"brand"} and all(r[2] is None for r in own)
+    assert "brand" not in {r[1] for r in rows if r[0] not in brand}
+    counted_brand = sql(ws, "select count(*) from posts_enriched where sentiment_label = 'brand' "
+                            "and not is_duplicate and not is_spam")[0][0]  # fmt: skip
+    (posts, rated, share), = sql(
+        ws, "select sum(posts), sum(negative + neutral + positive), "
+            "sum(negative) / sum(negative + neutral + positive) from listening_daily "
+            "where dimension = 'all'")  # fmt: skip
+    assert counted_brand > 0 and posts - rated == counted_brand
+    worst = sql(
+        ws,
+        "select max(abs(negative_share - negative / (negative + neutral + positive))) "
+        "from listening_daily where negative + neutral + positive > 0",
+    )[0][0]
+    assert worst < 1e-12 and 0 < share < 1
+    mentions = sql(
+        ws,
+        "select m.sentiment_label, m.sentiment_score from post_mentions m "
+        "join posts_enriched p using (post_id) where p.sentiment_label = 'brand'",
+    )
+    assert all(label == "brand" and score is None for label, score in mentions)

@@ -42,6 +42,9 @@ ENRICHED_COLUMNS = pa.schema(
 )
 """What :func:`enrich_batch` adds, keyed by ``post_id``."""
 
+BRAND = "brand"
+"""The sentiment label of the brand's own posts and replies (their score is null)."""
+
 MENTION_COLUMNS = pa.schema(
     [
         pa.field("post_id", pa.string(), nullable=False),
@@ -103,12 +106,16 @@ class Enricher:
         else:
             labels, scores = self.analyzer.analyze(text)
         intent = classify_intent(text, scores)
+        by_brand = np.zeros(n, dtype=bool)
         if handles is not None and self.catalogue is not None:
-            # The brand's own posts and replies are its voice, not a customer's intent.
+            # The brand's own posts and replies are its voice, not a customer's intent
+            # nor a customer's mood: they count in volume with the label "brand" and no
+            # score, so no sentiment aggregate (mean, shares, spikes) includes them.
             own = self.catalogue.brand_handles()
             if own:
                 lowered = pc.utf8_lower(pc.fill_null(handles, "")).to_pylist()
-                intent = np.where([h.split("@")[0] in own for h in lowered], "other", intent)
+                by_brand = np.array([h.lstrip("@").split("@")[0] in own for h in lowered])
+                intent = np.where(by_brand, "other", intent)
 
         if self.topics is not None and not self.topics.uses_embeddings:
             topic_id, topic_sim = self.topics.assign(clean.to_pylist())
@@ -121,7 +128,7 @@ class Enricher:
         reasons = post_reasons(text, handles, followers)
 
         mention_lists: list[list[str]] = [[] for _ in range(n)]
-        mention_rows: dict[str, list[str | float | list[str]]] = {
+        mention_rows: dict[str, list[str | float | list[str] | None]] = {
             f.name: [] for f in MENTION_COLUMNS
         }
         if self.catalogue is not None and self.catalogue.entities:
@@ -138,8 +145,8 @@ class Enricher:
                 label = (
                     "negative" if row.score < low else "positive" if row.score > high else "neutral"
                 )
-                mention_rows["sentiment_label"].append(label)
-                mention_rows["sentiment_score"].append(row.score)
+                mention_rows["sentiment_label"].append("brand" if by_brand[row.row] else label)
+                mention_rows["sentiment_score"].append(None if by_brand[row.row] else row.score)
                 mention_rows["aspects"].append(list(row.aspects))
 
         posts = pa.table(
@@ -150,8 +157,10 @@ class Enricher:
                 "dup_bands": bands,
                 "dup_signature": sigs,
                 "lang_detected": pa.array(lang.tolist(), pa.string()),
-                "sentiment_label": pa.array(labels.tolist(), pa.string()),
-                "sentiment_score": pa.array(np.asarray(scores, dtype=np.float64)),
+                "sentiment_label": pa.array(
+                    np.where(by_brand, BRAND, labels).tolist(), pa.string()
+                ),
+                "sentiment_score": pa.array(np.asarray(scores, dtype=np.float64), mask=by_brand),
                 "intent": pa.array(intent.tolist(), pa.string()),
                 "topic_id": pa.array(np.asarray(topic_id, dtype=np.int64)),
                 "topic_similarity": pa.array(np.asarray(topic_sim, dtype=np.float64)),

@@ -173,7 +173,8 @@ def _html(
 ) -> str:
     e = html.escape
     sent = summary.sentiment
-    total = max(summary.counted, 1)
+    brand = sent.get("brand", 0)  # the brand's own posts: volume, not sentiment
+    total = max(summary.counted - brand, 1)
     lines = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Listening report</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
@@ -186,7 +187,9 @@ def _html(
         f"{summary.spam:,} spam or bot posts left out).</p>",
         f"<p>Sentiment: {sent.get('negative', 0) / total:.0%} negative, "
         f"{sent.get('neutral', 0) / total:.0%} neutral, "
-        f"{sent.get('positive', 0) / total:.0%} positive. Intents: "
+        f"{sent.get('positive', 0) / total:.0%} positive"
+        + (f" (the brand's own {brand:,} posts left out)" if brand else "")
+        + ". Intents: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.intents.items(), key=lambda x: -x[1]))
         + "</p>",
     ]

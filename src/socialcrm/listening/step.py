@@ -335,7 +335,9 @@ def _aggregate(t: ir.Table, dimension: str, key: ir.Value, label: ir.Value, scor
         label=out.label.cast("string"), posts=out.posts.cast("int64"), reach=out.reach,
         negative=out.negative, neutral=out.neutral, positive=out.positive,
         mean_score=out.mean_score.cast("float64"),
-        negative_share=(out.negative / out.posts).cast("float64"),
+        # over the posts that have a mood: the brand's own ("brand") count in posts only
+        negative_share=(out.negative / (out.negative + out.neutral + out.positive).nullif(0))
+        .cast("float64"),
     )  # fmt: skip
 
 
@@ -392,8 +394,9 @@ def find_alerts(
     """Volume and negative-share spikes per series, each with its top posts by reach."""
     threshold = threshold or ws.settings.listening_spike_threshold
     df = ws.engine.to_arrow(
-        daily.select("day", "dimension", "key", "label", "posts", "negative")
-    ).to_pandas()
+        daily.select("day", "dimension", "key", "label", "posts", "negative",
+                     rated=daily.negative + daily.neutral + daily.positive)
+    ).to_pandas()  # fmt: skip
     rows: list[dict[str, Any]] = []
     if df.empty:
         return ALERT_SCHEMA.empty_table()
@@ -407,14 +410,16 @@ def find_alerts(
     for (dimension, key), g in df.groupby(["dimension", "key"], sort=True):
         posts = np.zeros(len(days))
         negative = np.zeros(len(days))
+        rated = np.zeros(len(days))  # posts with a mood: the brand's own left out
         idx = [pos[d] for d in g["day"]]
         posts[idx] = g["posts"].to_numpy()
         negative[idx] = g["negative"].to_numpy()
+        rated[idx] = g["rated"].to_numpy()
         label = str(g["label"].iloc[0])
         for s in detect_volume_spikes(posts, weekdays, threshold=threshold):
             rows.append(_alert(days[s.index], dimension, key, label, "volume", s.observed,
                                s.expected, s.z))  # fmt: skip
-        for s in detect_negative_share_spikes(negative, posts, threshold=threshold):
+        for s in detect_negative_share_spikes(negative, rated, threshold=threshold):
             rows.append(_alert(days[s.index], dimension, key, label, "negative_share",
                                s.observed, s.expected, s.z))  # fmt: skip
     c = counted(enriched)
