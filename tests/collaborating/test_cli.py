@@ -47,7 +47,7 @@ def test_sync_confirm_ship_and_deliver_from_the_shell(tmp_path: Path) -> None:
     home = tmp_path / "ws"
     build(home / "warehouse")
     synced = json.loads(run(home, "ideas", "sync", "--json").out)
-    assert synced == {"proposed": 2, "skipped": 1, "not_ideas": 0, "not_addressed": 1}
+    assert synced == {"proposed": 2, "skipped": 0, "not_ideas": 0, "not_addressed": 2}
     assert json.loads(run(home, "ideas", "sync", "--json").out)["proposed"] == 0
     proposed = json.loads(run(home, "ideas", "list", "--proposed", "--json").out)
     first = min(i["id"] for i in proposed)
