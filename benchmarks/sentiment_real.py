@@ -130,7 +130,7 @@ def vader_part(run: Run, folder: Path, limit: int, embedding: EmbeddingAnalyzer,
     lexicon = LexiconAnalyzer()
     out: dict[str, object] = {}
     print(f"\nVADER's corpora (embedding analyzer on {limit or 'all'} snippets each)")
-    print(f"{'corpus':<16}{'n':>7}{'analyzer':>16}{'r':>8}{'macro-F1':>10}")
+    print(f"{'corpus':<16}{'n':>7}{'analyzer':>28}{'r':>8}{'macro-F1':>10}")
     for name, file in CORPORA.items():
         texts, mean = load_corpus(folder / file)
         vc = vader_compound(texts)
@@ -157,9 +157,7 @@ def vader_part(run: Run, folder: Path, limit: int, embedding: EmbeddingAnalyzer,
             "vaderSentiment_same_sample",
         ):
             r = res[who]
-            print(
-                f"{name:<16}{r['n']:>7}{who[:15]:>16}{r['pearson_r']:>8.3f}{r['macro_f1']:>10.3f}"
-            )
+            print(f"{name:<16}{r['n']:>7}{who:>28}{r['pearson_r']:>8.3f}{r['macro_f1']:>10.3f}")
         v, lx = res["vaderSentiment"], res["lexicon_at_0.05"]
         run.check(f"{name}: lexicon r and macro-F1 (±0.05) no lower than vaderSentiment's - 0.005",
                   lx["pearson_r"] >= v["pearson_r"] - 0.005
