@@ -34,6 +34,8 @@ class Scored:
 
     duck: Workspace
     spark: Workspace
+    inputs: dict[str, Path]
+    """The brand's files, for a run elsewhere (a cluster) to load."""
 
 
 def _catalogue() -> str:
@@ -84,7 +86,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory, spark_ws: Workspace) -> Ite
     try:
         for ws in (duck, spark):
             _score(ws, files.inputs)
-        yield Scored(duck, spark)
+        yield Scored(duck, spark, files.inputs)
     finally:
         duck.close()
         shutil.rmtree(root, ignore_errors=True)
