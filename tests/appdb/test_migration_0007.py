@@ -3,40 +3,18 @@ and goes back down without losing a reply."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from socialcrm.appdb.db import MIGRATIONS, make_engine, migrate
-from tests.outbound.email_world import fresh_postgres_database
-from tests.web.conftest import postgres_url  # noqa: F401  (a fixture)
+from socialcrm.appdb.db import make_engine, migrate
+from tests.appdb.migrating import downgrade
 
 REPLY = (
     "INSERT INTO outbox (idempotency_key, connector, body, status, attempts, "
     "next_attempt_at, created_by, created_at) VALUES (:k, 'mastodon', 'hi', :st, 0, "
     "CURRENT_TIMESTAMP, 'agent', CURRENT_TIMESTAMP)"
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'app.db'}"
-    return fresh_postgres_database(request.getfixturevalue("postgres_url"))
-
-
-def _downgrade(url: str, revision: str) -> None:
-    engine = make_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-    engine.dispose()
 
 
 def test_up_keeps_the_replies_and_allows_the_email_states_down_folds_them(url: str) -> None:
@@ -61,7 +39,7 @@ def test_up_keeps_the_replies_and_allows_the_email_states_down_folds_them(url: s
         c.execute(text("INSERT INTO suppressions (address, reason, source, created_at) "
                        "VALUES ('a@example.com', 'manual', 't', CURRENT_TIMESTAMP)"))  # fmt: skip
     engine.dispose()
-    _downgrade(url, "0006_outbound_and_event_import")
+    downgrade(url, "0006_outbound_and_event_import")
     engine = make_engine(url)
     with engine.begin() as c:
         got = dict(c.execute(text("SELECT idempotency_key, status FROM outbox")).all())
