@@ -38,6 +38,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from socialcrm.appdb.accounts import audit
 from socialcrm.appdb.models import UsedToken
@@ -221,17 +222,28 @@ def profile_form(request: Request, st: AppState = Depends(state)) -> Response:
                  title="Your preferences", framed=bool(_frame_headers(st)))  # fmt: skip
 
 
+def _refuse_framable_post(
+    request: Request, st: AppState, form: FormData, framed: bool
+) -> Response | None:
+    """The answer to a post of a framable public form (sign-up, "send me my link") that
+    must go no further: its signed per-form token expired or forged, or its client over
+    the rate limit. None when the post may proceed."""
+    if not _form_ok(st, form.get("form_token")):
+        return _message(request, st, "This form has expired",
+                        "Reload the page and try again.", status=400, framed=framed)  # fmt: skip
+    if _over_limit(request, st):
+        return _too_many(request, st)
+    return None
+
+
 @router.post("/preferences/new-link")
 async def new_link(
     request: Request, background: BackgroundTasks, st: AppState = Depends(state)
 ) -> Response:
     form = await request.form()
     framed = form.get("framed") == "1"
-    if not _form_ok(st, form.get("form_token")):
-        return _message(request, st, "This form has expired",
-                        "Reload the page and try again.", status=400, framed=framed)  # fmt: skip
-    if _over_limit(request, st):
-        return _too_many(request, st)
+    if refused := _refuse_framable_post(request, st, form, framed):
+        return refused
     address = str(form.get("email") or "").strip()
     try:
         address = mail.valid_address(address)
@@ -399,11 +411,8 @@ async def signup_post(
 ) -> Response:
     form = await request.form()
     framed = form.get("framed") == "1"
-    if not _form_ok(st, form.get("form_token")):
-        return _message(request, st, "This form has expired",
-                        "Reload the page and try again.", status=400, framed=framed)  # fmt: skip
-    if _over_limit(request, st):
-        return _too_many(request, st)
+    if refused := _refuse_framable_post(request, st, form, framed):
+        return refused
     email = str(form.get("email") or "").strip()
     first_name = str(form.get("first_name") or "").strip()[:100] or None
     offered = centre.topics(st.settings)
