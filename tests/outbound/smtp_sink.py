@@ -4,7 +4,6 @@ a script: refused recipients, "try later" at DATA, STARTTLS, implicit TLS, AUTH.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.ports import free_port
 
 USER, PASSWORD = "brand", "smtp password 123"
 
@@ -73,12 +74,6 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, made with the openssl command."""
     if shutil.which("openssl") is None:
@@ -104,7 +99,7 @@ def smtp_sink(
     start: ``implicit_tls``); with ``auth`` it requires AUTH with USER/PASSWORD."""
     import ssl
 
-    sink = Sink(_free_port())
+    sink = Sink(free_port())
     kw: dict[str, Any] = {}
     if tls is not None:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.ports import free_port
 from tests.waiting import wait_until
 
 
@@ -25,12 +25,6 @@ def spark_home() -> Path:
     import pyspark
 
     return Path(pyspark.__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def python_env() -> dict[str, str]:
@@ -52,9 +46,9 @@ def standalone_cluster(workdir: Path, cores: int = 2, memory: str = "2g") -> Ite
     workdir.mkdir(parents=True, exist_ok=True)
     env = python_env()
     launcher = str(spark_home() / "bin" / "spark-class")
-    port = _free_port()
+    port = free_port()
     url = f"spark://127.0.0.1:{port}"
-    common = ["--host", "127.0.0.1", "--webui-port", str(_free_port())]
+    common = ["--host", "127.0.0.1", "--webui-port", str(free_port())]
     procs: list[subprocess.Popen[bytes]] = []
     logs = {name: workdir / f"{name}.log" for name in ("master", "worker")}
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import shutil
-import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -22,6 +21,7 @@ from aiosmtpd.controller import Controller
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
+from tests.ports import free_port
 
 CUSTOMERS = 300
 SEED = 5
@@ -93,18 +93,12 @@ class Sink:
             return sorted(str(m.message["To"]) for m in self.messages)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 and a free port, for the length of a ``with`` block."""
 
     def __init__(self) -> None:
         self.sink = Sink()
-        self.port = _free_port()
+        self.port = free_port()
         self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> SmtpServer:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.ports import free_port
 from tests.waiting import wait_until
 
 DATA = Path(__file__).parent / "data"
@@ -105,9 +105,7 @@ def recorded_mentions() -> list[dict[str, Any]]:
 @contextmanager
 def serving(app: Starlette) -> Iterator[str]:
     """``app`` on a free loopback port, in a thread, for the duration of the block."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -30,6 +29,7 @@ from socialcrm.appdb.db import AppDB
 from socialcrm.config import Settings
 from socialcrm.store.warehouse import Warehouse
 from socialcrm.web.app import create_app
+from tests.ports import free_port
 from tests.waiting import wait_until
 
 PASSWORD = "a long test password"
@@ -329,9 +329,7 @@ def seed_users(db_url: str) -> dict[str, str]:
 
 
 def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     app = create_app(settings) if app is None else app
     # As `socialcrm serve` runs it: uvicorn's own X-Forwarded-For handling off (the app
     # believes the header from SOCIALCRM_TRUSTED_PROXIES only).
@@ -348,12 +346,6 @@ def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
     srv.should_exit = True
     thread.join(timeout=60)
     assert not thread.is_alive(), "the test server did not stop within 60 s"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -376,7 +368,7 @@ def postgres_url() -> Iterator[str]:
     if as_user:
         shutil.chown(base, "postgres")
     data = base / "data"
-    port = _free_port()
+    port = free_port()
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
         [*as_user, initdb, "-D", str(data), "-U", "crm", "--auth=trust", "-E", "UTF8"], **run

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from socialcrm.config import Settings
 from socialcrm.outbound import mail
 from socialcrm.outbound.templates import RenderedEmail
 from socialcrm.store.warehouse import Warehouse
+from tests.ports import free_port
 from tests.programs.campaign_brand import SmtpServer
 from tests.waiting import wait_until
 from tests.web.conftest import build_warehouse, serve
@@ -93,9 +93,7 @@ def brand(tmp_path: Path) -> Iterator[Brand]:
     build_warehouse(home / "warehouse")
     widen(Warehouse(home / "warehouse"))
     shutil.copy(CATALOGUE, home / "catalogue.json")
-    with socket.socket() as sock:  # the shop's port, before the app is told to allow it
-        sock.bind(("127.0.0.1", 0))
-        shop_port = sock.getsockname()[1]
+    shop_port = free_port()  # the shop's port, before the app is told to allow it
     with SmtpServer() as smtp:
         settings = Settings(home=home, smtp_url=smtp.url, public_url="http://placeholder.invalid",
                             embed_origins=f"http://127.0.0.1:{shop_port}")  # fmt: skip
