@@ -109,3 +109,75 @@ def test_a_clean_csv_is_read_typed_with_the_same_patterns(tmp_path: Path) -> Non
     assert not _read_typed_csv(db, path, "id", "when", "paid")
     found = read_file_patterns(path, "csv", CAL, "id", "when", "paid")
     assert found.rows["bad_amount"] == 1 and found.examples["bad_amount"] == "12 EUR"
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_a_clean_csv_is_counted_by_arrow_with_the_same_patterns(tmp_path: Path, zero: bool) -> None:
+    """Every amount above 0 (or 0 with zero-amount purchases), plain days, no blank id:
+    Arrow reads the file and numpy counts it; patterns and counts equal the summary's.
+    Same-day orders, customers who start after the end, and ids with leading zeros or
+    inner spaces are in the file."""
+    from socialcrm.store.file_patterns import _clean_csv_patterns
+
+    rng = np.random.default_rng(5)
+    lines = ["id,when,paid"]
+    amounts = [4.0, 9.5, 0.0] if zero else [4.0, 9.5, 0.01]
+    for c in range(500):
+        cid = f"{c:04d}" if c % 3 else f"c {c}"
+        for _ in range(int(rng.integers(1, 8))):
+            day = date.fromordinal(date(2023, 3, 1).toordinal() + int(rng.integers(0, 560)))
+            lines.append(f"{cid},{day.isoformat()},{rng.choice(amounts)}")
+        if c % 7 == 0:
+            lines.append(f"{cid},2024-02-02,3.0")
+            lines.append(f"{cid},2024-02-02,5.0")  # two orders, one occasion
+    lines += ["late,2024-08-01,5.0", "zero,2024-01-01,0.0" if zero else "zero,2024-01-01,1.0"]
+    path = tmp_path / "clean.csv"
+    path.write_text("\n".join(lines) + "\n")
+    fast = _clean_csv_patterns(path, CAL, "id", "when", "paid", zero)
+    assert fast is not None
+    opened = read_orders_file(path, "csv", "id", "when", "paid")
+    s = rfm_summary(opened.orders, CAL, "day", zero_amount_purchases=zero).execute()
+    c = compact(s.frequency, s.recency, s["T"])
+    got = np.column_stack([fast.x, fast.recency_days, fast.t_days]).astype(float)
+    assert np.array_equal(got, c.rows)
+    assert np.array_equal(fast.customers.astype(float), c.weights)
+    counts = opened.counts(CAL)
+    assert fast.rows == counts.rows and fast.examples == counts.examples == {}
+    assert (fast.customers_in_file, fast.unreadable, fast.later) == (
+        counts.customers,
+        counts.unreadable,
+        counts.later,
+    )
+    assert (fast.by_calibration_end, fast.only_zero) == (
+        counts.by_calibration_end,
+        counts.only_zero,
+    )
+    assert fast.later >= 1 and fast.customers_in_file == 502
+    assert fast.only_zero >= 1 if zero else fast.only_zero == 0
+    again = read_file_patterns(path, "csv", CAL, "id", "when", "paid", zero)
+    for name in ("x", "recency_days", "t_days", "customers"):
+        assert np.array_equal(getattr(again, name), getattr(fast, name))
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "c1,2024-01-02,-4.0",  # a return: days are netted, only SQL does that
+        "c1,2024-01-02,0.0",  # a zero amount without zero-amount purchases
+        "c1,2024-01-02,12 EUR",
+        "c1,2024-01-02T23:30:00-05:00,4.0",  # the next day in UTC
+        "c1,2024-02-30,4.0",
+        "c1,,4.0",
+        " ,2024-01-02,4.0",
+        "c1,2024-01-02,inf",
+    ],
+)
+def test_anything_unclean_goes_to_duckdb(tmp_path: Path, row: str) -> None:
+    from socialcrm.store.file_patterns import _clean_csv_patterns
+
+    path = tmp_path / "orders.csv"
+    path.write_text("id,when,paid\nc1,2024-01-01,4.0\nc2,2024-01-03,5.0\n" + row + "\n")
+    assert _clean_csv_patterns(path, CAL, "id", "when", "paid", False) is None
+    clean = tmp_path / "clean.csv"
+    clean.write_text("id,when,paid\nc1,2024-01-01,4.0\nc2,2024-01-03,5.0\n")
+    assert _clean_csv_patterns(clean, CAL, "id", "when", "paid", False) is not None

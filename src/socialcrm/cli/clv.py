@@ -367,7 +367,7 @@ def _fit_on_patterns(
 
     The same fit as on the compacted RFM summary (the patterns come sorted, as
     :func:`~socialcrm.value.mle.compact` sorts them), without a frame per customer. The
-    file is read on DuckDB's threads while this one imports the model's code.
+    file is read on Arrow's (or DuckDB's) threads while this one imports the model's code.
     """
     from socialcrm.store.file_patterns import FilePatterns, read_file_patterns
     from socialcrm.value.units import DAYS_PER_UNIT
@@ -390,7 +390,7 @@ def _fit_on_patterns(
     reader.start()
     from socialcrm.value.mle import ModelFitError
 
-    fitter = _purchase_fitter(model)  # imports scipy while DuckDB reads
+    fitter = _purchase_fitter(model)  # imports scipy while the file is read
     reader.join()
     found = box["found"]
     if isinstance(found, OrdersFileError):

@@ -14,9 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
     from ibis.backends.duckdb import Backend
     from ibis.expr import types as ir
@@ -159,6 +158,8 @@ def create_rows_view(
     OrdersFileError
         When the file cannot be read as ``fmt`` or lacks one of the columns.
     """
+    import duckdb  # where it is used: `clv fit` on a clean CSV never needs it
+
     db.sql("SET TimeZone = 'UTC'")  # days of timestamps with an offset are UTC days
     wanted = [c for c in (customer_col, date_col, amount_col) if c]
     what = {"csv": "CSV", "jsonl": "JSON lines", "parquet": "Parquet"}[fmt]
@@ -306,6 +307,8 @@ class OrdersFile:
 
 def write_json_lines(data: pa.Table, path: Path) -> Path:
     """``data`` as JSON lines at ``path``, one object per row, in row order."""
+    import duckdb
+
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")

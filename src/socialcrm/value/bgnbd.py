@@ -370,10 +370,11 @@ def fit_bgnbd(
     mean_rate = float(w @ xs) / max(float(w @ Ts), 1e-12)
     start = [1.0, 1.0 / max(mean_rate, 1e-6), 1.0, 1.0]
     design = Design.of(xs, txs, Ts, w)
-    warm = None
+    warm = warm_hessian = None
     if len(w) > _WARM_START_TRIPLES:
         coarse = Design.of(*_coarsen(xs, txs, Ts, w))
         warm = lambda p: loglik_design(p, coarse)[:2]  # noqa: E731
+        warm_hessian = lambda p: loglik_design(p, coarse, hessian=True)  # noqa: E731
     result = maximise(
         "bgnbd",
         PARAMS,
@@ -383,6 +384,7 @@ def fit_bgnbd(
         n_distinct=len(w),
         loglik_hessian=lambda p: loglik_design(p, design, hessian=True),  # type: ignore[arg-type,return-value]
         warm_start=warm,
+        warm_start_hessian=warm_hessian,  # type: ignore[arg-type]
     )
     return BGNBD(**result.params, fit=result)
 

@@ -19,7 +19,6 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 FloatArray = NDArray[np.float64]
@@ -211,6 +210,7 @@ def maximise(
     *,
     loglik_hessian: LogLikGradHess | None = None,
     warm_start: LogLikGrad | None = None,
+    warm_start_hessian: LogLikGradHess | None = None,
 ) -> FitResult:
     """Maximise a log-likelihood over positive parameters, optimising their logs.
 
@@ -238,6 +238,11 @@ def maximise(
         then runs on it, and the exact likelihood is only evaluated by the Newton steps
         that finish the fit: the answer is the exact maximum, found at the cost of a
         few exact evaluations.
+    warm_start_hessian
+        ``warm_start`` with its Hessian. With ``loglik_hessian``, damped Newton steps
+        then climb the approximation from ``start`` and finish on the exact likelihood,
+        and L-BFGS-B (and SciPy's optimiser, a third of a second to import) is needed
+        only when they do not end on a flat interior maximum.
 
     Raises
     ------
@@ -272,26 +277,22 @@ def maximise(
         counted_warm = counted(warm_start) if warm_start is not None else None
 
         theta0 = np.log(np.asarray(start, dtype=np.float64))
-        res = _lbfgsb(counted_warm or counted_grad, theta0, n_customers, (lo, hi), max_iterations)
-        params = np.exp(np.asarray(res.x, dtype=np.float64))
-        nit = int(res.nit)
-        if counted_hess is not None:
-            params, ll, grad, hess, steps = _newton(counted_hess, params, (lo, hi))
-            nit += steps
-            if warm_start is not None and not _flat(grad, params, ll, 1e-6):
-                # the approximation led somewhere Newton cannot finish from: start over
-                res = _lbfgsb(counted_grad, np.log(params), n_customers, (lo, hi), max_iterations)
-                params, ll, grad, hess, steps = _newton(
-                    counted_hess, np.exp(np.asarray(res.x, dtype=np.float64)), (lo, hi)
-                )
-                nit += int(res.nit) + steps
+        newton = None
+        if counted_hess is not None and (warm_start is None or warm_start_hessian is not None):
+            newton = _newton_from_start(
+                counted_hess,
+                counted(warm_start_hessian) if warm_start_hessian is not None else None,
+                np.exp(theta0),
+                (lo, hi),
+            )
+        if newton is not None:
+            params, ll, grad, hess, nit = newton
+            res: Any = _Stop(True, nit, "Newton steps from the start reached a flat maximum")
         else:
-            ll, grad = counted_grad(params)
-            if np.isfinite(ll):
-                start_params = params
-                params, ll, grad, hess = _polish(counted_grad, params, ll, grad)
-                if np.abs(params / start_params - 1).max() > 1e-4:
-                    hess = hessian(counted_grad, params)
+            res, params, ll, grad, hess, nit = _quasi_newton(
+                counted_grad, counted_hess, counted_warm, theta0, n_customers, (lo, hi),
+                max_iterations,
+            )  # fmt: skip
         if not np.isfinite(ll):
             raise ModelFitError(f"{model}: the likelihood is not finite at any parameter tried")
         theta = np.log(params)
@@ -314,7 +315,9 @@ def maximise(
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         grad_log = np.abs(grad * params)
         # L-BFGS-B may report a stop on ftol; a gradient at rounding level is convergence too
-        converged = (bool(res.success) and warm_start is None) or _flat(grad, params, ll, 1e-6)
+        converged = (bool(res.success) and (warm_start is None or newton is not None)) or _flat(
+            grad, params, ll, 1e-6
+        )
         return FitResult(
             model=model,
             params={n: float(v) for n, v in zip(names, params, strict=True)},
@@ -329,6 +332,78 @@ def maximise(
             message=str(res.message),
             hessian_condition=cond,
         )
+
+
+def _quasi_newton(
+    loglik_grad: LogLikGrad,
+    loglik_hessian: LogLikGradHess | None,
+    warm_start: LogLikGrad | None,
+    theta0: FloatArray,
+    n_customers: int,
+    bounds: tuple[float, float],
+    max_iterations: int,
+) -> tuple[Any, FloatArray, float, FloatArray, FloatArray, int]:
+    """L-BFGS-B (on the warm start when given), finished by Newton steps: the search,
+    its result, the point, log-likelihood, gradient, Hessian and iterations."""
+    res = _lbfgsb(warm_start or loglik_grad, theta0, n_customers, bounds, max_iterations)
+    params = np.exp(np.asarray(res.x, dtype=np.float64))
+    nit = int(res.nit)
+    if loglik_hessian is not None:
+        params, ll, grad, hess, steps = _newton(loglik_hessian, params, bounds)
+        nit += steps
+        if warm_start is not None and not _flat(grad, params, ll, 1e-6):
+            # the approximation led somewhere Newton cannot finish from: start over
+            res = _lbfgsb(loglik_grad, np.log(params), n_customers, bounds, max_iterations)
+            params, ll, grad, hess, steps = _newton(
+                loglik_hessian, np.exp(np.asarray(res.x, dtype=np.float64)), bounds
+            )
+            nit += int(res.nit) + steps
+    else:
+        ll, grad = loglik_grad(params)
+        hess = np.full((len(params), len(params)), np.nan)
+        if np.isfinite(ll):
+            start_params = params
+            params, ll, grad, hess = _polish(loglik_grad, params, ll, grad)
+            if np.abs(params / start_params - 1).max() > 1e-4:
+                hess = hessian(loglik_grad, params)
+    return res, params, ll, grad, hess, nit
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """How the search that found the maximum ended (the fields of SciPy's result used)."""
+
+    success: bool
+    nit: int
+    message: str
+
+
+def _newton_from_start(
+    exact: LogLikGradHess,
+    warm: LogLikGradHess | None,
+    start: FloatArray,
+    bounds: tuple[float, float],
+) -> tuple[FloatArray, float, FloatArray, FloatArray, int] | None:
+    """Damped Newton steps from ``start``: on ``warm`` (the cheap approximation) first
+    when given, then on the exact likelihood. None unless they end on a flat maximum
+    inside the bounds, with a negative definite Hessian; the caller then falls back to
+    L-BFGS-B, which also diagnoses maxima on the edge of the parameter space.
+    """
+    lo, hi = bounds
+    steps = 0
+    params = start
+    if warm is not None:
+        params, ll, grad, _, steps = _newton(warm, params, bounds, max_steps=200)
+        if not (np.isfinite(ll) and _flat(grad, params, ll, 1e-6)):
+            return None
+    params, ll, grad, hess, more = _newton(exact, params, bounds, max_steps=200)
+    theta = np.log(params)
+    inside = bool(np.all((theta > lo + 1.0) & (theta < hi - 1.0)))
+    if not (np.isfinite(ll) and inside and _flat(grad, params, ll, 1e-6)):
+        return None
+    if not np.all(np.isfinite(hess)) or np.linalg.eigvalsh(hess).max() >= 0:
+        return None
+    return params, ll, grad, hess, steps + more
 
 
 def _lbfgsb(
@@ -348,6 +423,8 @@ def _lbfgsb(
             # L-BFGS-B backtracks on an infinite value; a NaN would poison it.
             return np.inf, np.zeros_like(theta)
         return -ll * scale, -g * p * scale
+
+    from scipy.optimize import minimize  # imported only when it is needed: see maximise
 
     return minimize(
         objective,
