@@ -59,7 +59,76 @@ COMPLAINT_CUES = _any(
     r"\b(?:going back|switching|returning it|sending it back)\b|\bis it just me\b",
     r"\bthanks for nothing\b|🤡|🙃",
 )
+# A wish about the product said as what it *would* have been, or as what it lacks for the
+# writer, the way reviews propose ("a spare battery would have been great", "the only
+# thing missing is a balance control", "they could have thrown in better headphones").
+# From the dev split of tests/data/idea_posts/amazon_labels.csv (issue 19); RE2 and
+# Python ``re`` both read it (collaborating.idea_filter uses it too).
+WISH_WOULD_CUES = _any(
+    r"\bwould (?:\w+ ){0,2}have (?:liked|preferred|appreciated|loved)\b",
+    r"\bwould(?: also)? (?:have been|be) (?:much |even |a lot |so |really |very )?"
+    r"(?:nice|nicer|great|better|cool|cooler|good|helpful|handy|useful|convenient)\b",
+    r"\bwould(?: also)? (?:have been|be) (?:a |an )(?:much |even |really |very )?"
+    r"(?:nice|nicer|helpful|handy|useful|convenient)\b",
+    r"\bwould (?:also )?have been (?:much )?easier\b",
+)
+# (the first shapes, "would have been nice", are as common in chat: "it would have been
+# cool if he'd scored"; collaborating.idea_filter wants a product word with them)
+WISH_CUES = _any(
+    WISH_WOULD_CUES,
+    r"\bwould have (?:made|given) (?:it|the \w+|me|us) (?:even )?(?:better|more)\b",
+    r"\bwould have (?:gotten|got|received|given it|rated it) (?:a )?(?:5|five)(?: stars?)?,? "
+    r"(?:if|had)\b",
+    r"\bonly (?:thing|feature)s? (?:\w+ ){0,2}(?:missing|i miss|lacking)\b"
+    r"|\bwhat it lacks for me\b",
+    r"\bcould (?:at least |have )(?:thrown in|included|put in|added|made|offered)\b",
+    r"\bif only (?:it|they|this|the \w+) (?:had|came|played|offered|made|were|could|would|did)\b"
+    r"|\bonly if (?:we|i|you) could\b",
+    r"\bthere should (?:have been|be) (?:a|an|more|some)\b",
+    r"\bhope(?:fully)?,? (?:that )?(?:they|\w+) (?:will )?(?:soon )?"
+    r"(?:offer|come out with|release|add|bring back)\b",
+    r"\bhopefully (?:\w+ ){1,5}will (?:soon )?(?:offer|come out with|release|add)\b",
+    r"\b(?:it|they) could (?:stand to )?be (?:a (?:little|bit|tad) )?(?:bit )?"
+    r"(?:more \w+|bigger|smaller|longer|louder|brighter|lighter|thinner|faster)\b",
+    r"\b(?:it|they|this|the \w+) should (?:feel|be) (?:a (?:little|bit|tad) )?(?:bit )?more\b",
+)
+# A request as a product's suggestion forum writes it: an imperative that opens the post
+# ("Allow developers to…", "Please provide an API for…"), a feature wanted ("I would like
+# to see…", "it would be useful if…", "should be possible to…"), a question that asks for
+# one ("could you add…"). From the SemEval-2019 Task 9 forum posts used for development
+# (tests/data/idea_posts/README.md); RE2 and Python ``re`` both read it.
+FEATURE_REQUEST_CUES = _any(
+    r"^(?:@user )*(?:hey \w+,? )?(?:please |pls |plz |kindly )?(?:allow (?:us|users|developers"
+    r"|apps|the|a|an|to|access|for)|provide|enable|expose|implement|introduce|integrate|include"
+    r"|extend|unify|make it (?:possible|easier|easy)|add (?:a|an|the|support|some|more|ability))\b",
+    r"\b(?:please|pls|plz|kindly) (?:also )?(?:provide|allow|enable|expose|implement|introduce"
+    r"|integrate|include|extend|unify|support|create|document|enhance|improve|port|release"
+    r"|publish|reconsider)\b",
+    r"\b(?:i|we)(?:'d| would) (?:really |also |very much |much )?(?:like to (?:have|be able)"
+    r"|prefer to be able|like (?:the|an?) (?:ability|option|possibility|way))\b",
+    r"\b(?:i|we) want (?:to be able|the ability|an? (?:option|way|api|setting))\b",
+    r"\b(?:should|ought to|must) (?:also )?be (?:able to|possible|allowed|added|supported"
+    r"|included|exposed|extended|improved|updated)\b",
+    r"\bneeds to (?:be (?:able|possible|added|supported|exposed|improved|updated)"
+    r"|support|provide|allow|add|include)\b",
+    r"\b(?:could|can|would) (?:you|microsoft|they|the \w+ team) (?:please )?(?:add|provide"
+    r"|include|allow|support|enable|expose|implement)\b",
+    r"\b(?:i|we) (?:would )?(?:strongly )?suggest (?:to|that (?:you|microsoft|they|the)|adding"
+    r"|making|providing|allowing|an? |the (?:ability|option|addition))\b",
+    r"\bthere should be (?:an? |some |more |the )?(?:way|option|setting|button|api|ability)\b",
+)
+# ... and a feature said as what would be useful ("it would be useful if…", "it would be
+# great to have…"): as common in chat ("would be awesome if I could get a reply"), so
+# collaborating.idea_filter wants a product word with it.
+FEATURE_WISH_CUES = (
+    r"\b(?:it|this|that)?(?:'d| would| will) (?:also )?be (?:\w+ )?(?:useful|convenient|handy"
+    r"|helpful|nice|great|good|better|ideal|cool|awesome) (?:if|to (?:have|be able|add|allow"
+    r"|provide|include|support|receive|pin|choose|select|set))\b"
+)
 SUGGESTION_CUES = _any(
+    WISH_CUES,
+    FEATURE_REQUEST_CUES,
+    FEATURE_WISH_CUES,
     r"\bplease (?:add|bring|make|restock|put|let|do|give|consider|offer|stock|open)\b",
     r"\b(?:pls|plz) (?:add|bring|make|do|restock)\b",
     r"\bbring back\b",
