@@ -49,9 +49,10 @@ def test_precedence_follows_the_guide():
 
 def test_intent_on_demo_brand_truth(demo_brand):
     """Macro-F1 against the demo's hidden intents (original posts and replies, spam and
-    reshares left out): 0.64 measured. The demo is written to be hard: sarcasm ("Thanks
-    Nordlicht, looks nothing like the photos. Best purchase ever 🤡"), complaints
-    without a complaint word, chat that praises nothing in particular."""
+    reshares left out): 0.65 measured (0.64 before issue 19's review and forum cues). The
+    demo is written to be hard: sarcasm ("Thanks Nordlicht, looks nothing like the photos.
+    Best purchase ever 🤡"), complaints without a complaint word, chat that praises
+    nothing in particular."""
     posts = pj.read_json(demo_brand / "inputs" / "posts.jsonl")
     truth = pcsv.read_csv(demo_brand / "truth" / "posts.csv").to_pandas().set_index("post_id")
     df = posts.to_pandas().set_index("post_id").join(truth[["intent", "is_spam"]])
