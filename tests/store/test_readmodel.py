@@ -167,3 +167,83 @@ def test_pages_are_exact_whatever_path_finds_them() -> None:
                     got = [int(r["customer_id"][1:]) for r in rows]
                     assert total == len(want), name
                     assert got == want[offset : offset + 50], (name, key, descending, offset)
+
+
+def test_remembered_aggregates_follow_the_warehouse(tmp_path: Path) -> None:
+    """A remembered result (:meth:`ReadModel.memo`) is computed once, then again after a
+    new version of a table it names or a rebuild of the in-memory list; each caller gets
+    its own copy to change."""
+    root = tmp_path / "warehouse"
+    build_warehouse(root)
+    rm = ReadModel(root, recheck_seconds=0)
+    calls: list[int] = []
+
+    def compute() -> dict[str, list[int]]:
+        calls.append(1)
+        return {"rows": [len(calls)]}
+
+    first = rm.memo(("k",), ("customer_influence",), compute)
+    first["rows"].append(99)  # the caller's copy, not the remembered one
+    assert rm.memo(("k",), ("customer_influence",), compute) == {"rows": [1]} and len(calls) == 1
+    w = Warehouse(root)
+    w.write("customer_influence", w.read_arrow("customer_influence").slice(0, 5))
+    assert rm.memo(("k",), ("customer_influence",), compute) == {"rows": [2]}
+    assert reads.customers.overview(rm)["customers"] == N
+    w.write("customers", w.read_arrow("customers").slice(0, 10))  # the list is rebuilt
+    assert reads.customers.overview(rm)["customers"] == 10
+    assert rm.memo(("k",), ("customer_influence",), compute) == {"rows": [3]}
+    assert len(reads.customers.influencers(rm)) == 5
+
+
+def test_a_remembered_result_is_computed_once_for_concurrent_callers(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    rm = ReadModel(tmp_path / "nothing")
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        time.sleep(0.05)  # callers arriving meanwhile wait for this one
+        return 7
+
+    found: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(rm.memo(("k",), (), compute)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == [7] * 8 and calls == [1]
+
+
+def test_columns_follow_the_version(tmp_path: Path) -> None:
+    root = tmp_path / "warehouse"
+    build_warehouse(root)
+    rm = ReadModel(root)
+    assert "nickname" not in rm.columns("customers") and rm.columns("missing") == frozenset()
+    w = Warehouse(root)
+    table = w.read_arrow("customers")
+    w.write("customers", table.append_column("nickname", pa.array(["x"] * table.num_rows)))
+    assert "nickname" in rm.columns("customers")
+
+
+def test_a_few_rows_convert_as_to_pylist_does() -> None:
+    """The 360's rows, converted value by value, are what Arrow's ``to_pylist`` gives."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from socialcrm.store.reads.model import _pylist
+
+    t = pa.table({
+        "at": pa.array([datetime(2025, 1, 2, 3, tzinfo=UTC), None], pa.timestamp("us", "UTC")),
+        "tags": pa.array([["a", "b"], []]),
+        "pair": pa.array([{"x": 1, "y": "z"}, None]),
+        "band": pa.array(["low", "high"]).dictionary_encode(),
+        "money": pa.array([Decimal("1.50"), None], pa.decimal128(9, 2)),
+        "attrs": pa.array([[("k", 1)], None], pa.map_(pa.string(), pa.int64())),
+        "flag": pa.array([True, None]),
+    })  # fmt: skip
+    assert _pylist(t, [1, 0]) == t.take([1, 0]).to_pylist()

@@ -16,8 +16,12 @@ AT_RISK = ("high", "very_high")
 
 
 def overview(rm: ReadModel) -> dict[str, Any]:
-    """Headline numbers of the customer base; zeros when nothing is loaded."""
-    rm.refresh()
+    """Headline numbers of the customer base; zeros when nothing is loaded. Aggregates of
+    the whole list: computed once per version of it (:meth:`ReadModel.memo`)."""
+    return rm.memo(("overview",), (), lambda: _overview(rm))
+
+
+def _overview(rm: ReadModel) -> dict[str, Any]:
     out: dict[str, Any] = {
         "customers": 0,
         "scored": 0,
@@ -48,10 +52,18 @@ def overview(rm: ReadModel) -> dict[str, Any]:
 def influencers(
     rm: ReadModel, limit: int = 100, amplifiers_only: bool = False
 ) -> list[dict[str, Any]]:
-    """The amplifier roster: customer_influence joined to names, most influential first."""
+    """The amplifier roster: customer_influence joined to names, most influential first;
+    once per version of the tables (:meth:`ReadModel.memo`)."""
     if not rm.exists("customer_influence"):
         return []
-    rm.refresh()
+    return rm.memo(
+        ("influencers", limit, amplifiers_only),
+        ("customer_influence",),
+        lambda: _influencers(rm, limit, amplifiers_only),
+    )
+
+
+def _influencers(rm: ReadModel, limit: int, amplifiers_only: bool) -> list[dict[str, Any]]:
     cols = rm.columns("customer_influence")
     order = "influence_score" if "influence_score" in cols else "customer_id"
     cond = "WHERE f.amplifier" if amplifiers_only and "amplifier" in cols else ""
@@ -67,8 +79,12 @@ def influencers(
 def communities(rm: ReadModel) -> list[dict[str, Any]]:
     if not rm.exists("communities"):
         return []
-    order = "size DESC" if "size" in rm.columns("communities") else "1"
-    return rm.rows(f"SELECT * FROM {rm.source('communities')} ORDER BY {order}")
+
+    def compute() -> list[dict[str, Any]]:  # the SQL names the version: built after the key
+        order = "size DESC" if "size" in rm.columns("communities") else "1"
+        return rm.rows(f"SELECT * FROM {rm.source('communities')} ORDER BY {order}")
+
+    return rm.memo(("communities",), ("communities",), compute)
 
 
 def consents(

@@ -17,9 +17,18 @@ POST_COLUMNS = (
 def daily(
     rm: ReadModel, dimension: str = "all", key: str | None = None, days: int = 120
 ) -> list[dict[str, Any]]:
-    """Posts, sentiment and negative share per day for one listening dimension."""
+    """Posts, sentiment and negative share per day for one listening dimension; once per
+    version of ``listening_daily`` (:meth:`ReadModel.memo`)."""
     if not rm.exists("listening_daily"):
         return []
+    return rm.memo(
+        ("daily", dimension, key, days),
+        ("listening_daily",),
+        lambda: _daily(rm, dimension, key, days),
+    )
+
+
+def _daily(rm: ReadModel, dimension: str, key: str | None, days: int) -> list[dict[str, Any]]:
     params: list[Any] = [dimension]
     cond = "dimension = ?"
     if key is not None:

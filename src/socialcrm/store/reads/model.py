@@ -12,13 +12,15 @@ results, and the pages say what to run.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 import duckdb
 import numpy as np
@@ -91,6 +93,7 @@ SORTS = {
     "name": "name",
     "customer_id": "customer_id",
 }
+T = TypeVar("T")
 
 
 class CustomerFilter(BaseModel):
@@ -121,10 +124,16 @@ class ReadModel:
     """Read-only queries over the warehouse at ``root``; safe to share between threads."""
 
     def __init__(
-        self, root: Path, threads: int | None = None, recheck_seconds: float = 1.0
+        self,
+        root: Path,
+        threads: int | None = None,
+        recheck_seconds: float = 1.0,
+        *,
+        freeze_heap: bool = False,
     ) -> None:
         self.root = root
         self.recheck_seconds = recheck_seconds
+        self.freeze_heap = freeze_heap  # a server's: see _freeze_heap
         self._checked = -1e9
         self._con = duckdb.connect(":memory:")
         if threads:
@@ -133,6 +142,10 @@ class ReadModel:
         self._built: dict[str, str | None] = {}
         self._index: CustomerIndex | None = None
         self._details: dict[str, Detail | None] = {}
+        self._generation = 0  # +1 whenever an in-memory copy is rebuilt
+        self._columns: dict[tuple[str, str], frozenset[str]] = {}
+        self._memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
 
     # -- plumbing ----------------------------------------------------------------------
     def version(self, name: str) -> str | None:
@@ -141,18 +154,73 @@ class ReadModel:
         except FileNotFoundError:
             return None
 
+    def loaded(self, name: str) -> str | None:
+        """The version of ``name`` held in memory (a table of the customer list or of the
+        360), as of the last :meth:`refresh`: no file read, unlike :meth:`version`."""
+        self.refresh()
+        return self._built.get(name)
+
     def exists(self, name: str) -> bool:
         return self.version(name) is not None
 
     def source(self, name: str) -> str:
         """A ``read_parquet`` of the current version of ``name`` (callers check it exists)."""
-        folder = self.root / name / (self.version(name) or "_missing")
+        return self._source_at(name, self.version(name))
+
+    def _source_at(self, name: str, version: str | None) -> str:
+        folder = self.root / name / (version or "_missing")
         return f"read_parquet('{(folder / '*.parquet').as_posix()}', union_by_name=true)"
 
-    def columns(self, name: str) -> set[str]:
-        if not self.exists(name):
-            return set()
-        return {r[0] for r in self.rows(f"DESCRIBE SELECT * FROM {self.source(name)}", raw=True)}
+    def columns(self, name: str) -> frozenset[str]:
+        """The columns of the current version of ``name`` (empty when it is missing),
+        read once per version: a version's files never change."""
+        version = self.version(name)
+        if version is None:
+            return frozenset()
+        found = self._columns.get((name, version))
+        if found is None:  # that version's files, even if the pointer moved meanwhile
+            described = self.rows(
+                f"DESCRIBE SELECT * FROM {self._source_at(name, version)}", raw=True
+            )
+            found = frozenset(r[0] for r in described)
+            if len(self._columns) > 256:
+                self._columns.clear()
+            self._columns[(name, version)] = found
+        return found
+
+    def memo(self, key: tuple[Any, ...], tables: Sequence[str], compute: Callable[[], T]) -> T:
+        """``compute()``, remembered until a table it reads changes: ``tables`` (read from
+        Parquet) gets a new version, or an in-memory copy (the customer list, a 360 detail
+        table) is rebuilt. For aggregates over every customer, which cost a scan of a
+        million rows a request: a page that shows them reads them from here.
+
+        The versions are read before ``compute`` runs, so a result can only ever be
+        remembered under versions as old as the data it was computed from (never newer):
+        the next request after a change computes it again. One caller computes a missing
+        result while the others wait for it, rather than all of them scanning at once.
+        Each caller gets its own copy of the result's lists and dicts, free to change.
+        """
+        self.refresh()
+        full = (*key, self._generation, *(self.version(t) for t in tables))
+        with self._lock:
+            if full in self._memo:
+                self._memo.move_to_end(full)
+                return _copy(cast(T, self._memo[full]))
+            lock = self._memo_locks.setdefault(full, threading.Lock())
+        with lock:
+            try:
+                with self._lock:
+                    if full in self._memo:
+                        return _copy(cast(T, self._memo[full]))
+                found = compute()
+                with self._lock:
+                    self._memo[full] = found
+                    if len(self._memo) > 128:
+                        self._memo.popitem(last=False)
+            finally:  # also when compute fails: the next caller tries again
+                with self._lock:
+                    self._memo_locks.pop(full, None)
+        return _copy(found)
 
     @overload
     def rows(
@@ -223,7 +291,12 @@ class ReadModel:
                 self._details = details
             finally:
                 con.close()
+            # Before the versions are recorded: a caller that sees them (and so skips the
+            # lock) must find the new generation too (see memo).
+            self._generation += 1
             self._built.update(wanted)
+        if self.freeze_heap:
+            _freeze_heap()
 
     def _build_detail(self, con: duckdb.DuckDBPyConnection, name: str) -> Detail | None:
         """A customer's rows of ``name`` as one slice: rows ordered by list position."""
@@ -374,6 +447,8 @@ class ReadModel:
         if index is None:
             return {}
         known = [c for c in dict.fromkeys(customer_ids) if c in index.pos]
+        if not known:  # the usual answer on a 360 page; a take of nothing costs as much
+            return {}
         rows = index.rows(np.array([index.pos[c] for c in known], dtype=np.int64))
         return dict(zip(known, rows, strict=True))
 
@@ -383,8 +458,11 @@ class ReadModel:
         index, found = self._index, self._details.get(name)
         if index is None or found is None or (i := index.pos.get(customer_id)) is None:
             return []
-        start, end = int(found.offsets[i]), int(found.offsets[i + 1])
-        rows: list[dict[str, Any]] = found.table.slice(start, min(end - start, limit)).to_pylist()
+        start = int(found.offsets[i])
+        end = min(int(found.offsets[i + 1]), start + limit)
+        if end - start <= FEW:
+            return _pylist(found.table, range(start, end))
+        rows: list[dict[str, Any]] = found.table.slice(start, end - start).to_pylist()
         return rows
 
 
@@ -621,11 +699,50 @@ class CustomerIndex:
     def rows(self, positions: np.ndarray, *, full: bool = False) -> list[dict[str, Any]]:
         """Rows at ``positions``: the list's summary columns, or every column (the 360)."""
         table = self.table if full else self.summary
-        out: list[dict[str, Any]] = table.take(pa.array(positions, type=pa.int64())).to_pylist()
+        out: list[dict[str, Any]]
+        if len(positions) <= FEW:
+            out = _pylist(table, positions.tolist())
+        else:
+            out = table.take(pa.array(positions, type=pa.int64())).to_pylist()
         if full:
             for r in out:
                 del r["name_lc"]
         return out
+
+
+def _freeze_heap() -> None:
+    """Collect garbage once, then exempt every object left from later collections.
+
+    For a server, after each rebuild: a full collection walks every object the process
+    holds (the app, its libraries and the customer list), about half a second at a
+    million customers, every few hundred pages, with every request in flight waiting on
+    it. Frozen objects are still freed when the last reference goes (a rebuild's old
+    list); only cycles among them wait for the next rebuild, which unfreezes first.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+# Up to this many rows are converted value by value (:func:`_pylist`).
+FEW = 8
+
+
+def _pylist(table: pa.Table, positions: Iterable[int]) -> list[dict[str, Any]]:
+    """The rows of ``table`` at ``positions`` as dicts, as ``to_pylist`` gives them, value
+    by value: for a few rows (the 360's list row, a customer's rows of a detail table) a
+    take or slice and its ``to_pylist`` cost two to six times as much."""
+    names, columns = table.column_names, table.columns
+    return [dict(zip(names, [c[i].as_py() for c in columns], strict=True)) for i in positions]
+
+
+def _copy(value: T) -> T:
+    """``value`` with its lists and dicts copied, however deep (the rest shared)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [_copy(v) for v in value]  # type: ignore[return-value]
+    return value
 
 
 def _sort_indices(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Array:
@@ -655,7 +772,7 @@ def _score_cols(present: bool) -> str:
     return ", ".join(f"NULL::{t} AS {c}" for c, t in cols.items())
 
 
-def _influence_cols(present: bool, available: set[str]) -> str:
+def _influence_cols(present: bool, available: AbstractSet[str]) -> str:
     cols = {"influence_score": "DOUBLE", "amplifier": "BOOLEAN", "community_id": "BIGINT"}
     return ", ".join(
         f"f.{c}::{t} AS {c}" if present and c in available else f"NULL::{t} AS {c}"

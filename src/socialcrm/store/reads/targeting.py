@@ -14,12 +14,16 @@ def segments(rm: ReadModel) -> list[dict[str, Any]]:
 
     ``audience`` counts the segment's customers whose first action is a real one (what
     an export starts from, before consent is checked again); empty until the targeting
-    step writes ``customer_segments``.
+    step writes ``customer_segments``. Aggregates over every customer: computed once per
+    version of the tables (:meth:`ReadModel.memo`).
     """
-    cols = rm.columns("customer_segments")
-    if "segment" not in cols:
+    if "segment" not in rm.columns("customer_segments"):
         return []
-    rm.refresh()
+    return rm.memo(("segments",), ("customer_segments", "customer_actions"), lambda: _segments(rm))
+
+
+def _segments(rm: ReadModel) -> list[dict[str, Any]]:
+    cols = rm.columns("customer_segments")
     src = rm.source("customer_segments")
     if "clv" in cols:
         clv, join = "g.clv", ""
@@ -59,9 +63,13 @@ def segments(rm: ReadModel) -> list[dict[str, Any]]:
 
 def segment_trends(rm: ReadModel) -> list[dict[str, Any]]:
     """Size, value, TRInity and at-risk share per (run date, segment), tiers summed."""
-    cols = rm.columns("segment_summary")
-    if not {"run_date", "segment", "customers"} <= cols:
+    if not {"run_date", "segment", "customers"} <= rm.columns("segment_summary"):
         return []
+    return rm.memo(("segment_trends",), ("segment_summary",), lambda: _segment_trends(rm))
+
+
+def _segment_trends(rm: ReadModel) -> list[dict[str, Any]]:
+    cols = rm.columns("segment_summary")
 
     def weighted(c: str) -> str:
         if c not in cols:
