@@ -82,6 +82,32 @@ def test_social_text_is_escaped(site: Site) -> None:
     assert "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in page
 
 
+def test_a_disabled_user_is_signed_out_at_once(api_site: Site) -> None:
+    """Every page checks the session's user: disabled, their next request goes to the
+    sign-in form and the session is gone (enabled again, they sign in again); on SQLite
+    and PostgreSQL."""
+    import uuid
+
+    from socialcrm.appdb.accounts import create_user, set_active
+    from socialcrm.appdb.db import AppDB
+
+    email = f"leaver-{uuid.uuid4().hex[:8]}@test.io"
+    db = AppDB(api_site.db_url)
+    with db.session() as s:
+        create_user(s, email, PASSWORD, "analyst", actor="test")
+    with closing(sign_in(api_site.url, email)) as c:
+        assert c.get("/customers/c000").status_code == 200
+        with db.session() as s:
+            set_active(s, email, False, actor="test")
+        for path in ("/customers/c000", "/customers"):
+            r = c.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        with db.session() as s:
+            set_active(s, email, True, actor="test")
+        assert c.get("/customers").status_code == 303  # the session was ended, not paused
+    db.close()
+
+
 def test_form_posts_without_csrf_are_refused(site: Site) -> None:
     c = httpx.Client(base_url=site.url)
     c.get("/login")

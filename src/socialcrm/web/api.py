@@ -23,6 +23,7 @@ from socialcrm.web.deps import (
     ApiCustomerFilter,
     AppState,
     api_principal,
+    refreshed,
     require,
     respond,
     state,
@@ -33,11 +34,6 @@ router = APIRouter(prefix="/api/v1")
 Page = Query(1, ge=1, le=100_000, description="Page number, from 1.")
 PageSize = Query(50, ge=1, le=200, description="Rows per page (at most 200).")
 Sentiment = Literal["negative", "neutral", "positive"]
-
-
-async def refreshed(st: AppState) -> None:
-    if st.rm.stale():
-        await run_in_threadpool(st.rm.refresh)
 
 
 def _page(items: list[dict[str, Any]], total: int, page: int, size: int, p: Principal) -> Any:

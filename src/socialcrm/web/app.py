@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.crm = AppState(
         settings=settings,
         db=AppDB(settings.resolved_database_url),
-        rm=ReadModel(settings.warehouse_dir, settings.duckdb_threads),
+        rm=ReadModel(settings.warehouse_dir, settings.duckdb_threads, freeze_heap=True),
         limiter=LoginLimiter(settings.web_login_attempts, settings.web_login_window_seconds),
         tokens=TokenCache(settings.web_token_cache_seconds),
         proxies=parse_networks(settings.trusted_proxies),

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -44,6 +45,13 @@ class LoginRequired(Exception):
 # millisecond's indexed query when a token is not cached.
 async def state(request: Request) -> AppState:
     return request.app.state.crm
+
+
+async def refreshed(st: AppState) -> None:
+    """The read model brought up to date, a rebuild (after a pipeline run) on a worker
+    thread: what a handler serving from memory on the event loop awaits first."""
+    if st.rm.stale():
+        await run_in_threadpool(st.rm.refresh)
 
 
 async def api_principal(request: Request, st: AppState = Depends(state)) -> Principal:

@@ -15,6 +15,7 @@ page should show "Müller", "Anna Schmidt" and "Guest — newsletter", never the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -43,13 +44,25 @@ def proper_case(text: str | None) -> str:
     """``text`` in title case when it was all upper or all lower case; else unchanged."""
     if not text:
         return ""
-    text = " ".join(text.split())
+    return _proper_case(text)
+
+
+@functools.lru_cache(maxsize=16384)  # a list page shows 50 names, and cities repeat
+def _proper_case(text: str) -> str:
+    words = text.split()
+    text = " ".join(words)
     if text == text.upper() or text == text.lower():
         return _words(text, keep=lambda word: False)
     # Mixed as a whole, as when a first name and a surname were typed apart ("John
     # HARMSEN"): each word in one case is cased; a word in mixed case ("McDonald") and a
     # particle written in lower case ("van der Berg") stay as written.
-    return _words(text, keep=lambda w: w != w.upper() and (w != w.lower() or w in PARTICLES))
+    if all(_kept(w) for w in words):  # the common case: written as it should be
+        return text
+    return _words(text, keep=_kept)
+
+
+def _kept(word: str) -> bool:
+    return word != word.upper() and (word != word.lower() or word in PARTICLES)
 
 
 def _words(text: str, keep: Callable[[str], bool]) -> str:

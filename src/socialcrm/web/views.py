@@ -80,8 +80,12 @@ def currency(rm: ReadModel) -> str:
 
 def currencies(rm: ReadModel) -> tuple[str, ...]:
     """The currencies of the orders, most used first. More than one means the value
-    models added amounts in different currencies as they are (they convert nothing)."""
-    version = rm.version("orders")
+    models added amounts in different currencies as they are (they convert nothing).
+
+    Of the orders the 360 shows (the version in memory): every page asks, and reading
+    the table's version from its file cost more than the rest of the overview page.
+    """
+    version = rm.loaded("orders")
     return () if version is None else _currencies(rm, version)
 
 
@@ -161,17 +165,42 @@ def _shown(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+Stamp = tuple[str | None, int | None, int | None, int | None]
+
+
+def _stamp(path: Path | None) -> Stamp:
+    """What tells one state of a rules file from another: its path, inode, modification
+    time and size (an edit in place, or a new file moved over it); None for the shipped
+    rules, and for a path with no file."""
+    if path is None:
+        return None, None, None, None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return str(path), None, None, None
+    return str(path), st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def segment_rules(path: Path | None) -> tuple[dict[str, dict[str, Any]], str | None]:
     """Each segment's rule in words (reason, conditions, actions), and a load error if any.
+
+    Read once per state of the file (pages show them on every request; parsing the TOML
+    cost more than the rest of the customer list page).
 
     >>> rules, error = segment_rules(None)
     >>> rules["dormant"]["when"], error
     ('risk_band == very_high', None)
     """
+    rules, error = _segment_rules(_stamp(path))
+    return {k: v | {"actions": list(v["actions"])} for k, v in rules.items()}, error
+
+
+@functools.lru_cache(maxsize=8)
+def _segment_rules(stamp: Stamp) -> tuple[dict[str, dict[str, Any]], str | None]:
     from socialcrm.targeting.rules import ColumnRef, RulesError, load_rules
 
     try:
-        rules = load_rules(path)
+        rules = load_rules(None if stamp[0] is None else Path(stamp[0]))
     except RulesError as e:
         return {}, str(e)
     out: dict[str, dict[str, Any]] = {}
@@ -262,13 +291,22 @@ def campaign_reports(settings: Settings, campaign_ids: Sequence[str]) -> dict[st
 
 
 def loyalty_rules(settings: Settings) -> Rules:
-    """The loyalty rules in force (:class:`Unavailable` if the rules file is unusable)."""
+    """The loyalty rules in force (:class:`Unavailable` if the rules file is unusable),
+    read once per state of the file (the 360 page shows a balance on every request)."""
+    found = _loyalty_rules(_stamp(settings.loyalty_rules))
+    if isinstance(found, str):
+        raise Unavailable(found)
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _loyalty_rules(stamp: Stamp) -> Rules | str:
     from socialcrm.programs.loyalty import LoyaltyError, load_rules
 
     try:
-        return load_rules(settings.loyalty_rules)
+        return load_rules(None if stamp[0] is None else Path(stamp[0]))
     except LoyaltyError as e:
-        raise Unavailable(str(e)) from None
+        return str(e)
 
 
 def programs(db: AppDB, settings: Settings, top: int = 10) -> dict[str, Any]:
@@ -289,23 +327,34 @@ def programs(db: AppDB, settings: Settings, top: int = 10) -> dict[str, Any]:
 def loyalty_account(
     db: AppDB, settings: Settings, customer_id: str, limit: int = 20
 ) -> dict[str, Any]:
-    """A customer's points balance, tier, way to the next tier and latest ledger lines."""
-    from socialcrm.programs.loyalty import balance, history
+    """A customer's points balance, tier, way to the next tier and latest ledger lines.
+
+    On a bare connection with statements built once: the 360 page shows this on every
+    request, and an ORM session with fresh statements cost seven times as much.
+    """
+    from socialcrm.programs.loyalty import balance
 
     rules = loyalty_rules(settings)
-    with db.session() as s:
-        b = balance(s, customer_id, rules).to_json()
-        lines = [
-            {
-                "occurred_at": e.occurred_at,
-                "kind": e.kind,
-                "points": e.points,
-                "event_key": e.event_key,
-                "note": e.note,
-            }
-            for e in history(s, customer_id, limit)
-        ]
+    with db.engine.connect() as con:
+        b = balance(con, customer_id, rules).to_json()
+        found = con.execute(_ledger_lines(), {"customer_id": customer_id, "limit": limit})
+        lines = [dict(r) for r in found.mappings()]
     return b | {"history": lines}
+
+
+@functools.cache
+def _ledger_lines() -> Any:
+    """A customer's latest ledger lines, newest first (as ``loyalty.history``)."""
+    from sqlalchemy import bindparam, select
+
+    from socialcrm.appdb.models import LoyaltyEntry as E
+
+    return (
+        select(E.occurred_at, E.kind, E.points, E.event_key, E.note)
+        .where(E.customer_id == bindparam("customer_id"))
+        .order_by(E.occurred_at.desc(), E.id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 # -- the customer 360 ---------------------------------------------------------------------
