@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from socialcrm.listening.embedding import DIM, EmbeddingCache
+from socialcrm.listening.embedding import DIM, Embedder, EmbeddingCache, PooledEmbedder
 from socialcrm.listening.sentiment import (
     HEAD_FILE,
     LABELS,
     EmbeddingAnalyzer,
     SentimentAnalyzer,
     get_analyzer,
+    head_encoder,
     shipped_head,
 )
 
@@ -23,6 +24,7 @@ class CountingEmbedder:
 
     def __init__(self, inner) -> None:
         self.inner = inner
+        self.version, self.dim = inner.version, inner.dim
         self.embedded = 0
 
     def encode(self, texts):
@@ -48,12 +50,21 @@ def test_shipped_head_is_small_plain_data_with_its_record():
     with np.load(str(path), allow_pickle=False) as z:  # raises if anything needs pickle
         assert {"w_tfidf", "w_embedding", "w_lexicon", "bias"} <= set(z.files)
     head = shipped_head()
-    assert head.w_embedding.shape == (DIM, 3)
+    encoder = head_encoder(head)
+    pooling = tuple(head.meta["embedding_pooling"])
+    assert encoder.dim == DIM * len(pooling)
+    assert head.w_embedding.shape == (encoder.dim, 3)
     assert head.w_tfidf.shape == (len(head.tfidf.vocab), 3)
     record = head.meta
     readable = json.loads(files("socialcrm.listening").joinpath("data/sentiment_head.json")
                           .read_text("utf-8"))  # fmt: skip
     assert readable == record
+    # the pooling, block weights and C are the grid's best on val, and the head shipped
+    # scores on val what its grid point did (the test split plays no part in the choice)
+    best = max(record["grid_on_val"], key=lambda g: g["val"]["macro_recall"])
+    assert best["pooling"] == record["embedding_pooling"]
+    assert best["weights_and_C"] == record["block_weights_and_C"]
+    assert record["val"]["macro_recall"] == pytest.approx(best["val"]["macro_recall"], abs=2e-3)
 
 
 def test_embedding_analyzer_on_a_fixed_slice_of_tweeteval_test(analyzer, tweeteval_test):
@@ -95,7 +106,23 @@ def test_embeddings_are_cached_by_post(analyzer, tmp_path):
     # an edited post is embedded again; a new one too
     cached.analyze(["my order arrived at last", "new post"], keys=["p2", "p4"])
     assert counting.embedded == 5
-    assert len(EmbeddingCache(tmp_path)) == 5
+    assert len(EmbeddingCache(tmp_path).for_encoder(analyzer.embedder)) == 5
+
+
+def test_vectors_of_another_encoder_are_never_reused(analyzer, tmp_path):
+    """The topics' MiniLM vectors (or an older pooling's) cached under the same post ids
+    are not the analyzer's features: its cache part is keyed by the encoder's version."""
+    cache = EmbeddingCache(tmp_path)
+    texts, keys = ["love the new jacket", "my order never arrived"], ["p1", "p2"]
+    cache.embed(keys, texts, Embedder())  # MiniLM mean pooling, 384-d
+    counting = CountingEmbedder(analyzer.embedder)
+    labels, _ = EmbeddingAnalyzer(analyzer.head, counting, cache).analyze(texts, keys=keys)
+    assert labels.tolist() == ["positive", "negative"]
+    if analyzer.embedder.version != Embedder.version:
+        assert counting.embedded == 2  # nothing taken from the 384-d vectors
+        assert len(cache) == 2 and len(cache.for_encoder(counting)) == 2
+    other = PooledEmbedder(("mean:5",))
+    assert cache.for_encoder(other).directory != cache.for_encoder(analyzer.embedder).directory
 
 
 def test_embedding_analyzer_reads_emoji_and_negation(analyzer):

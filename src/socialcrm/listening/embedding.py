@@ -6,17 +6,24 @@ nothing is ever fetched. It runs on a GPU when PyTorch sees one; on a 2-core CPU
 embeds tens to a couple of hundred posts a second, so :class:`EmbeddingCache` keeps every
 vector it computed, keyed by post id and checked against a hash of the text, and the
 pipeline only embeds posts it has not seen.
+
+:class:`PooledEmbedder` runs the same model but keeps more of what it computes: several
+layers' mean-pooled states and the last layer's max-pooled state, each unit length, side
+by side (the sentiment analyzer's features). An encoder's ``version`` names the model and
+pooling; the cache keeps each version's vectors apart, so vectors of another encoder (or
+of an older pooling) are never reused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -55,9 +62,40 @@ def default_device() -> str:
 
 
 class Encoder(Protocol):
-    """What :meth:`EmbeddingCache.embed` needs: one vector per text (e.g. :class:`Embedder`)."""
+    """What :meth:`EmbeddingCache.embed` needs: one vector per text (e.g. :class:`Embedder`).
+
+    An encoder may also name its ``version`` and ``dim`` (see :func:`encoder_version`);
+    one that does not is taken for :class:`Embedder`'s MiniLM mean pooling.
+    """
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def encoder_version(encoder: object) -> tuple[str, int]:
+    """The (version, dimensions) an encoder declares, MiniLM mean pooling by default.
+
+    >>> encoder_version(object())
+    ('all-MiniLM-L6-v2', 384)
+    >>> encoder_version(PooledEmbedder(("mean:6", "max:6")))
+    ('all-MiniLM-L6-v2/mean:6+max:6', 768)
+    """
+    return str(getattr(encoder, "version", MODEL_NAME)), int(getattr(encoder, "dim", DIM))
+
+
+def _load_model(device: str | None) -> SentenceTransformer:
+    # Offline by construction: the hub must never be asked for anything.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    # no "Loading weights" bars in CLI output; transformers leaves it unannotated
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    model = SentenceTransformer(
+        str(model_path()), device=device or default_device(), local_files_only=True
+    )
+    model.max_seq_length = MAX_TOKENS
+    return model
 
 
 class Embedder:
@@ -68,25 +106,16 @@ class Embedder:
     ((2, 384), 1.0)
     """
 
+    version = MODEL_NAME
+    dim = DIM
+
     def __init__(self, device: str | None = None, batch_size: int = 64) -> None:
         self.device = device
         self.batch_size = batch_size
 
     @cached_property
     def model(self) -> SentenceTransformer:
-        # Offline by construction: the hub must never be asked for anything.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        # no "Loading weights" bars in CLI output; transformers leaves it unannotated
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        model = SentenceTransformer(
-            str(model_path()), device=self.device or default_device(), local_files_only=True
-        )
-        model.max_seq_length = MAX_TOKENS
-        return model
+        return _load_model(self.device)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text (empty texts included)."""
@@ -102,6 +131,79 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+LAYERS = 6
+"""Transformer layers of MiniLM; hidden state 0 is the embedding layer's output."""
+
+
+class PooledEmbedder:
+    """MiniLM states pooled several ways in one pass, each block unit length, side by side.
+
+    ``pooling`` names the blocks: ``mean:K`` is hidden state ``K`` (0 to 6) averaged over
+    the post's word pieces, ``max:K`` its maximum per dimension. ``mean:6`` alone is
+    :class:`Embedder`'s vector. Texts are batched by length, so a batch pads little.
+
+    >>> e = PooledEmbedder(("mean:6", "mean:4", "max:6"))
+    >>> v = e.encode(["great phone", "awful battery", ""])
+    >>> v.shape, e.dim
+    ((3, 1152), 1152)
+    >>> bool(np.allclose(v[:2, :384], Embedder().encode(["great phone", "awful battery"]),
+    ...                  atol=1e-4))
+    True
+    """
+
+    def __init__(
+        self, pooling: Sequence[str], device: str | None = None, batch_size: int = 64
+    ) -> None:
+        self.pooling = tuple(pooling)
+        for block in self.pooling:
+            how, _, layer = block.partition(":")
+            if how not in {"mean", "max"} or not layer.isdigit() or int(layer) > LAYERS:
+                raise ValueError(f"unknown pooling {block!r}; use mean:K or max:K, K 0-{LAYERS}")
+        self.device = device
+        self.batch_size = batch_size
+        self.dim = DIM * len(self.pooling)
+        self.version = f"{MODEL_NAME}/{'+'.join(self.pooling)}"
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        return _load_model(self.device)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Float32 rows of ``dim`` values, one per text (empty texts included)."""
+        import torch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if len(texts) == 0:
+            return out
+        model = self.model
+        bert: Any = model[0].auto_model  # a transformers BertModel
+        tokenizer = model.tokenizer
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                enc = tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_TOKENS,
+                    return_tensors="pt",
+                ).to(bert.device)
+                states = bert(**enc, output_hidden_states=True).hidden_states
+                mask = enc["attention_mask"].unsqueeze(-1).to(states[0].dtype)
+                blocks = []
+                for block in self.pooling:
+                    how, _, layer = block.partition(":")
+                    h = states[int(layer)]
+                    if how == "mean":
+                        v = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                    else:
+                        v = h.masked_fill(mask == 0, -1e4).max(1).values
+                    blocks.append(torch.nn.functional.normalize(v, dim=1))
+                out[idx] = torch.cat(blocks, 1).float().cpu().numpy()
+        return out
+
+
 def text_hash(texts: Sequence[str]) -> list[str]:
     """Short content hashes: a cached vector is reused only for the same text.
 
@@ -115,7 +217,9 @@ class EmbeddingCache:
     """Vectors stored as Parquet files under ``directory``, keyed by (key, text hash).
 
     Each call that computes new vectors appends one file, so concurrent readers never
-    see a half-written cache; :meth:`compact` merges the files.
+    see a half-written cache. MiniLM mean-pooled vectors (:class:`Embedder`) live in
+    ``directory`` itself; any other encoder's in a sub-folder named by its version
+    (:meth:`for_encoder`), so a change of model or pooling never reads stale vectors.
 
     >>> import tempfile
     >>> class Fake:
@@ -128,10 +232,34 @@ class EmbeddingCache:
     >>> _ = cache.embed(["p1", "p3"], ["hi", "new"], Fake())
     >>> Fake.calls
     3
+    >>> class Other(Fake):
+    ...     version, dim = "other-model", 2
+    ...     def encode(self, texts):
+    ...         return np.ones((len(texts), 2), dtype=np.float32)
+    >>> cache.embed(["p1"], ["hi"], Other()).shape  # not the MiniLM vector cached for p1
+    (1, 2)
+    >>> len(cache), len(cache.for_encoder(Other()))
+    (3, 1)
+    >>> other = cache.for_encoder(Other())
+    >>> other.for_encoder(Other()) is other, other.for_encoder(Fake()).directory == cache.directory
+    (True, True)
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, dim: int = DIM, version: str = MODEL_NAME) -> None:
         self.directory = Path(directory)
+        self.dim = dim
+        self.version = version
+
+    def for_encoder(self, encoder: object) -> EmbeddingCache:
+        """The part of this cache that holds ``encoder``'s vectors (see the class)."""
+        version, dim = encoder_version(encoder)
+        if (version, dim) == (self.version, self.dim):
+            return self
+        root = self.directory if self.version == MODEL_NAME else self.directory.parent
+        if version == MODEL_NAME:
+            return EmbeddingCache(root, dim)
+        folder = "v-" + re.sub(r"[^A-Za-z0-9.+-]", "_", version)
+        return EmbeddingCache(root / folder, dim, version)
 
     def _files(self) -> list[Path]:
         if not self.directory.exists():
@@ -155,14 +283,14 @@ class EmbeddingCache:
         return found
 
     def _read_rows(self, positions: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(positions), DIM), dtype=np.float32)
+        out = np.zeros((len(positions), self.dim), dtype=np.float32)
         offset = 0
         for path in self._files():
             n = pq.ParquetFile(path).metadata.num_rows
             sel = (positions >= offset) & (positions < offset + n)
             if sel.any():
                 vec = pq.read_table(path, columns=["vector"])["vector"].combine_chunks()
-                flat = np.asarray(vec.flatten(), dtype=np.float32).reshape(-1, DIM)
+                flat = np.asarray(vec.flatten(), dtype=np.float32).reshape(-1, self.dim)
                 out[sel] = flat[positions[sel] - offset]
             offset += n
         return out
@@ -172,9 +300,12 @@ class EmbeddingCache:
         otherwise computed by ``embedder.encode`` and added to the cache."""
         if len(keys) != len(texts):
             raise ValueError("keys and texts must have the same length")
+        part = self.for_encoder(embedder)
+        if part is not self:
+            return part.embed(keys, texts, embedder)
         hashes = text_hash(texts)
         found = self.lookup(keys, hashes)
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         hit = np.array([(k, h) in found for k, h in zip(keys, hashes, strict=True)], dtype=bool)
         if hit.any():
             positions = np.array(
@@ -202,7 +333,7 @@ class EmbeddingCache:
                 "key": pa.array(keys, pa.string()),
                 "hash": pa.array(hashes, pa.string()),
                 "vector": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.ravel(), pa.float32()), DIM
+                    pa.array(vectors.ravel(), pa.float32()), self.dim
                 ),
             }
         )

@@ -8,9 +8,11 @@ aligned arrays, labels and scores:
     VADER's lexicon and rules, vectorised: hundreds of thousands of posts a second,
     no model to load. The default for bulk volumes.
 ``embedding`` (:class:`EmbeddingAnalyzer`)
-    MiniLM sentence embeddings plus TF-IDF and lexicon features, combined by a linear
-    head trained on TweetEval's training split (``scripts/train_sentiment_head.py``;
-    the weights ship as ``data/sentiment_head.npz``, plain arrays). More accurate,
+    MiniLM states (the means over word pieces of its last three layers, one pass; the
+    head's record names the pooling, :func:`head_encoder`) plus TF-IDF and lexicon
+    features, combined by a linear head trained on TweetEval's training split
+    (``scripts/train_sentiment_head.py``; the weights ship as
+    ``data/sentiment_head.npz``, plain arrays). More accurate,
     about a hundred times slower on a CPU; vectors are cached by post. Where the lexicon
     finds a sarcasm cue, the head's positive and negative probabilities swap when it
     called the post positive (the training tweets hold almost no such cue).
@@ -33,7 +35,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkabl
 import numpy as np
 import pyarrow as pa
 
-from socialcrm.listening.embedding import DIM, Embedder, EmbeddingCache
+from socialcrm.listening.embedding import Embedder, EmbeddingCache, Encoder, PooledEmbedder
 from socialcrm.listening.lexicon import LABELS, LexiconAnalyzer, lexicon_scores
 from socialcrm.listening.text import as_arrow, as_list, normalise_array
 from socialcrm.listening.tfidf import Tfidf
@@ -134,11 +136,24 @@ HEAD_FILE = "data/sentiment_head.npz"
 def shipped_head() -> SentimentHead:
     """The head trained on TweetEval that ships with the package.
 
-    >>> shipped_head().w_embedding.shape
-    (384, 3)
+    >>> shipped_head().w_embedding.shape  # three 384-d MiniLM blocks
+    (1152, 3)
     """
     with as_file(files("socialcrm.listening").joinpath(HEAD_FILE)) as path:
         return SentimentHead.load(path)
+
+
+def head_encoder(head: SentimentHead) -> Encoder:
+    """The encoder a head was trained on: the pooling named in its record
+    (``embedding_pooling``; MiniLM's mean-pooled sentence vector when absent).
+
+    >>> head_encoder(shipped_head()).dim == shipped_head().w_embedding.shape[0]
+    True
+    """
+    pooling = tuple(head.meta.get("embedding_pooling", ("mean:6",)))
+    if pooling == ("mean:6",):
+        return Embedder()
+    return PooledEmbedder(pooling)
 
 
 class EmbeddingAnalyzer:
@@ -157,11 +172,11 @@ class EmbeddingAnalyzer:
     def __init__(
         self,
         head: SentimentHead | None = None,
-        embedder: Embedder | None = None,
+        embedder: Encoder | None = None,
         cache: EmbeddingCache | None = None,
     ) -> None:
         self.head = head or shipped_head()
-        self.embedder = embedder or Embedder()
+        self.embedder = embedder or head_encoder(self.head)
         self.cache = cache
 
     def embed(self, texts: list[str], keys: Sequence[str] | None = None) -> np.ndarray:
@@ -174,8 +189,9 @@ class EmbeddingAnalyzer:
         """Class probabilities (negative, neutral, positive), one row per text."""
         clean = as_list(normalise_array(as_arrow(texts)))
         vectors = self.embed(clean, keys)
-        if vectors.shape[1] != DIM:
-            raise ValueError(f"expected {DIM}-dimensional embeddings, got {vectors.shape[1]}")
+        dim = self.head.w_embedding.shape[0]
+        if vectors.shape[1] != dim:
+            raise ValueError(f"expected {dim}-dimensional embeddings, got {vectors.shape[1]}")
         p = self.head.predict_proba(clean, vectors)
         # Sarcasm cues (😒, "love that for me") are all but absent from TweetEval, so the
         # head never learnt them: where the lexicon finds one, praise reads as its opposite.
