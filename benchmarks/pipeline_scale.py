@@ -515,11 +515,19 @@ def main() -> int:
                 generated = json.loads((work / f"brand-{n}-{args.seed}.json").read_text())
             else:
                 brand = work / f"brand-{n}-{args.seed}"
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 files = generate_bulk(brand, customers=n, seed=args.seed)
-                gen_s = time.perf_counter() - t0
-                print(f"brand of {n:,} customer records written in {gen_s:.1f} s: {files.rows}")
-                generated = {"seconds": round(gen_s, 1), "rows": files.rows}
+                gen_s, gen_cpu = time.perf_counter() - t0, time.process_time() - c0
+                print(
+                    f"brand of {n:,} customer records written in {gen_s:.1f} s "
+                    f"({gen_cpu:.1f} CPU s, load {load_average()}): {files.rows}",
+                    flush=True,
+                )
+                generated = {
+                    "seconds": round(gen_s, 1),
+                    "cpu_seconds": round(gen_cpu, 1),
+                    "rows": files.rows,
+                }
                 (work / f"brand-{n}-{args.seed}.json").write_text(json.dumps(generated))
             run.figure(f"generate_{n}", generated)
             for engine in engines:
