@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -15,32 +16,37 @@ from socialcrm.cli.main import _LAZY, INPUT_TABLE_NAMES, app
 HEAVY = ("pandas", "ibis", "pyarrow", "sqlalchemy", "fastapi", "sklearn", "torch", "sqlglot")
 
 
-def _loaded(code: str) -> set[str]:
-    """Top-level packages among HEAVY that a fresh interpreter has loaded after ``code``."""
+def _loaded(code: str, heavy: tuple[str, ...] = HEAVY) -> set[str]:
+    """Top-level packages among ``heavy`` that a fresh interpreter has loaded after ``code``."""
     probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
     done = subprocess.run(
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120
     )
-    return set(done.stdout.split()) & set(HEAVY)
+    return set(done.stdout.split()) & set(heavy)
 
 
 def test_importing_the_root_loads_no_heavy_package() -> None:
     assert _loaded("import socialcrm.cli.main") == set()
 
 
-def test_clv_fit_loads_neither_pandas_nor_ibis(tmp_path: Any) -> None:
+@pytest.mark.parametrize(
+    ("extra", "readers"), [("", {"pyarrow"}), ("7,2024-01-05,-5\n", {"pyarrow", "duckdb"})]
+)
+def test_clv_fit_loads_only_the_readers_it_uses(tmp_path: Any, extra: str, readers: set) -> None:
+    """A clean CSV is read by Arrow alone; any other (here: a return) is tried by Arrow
+    and then read by DuckDB. Neither pandas nor Ibis is loaded."""
     orders = tmp_path / "orders.csv"
     rows = ["customer_id,date,amount"]
     for c in range(40):
         rows += [f"{c},2024-01-{1 + c % 9:02d},5", f"{c},2024-02-{1 + c % 7:02d},3"]
         rows += [f"{c},2024-03-{1 + c % 5:02d},4"] if c % 3 else []
-    orders.write_text("\n".join(rows) + "\n")
+    orders.write_text("\n".join(rows) + "\n" + extra)
     code = (
         "from socialcrm.cli.main import app\n"
         f"app(['clv', 'fit', {str(orders)!r}, '--amount-col', 'amount', "
         "'--calibration-end', '2024-06-30', '--json'], standalone_mode=False)"
     )
-    assert _loaded(code) == set()
+    assert _loaded(code, (*HEAVY, "duckdb")) == readers
 
 
 def test_every_command_lists_and_helps_with_an_example() -> None:

@@ -83,9 +83,10 @@ def currencies(rm: ReadModel) -> tuple[str, ...]:
     models added amounts in different currencies as they are (they convert nothing).
 
     Of the orders the 360 shows (the version in memory): every page asks, and reading
-    the table's version from its file cost more than the rest of the overview page.
+    the table's version from its file cost more than the rest of the overview page. Before
+    the read model is first built (a page that shows no customer), the version on file.
     """
-    version = rm.loaded("orders")
+    version = rm.loaded("orders") or rm.version("orders")
     return () if version is None else _currencies(rm, version)
 
 

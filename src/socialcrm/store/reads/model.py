@@ -156,8 +156,9 @@ class ReadModel:
 
     def loaded(self, name: str) -> str | None:
         """The version of ``name`` held in memory (a table of the customer list or of the
-        360), as of the last :meth:`refresh`: no file read, unlike :meth:`version`."""
-        self.refresh()
+        360), as of the last :meth:`refresh`; None before the first. No file read, unlike
+        :meth:`version`, and no rebuild: a page that shows no customer must not wait for
+        (or fail in) the building of a million-row list."""
         return self._built.get(name)
 
     def exists(self, name: str) -> bool:
