@@ -196,27 +196,37 @@ def test_remembered_aggregates_follow_the_warehouse(tmp_path: Path) -> None:
 
 
 def test_a_remembered_result_is_computed_once_for_concurrent_callers(tmp_path: Path) -> None:
+    """Callers arriving while the result is computed wait for it rather than computing it
+    again: the first computation is held open (no clock involved) until the others have
+    been started, then released."""
     import threading
-    import time
 
     rm = ReadModel(tmp_path / "nothing")
-    calls: list[int] = []
+    computing, release = threading.Event(), threading.Event()
+    again: list[int] = []
 
-    def compute() -> int:
-        calls.append(1)
-        time.sleep(0.05)  # callers arriving meanwhile wait for this one
+    def first() -> int:
+        computing.set()
+        release.wait()
         return 7
 
+    def second() -> int:
+        again.append(1)
+        return 8
+
     found: list[int] = []
-    threads = [
-        threading.Thread(target=lambda: found.append(rm.memo(("k",), (), compute)))
-        for _ in range(8)
+    one = threading.Thread(target=lambda: found.append(rm.memo(("k",), (), first)))
+    one.start()
+    computing.wait()
+    others = [
+        threading.Thread(target=lambda: found.append(rm.memo(("k",), (), second))) for _ in range(7)
     ]
-    for t in threads:
+    for t in others:
         t.start()
-    for t in threads:
+    release.set()
+    for t in (one, *others):
         t.join()
-    assert found == [7] * 8 and calls == [1]
+    assert found == [7] * 8 and again == []
 
 
 def test_columns_follow_the_version(tmp_path: Path) -> None:
