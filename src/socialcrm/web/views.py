@@ -101,18 +101,19 @@ def _currencies(rm: ReadModel, version: str) -> tuple[str, ...]:  # a query per 
 
 
 def product_names(path: Path | None) -> dict[str, str]:
-    """Product id → name from the workspace's catalogue (empty when there is none)."""
-    if path is None or not Path(path).is_file():
-        return {}
-    return _product_names(str(path), Path(path).stat().st_mtime)
+    """Product id → name from the workspace's catalogue (empty when there is none), read
+    once per state of the file (:func:`_stamp`, as the rules files)."""
+    stamp = _stamp(path)
+    return {} if stamp[0] is None or stamp[1] is None else _product_names(stamp)
 
 
 @functools.lru_cache(maxsize=4)
-def _product_names(path: str, mtime: float) -> dict[str, str]:
+def _product_names(stamp: Stamp) -> dict[str, str]:
     import json
 
+    assert stamp[0] is not None
     try:
-        doc = json.loads(Path(path).read_text("utf-8"))
+        doc = json.loads(Path(stamp[0]).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     return {
