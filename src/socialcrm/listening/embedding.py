@@ -155,10 +155,12 @@ class PooledEmbedder:
         self, pooling: Sequence[str], device: str | None = None, batch_size: int = 64
     ) -> None:
         self.pooling = tuple(pooling)
+        self._blocks: list[tuple[str, int]] = []  # (how, hidden state) of each block
         for block in self.pooling:
             how, _, layer = block.partition(":")
             if how not in {"mean", "max"} or not layer.isdigit() or int(layer) > LAYERS:
                 raise ValueError(f"unknown pooling {block!r}; use mean:K or max:K, K 0-{LAYERS}")
+            self._blocks.append((how, int(layer)))
         self.device = device
         self.batch_size = batch_size
         self.dim = DIM * len(self.pooling)
@@ -192,9 +194,8 @@ class PooledEmbedder:
                 states = bert(**enc, output_hidden_states=True).hidden_states
                 mask = enc["attention_mask"].unsqueeze(-1).to(states[0].dtype)
                 blocks = []
-                for block in self.pooling:
-                    how, _, layer = block.partition(":")
-                    h = states[int(layer)]
+                for how, layer in self._blocks:
+                    h = states[layer]
                     if how == "mean":
                         v = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                     else:
