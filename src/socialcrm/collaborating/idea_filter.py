@@ -26,8 +26,8 @@ import re
 from socialcrm.listening.intent import (
     FEATURE_REQUEST_CUES,
     FEATURE_WISH_CUES,
+    WISH_BUILD_CUES,
     WISH_CUES,
-    WISH_WOULD_CUES,
 )
 
 # Words that carry no request content: agreement, praise, thanks, emotion, request verbs
@@ -154,7 +154,7 @@ PROPOSES = re.compile(
 # something a maker sells or builds (:data:`PRODUCT_WORDS`); these shapes need no such
 # word, as they say what to build: a build verb ("please add", "should offer", "bring
 # back", a sentence that opens with "add" or "allow"), a wish said as a review says it
-# (``WISH_CUES``), a feature asked for as a forum asks (``FEATURE_REQUEST_CUES``).
+# (``WISH_BUILD_CUES``), a feature asked for as a forum asks (``FEATURE_REQUEST_CUES``).
 STRONG_PROPOSES = re.compile(
     r"\b(?:should|could|needs? to|ought to|must)(?: just| really| definitely| also)? "
     r"(?:add|release|offer|sell|stock|restock|launch|include|introduce|provide|allow|enable)\b"
@@ -167,7 +167,7 @@ STRONG_PROPOSES = re.compile(
     r"|implement|expose|extend|unify|give (?:us|loyal|customers|people|users|developers))\b"
     r"|\bfeature request\b|\bif (?:you|they|\w+) (?:made|make|offered|sold)\b"
     r"|\bin \w+ too\b|\blet us (?!know)"
-    rf"|{FEATURE_REQUEST_CUES}|{WISH_CUES.replace(WISH_WOULD_CUES, '(?!)')}"
+    rf"|{FEATURE_REQUEST_CUES}|{WISH_BUILD_CUES}"
 )
 # Words for what a maker sells or builds: the products, their parts and settings, and
 # the service around them (from the development data: the written brand posts, the

@@ -72,10 +72,10 @@ WISH_WOULD_CUES = _any(
     r"(?:nice|nicer|helpful|handy|useful|convenient)\b",
     r"\bwould (?:also )?have been (?:much )?easier\b",
 )
-# (the first shapes, "would have been nice", are as common in chat: "it would have been
-# cool if he'd scored"; collaborating.idea_filter wants a product word with them)
-WISH_CUES = _any(
-    WISH_WOULD_CUES,
+# ... and the shapes that say what to build on their own (the "would have been nice"
+# ones above are as common in chat: "it would have been cool if he'd scored", so
+# collaborating.idea_filter wants a product word with those, and not with these)
+WISH_BUILD_CUES = _any(
     r"\bwould have (?:made|given) (?:it|the \w+|me|us) (?:even )?(?:better|more)\b",
     r"\bwould have (?:gotten|got|received|given it|rated it) (?:a )?(?:5|five)(?: stars?)?,? "
     r"(?:if|had)\b",
@@ -92,6 +92,7 @@ WISH_CUES = _any(
     r"(?:more \w+|bigger|smaller|longer|louder|brighter|lighter|thinner|faster)\b",
     r"\b(?:it|they|this|the \w+) should (?:feel|be) (?:a (?:little|bit|tad) )?(?:bit )?more\b",
 )
+WISH_CUES = _any(WISH_WOULD_CUES, WISH_BUILD_CUES)
 # A request as a product's suggestion forum writes it: an imperative that opens the post
 # ("Allow developers to…", "Please provide an API for…"), a feature wanted ("I would like
 # to see…", "it would be useful if…", "should be possible to…"), a question that asks for
