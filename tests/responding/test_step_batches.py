@@ -198,11 +198,11 @@ def test_a_sync_that_stops_half_way_is_finished_by_the_next(
     reference, db = new_db(), new_db()
     one_transaction(env, reference)
     real = inbox.ingest
-    calls: list[int] = []
+    calls: list[list[sync.Post]] = []
 
     def ingest_then_fail(s, posts, *args: Any, **kwargs: Any) -> dict[str, int]:
-        calls.append(len(posts))
-        counts = real(s, posts, *args, **kwargs)  # written (flushed), then rolled back
+        calls.append(list(posts))
+        counts = real(s, posts, *args, **kwargs)  # written, then rolled back
         if len(calls) == 2:
             raise RuntimeError("the process died in the second batch")
         return counts
@@ -213,10 +213,12 @@ def test_a_sync_that_stops_half_way_is_finished_by_the_next(
     with db.session() as s:  # the first batch is there, and only it
         stored = sorted(s.scalars(select(ConversationMessage.post_id)))
         cursor = s.get(ConnectorCursor, sync.SYNC_CURSOR).value
-    first_ten = {r[0] for r in brand_posts()[:10]}
+    first = calls[0]  # the first ten posts the engine kept (it leaves out spam and such)
+    assert len(first) == 10 and first[-1].post_id < calls[1][0].post_id
+    first_ten = {p.post_id for p in first}
     want = sorted(p for _, p in snapshot(reference)["messages"] if p in first_ten)
     assert stored == want and stored
-    assert cursor == brand_posts()[9][4].astimezone(UTC).replace(tzinfo=None).isoformat()
+    assert cursor == first[-1].created_at.isoformat()
     monkeypatch.setattr(sync, "ingest", real)
     in_batches(env, db, 10)
     assert snapshot(db) == snapshot(reference)
@@ -231,23 +233,23 @@ def test_an_sla_check_that_stops_half_way_records_each_breach_once(
     reference, db = new_db(), new_db()
     one_transaction(env, reference)
     sync.sync_warehouse(env.ws, db, env.settings, batch=10, now=NOW)
-    real = inbox.check_slas
+    real = step._check_batch
     calls: list[int] = []
 
-    def check_then_fail(*args: Any, **kwargs: Any) -> dict[str, int]:
-        out = real(*args, **kwargs)
+    def check_then_fail(*args: Any, **kwargs: Any) -> tuple[dict[str, int], int | None]:
+        out, last = real(*args, **kwargs)  # written, then (the second) rolled back
         calls.append(out["first_response"] + out["resolution"])
         if len(calls) == 2:
             raise RuntimeError("the process died in the second batch")
-        return out
+        return out, last
 
-    monkeypatch.setattr(inbox, "check_slas", check_then_fail)
+    monkeypatch.setattr(step, "_check_batch", check_then_fail)
     with pytest.raises(RuntimeError, match="second batch"):
         step.check_slas_in_batches(db, env.settings, now=NOW, batch=5)
     with db.session() as s:
         kept = s.scalar(select(func.count()).where(DomainEvent.kind == "sla_breached"))
-    assert kept == calls[0] > 0  # the first batch's breaches, not the second's
-    monkeypatch.setattr(inbox, "check_slas", real)
+    assert kept == calls[0] > 0 and calls[1] > 0  # the first batch's breaches only
+    monkeypatch.setattr(step, "_check_batch", real)
     step.check_slas_in_batches(db, env.settings, now=NOW, batch=5)
     assert snapshot(db) == snapshot(reference)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import DomainEvent, utcnow
@@ -31,3 +32,21 @@ def emit(session: Session, kind: str, payload: dict[str, Any], key: str | None =
     session.add(DomainEvent(key=key, kind=kind, payload=payload, occurred_at=utcnow()))
     session.flush()
     return True
+
+
+def emit_many(session: Session, kind: str, facts: Sequence[tuple[str, dict[str, Any]]]) -> int:
+    """Record ``facts`` (key, payload), in order, each once: :func:`emit` for a batch, with
+    one look-up of the keys already recorded and one insert. Returns how many were new."""
+    keys = [key for key, _ in facts]
+    seen: set[str] = set()
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        seen.update(session.scalars(select(DomainEvent.key).where(DomainEvent.key.in_(part))))
+    rows = []
+    for key, payload in facts:
+        if key not in seen:
+            seen.add(key)
+            rows.append({"key": key, "kind": kind, "payload": payload, "occurred_at": utcnow()})
+    if rows:
+        session.execute(insert(DomainEvent), rows)
+    return len(rows)

@@ -5,20 +5,23 @@ within a window; spam, duplicates and reshares left out; syncing twice adds noth
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from socialcrm.appdb.models import Conversation, ConversationMessage, utcnow
 from socialcrm.config import Settings
 from socialcrm.responding import priority, sla
-from socialcrm.responding.events import emit
+from socialcrm.responding.events import emit, emit_many
 
 NEEDS_ANSWER = ("complaint", "question", "suggestion", "praise")
 OPEN_STATES = ("new", "open", "waiting")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -152,70 +155,254 @@ def ingest(
 
     Posts are handled in time order, so a reply finds the post it answers. A post whose
     ``(platform, post_id)`` is stored already is skipped: re-running adds nothing.
+
+    Set-based, for the sync's sake (~100k posts on a 100k-customer brand): what the
+    posts need from the database (stored messages, the conversations they join, the
+    authors' open ones in the window) is read with a few queries for the whole batch,
+    the posts are applied one by one in memory, and the new rows are written at the end
+    in bulk. The result is that of applying them one at a time (each post sees the ones
+    before it), which ``tests/responding/per_post.py`` keeps as the reference.
     """
     ctx = context or Context()
     now = now or utcnow()
     brand = Brand.from_settings(settings)
     window = timedelta(hours=settings.inbox_window_hours)
     counts = {"messages": 0, "conversations": 0, "skipped": 0, "replies": 0}
+    todo: list[Post] = []
     for post in sorted(posts, key=lambda p: (p.created_at, p.post_id)):
-        if not wanted(post, brand):
+        if wanted(post, brand):
+            todo.append(post)
+        else:
             counts["skipped"] += 1
-            continue
-        exists = s.scalar(
-            select(ConversationMessage.id).where(
-                ConversationMessage.platform == post.platform,
-                ConversationMessage.post_id == post.post_id,
-            )
-        )
-        if exists is not None:
-            continue
+    if not todo:
+        return counts
+    known = _Known.load(s, todo, brand, window)
+    messages: list[tuple[Conversation, dict[str, Any]]] = []
+    created: list[tuple[Conversation, Post]] = []
+    written: dict[int, _Written] = {}
+    for post in todo:
+        if (post.platform, post.post_id) in known.message:
+            continue  # stored already (or earlier in this batch)
         from_brand = brand.owns(post.platform, post.author_handle)
-        conv = _thread_of(s, post)
+        conv = known.thread_of(post)
         if conv is None and from_brand:
             counts["skipped"] += 1  # the brand's own post that answers nothing we hold
             continue
         if conv is None:
-            conv = _author_window(s, post, window)
+            conv = known.author_window(post, window)
         if conv is None:
-            conv = _new_conversation(s, post, ctx, settings)
+            conv = _conversation(post, ctx, settings)
+            s.add(conv)
+            known.add(conv)
+            created.append((conv, post))
             counts["conversations"] += 1
-        s.add(
-            ConversationMessage(
-                conversation_id=conv.id,
-                platform=post.platform,
-                post_id=post.post_id,
-                direction="out" if from_brand else "in",
-                author_handle=post.author_handle,
-                text=post.text,
-                reply_to_post_id=post.reply_to_post_id,
-                sentiment_score=post.sentiment_score,
-                intent=post.intent,
-                created_at=post.created_at,
-            )
-        )
-        if from_brand:
-            counts["replies"] += 1
-            if conv.first_response_at is None or post.created_at < conv.first_response_at:
-                conv.first_response_at = post.created_at
-        else:
-            counts["messages"] += 1
-            conv.messages += 1
-            conv.last_message_at = max(conv.last_message_at, post.created_at)
-            if conv.first_response_at and post.created_at > conv.first_response_at:
-                _sentiment_after(conv, post.sentiment_score)
-            elif post.sentiment_score is not None and (
-                conv.sentiment_score is None or post.sentiment_score < conv.sentiment_score
-            ):
-                conv.sentiment_score = post.sentiment_score  # the thread's worst mood
-            if conv.state in ("waiting", "resolved"):
-                # The customer wrote again: the wait on them ended when they wrote.
-                at = min(max(post.created_at, conv.waiting_since or post.created_at), now)
-                sla.set_state(conv, "open", at)
-        conv.updated_at = now
+        known.message[(post.platform, post.post_id)] = conv
+        messages.append((conv, _message(post, "out" if from_brand else "in")))
+        if id(conv) not in written:
+            written[id(conv)] = _Written(conv)
+        was = written[id(conv)]
+        _apply(conv, post, from_brand, now)
         rescore(conv, settings, now)
-        s.flush()
+        was.after_post()
+        counts["replies" if from_brand else "messages"] += 1
+    for was in written.values():
+        was.settle()
+    s.flush()  # new conversations get their ids, changed ones are written
+    if messages:
+        s.execute(
+            insert(ConversationMessage),
+            [{**row, "conversation_id": conv.id} for conv, row in messages],
+        )
+    emit_many(
+        s,
+        "conversation_created",
+        [
+            (
+                f"conversation_created:{conv.id}",
+                {
+                    "conversation_id": conv.id,
+                    "platform": conv.platform,
+                    "post_id": post.post_id,
+                    "intent": post.intent,
+                },
+            )
+            for conv, post in created
+        ],
+    )
     return counts
+
+
+class _Written:
+    """The values of a conversation's floats the per-post code would have left stored.
+
+    That code flushed after each post, and the ORM writes a column only when its new
+    value is unequal to the stored one: so a priority part that went from ``0.0`` to
+    ``0.5`` and back to ``-0.0`` was stored as ``-0.0``, but one that went straight
+    from ``0.0`` to ``-0.0`` stayed ``0.0``. Flushing once per batch, this keeps what
+    each flush would have written, and writes that, so the rows are the same to the
+    bit (the sign of a zero included)."""
+
+    ATTRS = ("priority_parts", "sentiment_after", "sentiment_score", "priority")
+
+    def __init__(self, conv: Conversation) -> None:
+        self.conv = conv
+        self.stored = {a: getattr(conv, a) for a in self.ATTRS}
+        self.changed: set[str] = set()
+
+    def after_post(self) -> None:
+        for a in self.ATTRS:
+            now = getattr(self.conv, a)
+            if now != self.stored[a]:
+                self.stored[a] = now
+                self.changed.add(a)
+
+    def settle(self) -> None:
+        for a in self.ATTRS:
+            setattr(self.conv, a, self.stored[a])
+            if a in self.changed:
+                flag_modified(self.conv, a)
+
+
+def _apply(conv: Conversation, post: Post, from_brand: bool, now: datetime) -> None:
+    """What one post changes in its conversation (its priority is recomputed later)."""
+    if from_brand:
+        if conv.first_response_at is None or post.created_at < conv.first_response_at:
+            conv.first_response_at = post.created_at
+    else:
+        conv.messages += 1
+        conv.last_message_at = max(conv.last_message_at, post.created_at)
+        if conv.first_response_at and post.created_at > conv.first_response_at:
+            _sentiment_after(conv, post.sentiment_score)
+        elif post.sentiment_score is not None and (
+            conv.sentiment_score is None or post.sentiment_score < conv.sentiment_score
+        ):
+            conv.sentiment_score = post.sentiment_score  # the thread's worst mood
+        if conv.state in ("waiting", "resolved"):
+            # The customer wrote again: the wait on them ended when they wrote.
+            at = min(max(post.created_at, conv.waiting_since or post.created_at), now)
+            sla.set_state(conv, "open", at)
+    conv.updated_at = now
+
+
+def _message(post: Post, direction: str) -> dict[str, Any]:
+    return {
+        "platform": post.platform,
+        "post_id": post.post_id,
+        "direction": direction,
+        "author_handle": post.author_handle,
+        "text": post.text,
+        "reply_to_post_id": post.reply_to_post_id,
+        "sentiment_score": post.sentiment_score,
+        "intent": post.intent,
+        "created_at": post.created_at,
+    }
+
+
+IN_CHUNK = 500
+"""Values per ``IN (...)`` list: well under SQLite's limit on bound parameters."""
+
+
+def _chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class _Known:
+    """What a batch of posts needs from the database, read once, then kept up to date in
+    memory as the batch's posts are applied (in the same session, so the objects are
+    the session's own)."""
+
+    def __init__(self) -> None:
+        self.message: dict[tuple[str, str], Conversation | None] = {}
+        """(platform, post id) of stored messages and of this batch's: their conversation
+        (None: stored, but its conversation not needed)."""
+        self.by_author: dict[tuple[str, str, int | None], list[Conversation]] = {}
+        self._seen: set[int] = set()
+        self._order: dict[int, tuple[int, int]] = {}
+
+    @classmethod
+    def load(cls, s: Session, posts: list[Post], brand: Brand, window: timedelta) -> _Known:
+        known = cls()
+        keys: dict[str, set[str]] = {}
+        for p in posts:
+            keys.setdefault(p.platform, set()).add(p.post_id)
+            if p.reply_to_post_id:
+                keys[p.platform].add(str(p.reply_to_post_id))
+        conv_ids: dict[tuple[str, str], int] = {}
+        for platform, ids in keys.items():
+            for part in _chunks(sorted(ids)):
+                q = select(ConversationMessage.post_id, ConversationMessage.conversation_id).where(
+                    ConversationMessage.platform == platform,
+                    ConversationMessage.post_id.in_(part),
+                )
+                for post_id, cid in s.execute(q):
+                    conv_ids[(platform, post_id)] = cid
+        wanted_ids = sorted(
+            {
+                conv_ids[(p.platform, str(p.reply_to_post_id))]
+                for p in posts
+                if p.reply_to_post_id and (p.platform, str(p.reply_to_post_id)) in conv_ids
+            }
+        )
+        by_id: dict[int, Conversation] = {}
+        for some in _chunks(wanted_ids):
+            for conv in s.scalars(select(Conversation).where(Conversation.id.in_(some))):
+                by_id[conv.id] = conv
+        for key, cid in conv_ids.items():
+            known.message[key] = by_id.get(cid)
+        authors: dict[str, set[str]] = {}
+        for p in posts:
+            if not brand.owns(p.platform, p.author_handle):
+                authors.setdefault(p.platform, set()).add(p.author_handle)
+        since = min(p.created_at for p in posts) - window
+        for platform, handles in authors.items():
+            for who in _chunks(sorted(handles)):
+                open_ones = select(Conversation).where(
+                    Conversation.platform == platform,
+                    Conversation.author_handle.in_(who),
+                    Conversation.state.in_(OPEN_STATES),
+                    Conversation.last_message_at >= since,
+                )
+                for conv in s.scalars(open_ones):
+                    by_id[conv.id] = conv
+        for cid in sorted(by_id):
+            known.add(by_id[cid])
+        return known
+
+    def add(self, conv: Conversation) -> None:
+        """Count ``conv`` among its author's conversations (once)."""
+        if id(conv) in self._seen:
+            return
+        self._seen.add(id(conv))
+        # Ties on the last message go to the older conversation (stored ones by id).
+        self._order[id(conv)] = (0, conv.id) if conv.id is not None else (1, len(self._seen))
+        key = (conv.platform, conv.author_handle, conv.topic_id)
+        self.by_author.setdefault(key, []).append(conv)
+
+    def thread_of(self, post: Post) -> Conversation | None:
+        """The conversation of the message ``post`` replies to, if it is held."""
+        if not post.reply_to_post_id:
+            return None
+        return self.message.get((post.platform, str(post.reply_to_post_id)))
+
+    def author_window(self, post: Post, window: timedelta) -> Conversation | None:
+        """The author's open conversation on the post's topic with a message within the
+        window, the latest one: as :func:`_author_window` would find it in the database."""
+        since = post.created_at - window
+        best: Conversation | None = None
+        for conv in self.by_author.get((post.platform, post.author_handle, post.topic_id), ()):
+            if conv.state not in OPEN_STATES or conv.last_message_at < since:
+                continue
+            if (
+                best is None
+                or conv.last_message_at > best.last_message_at
+                or (
+                    conv.last_message_at == best.last_message_at
+                    and self._order[id(conv)] < self._order[id(best)]
+                )
+            ):
+                best = conv
+        return best
 
 
 def _sentiment_after(conv: Conversation, score: float | None) -> None:
@@ -228,44 +415,12 @@ def _sentiment_after(conv: Conversation, score: float | None) -> None:
     conv.priority_parts = {**conv.priority_parts, "_after_n": n + 1}
 
 
-def _thread_of(s: Session, post: Post) -> Conversation | None:
-    if not post.reply_to_post_id:
-        return None
-    cid = s.scalar(
-        select(ConversationMessage.conversation_id).where(
-            ConversationMessage.platform == post.platform,
-            ConversationMessage.post_id == post.reply_to_post_id,
-        )
-    )
-    return None if cid is None else s.get(Conversation, cid)
-
-
-def _author_window(s: Session, post: Post, window: timedelta) -> Conversation | None:
-    q = (
-        select(Conversation)
-        .where(
-            Conversation.platform == post.platform,
-            Conversation.author_handle == post.author_handle,
-            Conversation.state.in_(OPEN_STATES),
-            Conversation.last_message_at >= post.created_at - window,
-        )
-        .order_by(Conversation.last_message_at.desc())
-        .limit(1)
-    )
-    q = q.where(
-        Conversation.topic_id.is_(None)
-        if post.topic_id is None
-        else Conversation.topic_id == post.topic_id
-    )
-    return s.scalar(q)
-
-
-def _new_conversation(s: Session, post: Post, ctx: Context, settings: Settings) -> Conversation:
+def _conversation(post: Post, ctx: Context, settings: Settings) -> Conversation:
+    """A new conversation started by ``post`` (not yet added to a session)."""
     handle = (post.platform, post.author_handle.lower())
     customer = post.customer_id or ctx.customer_of.get(handle)
-    key = f"post:{post.platform}:{post.post_id}"
-    conv = Conversation(
-        key=key,
+    return Conversation(
+        key=f"post:{post.platform}:{post.post_id}",
         platform=post.platform,
         author_handle=post.author_handle,
         customer_id=customer,
@@ -288,20 +443,6 @@ def _new_conversation(s: Session, post: Post, ctx: Context, settings: Settings) 
         priority_parts={},
         priority=0.0,
     )
-    s.add(conv)
-    s.flush()
-    emit(
-        s,
-        "conversation_created",
-        {
-            "conversation_id": conv.id,
-            "platform": conv.platform,
-            "post_id": post.post_id,
-            "intent": post.intent,
-        },
-        key=f"conversation_created:{conv.id}",
-    )
-    return conv
 
 
 def rescore(conv: Conversation, settings: Settings, now: datetime) -> None:

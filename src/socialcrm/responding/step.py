@@ -12,10 +12,12 @@ half-way is finished by the next one, nothing lost and nothing twice.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from socialcrm.config import Settings
 from socialcrm.store.run import RunContext
@@ -24,9 +26,10 @@ from socialcrm.store.workspace import Workspace
 if TYPE_CHECKING:
     from socialcrm.appdb.db import AppDB
 
-SLA_BATCH = 250
-"""Conversations per transaction when SLAs are checked in batches (about a millisecond
-each on a first check, which flags and records most breaches)."""
+SLA_BATCH = 2000
+"""Conversations per transaction when SLAs are checked in batches (read, computed and
+written set-based: a few tens of microseconds each, so a batch holds SQLite's write lock
+for a small fraction of a second)."""
 
 
 def step_inbox(ws: Workspace, ctx: RunContext) -> dict[str, int]:
@@ -60,10 +63,12 @@ def check_slas_in_batches(
     The same result as one check: each conversation is checked and rescored on its own,
     and a breach is flagged with its ``sla_breached`` event in one transaction, keyed
     per conversation and SLA, so a check that stops half-way and runs again records
-    each breach once. ``db`` is an :class:`~socialcrm.appdb.db.AppDB`.
+    each breach once. Set-based (a 1M-customer brand has ~100k open conversations):
+    a batch reads the columns the check needs in one query, and writes in one
+    statement the conversations whose flags or priority changed, and their events in
+    another. ``db`` is an :class:`~socialcrm.appdb.db.AppDB`.
     """
-    from socialcrm.appdb.models import Conversation, utcnow
-    from socialcrm.responding.inbox import OPEN_STATES, check_slas
+    from socialcrm.appdb.models import utcnow
     from socialcrm.responding.sync import in_transaction
 
     now = now or utcnow()
@@ -71,21 +76,96 @@ def check_slas_in_batches(
     out = {"first_response": 0, "resolution": 0, "rescored": 0}
     after = 0
     while True:
-        with db.session() as s:
-            ids = list(
-                s.scalars(
-                    select(Conversation.id)
-                    .where(Conversation.state.in_(OPEN_STATES), Conversation.id > after)
-                    .order_by(Conversation.id)
-                    .limit(batch)
-                )
-            )
-        if not ids:
-            return out
-        check = functools.partial(check_slas, settings=settings, now=now, ids=ids)
-        counts = in_transaction(db, check)
+        check = functools.partial(_check_batch, settings=settings, now=now, after=after,
+                                  batch=batch)  # fmt: skip
+        counts, last = in_transaction(db, check)
         for k, v in counts.items():
             out[k] += v
-        after = ids[-1]
-        if len(ids) < batch:
+        if last is None:
             return out
+        after = last
+
+
+@dataclass
+class _Clocks:
+    """The columns of a conversation that its SLAs and priority are computed from."""
+
+    id: int
+    state: str
+    assignee_id: int | None
+    first_message_at: datetime
+    first_response_at: datetime | None
+    first_response_due: datetime
+    first_response_breached: bool
+    resolved_at: datetime | None
+    resolution_due: datetime
+    resolution_breached: bool
+    waiting_since: datetime | None
+    waiting_seconds: float
+    sentiment_score: float | None
+    intent: str | None
+    influence: float | None
+    clv: float | None
+    risk_band: str | None
+    priority: float
+    priority_parts: dict[str, float]
+
+
+def _check_batch(
+    s: Session, *, settings: Settings, now: datetime, after: int, batch: int
+) -> tuple[dict[str, int], int | None]:
+    """Check the next ``batch`` open conversations after id ``after``; returns the counts
+    and the last id checked (None: there were none)."""
+    from socialcrm.appdb.models import Conversation
+    from socialcrm.responding import sla
+    from socialcrm.responding.events import emit_many
+    from socialcrm.responding.inbox import OPEN_STATES, rescore
+
+    out = {"first_response": 0, "resolution": 0, "rescored": 0}
+    cols = [getattr(Conversation, f.name) for f in fields(_Clocks)]
+    query = (
+        select(*cols)
+        .where(Conversation.state.in_(OPEN_STATES), Conversation.id > after)
+        .order_by(Conversation.id)
+        .limit(batch)
+    )
+    rows = [_Clocks(**r._mapping) for r in s.execute(query)]
+    if not rows:
+        return out, None
+    changes: list[dict[str, Any]] = []
+    breaches: list[tuple[str, dict[str, Any]]] = []
+    for row in rows:
+        conv = cast(Conversation, row)  # the functions read (and rescore sets) only these
+        change: dict[str, Any] = {}
+        if (
+            not row.first_response_breached
+            and row.first_response_at is None
+            and now > row.first_response_due
+        ):
+            change["first_response_breached"] = True
+            breaches.append(_breach(row, "first_response"))
+            out["first_response"] += 1
+        if (
+            not row.resolution_breached
+            and row.resolved_at is None
+            and sla.resolution_overdue(conv, now)
+        ):
+            change["resolution_breached"] = True
+            breaches.append(_breach(row, "resolution"))
+            out["resolution"] += 1
+        before = (row.priority, row.priority_parts)
+        rescore(conv, settings, now)
+        if (row.priority, row.priority_parts) != before:
+            change |= {"priority": row.priority, "priority_parts": row.priority_parts}
+        if change:
+            changes.append({"id": row.id, **change})
+        out["rescored"] += 1
+    if changes:
+        s.execute(update(Conversation), changes)  # by primary key, in one statement a shape
+    emit_many(s, "sla_breached", breaches)
+    return out, rows[-1].id
+
+
+def _breach(row: _Clocks, which: str) -> tuple[str, dict[str, Any]]:
+    payload = {"conversation_id": row.id, "sla": which, "assignee_id": row.assignee_id}
+    return f"sla_breached:{row.id}:{which}", payload

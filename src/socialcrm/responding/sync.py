@@ -8,13 +8,16 @@ warehouse only for the authors in hand (never a whole table in Python memory).
 from __future__ import annotations
 
 import functools
+import operator
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
+from ibis.expr import types as ir
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +30,7 @@ from socialcrm.listening.addressed import (
     with_address_flags,
 )
 from socialcrm.responding.connectors import Connector
-from socialcrm.responding.inbox import Context, Post, ingest
+from socialcrm.responding.inbox import NEEDS_ANSWER, Brand, Context, Post, ingest
 from socialcrm.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -81,13 +84,27 @@ def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
     return ctx
 
 
+@dataclass(frozen=True)
+class Unread:
+    """What a sync reads: the rows that may concern the brand (in ingest order), how many
+    rows there were in all, and the newest one's time (where the cursor ends)."""
+
+    rows: pa.Table
+    total: int
+    newest: datetime | None
+
+
 def _unread(
     ws: Workspace, settings: Settings, cursor: str | None, needs_response: Sequence[str] = ()
-) -> pa.Table | None:
+) -> Unread | None:
     """The ``posts_enriched`` rows a sync reads (from the cursor, looking back), in the
     order they are ingested, with what says whether each concerns the brand
     (:func:`~socialcrm.responding.addressed.with_address_flags`); None when the warehouse
-    has no such table."""
+    has no such table.
+
+    Only rows that :func:`~socialcrm.responding.inbox.wanted` may keep come back (most
+    are duplicates, spam, reshares or need no answer): the engine drops the rest before
+    any Python, by a test that keeps every row ``wanted`` keeps (it decides the rest)."""
     if not ws.warehouse.exists("posts_enriched"):
         return None
     t = ws.warehouse.table("posts_enriched")
@@ -100,8 +117,47 @@ def _unread(
                         "reply_to_post_id", "topic_id", "sentiment_score", "intent",
                         "customer_id", "is_spam", "is_duplicate", "reshare_of_post_id")
             if c in t.columns]  # fmt: skip
-    flagged = with_address_flags(ws, t.select(*cols), brand_accounts(settings), needs_response)
-    return ws.engine.to_arrow(flagged.order_by(["created_at", "post_id"]))
+    t = t.select(*cols)
+    stats = ws.engine.to_arrow(t.aggregate(n=t.count(), newest=t.created_at.max())).to_pylist()[0]
+    flagged = with_address_flags(ws, _may_be_wanted(t, settings), brand_accounts(settings),
+                                 needs_response)  # fmt: skip
+    rows = ws.engine.to_arrow(flagged.order_by(["created_at", "post_id"]))
+    newest = stats["newest"]
+    return Unread(rows, int(stats["n"]), None if newest is None else _naive_utc(newest))
+
+
+def _may_be_wanted(t: ir.Table, settings: Settings) -> ir.Table:
+    """``t`` less the rows :func:`~socialcrm.responding.inbox.wanted` surely drops: spam,
+    duplicates, reshares, and posts with no intent to answer, not negative and not by a
+    handle that could be the brand's (a superset, on the engine: a lower-cased handle
+    that contains one of the brand's, or any non-ASCII one, is kept for Python to judge)."""
+    cols = set(t.columns)
+    keep = []
+    for flag in ("is_spam", "is_duplicate"):
+        if flag in cols:
+            keep.append(~t[flag].fill_null(False))
+    if "reshare_of_post_id" in cols:
+        keep.append(t.reshare_of_post_id.isnull())
+    need = []
+    if "intent" in cols:
+        need.append(t.intent.isin(list(NEEDS_ANSWER)).fill_null(False))
+    if "sentiment_score" in cols:
+        need.append((t.sentiment_score < -0.05).fill_null(False))
+    if "author_handle" not in cols:
+        need = []  # every author is "?": let Python judge
+    else:
+        brand = Brand.from_settings(settings)
+        handle = t.author_handle.fill_null("?")
+        need.append(handle.re_search(r"[^\x00-\x7F]"))
+        ours = brand.anywhere | {h for _, h in brand.on}
+        need.extend(handle.lower().contains(h) for h in sorted(ours))
+    if need:
+        keep.append(functools.reduce(operator.or_, need))
+    return t.filter(functools.reduce(operator.and_, keep)) if keep else t
+
+
+def _naive_utc(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 def _batches(table: pa.Table, batch: int, names: frozenset[str] = frozenset()
@@ -141,16 +197,25 @@ def from_warehouse(
     """Sync ``posts_enriched`` into conversations, from where the last sync stopped, all
     in the caller's transaction ``s`` (:func:`sync_warehouse` commits as it goes)."""
     cursor = s.get(ConnectorCursor, SYNC_CURSOR)
-    table = _unread(ws, settings, cursor.value if cursor else None, needs_response_queries(s))
+    unread = _unread(ws, settings, cursor.value if cursor else None, needs_response_queries(s))
     total = _empty()
-    if table is None:
+    if unread is None:
         return total
     now = now or utcnow()
     names = brand_accounts(settings)
-    for posts in _batches(table, batch, names):
+    for posts in _batches(unread.rows, batch, names):
         ctx = context_for(ws, posts)
         _add(total, _ingest_batch(s, posts=posts, settings=settings, ctx=ctx, now=now))
+    _finish(s, unread, total)
     return total
+
+
+def _finish(s: Session, unread: Unread, total: dict[str, int]) -> None:
+    """Count the rows the engine left out as skipped, and move the cursor to the newest
+    row read (as if every row had been ingested)."""
+    total["skipped"] += unread.total - unread.rows.num_rows
+    if unread.newest is not None:
+        _set_cursor(s, SYNC_CURSOR, unread.newest.isoformat())
 
 
 def sync_warehouse(
@@ -169,32 +234,35 @@ def sync_warehouse(
     write lock for many seconds and sign-ins would fail ("database is locked"). Here
     the warehouse is read, and the authors' context looked up (``read_batch`` posts at
     a time), before any transaction; a batch holds the lock only while its rows are
-    written (about a millisecond a post), and the sync pauses after each
-    (:func:`in_transaction`) so a waiting writer gets in.
+    written (a few milliseconds for a few hundred posts, set-based:
+    :func:`~socialcrm.responding.inbox.ingest`), and the sync pauses after each
+    (:func:`in_transaction`) so a waiting writer gets in. Posts are those the engine
+    kept (:func:`_unread`): the rows it left out would be skipped anyway.
 
     The result is the same as one transaction's: batches are applied in the same order
     and each sees the ones before it (committed instead of flushed). Conversations
     change as later posts arrive (message counts, mood, state, priority), but a post's
     message and the change it makes to its conversation are in the same batch, so a
-    batch is all or nothing. Each batch moves the cursor with its rows; a sync that
-    stops half-way (a crash, an error) resumes from there, and every post already
-    stored is skipped by its unique ``(platform, post_id)``: nothing is lost or added
-    twice. A batch that collides with a sync running at the same time (a unique key
-    taken meanwhile) is rolled back whole and run again, and then skips those posts.
+    batch is all or nothing. Each batch moves the cursor with its rows (a last, small
+    transaction moves it to the newest row read); a sync that stops half-way (a crash,
+    an error) resumes from there, and every post already stored is skipped by its
+    unique ``(platform, post_id)``: nothing is lost or added twice. A batch that
+    collides with a sync running at the same time (a unique key taken meanwhile) is
+    rolled back whole and run again, and then skips those posts.
     ``db`` is an :class:`~socialcrm.appdb.db.AppDB`.
     """
     with db.session() as s:
         cursor = s.get(ConnectorCursor, SYNC_CURSOR)
         value = cursor.value if cursor else None
         needs = needs_response_queries(s)
-    table = _unread(ws, settings, value, needs)
+    unread = _unread(ws, settings, value, needs)
     total = _empty()
-    if table is None:
+    if unread is None:
         return total
     now = now or utcnow()
     batch = batch or SYNC_BATCH
     names = brand_accounts(settings)
-    for chunk in _batches(table, read_batch, names):
+    for chunk in _batches(unread.rows, read_batch, names):
         ctx = context_for(ws, chunk)  # warehouse reads: before any transaction
         for start in range(0, len(chunk), batch):
             posts = chunk[start : start + batch]
@@ -202,6 +270,7 @@ def sync_warehouse(
                 _ingest_batch, posts=posts, settings=settings, ctx=ctx, now=now
             )
             _add(total, in_transaction(db, work))
+    in_transaction(db, functools.partial(_finish, unread=unread, total=total))
     return total
 
 
@@ -229,9 +298,7 @@ def in_transaction(db: AppDB, work: Callable[[Session], T], attempts: int = 3) -
 
 
 def _post(r: dict[str, Any], names: frozenset[str] = frozenset()) -> Post:
-    created = r["created_at"]
-    if created.tzinfo is not None:
-        created = created.astimezone(UTC).replace(tzinfo=None)
+    created = _naive_utc(r["created_at"])
     return Post(
         platform=r.get("platform") or "unknown",
         post_id=str(r["post_id"]),
