@@ -49,7 +49,7 @@ def sql(ws: Workspace, query: str) -> list[tuple]:
 
 def test_writes_every_table(listened):
     ws, written = listened
-    assert set(written) == set(TABLES)
+    assert set(written) == {*TABLES, "post_enrichment_cache"}
     assert written["posts_enriched"] == ws.warehouse.rows("posts")
     # 20 topics (the default), and "other" for posts close to none (never "topic -1")
     topics = ws.warehouse.read_arrow("topics").to_pylist()

@@ -8,7 +8,11 @@ flags, customer links, daily series) then run on the engine.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -179,3 +183,83 @@ def _lists(rows: np.ndarray, keep: np.ndarray) -> pa.Array:
     values = pa.array(rows.astype(np.int64).ravel())
     lists = pa.ListArray.from_arrays(pa.array(offsets), values)
     return pc.if_else(pa.array(keep), lists, pa.nulls(n, lists.type))
+
+
+# -- the per-post cache ----------------------------------------------------------------------
+INPUT_COLUMNS = ("post_id", "text", "lang", "author_handle", "author_followers")
+"""The fields of a post the enricher reads: a change to any of them re-enriches it."""
+
+CACHE_SCHEMA = pa.schema(
+    [
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("input_hash", pa.string()),
+        pa.field("version", pa.string()),
+        *[f for f in ENRICHED_COLUMNS if f.name != "post_id"],
+        pa.field(
+            "mention_rows",
+            pa.list_(pa.struct([f for f in MENTION_COLUMNS if f.name != "post_id"])),
+        ),
+    ]
+)
+"""A post's enrichment as kept between runs (``post_enrichment_cache``): everything
+:meth:`Enricher.enrich_batch` gives for it, its mention rows as a list, the hash of its
+:data:`INPUT_COLUMNS` and the :func:`enrichment_version` it was made under."""
+
+_VERSIONED_PACKAGES = ("pyarrow", "numpy", "py3langid")
+
+
+def enrichment_version(analyzer: str, files: Iterable[Path], *, extra: str = "") -> str:
+    """A digest of everything a post's enrichment depends on besides the post: this
+    package's listening code and data (lexicon, sentiment head, cue rules), the analyzer,
+    the model files given (the catalogue, a TF-IDF topic model) and the versions of the
+    libraries that compute it. Any change re-enriches every post, so it errs towards
+    changing: editing any listening module counts."""
+    h = hashlib.sha256(f"enrich/1|{analyzer}|{extra}".encode())
+    here = Path(__file__).parent
+    for path in [*sorted(here.glob("*.py")), *sorted((here / "data").glob("*")), *files]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for dist in _VERSIONED_PACKAGES:
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=-".encode())
+    return h.hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class EnrichPosts:
+    """Batch of posts (:data:`INPUT_COLUMNS` and ``input_hash``) → :data:`CACHE_SCHEMA`
+    rows; what :meth:`~socialcrm.store.engine.Engine.map_batches` runs, on Spark's
+    executors too (the enricher's models pickle to a few tens of kB)."""
+
+    enricher: Enricher
+    version: str
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.Table:
+        table = pa.Table.from_batches([batch])
+        posts, mentions = self.enricher.enrich_batch(table)
+        cols: dict[str, pa.Array | pa.ChunkedArray] = {
+            "post_id": posts.column("post_id"),
+            "input_hash": table.column("input_hash"),
+            "version": pa.array([self.version] * posts.num_rows, pa.string()),
+        }
+        for f in ENRICHED_COLUMNS:
+            if f.name != "post_id":
+                cols[f.name] = posts.column(f.name)
+        cols["mention_rows"] = mention_lists(posts.column("post_id"), mentions)
+        return pa.table(cols, schema=CACHE_SCHEMA)
+
+
+def mention_lists(post_ids: pa.ChunkedArray | pa.Array, mentions: pa.Table) -> pa.Array:
+    """Each post's mention rows as one list (in their order), empty where it has none."""
+    field = CACHE_SCHEMA.field("mention_rows")
+    row = pc.index_in(mentions.column("post_id"), value_set=post_ids).to_numpy(zero_copy_only=False)
+    order = np.argsort(row, kind="stable")
+    counts = np.bincount(row, minlength=len(post_ids)) if len(row) else np.zeros(len(post_ids))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    names = [f.name for f in field.type.value_type]
+    values = pa.StructArray.from_arrays(
+        [mentions.column(n).combine_chunks().take(pa.array(order)) for n in names],
+        fields=list(field.type.value_type),
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), values, type=field.type)

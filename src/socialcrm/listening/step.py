@@ -19,7 +19,7 @@ and ``alerts``.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,29 @@ from ibis.expr import types as ir
 
 from socialcrm.listening.dedupe import components, similar
 from socialcrm.listening.embedding import EmbeddingCache
-from socialcrm.listening.enrich import ENRICHED_COLUMNS, MENTION_COLUMNS, Enricher
+from socialcrm.listening.enrich import (
+    CACHE_SCHEMA,
+    ENRICHED_COLUMNS,
+    INPUT_COLUMNS,
+    Enricher,
+    EnrichPosts,
+    enrichment_version,
+)
 from socialcrm.listening.mentions import Catalogue
-from socialcrm.listening.saved_queries import POST_QUERIES_SCHEMA, match_batch, saved_queries_of
+from socialcrm.listening.saved_queries import (
+    POST_QUERIES_SCHEMA,
+    SavedQuery,
+    match_batch,
+    saved_queries_of,
+)
 from socialcrm.listening.sentiment import EmbeddingAnalyzer, get_analyzer
 from socialcrm.listening.spam import author_flags
 from socialcrm.listening.spikes import detect_negative_share_spikes, detect_volume_spikes
 from socialcrm.listening.topic_step import (
-    assign_staged,
+    THREAD_COLUMNS,
     load_or_fit_topics,
+    thread_topics_of,
+    topic_model_path,
     topic_table,
 )
 from socialcrm.listening.topics import TopicModel
@@ -49,6 +63,7 @@ from socialcrm.store.schemas import IDENTITIES, PLATFORMS
 from socialcrm.store.workspace import Workspace
 
 BATCH_ROWS = 50_000
+CACHE_TABLE = "post_enrichment_cache"
 TOP_POSTS = 5
 
 DAILY_SCHEMA = pa.schema(
@@ -94,7 +109,13 @@ def catalogue_for(ws: Workspace) -> Catalogue | None:
 
 
 def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
-    """Run listening on the workspace's ``posts``; returns rows written per table."""
+    """Run listening on the workspace's ``posts``; returns rows written per table.
+
+    Only posts not in ``post_enrichment_cache`` under the current
+    :func:`~socialcrm.listening.enrich.enrichment_version` (or whose fields changed) go
+    through the enricher; the rest is read back from the cache, which is replaced in the
+    same transaction as the tables made from it.
+    """
     posts = ws.warehouse.table("posts")
     analyzer_name = ws.settings.sentiment_analyzer
     analyzer = get_analyzer(analyzer_name)
@@ -103,48 +124,69 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     catalogue = catalogue_for(ws)
     topics = load_or_fit_topics(ws, posts, catalogue)
     enricher = Enricher(analyzer, catalogue, topics)
+    files = [ws.settings.catalogue_path] if catalogue is not None else []
+    if not topics.uses_embeddings:  # TF-IDF topics are assigned per post by the enricher
+        files.append(topic_model_path(ws))
+    version = enrichment_version(analyzer_name, files)
 
     ws.settings.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ws.settings.home, prefix=".listening-") as tmp:
         stage = Path(tmp)
-        (stage / "posts").mkdir()
-        (stage / "mentions").mkdir()
-        (stage / "queries").mkdir()
-        saved = saved_queries_of(ws.settings)  # every post records the queries it matches
-        columns = [c for c in ("post_id", "text", "lang", "author_handle", "author_followers",
-                               "reply_to_post_id", "reshare_of_post_id")
-                   if c in posts.columns]  # fmt: skip
-        # The engine writes the columns we need to Parquet; we stream that back in
-        # batches (the same on DuckDB and Spark, and never the whole table in memory).
-        ws.engine.write_parquet(posts.select(*columns), stage / "input")
-        part = 0
-        for batch in _batches(stage / "input"):
-            if batch.num_rows == 0:
-                continue
-            enriched, mentions = enricher.enrich_batch(batch)
-            pq.write_table(enriched, stage / "posts" / f"part-{part:05d}.parquet")
-            pq.write_table(mentions, stage / "mentions" / f"part-{part:05d}.parquet")
-            matched = match_batch(saved, pa.Table.from_batches([batch]), enriched)
-            pq.write_table(matched, stage / "queries" / f"part-{part:05d}.parquet")
-            part += 1
-        if part == 0:
-            pq.write_table(ENRICHED_COLUMNS.empty_table(), stage / "posts" / "part-00000.parquet")
-            pq.write_table(MENTION_COLUMNS.empty_table(), stage / "mentions" / "part-00000.parquet")
-            pq.write_table(
-                POST_QUERIES_SCHEMA.empty_table(), stage / "queries" / "part-00000.parquet"
-            )
-
+        inputs = posts.select(*[c for c in INPUT_COLUMNS if c in posts.columns])
+        keyed = inputs.mutate(input_hash=input_hash(inputs))
+        key = ["post_id", "input_hash"]
+        hits = None
+        if ws.warehouse.exists(CACHE_TABLE):
+            cache = ws.warehouse.table(CACHE_TABLE)
+            cache = cache.filter(cache.version == version)
+            hits = cache.semi_join(keyed.select(*key), key).select(*CACHE_SCHEMA.names)
+            keyed = keyed.anti_join(cache.select(*key), key)
+        # Per-post work runs where the engine runs tasks (Spark's executors), in batches;
+        # the cached posts are copied beside the new ones without leaving the engine.
+        ws.engine.map_batches(keyed, EnrichPosts(enricher, version), CACHE_SCHEMA,
+                              stage / "cache", batch_rows=BATCH_ROWS)  # fmt: skip
+        if hits is not None:
+            ws.engine.write_parquet(hits, stage / "hits")
+            for i, f in enumerate(sorted((stage / "hits").glob("*.parquet"))):
+                f.rename(stage / "cache" / f"hits-{i:05d}.parquet")
+        staged = ws.engine.read_parquet(stage / "cache")
+        enriched_cols = staged.select(*ENRICHED_COLUMNS.names)
         if topics.uses_embeddings:  # replies and reshares take their thread's topic
-            assign_staged(ws, topics, stage)
-        staged = ws.engine.read_parquet(stage / "posts")
-        base = posts.join(staged, "post_id")
+            thread = posts.select(*[c for c in THREAD_COLUMNS if c in posts.columns])
+            ws.engine.write_parquet(thread, stage / "input")
+            (stage / "topics").mkdir()
+            pq.write_table(thread_topics_of(ws, topics, stage / "input"),
+                           stage / "topics" / "part-0.parquet")  # fmt: skip
+            assigned = ws.engine.read_parquet(stage / "topics")
+            enriched_cols = enriched_cols.drop("topic_id", "topic_similarity").join(
+                assigned, "post_id"
+            )
+        base = posts.join(enriched_cols, "post_id")
         groups = duplicate_groups(ws, base)
         enriched_expr = _finish_posts(ws, base, groups, catalogue)
-        written = {"posts_enriched": ws.warehouse.write("posts_enriched", enriched_expr)}
-        staged_mentions = ws.engine.read_parquet(stage / "mentions")
-        written["post_mentions"] = ws.warehouse.write("post_mentions", staged_mentions)
-        staged_queries = ws.engine.read_parquet(stage / "queries")
-        written["post_queries"] = ws.warehouse.write("post_queries", staged_queries)
+        mention_rows = staged.select("post_id", m=staged.mention_rows.unnest()).unpack("m")
+        saved = saved_queries_of(ws.settings)  # every post records the queries it matches
+        if saved:
+            langs = staged.select("post_id", "lang_detected")
+            matched = inputs.join(langs, "post_id")
+            ws.engine.map_batches(matched, MatchQueries(tuple(saved)), POST_QUERIES_SCHEMA,
+                                  stage / "queries", batch_rows=BATCH_ROWS)  # fmt: skip
+        else:
+            (stage / "queries").mkdir()
+            pq.write_table(POST_QUERIES_SCHEMA.empty_table(), stage / "queries" / "part-0.parquet")
+        # one transaction (locks taken first, in the warehouse's order): the cache never
+        # says a post is enriched unless the tables made from it are published with it
+        tables = (CACHE_TABLE, "post_mentions", "post_queries", "posts_enriched")
+        with ws.warehouse.lock(*tables), ws.warehouse.transaction() as tx:
+            written = {"posts_enriched": tx.write("posts_enriched", enriched_expr)}
+            written["post_mentions"] = tx.write("post_mentions", mention_rows)
+            written["post_queries"] = tx.write(
+                "post_queries", ws.engine.read_parquet(stage / "queries")
+            )
+            # last: the cache's files move into the warehouse once nothing reads them
+            written[CACHE_TABLE] = tx.write_files(
+                CACHE_TABLE, sorted((stage / "cache").glob("*.parquet"))
+            )
 
     enriched = ws.warehouse.table("posts_enriched")
     mentions = ws.warehouse.table("post_mentions")
@@ -156,9 +198,31 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     return written
 
 
-def _batches(directory: Path) -> Iterator[pa.RecordBatch]:
-    for path in sorted(directory.glob("*.parquet")):
-        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+def input_hash(posts: ir.Table) -> ir.StringValue:
+    """MD5 of the post's enricher inputs (:data:`INPUT_COLUMNS` but the id), computed on
+    the engine; each field is written with its length, so no two inputs share a hash."""
+    parts: list[ir.StringValue] = []
+    for name in INPUT_COLUMNS[1:]:
+        if name in posts.columns:
+            v = posts[name].cast("string")
+            parts.append(ibis.ifelse(v.isnull(), "-", v.length().cast("string") + ":" + v))
+        else:
+            parts.append(ibis.literal("~"))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "|" + part
+    return joined.hexdigest("md5")
+
+
+@dataclass(frozen=True)
+class MatchQueries:
+    """Batch of posts with their detected language → the saved queries each matches."""
+
+    saved: tuple[SavedQuery, ...]
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.Table:
+        table = pa.Table.from_batches([batch])
+        return match_batch(list(self.saved), table, table)
 
 
 # -- duplicates ------------------------------------------------------------------------------

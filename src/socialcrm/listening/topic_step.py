@@ -141,15 +141,20 @@ def load_or_fit_topics(
     return fit_topics(ws, posts, catalogue=catalogue)
 
 
-def assign_staged(ws: Workspace, model: TopicModel, stage: Path, encoder: Encoder | None = None
-                  ) -> None:  # fmt: skip
-    """Set ``topic_id``/``topic_similarity`` of the staged enriched posts: each post's
-    own topic, then its thread's (replies and reshares)."""
+THREAD_COLUMNS = ("post_id", "text", "lang", "reply_to_post_id", "reshare_of_post_id")
+"""What :func:`thread_topics_of` reads of each post."""
+
+
+def thread_topics_of(ws: Workspace, model: TopicModel, inputs: Path, encoder: Encoder | None = None
+                     ) -> pa.Table:  # fmt: skip
+    """``post_id``, ``topic_id``, ``topic_similarity`` of the posts in the Parquet folder
+    ``inputs`` (:data:`THREAD_COLUMNS`): each post's own topic, then its thread's
+    (replies and reshares)."""
     ids: list[str] = []
     parents: list[str | None] = []
     topic: list[np.ndarray] = []
     sims: list[np.ndarray] = []
-    for path in sorted((stage / "input").glob("*.parquet")):
+    for path in sorted(inputs.glob("*.parquet")):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=5_000):
             t = pa.Table.from_batches([batch])
             if t.num_rows == 0:
@@ -166,19 +171,16 @@ def assign_staged(ws: Workspace, model: TopicModel, stage: Path, encoder: Encode
             parents.extend(r or s for r, s in zip(reply, reshare, strict=True))
             topic.append(b_ids)
             sims.append(b_sims)
+    schema = pa.schema([("post_id", pa.string()), ("topic_id", pa.int64()),
+                        ("topic_similarity", pa.float64())])  # fmt: skip
     if not ids:
-        return
+        return schema.empty_table()
     own, own_sim = np.concatenate(topic), np.concatenate(sims)
     final, final_sim = thread_topics(ids, parents, own, own_sim)
-    by_id = dict(zip(ids, zip(final.tolist(), final_sim.tolist(), strict=True), strict=True))
-    for path in sorted((stage / "posts").glob("*.parquet")):
-        t = pq.read_table(path)
-        got = [by_id.get(p, (NO_TOPIC, 0.0)) for p in t.column("post_id").to_pylist()]
-        i = t.schema.get_field_index("topic_id")
-        t = t.set_column(i, t.schema.field(i), pa.array([g[0] for g in got], pa.int64()))
-        j = t.schema.get_field_index("topic_similarity")
-        t = t.set_column(j, t.schema.field(j), pa.array([g[1] for g in got], pa.float64()))
-        pq.write_table(t, path)
+    return pa.table(
+        [pa.array(ids, pa.string()), pa.array(np.asarray(final, dtype=np.int64)),
+         pa.array(np.asarray(final_sim, dtype=np.float64))], schema=schema,
+    )  # fmt: skip
 
 
 def _column(t: pa.Table, name: str) -> list[str | None]:

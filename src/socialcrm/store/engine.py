@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
     from ibis.expr import types as ir
 
+BatchFn = Callable[[pa.RecordBatch], "pa.RecordBatch | pa.Table"]
+"""Per-batch work for :meth:`Engine.map_batches`: Arrow batch in, rows of the output out."""
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -130,6 +133,57 @@ class Engine(ABC):
         every literal node, the engine parses them); a table costs the same for any size.
         """
         return self.memtable(pa.table({"v": pa.array(list(values), pa.string())})).v
+
+    @final
+    def map_batches(
+        self,
+        expr: ir.Table,
+        fn: BatchFn,
+        schema: pa.Schema,
+        out_dir: Path,
+        batch_rows: int = 50_000,
+    ) -> int:
+        """Apply ``fn`` to every batch of ``expr`` and write its results as Parquet files
+        into ``out_dir`` (created, with at least one file, so it can always be read back);
+        returns the rows written.
+
+        Per-row Python work (listening's enrichment) runs where the engine runs tasks: on
+        Spark's executors through ``mapInArrow`` (``fn`` is pickled to them, so it must be
+        picklable, small, and load big state lazily), elsewhere here, batch by batch off a
+        Parquet copy of ``expr``, never the whole table in memory. ``fn`` sees at most
+        ``batch_rows`` rows at a time, in no particular order, and must return ``schema``.
+        """
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if self.name == "spark":
+            from socialcrm.store.engines.spark_batches import spark_map_batches
+
+            rows = spark_map_batches(self.con, expr, fn, schema, out_dir, batch_rows)
+        else:
+            rows = self._local_map_batches(expr, fn, schema, out_dir, batch_rows)
+        if not any(out_dir.glob("*.parquet")):
+            pq.write_table(schema.empty_table(), out_dir / "part-empty.parquet")
+        return rows
+
+    def _local_map_batches(
+        self, expr: ir.Table, fn: BatchFn, schema: pa.Schema, out_dir: Path, batch_rows: int
+    ) -> int:
+        import tempfile
+
+        rows = 0
+        with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".map-") as tmp:
+            source = Path(tmp) / "in"
+            self.write_parquet(expr, source)
+            part = 0
+            for path in sorted(source.glob("*.parquet")):
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                    if batch.num_rows == 0:
+                        continue
+                    out = fn(batch)
+                    table = out if isinstance(out, pa.Table) else pa.Table.from_batches([out])
+                    pq.write_table(table.cast(schema), out_dir / f"part-{part:05d}.parquet")
+                    rows += table.num_rows
+                    part += 1
+        return rows
 
     def close(self) -> None:
         """Release the connection (a no-op if it was never opened)."""
