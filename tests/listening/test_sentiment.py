@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from socialcrm.listening.embedding import DIM, Embedder, EmbeddingCache, PooledEmbedder
+from socialcrm.listening.embedding import (
+    DIM,
+    Embedder,
+    EmbeddingCache,
+    PooledEmbedder,
+    merge_delta,
+)
 from socialcrm.listening.sentiment import (
     HEAD_FILE,
     LABELS,
@@ -59,12 +65,27 @@ def test_shipped_head_is_small_plain_data_with_its_record():
     readable = json.loads(files("socialcrm.listening").joinpath("data/sentiment_head.json")
                           .read_text("utf-8"))  # fmt: skip
     assert readable == record
-    # the pooling, block weights and C are the grid's best on val, and the head shipped
-    # scores on val what its grid point did (the test split plays no part in the choice)
+    # the pooling, block weights and C are the grid's best on val, and the head they gave
+    # scored on val what its grid point did (the test split plays no part in the choice)
     best = max(record["grid_on_val"], key=lambda g: g["val"]["macro_recall"])
     assert best["pooling"] == record["embedding_pooling"]
     assert best["weights_and_C"] == record["block_weights_and_C"]
-    assert record["val"]["macro_recall"] == pytest.approx(best["val"]["macro_recall"], abs=2e-3)
+    frozen = record.get("previous_head", record)  # the head the fine-tuning started from
+    assert frozen["val"]["macro_recall"] == pytest.approx(best["val"]["macro_recall"], abs=2e-3)
+    if "encoder_delta" in record:
+        # fine-tuned: the chosen checkpoint is the best on val of those tried, step 0 (the
+        # frozen head) among them, and it beats the frozen head on val
+        history = record["val_history"]
+        assert history[0]["train_tweets"] == 0
+        assert history[0]["val"]["macro_recall"] == pytest.approx(
+            frozen["val"]["macro_recall"], abs=2e-3
+        )
+        chosen = max(history, key=lambda h: h["val"]["macro_recall"])
+        assert chosen["train_tweets"] == record["chosen_at_train_tweets"] > 0
+        assert record["val"]["macro_recall"] == pytest.approx(
+            chosen["val"]["macro_recall"], abs=2e-3
+        )
+        assert record["val"]["macro_recall"] > frozen["val"]["macro_recall"]
 
 
 def test_embedding_analyzer_on_a_fixed_slice_of_tweeteval_test(analyzer, tweeteval_test):
@@ -140,3 +161,30 @@ def test_embedding_analyzer_reads_negated_praise_and_sarcasm(analyzer):
     labels, scores = analyzer.analyze(texts)
     assert labels.tolist() == ["negative", "negative", "negative", "positive"]
     assert scores[1] < -0.5 < 0.5 < scores[3]
+
+
+def test_a_delta_is_merged_at_load_into_the_layers_it_names(tmp_path):
+    """A low-rank delta on layer 6 (index 5) changes hidden state 6 only, and the encoder's
+    version (so its cache folder) names the delta's bytes."""
+    rng = np.random.default_rng(0)
+    name = "encoder.layer.5.output.dense"  # 1536 -> 384
+    path = tmp_path / "delta.npz"
+    np.savez(path, **{f"{name}.A": rng.normal(0, 0.05, (4, 1536)).astype(np.float32),
+                      f"{name}.B": rng.normal(0, 0.05, (384, 4)).astype(np.float32)})  # fmt: skip
+    pooling = ("mean:6", "mean:5")
+    tuned, frozen = PooledEmbedder(pooling, delta=path), PooledEmbedder(pooling)
+    texts = ["love the new jacket", "my order never arrived"]
+    a, b = tuned.encode(texts), frozen.encode(texts)
+    assert np.abs(a[:, :DIM] - b[:, :DIM]).max() > 1e-3
+    assert np.allclose(a[:, DIM:], b[:, DIM:], atol=1e-5)
+    assert tuned.version.startswith("all-MiniLM-L6-v2+ft-") and tuned.version != frozen.version
+    cache = EmbeddingCache(tmp_path / "cache")
+    assert cache.for_encoder(tuned).directory != cache.for_encoder(frozen).directory
+    np.savez(path, **{f"{name}.A": np.zeros((4, 1536), np.float32),
+                      f"{name}.B": np.zeros((384, 4), np.float32)})  # fmt: skip
+    assert PooledEmbedder(pooling, delta=path).version != tuned.version  # other bytes
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{f"{name}.A": np.ones((4, 10), np.float32),
+                     f"{name}.B": np.ones((384, 4), np.float32)})  # fmt: skip
+    with pytest.raises(ValueError, match="delta for"):
+        merge_delta(frozen.model[0].auto_model, bad)

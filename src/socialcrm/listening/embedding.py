@@ -9,9 +9,11 @@ pipeline only embeds posts it has not seen.
 
 :class:`PooledEmbedder` runs the same model but keeps more of what it computes: several
 layers' mean-pooled states and the last layer's max-pooled state, each unit length, side
-by side (the sentiment analyzer's features). An encoder's ``version`` names the model and
-pooling; the cache keeps each version's vectors apart, so vectors of another encoder (or
-of an older pooling) are never reused.
+by side (the sentiment analyzer's features). It may also add a fine-tuned *delta* to
+MiniLM's weights as it loads them (low-rank factors, :func:`merge_delta`), so the tuned
+model costs no more to run. An encoder's ``version`` names the model, delta and pooling;
+the cache keeps each version's vectors apart, so vectors of another encoder (or of an
+older pooling or delta) are never reused.
 """
 
 from __future__ import annotations
@@ -135,12 +137,43 @@ LAYERS = 6
 """Transformer layers of MiniLM; hidden state 0 is the embedding layer's output."""
 
 
+def delta_digest(path: Path) -> str:
+    """Short hash of a delta file's bytes: part of the encoder version, so the cache
+    never mixes vectors of two deltas."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def merge_delta(bert: Any, path: Path) -> list[str]:
+    """Add a low-rank weight delta to a loaded MiniLM (a transformers ``BertModel``).
+
+    The ``.npz`` holds, for each adapted linear layer ``NAME`` (e.g.
+    ``encoder.layer.5.attention.self.query``), ``NAME.A`` (rank x in) and ``NAME.B``
+    (out x rank, scale folded in): its weight becomes ``W + B @ A``. Plain arrays,
+    read with ``allow_pickle`` off. Returns the names of the layers changed.
+    """
+    import torch
+
+    with np.load(path, allow_pickle=False) as z:
+        names = sorted({k.rsplit(".", 1)[0] for k in z.files})
+        with torch.no_grad():
+            for name in names:
+                linear = bert.get_submodule(name)
+                delta = torch.from_numpy(z[f"{name}.B"] @ z[f"{name}.A"])
+                if delta.shape != linear.weight.shape:
+                    raise ValueError(f"delta for {name} is {tuple(delta.shape)}, "
+                                     f"weight is {tuple(linear.weight.shape)}")  # fmt: skip
+                linear.weight += delta.to(linear.weight)
+    return names
+
+
 class PooledEmbedder:
     """MiniLM states pooled several ways in one pass, each block unit length, side by side.
 
     ``pooling`` names the blocks: ``mean:K`` is hidden state ``K`` (0 to 6) averaged over
     the post's word pieces, ``max:K`` its maximum per dimension. ``mean:6`` alone is
     :class:`Embedder`'s vector. Texts are batched by length, so a batch pads little.
+    ``delta`` is a fine-tuned weight delta merged into the model at load time
+    (:func:`merge_delta`); the version then names the delta's hash.
 
     >>> e = PooledEmbedder(("mean:6", "mean:4", "max:6"))
     >>> v = e.encode(["great phone", "awful battery", ""])
@@ -152,7 +185,11 @@ class PooledEmbedder:
     """
 
     def __init__(
-        self, pooling: Sequence[str], device: str | None = None, batch_size: int = 64
+        self,
+        pooling: Sequence[str],
+        device: str | None = None,
+        batch_size: int = 64,
+        delta: Path | None = None,
     ) -> None:
         self.pooling = tuple(pooling)
         self._blocks: list[tuple[str, int]] = []  # (how, hidden state) of each block
@@ -164,11 +201,16 @@ class PooledEmbedder:
         self.device = device
         self.batch_size = batch_size
         self.dim = DIM * len(self.pooling)
-        self.version = f"{MODEL_NAME}/{'+'.join(self.pooling)}"
+        self.delta = delta
+        model = MODEL_NAME if delta is None else f"{MODEL_NAME}+ft-{delta_digest(delta)}"
+        self.version = f"{model}/{'+'.join(self.pooling)}"
 
     @cached_property
     def model(self) -> SentenceTransformer:
-        return _load_model(self.device)
+        model = _load_model(self.device)
+        if self.delta is not None:
+            merge_delta(model[0].auto_model, self.delta)
+        return model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Float32 rows of ``dim`` values, one per text (empty texts included)."""

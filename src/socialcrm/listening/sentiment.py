@@ -12,7 +12,10 @@ aligned arrays, labels and scores:
     head's record names the pooling, :func:`head_encoder`) plus TF-IDF and lexicon
     features, combined by a linear head trained on TweetEval's training split
     (``scripts/train_sentiment_head.py``; the weights ship as
-    ``data/sentiment_head.npz``, plain arrays). More accurate,
+    ``data/sentiment_head.npz``, plain arrays). MiniLM's top layers may be fine-tuned
+    with the head (``scripts/finetune_sentiment.py``): the head's record then names a
+    low-rank weight delta, ``data/sentiment_delta.npz``, added to the weights as the
+    model loads, so it runs as fast as the frozen one. More accurate,
     about a hundred times slower on a CPU; vectors are cached by post. Where the lexicon
     finds a sarcasm cue, the head's positive and negative probabilities swap when it
     called the post positive (the training tweets hold almost no such cue).
@@ -129,7 +132,8 @@ class SentimentHead:
             )
 
 
-HEAD_FILE = "data/sentiment_head.npz"
+DATA_DIR = "data"
+HEAD_FILE = f"{DATA_DIR}/sentiment_head.npz"
 
 
 @cache
@@ -145,15 +149,23 @@ def shipped_head() -> SentimentHead:
 
 def head_encoder(head: SentimentHead) -> Encoder:
     """The encoder a head was trained on: the pooling named in its record
-    (``embedding_pooling``; MiniLM's mean-pooled sentence vector when absent).
+    (``embedding_pooling``; MiniLM's mean-pooled sentence vector when absent) and the
+    fine-tuned weight delta it names (``encoder_delta``, a file beside the head, merged
+    into MiniLM at load time; its version must be the one recorded at training).
 
     >>> head_encoder(shipped_head()).dim == shipped_head().w_embedding.shape[0]
     True
     """
     pooling = tuple(head.meta.get("embedding_pooling", ("mean:6",)))
-    if pooling == ("mean:6",):
-        return Embedder()
-    return PooledEmbedder(pooling)
+    delta = head.meta.get("encoder_delta")
+    if delta is None:
+        return Embedder() if pooling == ("mean:6",) else PooledEmbedder(pooling)
+    path = Path(str(files("socialcrm.listening").joinpath(DATA_DIR, delta["file"])))
+    encoder = PooledEmbedder(pooling, delta=path)
+    if encoder.version != delta["version"]:
+        raise ValueError(f"{path} is not the delta the head was trained with "
+                         f"({encoder.version} != {delta['version']})")  # fmt: skip
+    return encoder
 
 
 class EmbeddingAnalyzer:
