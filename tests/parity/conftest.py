@@ -1,5 +1,7 @@
 """One demo brand, scored twice: on DuckDB and on Spark (local mode), once per session.
 
+The DuckDB run (``reference``) is the one every Spark run is compared with: local mode
+here (``scored``), a standalone cluster and a Spark Connect server in their own tests.
 Both workspaces ingest the same generated files and run the whole pipeline
 (``run_pipeline``) and then, as the demo does, the loyalty awards and the rewards step
 again. The tests of this folder compare the two warehouses table by table.
@@ -72,21 +74,39 @@ def _score(ws: Workspace, inputs: dict[str, Path]) -> None:
     run_pipeline(ws, only=["rewards"])  # the tiers after the awards, as the demo has them
 
 
+@dataclass
+class Reference:
+    """The brand scored on DuckDB: what every Spark run of it is compared with."""
+
+    duck: Workspace
+    inputs: dict[str, Path]
+    """The brand's files, for a run elsewhere (a cluster, a Connect server) to load."""
+
+
 @pytest.fixture(scope="session")
-def scored(tmp_path_factory: pytest.TempPathFactory, spark_ws: Workspace) -> Iterator[Scored]:
-    """The 300-customer demo brand scored on DuckDB and on the run's Spark session."""
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
+    """The 300-customer demo brand scored on DuckDB, once per session."""
     from socialcrm.synth.brand import generate_brand
 
     root = tmp_path_factory.mktemp("parity")
     files = generate_brand(root / "brand", customers=CUSTOMERS, seed=SEED)
     duck = Workspace.open(_settings(root / "duck", "duckdb"))
-    # the session's Spark engine (root conftest), over a warehouse of this brand's own
-    on_spark = _settings(root / "spark", "spark")
-    spark = Workspace(on_spark, spark_ws.engine, Warehouse(on_spark.warehouse_dir, spark_ws.engine))
     try:
-        for ws in (duck, spark):
-            _score(ws, files.inputs)
-        yield Scored(duck, spark, files.inputs)
+        _score(duck, files.inputs)
+        yield Reference(duck, files.inputs)
     finally:
         duck.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def scored(
+    tmp_path_factory: pytest.TempPathFactory, reference: Reference, spark_ws: Workspace
+) -> Scored:
+    """The same brand scored on the run's Spark session (local mode) as well."""
+    root = tmp_path_factory.mktemp("parity-spark")
+    # the session's Spark engine (root conftest), over a warehouse of this brand's own
+    on_spark = _settings(root / "spark", "spark")
+    spark = Workspace(on_spark, spark_ws.engine, Warehouse(on_spark.warehouse_dir, spark_ws.engine))
+    _score(spark, reference.inputs)
+    return Scored(reference.duck, spark, reference.inputs)

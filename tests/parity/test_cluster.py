@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from socialcrm.store.workspace import Workspace
-from tests.parity.conftest import Scored, _settings
+from tests.parity.conftest import Reference, _settings
 from tests.parity.standalone import python_env, standalone_cluster
-from tests.parity.test_pipeline_parity import DIFFERS, TABLES, VOLATILE, differences
+from tests.parity.test_pipeline_parity import warehouse_differences
 
 pytestmark = pytest.mark.spark
 
@@ -27,10 +27,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_a_standalone_cluster_scores_the_brand_as_duckdb_does(
-    scored: Scored, tmp_path: Path
+    reference: Reference, tmp_path: Path
 ) -> None:
     home = tmp_path / "on-cluster"
-    inputs = {t: str(p) for t, p in scored.inputs.items()}
+    inputs = {t: str(p) for t, p in reference.inputs.items()}
     with standalone_cluster(tmp_path / "cluster") as master:
         env = {**python_env(), "SOCIALCRM_SPARK_MASTER": master}
         run = subprocess.run(
@@ -48,15 +48,6 @@ def test_a_standalone_cluster_scores_the_brand_as_duckdb_does(
         assert apps, "no executor ran on the worker"
     with Workspace.open(_settings(home, "duckdb")) as cluster:
         found = {t.name for t in cluster.warehouse.tables()}
-        assert found == {t.name for t in scored.duck.warehouse.tables()}
-        problems = {}
-        for table in TABLES:
-            leave_out = {**VOLATILE.get(table, {}), **DIFFERS.get(table, ({}, ""))[0]}
-            got = differences(
-                scored.duck.warehouse.read_arrow(table),
-                cluster.warehouse.read_arrow(table),
-                leave_out,
-            )
-            if got:
-                problems[table] = got
+        assert found == {t.name for t in reference.duck.warehouse.tables()}
+        problems = warehouse_differences(reference.duck, cluster)
     assert problems == {}

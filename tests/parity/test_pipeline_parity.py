@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from socialcrm.store.workspace import Workspace
 from tests.parity.conftest import Scored
 
 pytestmark = pytest.mark.spark
@@ -145,6 +146,21 @@ def differences(duck: pa.Table, spark: pa.Table, leave_out: Iterable[str] = ()) 
         f"{pairs[0][1]!r}"
         for c, pairs in found.items()
     ]
+
+
+def warehouse_differences(duck: Workspace, other: Workspace) -> dict[str, list[str]]:
+    """Every demo table that differs between two workspaces of the brand, under this
+    suite's rules (the clock columns and the known differences' columns left out), for
+    a Spark run elsewhere (a cluster, a Connect server) against the DuckDB one."""
+    problems = {}
+    for table in TABLES:
+        leave_out = {**VOLATILE.get(table, {}), **DIFFERS.get(table, ({}, ""))[0]}
+        got = differences(
+            duck.warehouse.read_arrow(table), other.warehouse.read_arrow(table), leave_out
+        )
+        if got:
+            problems[table] = got
+    return problems
 
 
 def _tables(scored: Scored, name: str) -> tuple[pa.Table, pa.Table]:

@@ -1,4 +1,10 @@
-"""Apache Spark (local mode by default): the same pipeline when one machine is not enough.
+"""Apache Spark: the same pipeline when one machine is not enough.
+
+The master setting picks the session: ``local[N]`` (the default) or ``spark://…`` (a
+standalone cluster) start a classic session, with the driver in this process;
+``sc://host:port`` connects to a Spark Connect server, where the driver runs, and this
+process is a thin client. Only the classic session has a ``sparkContext`` (a JVM here),
+so nothing here needs it: what differs between the two is said in one place each.
 
 Splink's Spark backend (similarity jar, checkpoint folder, session settings while it
 runs) lives here too, behind :meth:`SparkEngine.splink`.
@@ -9,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,31 +37,16 @@ class SparkEngine(Engine):
 
     def _connect(self) -> BaseBackend:
         try:
-            from pyspark.sql import SparkSession
+            import pyspark  # noqa: F401
         except ImportError as e:  # pragma: no cover - depends on the install
             raise RuntimeError(
                 "the Spark engine needs pyspark: pip install 'socialcrm[spark]'"
             ) from e
-        from splink.backends.spark import similarity_jar_location
-
-        session = (
-            SparkSession.builder.master(self.settings.spark_master)
-            .appName("socialcrm")
-            # Splink's similarity UDFs (Jaro-Winkler, Damerau-Levenshtein) for identities
-            .config("spark.jars", similarity_jar_location())
-            # catalog folder in the workspace, not in the current directory
-            .config(
-                "spark.sql.warehouse.dir", str((self.settings.home / "spark-warehouse").resolve())
-            )
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.driver.memory", "2g")
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
+        master = self.settings.spark_master
+        if is_connect_url(master):
+            session = _connect_session(master)
+        else:
+            session = _classic_session(master, self.settings.home / "spark-warehouse")
         return ibis.pyspark.connect(session)
 
     @property
@@ -90,9 +82,6 @@ def spark_splink(spark: SparkSession, workdir: Path | None = None) -> Iterator[S
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".splink-", dir=workdir))
-    # Splink breaks the lineage of its big intermediate tables by writing them as
-    # Parquet under the checkpoint folder: here, a folder of this run only.
-    spark.sparkContext.setCheckpointDir(str(scratch))
     before = _temp_views(spark)
     # Pairs are few bytes but costly to compare: adaptive execution would coalesce them
     # into one task (one core); keep Splink's partitions while it runs.
@@ -101,8 +90,7 @@ def spark_splink(spark: SparkSession, workdir: Path | None = None) -> Iterator[S
     spark.conf.set(coalesce, "false")
     try:
         yield SplinkBackend(
-            # splink's SparkAPI.__init__ has no annotations
-            lambda: SparkAPI(spark_session=spark, break_lineage_method="parquet"),  # type: ignore[no-untyped-call]
+            lambda: _splink_api(SparkAPI, spark, scratch),
             lambda t: _to_spark(spark, t),
         )
     finally:
@@ -117,18 +105,40 @@ def spark_splink(spark: SparkSession, workdir: Path | None = None) -> Iterator[S
 
 def _load_similarity_jar(spark: SparkSession) -> None:
     """Make sure the session can load Splink's similarity UDFs (Jaro-Winkler,
-    Damerau-Levenshtein…), which ship as a jar inside Splink. The Spark engine starts
-    its session with the jar (``spark.jars``); any other session gets it added here."""
+    Damerau-Levenshtein…), which ship as a jar inside Splink. A classic session of the
+    Spark engine starts with the jar (``spark.jars``); a Connect session gets it uploaded
+    as an artifact of the session (so the server needs no ``--jars`` and no access to
+    this machine's files); any other classic session gets it added here."""
+    from pyspark.errors import AnalysisException
     from pyspark.sql.types import DoubleType
-    from pyspark.sql.utils import AnalysisException
     from splink.backends.spark import similarity_jar_location
 
     probe = ("jaro_winkler", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType())
     try:
         spark.udf.registerJavaFunction(*probe)
     except AnalysisException:
-        spark.sql(f"ADD JAR '{similarity_jar_location()}'")
+        if is_connect_session(spark):
+            spark.addArtifacts(similarity_jar_location())
+        else:
+            spark.sql(f"ADD JAR '{similarity_jar_location()}'")
         spark.udf.registerJavaFunction(*probe)  # fails loudly if still not loadable
+
+
+def _splink_api(base: type[Any], spark: SparkSession, scratch: Path) -> Any:
+    """Splink's ``SparkAPI`` writing its intermediate tables under ``scratch``.
+
+    Splink breaks the lineage of its big intermediate tables by writing them as Parquet
+    under the session's checkpoint folder, which it reads from the driver's JVM
+    (``_jsc``): there is none on Spark Connect. Here the folder is this run's own,
+    given directly, on every kind of session (the server must see the folder: the
+    workspace is shared with it).
+    """
+
+    class ScratchSparkAPI(base):
+        def _get_checkpoint_dir_path(self, spark_df: Any) -> str:
+            return str(scratch)
+
+    return ScratchSparkAPI(spark_session=spark, break_lineage_method="parquet")
 
 
 def _temp_views(spark: SparkSession) -> set[str]:
@@ -144,3 +154,75 @@ def _to_spark(spark: SparkSession, table: pa.Table) -> Any:
     if int(pyspark.__version__.split(".", 1)[0]) >= 4:  # takes Arrow as it is
         return spark.createDataFrame(table, schema)
     return spark.createDataFrame([tuple(r.values()) for r in table.to_pylist()], schema)
+
+
+def is_connect_url(master: str) -> bool:
+    """Whether the master setting names a Spark Connect server (``sc://host:port``)."""
+    return master.startswith("sc://")
+
+
+def is_connect_session(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect client session (no ``sparkContext``, no JVM
+    here). Told by its class's module, so the check imports nothing of Connect (which
+    needs grpc) for a classic session."""
+    return type(spark).__module__.startswith("pyspark.sql.connect.")
+
+
+SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    # microsecond timestamps: what DuckDB and Arrow read back unchanged
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.shuffle.partitions": "8",
+}
+"""The session's SQL settings, the same on every kind of session (runtime settings: a
+Connect session sets them on its server-side session)."""
+
+
+def _classic_session(master: str, warehouse: Path) -> SparkSession:
+    """A classic session (local mode or ``spark://``), the driver in this process."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("socialcrm")
+        # Splink's similarity UDFs (Jaro-Winkler, Damerau-Levenshtein) for identities
+        .config("spark.jars", similarity_jar_location())
+        # catalog folder in the workspace, not in the current directory
+        .config("spark.sql.warehouse.dir", str(warehouse.resolve()))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "2g")
+    )
+    for key, value in SESSION_SQL_CONF.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _connect_session(url: str) -> SparkSession:
+    """A new session on the Spark Connect server at ``url`` (one per engine).
+
+    The server's static settings (memory, jars, UI, catalog folder) are its own, given
+    when it starts; this client sets only the runtime SQL settings. The similarity jar is
+    uploaded when Splink first runs (:func:`_load_similarity_jar`). pyspark marks the
+    process as a Connect client from then on (its functions build Connect columns), so a
+    process holds Connect sessions or a classic one, not both.
+    """
+    from pyspark.sql import SparkSession
+
+    try:
+        import grpc  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "Spark Connect needs pyspark's client libraries (grpcio, grpcio-status, "
+            "googleapis-common-protos): pip install 'socialcrm[spark]'"
+        ) from e
+    # Ibis registers each in-memory table with verifySchema=False, which a Connect
+    # session ignores (it has no such check) with a warning every time: noise, not news.
+    warnings.filterwarnings("ignore", "'verifySchema' is ignored", UserWarning, "pyspark")
+    session: SparkSession = SparkSession.builder.remote(url).create()
+    for key, value in SESSION_SQL_CONF.items():
+        session.conf.set(key, value)
+    return session
