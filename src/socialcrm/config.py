@@ -35,7 +35,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the app database; default a SQLite file in the workspace.",
     )
-    spark_master: str = Field(default="local[2]", description="Spark master for engine=spark.")
+    spark_master: str = Field(
+        default="local[2]",
+        description="Where engine=spark runs: local[N] (in this process), spark://host:port "
+        "(a standalone cluster) or sc://host:port (a Spark Connect server; see "
+        "docs/architecture.md). The workspace folder must be the same path for all of them.",
+    )
     duckdb_threads: int | None = Field(default=None, description="DuckDB threads (default: all).")
     duckdb_memory_limit: str | None = Field(
         default=None, description="DuckDB memory limit, e.g. '4GB' (default: DuckDB's 80%)."
