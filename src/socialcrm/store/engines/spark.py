@@ -3,11 +3,12 @@
 The master setting picks the session: ``local[N]`` (the default) or ``spark://…`` (a
 standalone cluster) start a classic session, with the driver in this process;
 ``sc://host:port`` connects to a Spark Connect server, where the driver runs, and this
-process is a thin client. Only the classic session has a ``sparkContext`` (a JVM here),
-so nothing here needs it: what differs between the two is said in one place each.
+process is a thin client. Only a classic session has a ``sparkContext`` (a JVM in this
+process), so nothing here needs one beyond starting a classic session; where the two
+kinds differ (their start, loading the similarity jar) the code says so in one place.
 
-Splink's Spark backend (similarity jar, checkpoint folder, session settings while it
-runs) lives here too, behind :meth:`SparkEngine.splink`.
+Splink's Spark backend (similarity jar, scratch folder, session settings while it runs)
+lives here too, behind :meth:`SparkEngine.splink`.
 """
 
 from __future__ import annotations
