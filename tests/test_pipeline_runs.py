@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 import pytest
 from rich.console import Console
 
@@ -13,6 +15,7 @@ from socialcrm import pipeline
 from socialcrm.appdb.db import AppDB
 from socialcrm.appdb.runs import expected_seconds, recent_runs
 from socialcrm.pipeline import Step, run_pipeline, run_with_progress
+from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
 
@@ -78,7 +81,7 @@ def test_expected_seconds_is_the_median_of_recent_successful_runs(
 ) -> None:
     monkeypatch.setattr(pipeline, "STEPS", _steps())
     for _ in range(3):
-        run_pipeline(ws)
+        run_pipeline(ws, full=True)
     db = AppDB(ws.settings.resolved_database_url)
     try:
         with db.session() as s:
@@ -111,6 +114,137 @@ def test_progress_run_gives_the_same_results_and_is_logged(ws: Workspace, monkey
     monkeypatch.setattr(pipeline, "STEPS", _steps())
     run_pipeline(ws)  # history, so the second run can estimate the time left
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
-    results = run_with_progress(ws, console, started_by="cli")
+    results = run_with_progress(ws, console, started_by="cli", full=True)
     assert [r.written for r in results] == [{"alpha": 3, "beta": 4}, {}, {"gamma": 1}]
     assert [r.started_by for r in _runs(ws)] == ["cli", "cli"]
+
+
+# -- incremental runs: a step whose inputs are unchanged is skipped -------------------------
+def _copying_steps(calls: list[str]) -> list[Step]:
+    """``copy`` reads ``src`` and writes ``dst``; ``dated`` reads the run's date; ``appdb``
+    stands for a step that reads the app database."""
+
+    def copy(ws: Workspace, ctx: object) -> dict[str, int]:
+        calls.append("copy")
+        return {"dst": ws.warehouse.write("dst", ws.warehouse.read_arrow("src"))}
+
+    def dated(ws: Workspace, ctx: RunContext) -> dict[str, int]:
+        calls.append("dated")
+        day = pa.table({"day": [ctx.run_date]})
+        return {"days": ws.warehouse.write("days", day)}
+
+    def appdb(ws: Workspace, ctx: object) -> dict[str, int]:
+        calls.append("appdb")
+        return {}
+
+    return [
+        Step("copy", "src to dst", copy, needs=("src",)),
+        Step("dated", "today's date", dated, needs=()),
+        Step("appdb", "reads the app database", appdb, needs=(), always=pipeline.APP_DATABASE),
+    ]
+
+
+NOON = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+def test_an_unchanged_step_is_skipped_and_says_since_when(ws: Workspace, monkeypatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "STEPS", _copying_steps(calls))
+    ws.warehouse.write("src", pa.table({"x": [1, 2]}))
+    first = run_pipeline(ws, started_at=NOON)
+    assert calls == ["copy", "dated", "appdb"]
+    assert [r.why for r in first] == ["no earlier run recorded"] * 2 + [pipeline.APP_DATABASE]
+    calls.clear()
+    again = run_pipeline(ws, started_at=NOON + timedelta(hours=1))  # same day
+    assert calls == ["appdb"]
+    assert [r.skipped for r in again] == ["unchanged since run 1", "unchanged since run 1", None]
+    calls.clear()
+    run_pipeline(ws, started_at=NOON + timedelta(hours=2))
+    assert calls == ["appdb"]  # a skip carries the run it is unchanged since
+    [latest, *_] = _runs(ws)
+    assert [x.detail for x in latest.steps[:2]] == ["unchanged since run 1"] * 2
+
+
+def test_a_changed_input_or_output_or_day_reruns_only_its_step(ws: Workspace, monkeypatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "STEPS", _copying_steps(calls))
+    ws.warehouse.write("src", pa.table({"x": [1, 2]}))
+    run_pipeline(ws, started_at=NOON)
+    calls.clear()
+    ws.warehouse.write("src", pa.table({"x": [1, 2, 3]}))  # a new version of an input
+    results = run_pipeline(ws, started_at=NOON)
+    assert calls == ["copy", "appdb"]
+    assert results[0].why == "src changed"
+    assert ws.warehouse.read_arrow("dst").num_rows == 3
+    calls.clear()
+    ws.warehouse.write("dst", pa.table({"x": [9]}))  # its output replaced behind its back
+    results = run_pipeline(ws, started_at=NOON)
+    assert (calls, results[0].why) == (["copy", "appdb"], "dst was rewritten since")
+    assert ws.warehouse.read_arrow("dst").num_rows == 3
+    calls.clear()
+    results = run_pipeline(ws, started_at=NOON + timedelta(days=1))  # the step read the date
+    assert calls == ["dated", "appdb"]
+    assert results[1].why == "run_date changed (2026-12-07 -> 2026-12-08)"
+    calls.clear()
+    run_pipeline(ws, started_at=NOON + timedelta(days=1), full=True)
+    assert calls == ["copy", "dated", "appdb"]
+
+
+def test_a_changed_rules_file_or_setting_reruns(ws: Workspace, monkeypatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "STEPS", _copying_steps(calls))
+    ws.warehouse.write("src", pa.table({"x": [1]}))
+    rules = ws.settings.home / "my-rules.toml"
+    rules.write_text("[tiers]\n")
+    monkeypatch.setattr(ws, "settings", ws.settings.model_copy(update={"targeting_rules": rules}))
+    run_pipeline(ws, started_at=NOON)
+    calls.clear()
+    rules.write_text("[tiers]\ntop = 0.1\n")
+    results = run_pipeline(ws, started_at=NOON)
+    assert calls == ["copy", "dated", "appdb"]
+    assert results[0].why == "my-rules.toml changed"
+    calls.clear()
+    changed = ws.settings.model_copy(update={"relationship_half_life_days": 30.0})
+    monkeypatch.setattr(ws, "settings", changed)
+    results = run_pipeline(ws, started_at=NOON)
+    assert (calls, results[0].why) == (["copy", "dated", "appdb"], "the settings changed")
+
+
+def test_a_failed_step_is_not_skipped_next_time(ws: Workspace, monkeypatch) -> None:
+    monkeypatch.setattr(pipeline, "STEPS", _steps(fail=True))
+    with pytest.raises(RuntimeError):
+        run_pipeline(ws, started_at=NOON)
+    monkeypatch.setattr(pipeline, "STEPS", _steps())
+    results = run_pipeline(ws, started_at=NOON)
+    assert [(r.name, r.skipped) for r in results] == [
+        ("first", "unchanged since run 1"),
+        ("second", "missing no_such_table"),
+        ("third", None),
+    ]
+
+
+def test_the_graph_threshold_lets_a_small_change_of_follows_pass(
+    ws: Workspace, monkeypatch
+) -> None:
+    calls: list[str] = []
+
+    def graph(ws: Workspace, ctx: object) -> dict[str, int]:
+        calls.append("graph")
+        return {"ranks": ws.warehouse.write("ranks", ws.warehouse.read_arrow("follows"))}
+
+    step = Step("graph", "reads follows", graph, needs=(), tolerates=("follows",))
+    monkeypatch.setattr(pipeline, "STEPS", [step])
+    ws.warehouse.write("follows", pa.table({"x": list(range(100))}))
+    run_pipeline(ws, started_at=NOON)
+    ws.warehouse.write("follows", pa.table({"x": list(range(102))}))  # 2% more
+    [rerun] = run_pipeline(ws, started_at=NOON)  # default threshold 0: any change reruns
+    assert (rerun.skipped, rerun.why) == (None, "follows changed")
+    ws.warehouse.write("follows", pa.table({"x": list(range(104))}))  # 2% since it ran
+    lenient = ws.settings.model_copy(update={"incremental_graph_threshold": 0.03})
+    monkeypatch.setattr(ws, "settings", lenient)
+    [passed] = run_pipeline(ws, started_at=NOON)
+    assert passed.skipped == "unchanged since run 2; follows moved 1.96%, under the threshold"
+    ws.warehouse.write("follows", pa.table({"x": list(range(106))}))  # 3.9% since it ran
+    [beyond] = run_pipeline(ws, started_at=NOON)
+    assert (beyond.skipped, beyond.why) == (None, "follows changed")
+    assert calls == ["graph"] * 3

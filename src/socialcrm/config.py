@@ -137,6 +137,14 @@ class Settings(BaseSettings):
         description="TOML file of value tiers, social segments and actions; default the "
         "rules shipped in socialcrm/targeting/rules.toml.",
     )
+    incremental_graph_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Incremental runs: the graph steps (connecting, amplifiers) are not "
+        "rerun while the follows' row count moved by at most this share since they last "
+        "ran (0: rerun on any change, so results always equal a full run's).",
+    )
     audience_webhook_secret: str | None = Field(
         default=None,
         description="Shared secret signing audience webhook pushes (HMAC-SHA256); required "

@@ -4,6 +4,10 @@ Each domain owns its steps: a plain function ``step(ws, ctx)`` that reads wareho
 tables through the engine, writes the tables it owns and returns their row counts. This
 module only orders them in :data:`STEPS` and builds the run's :class:`RunContext` once;
 ``socialcrm score`` runs them in order.
+
+Runs are incremental: a step is skipped when nothing it read last time changed since
+(:mod:`socialcrm.store.fingerprints` says what it read; the run log keeps it), and its
+tables still hold what it wrote. ``full=True`` (``socialcrm score --full``) runs all.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 from rich.console import Console
 from rich.progress import ProgressColumn, Task
@@ -32,6 +38,7 @@ from socialcrm.programs.learning import step_learning
 from socialcrm.programs.loyalty import step_customer_rewards
 from socialcrm.programs.step import step_amplifiers, step_campaign_feedback
 from socialcrm.responding.step import step_inbox
+from socialcrm.store.fingerprints import Reads, environment, recording, workspace_files
 from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 from socialcrm.targeting.actions import step_actions
@@ -54,6 +61,15 @@ class Step:
     run: StepFn
     needs: tuple[str, ...]
     """Input tables without which the step is skipped."""
+    always: str | None = None
+    """Why the step runs on every run even when its warehouse inputs are unchanged (it
+    reads the app database, whose tables have no versions to compare)."""
+    files: tuple[str, ...] = ()
+    """Workspace files or folders (under the home) whose content the step depends on
+    besides the rule files: a model it saved and reuses, so that it stays comparable."""
+    tolerates: tuple[str, ...] = ()
+    """Input tables whose row count may move by ``incremental_graph_threshold`` without
+    the step being rerun (the graph steps and ``follows``)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,11 @@ class StepResult:
     written: dict[str, int]
     seconds: float
     skipped: str | None = None
+    why: str | None = None
+    """Why a step that ran was not skipped as unchanged (what changed since it last ran)."""
+
+
+APP_DATABASE = "reads the app database"
 
 
 def run_context(ws: Workspace, started_at: datetime | None = None) -> RunContext:
@@ -94,6 +115,7 @@ STEPS: list[Step] = [
         "Campaign email feedback (sent, opens, clicks, unsubscribes, bounces) into touches",
         step_campaign_feedback,
         needs=(),
+        always=APP_DATABASE,
     ),
     Step(
         "rfm",
@@ -112,12 +134,14 @@ STEPS: list[Step] = [
         "Cleaned posts with language, spam, duplicates, sentiment, intent, topics, mentions",
         step_listening,
         needs=("posts",),
+        files=("models",),
     ),
     Step(
         "connecting",
         "Consent-gated social graph: influence per handle and customer, communities",
         step_connecting,
         needs=(),
+        tolerates=("follows",),
     ),
     Step(
         "community_listening",
@@ -130,6 +154,7 @@ STEPS: list[Step] = [
         "Amplifier seeds: consenting customers whose engagement spreads a message furthest",
         step_amplifiers,
         needs=("follows",),
+        tolerates=("follows",),
     ),
     Step(
         "relationship",
@@ -166,6 +191,7 @@ STEPS: list[Step] = [
         "Loyalty balance, tier and referred sales per person, from the app database's ledgers",
         step_customer_rewards,
         needs=(),
+        always=APP_DATABASE,
     ),
     Step(
         "community_recommendations",
@@ -178,12 +204,14 @@ STEPS: list[Step] = [
         "Ideas proposed in the app database from posts classified as suggestions (idempotent)",
         step_ideas,
         needs=("posts_enriched",),
+        always=APP_DATABASE,
     ),
     Step(
         "inbox",
         "Engagement inbox: conversations from new posts (idempotent), priorities, SLA breaches",
         step_inbox,
         needs=("posts_enriched",),
+        always=APP_DATABASE,
     ),
 ]
 
@@ -195,13 +223,19 @@ def run_pipeline(
     *,
     started_by: str = "cli",
     on_done: Callable[[StepResult], None] | None = None,
+    full: bool = False,
+    started_at: datetime | None = None,
 ) -> list[StepResult]:
     """Run every step (or those named in ``only``) in order, logging the run.
 
     Each step's outcome is written to the app database's run log as it ends (see
     :mod:`socialcrm.appdb.runs`), so the admin page shows a failed or killed run up to
     where it stopped. A run log that cannot be written is reported and does not stop the
-    run: the warehouse, not the log, is what the run is for.
+    run: the warehouse, not the log, is what the run is for (without it every step runs).
+
+    A step is skipped as "unchanged since run N" when its last recorded inputs all hold
+    (:func:`_changed`); ``full`` runs every step. ``started_at`` is the run's "now"
+    (default: the current time), for reruns as of a given moment.
     """
     unknown = set(only or []) - {s.name for s in STEPS}
     if unknown:
@@ -209,7 +243,9 @@ def run_pipeline(
     planned = [s for s in STEPS if not only or s.name in only]
     log = _RunLog(ws, started_by, len(planned))
     results = []
-    ctx = run_context(ws)
+    ctx = run_context(ws, started_at)
+    env = environment(ws.settings)
+    last = {} if full else log.last_inputs([s.name for s in planned])
     for position, step in enumerate(planned):
         if on_step:
             on_step(step)
@@ -218,21 +254,133 @@ def run_pipeline(
         if missing:
             result = StepResult(step.name, {}, 0.0, f"missing {', '.join(missing)}")
             log.step(position, result, started)
+            results.append(result)
+            if on_done:
+                on_done(result)
+            continue
+        previous = last.get(step.name)
+        why = "--full" if full else _changed(ws, step, previous, env, ctx)
+        if why is None and previous is not None:
+            note = _tolerated(ws, step, previous)
+            result = StepResult(
+                step.name, {}, 0.0, f"unchanged since run {previous.get('run')}{note}"
+            )
+            log.step(position, result, started, previous)
+            ctx = ctx.after(previous.get("reported", []))
         else:
+            step_ctx = ctx.noting_clock()
             t0 = perf_counter()
             try:
-                written = step.run(ws, ctx)
+                with recording(ws.warehouse.root) as reads:
+                    written = step.run(ws, step_ctx)
             except BaseException as e:
                 log.failed(position, step.name, started, perf_counter() - t0, e)
                 raise
-            result = StepResult(step.name, written, perf_counter() - t0)
-            log.step(position, result, started)
+            result = StepResult(step.name, written, perf_counter() - t0, why=why)
+            inputs = None
+            if step.always is None and log.run_id is not None:
+                inputs = _inputs(ws, step, env, reads, step_ctx, written, log.run_id)
+            log.step(position, result, started, inputs)
             ctx = ctx.after(written)
         results.append(result)
         if on_done:
             on_done(result)
     log.finished()
     return results
+
+
+def _inputs(
+    ws: Workspace,
+    step: Step,
+    env: dict[str, Any],
+    reads: Reads,
+    ctx: RunContext,
+    written: dict[str, int],
+    run_id: int,
+) -> dict[str, Any]:
+    """What the step just depended on, to be compared by the next run (:func:`_changed`).
+
+    A table the step both read and wrote (its own previous output, for stable ids or
+    history) is kept as an output only: the next run needs it to be as this step left it.
+    """
+    clock = ctx.clock()
+    used = ctx.clock_used or set()
+    tables = {t: v for t, v in reads.read.items() if t not in reads.wrote}
+    return {
+        "run": run_id,
+        **env,
+        "clock": {k: clock[k] for k in sorted(used)},
+        "tables": dict(sorted(tables.items())),
+        "outputs": dict(sorted(reads.wrote.items())),
+        "own_files": workspace_files(ws.settings.home, step.files),
+        "reported": sorted(written),
+        "rows": {t: ws.warehouse.rows(t) for t in step.tolerates if tables.get(t)},
+    }
+
+
+def _changed(
+    ws: Workspace,
+    step: Step,
+    previous: dict[str, Any] | None,
+    env: dict[str, Any],
+    ctx: RunContext,
+) -> str | None:
+    """What changed since the step last ran (so it runs again), or None when nothing did.
+
+    Nothing changed when the code, the settings, the rule files, the clock values the
+    step read, and the versions of the tables it read are all as they were, and the
+    tables it wrote still hold the versions it wrote.
+    """
+    if step.always is not None:
+        return step.always
+    if previous is None:
+        return "no earlier run recorded"
+    if previous.get("code") != env["code"]:
+        return "the code changed"
+    if previous.get("settings") != env["settings"]:
+        return "the settings changed"
+    files: dict[str, str | None] = previous.get("files", {})
+    for path in sorted(set(files) | set(env["files"])):
+        if files.get(path) != env["files"].get(path):
+            return f"{Path(path).name} changed"
+    own = previous.get("own_files", {})
+    now = workspace_files(ws.settings.home, step.files)
+    for path in sorted(set(own) | set(now)):
+        if own.get(path) != now.get(path):
+            return f"{path} changed"
+    clock = ctx.clock()
+    for key, value in previous.get("clock", {}).items():
+        if clock.get(key) != value:
+            return f"{key} changed ({value} -> {clock.get(key)})"
+    wh = ws.warehouse
+    threshold = ws.settings.incremental_graph_threshold
+    rows: dict[str, int] = previous.get("rows", {})
+    for table, version in previous.get("tables", {}).items():
+        if wh.version(table) == version:
+            continue
+        small = table in step.tolerates and table in rows
+        if small and _moved(wh.rows(table), rows[table]) <= threshold:
+            continue
+        return f"{table} changed"
+    for table, version in previous.get("outputs", {}).items():
+        if wh.version(table) != version:
+            return f"{table} was rewritten since"
+    return None
+
+
+def _moved(now: int, then: int) -> float:
+    """The share by which a row count moved (1.0 from or to nothing)."""
+    return abs(now - then) / then if then else (0.0 if now == 0 else 1.0)
+
+
+def _tolerated(ws: Workspace, step: Step, previous: dict[str, Any]) -> str:
+    """Words for a skip that let a small change pass (see ``incremental_graph_threshold``)."""
+    notes = []
+    for table, then in previous.get("rows", {}).items():
+        if ws.warehouse.version(table) != previous.get("tables", {}).get(table):
+            share = _moved(ws.warehouse.rows(table), then)
+            notes.append(f"; {table} moved {share:.2%}, under the threshold")
+    return "".join(notes)
 
 
 def expected_seconds(ws: Workspace) -> dict[str, float]:
@@ -267,11 +415,28 @@ class _RunLog:
             _log.warning("the run log cannot be written (%s); the run goes on", _first_line(e))
             self._close()
 
-    def step(self, position: int, r: StepResult, started: datetime) -> None:
+    def last_inputs(self, steps: list[str]) -> dict[str, dict[str, Any]]:
+        """Each step's inputs when it last ran (empty without a run log: all steps run)."""
+        if self.db is None:
+            return {}
+        try:
+            with self.db.session() as s:
+                return runs.last_inputs(s, steps)
+        except (SQLAlchemyError, OSError) as e:
+            _log.warning("the run log cannot be read (%s); every step runs", _first_line(e))
+            return {}
+
+    def step(
+        self,
+        position: int,
+        r: StepResult,
+        started: datetime,
+        inputs: dict[str, Any] | None = None,
+    ) -> None:
         status = "skipped" if r.skipped else "ok"
         self._write(
             lambda s, run: runs.record_step(
-                s, run, position, r.name, status, started, r.seconds, r.written, r.skipped
+                s, run, position, r.name, status, started, r.seconds, r.written, r.skipped, inputs
             )
         )
 
@@ -312,7 +477,11 @@ def _first_line(e: BaseException) -> str:
 
 
 def run_with_progress(
-    ws: Workspace, console: Console, only: list[str] | None = None, started_by: str = "cli"
+    ws: Workspace,
+    console: Console,
+    only: list[str] | None = None,
+    started_by: str = "cli",
+    full: bool = False,
 ) -> list[StepResult]:
     """:func:`run_pipeline` with a live line: the step, its place, and the time left.
 
@@ -343,7 +512,7 @@ def run_with_progress(
         def on_done(result: StepResult) -> None:
             progress.advance(task)
 
-        return run_pipeline(ws, only, on_step, started_by=started_by, on_done=on_done)
+        return run_pipeline(ws, only, on_step, started_by=started_by, on_done=on_done, full=full)
 
 
 class _TimeLeft(ProgressColumn):

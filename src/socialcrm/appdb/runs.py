@@ -2,7 +2,8 @@
 
 Written step by step, each in its own short transaction, so a run that dies half-way
 still shows what it finished and where it stopped; read by the admin page and by
-``socialcrm score``, which estimates the time left from the steps' recent durations.
+``socialcrm score``, which estimates the time left from the steps' recent durations and
+skips a step whose recorded inputs (:func:`last_inputs`) are all unchanged.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from statistics import median
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from socialcrm.appdb.models import PipelineRun, PipelineRunStep, utcnow
@@ -37,6 +39,7 @@ def record_step(
     seconds: float | None,
     rows: dict[str, int] | None = None,
     detail: str | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> None:
     s.add(
         PipelineRunStep(
@@ -48,6 +51,7 @@ def record_step(
             seconds=seconds,
             rows=rows,
             detail=detail[:2000] if detail else None,
+            inputs=inputs,
         )
     )
 
@@ -74,8 +78,6 @@ def recent_runs(s: Session, limit: int = 20, offset: int = 0) -> list[PipelineRu
 
 
 def count_runs(s: Session) -> int:
-    from sqlalchemy import func
-
     return int(s.scalar(select(func.count()).select_from(PipelineRun)) or 0)
 
 
@@ -93,3 +95,20 @@ def expected_seconds(s: Session, steps: Iterable[str]) -> dict[str, float]:
         if len(got) < HISTORY and seconds is not None:
             got.append(float(seconds))
     return {step: median(v) for step, v in seen.items() if v}
+
+
+def last_inputs(s: Session, steps: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each step's inputs as of its latest run that recorded them (ok, or skipped as
+    unchanged, which carries them on); steps without one are absent."""
+    names = list(steps)
+    latest = (
+        select(func.max(PipelineRunStep.id))
+        .where(
+            PipelineRunStep.step.in_(names),
+            PipelineRunStep.inputs.is_not(None),
+            PipelineRunStep.status.in_(("ok", "skipped")),
+        )
+        .group_by(PipelineRunStep.step)
+    )
+    q = select(PipelineRunStep.step, PipelineRunStep.inputs).where(PipelineRunStep.id.in_(latest))
+    return {str(step): inputs for step, inputs in s.execute(q) if isinstance(inputs, dict)}

@@ -223,16 +223,24 @@ def rejects(
 @app.command()
 def score(
     step: Annotated[list[str] | None, typer.Option(help="Run only this step (repeatable).")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Run every step, even those whose inputs are unchanged.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run the pipeline: derived tables from the input tables.
 
-    Example: socialcrm score --step rfm
+    Incremental: a step whose inputs (tables, settings, rule files, the date where it
+    reads it) are unchanged since it last ran is skipped; --full runs every step.
+
+    Example: socialcrm score
+
+    Example: socialcrm score --full --step rfm
     """
     from socialcrm.pipeline import run_with_progress
 
     with opened(ValueError) as o:
-        results = run_with_progress(o.ws, err, step)
+        results = run_with_progress(o.ws, err, step, full=full)
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in results]))
         return
@@ -241,7 +249,9 @@ def score(
             out.print(f"[yellow]{r.name}[/]: skipped ({r.skipped})")
         else:
             written = ", ".join(f"{k} {v:,} rows" for k, v in r.written.items())
-            out.print(f"[green]{r.name}[/]: {written} in {r.seconds:.1f}s")
+            why = f" [dim]({r.why})[/]" if r.why else ""
+            written = written or "nothing written"
+            out.print(f"[green]{r.name}[/]: {written} in {r.seconds:.1f}s{why}")
 
 
 @app.command()

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from socialcrm.store import fingerprints
 from socialcrm.store.engine import Engine, parquet_rows
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ class Warehouse:
     # -- reading -------------------------------------------------------------------------
     def exists(self, name: str) -> bool:
         return self._current_dir(name) is not None
+
+    def version(self, name: str) -> str | None:
+        """The current version of ``name`` (None: not in the warehouse); not a read."""
+        return self._pending(name) or self._pointer(name)
 
     def table(self, name: str) -> ir.Table:
         """The current version of ``name`` as an engine table."""
@@ -232,6 +237,7 @@ class Warehouse:
 
     def _current_dir(self, name: str) -> Path | None:
         version = self._pending(name) or self._pointer(name)
+        fingerprints.note_read(self.root, name, version)  # what a pipeline step read
         return None if version is None else self.root / name / version
 
     def _journals(self) -> Iterator[tuple[Path, dict[str, list[str | None]]]]:
@@ -334,6 +340,7 @@ class Warehouse:
         tmp_pointer.write_text(version)
         _fsync_file(tmp_pointer)
         os.replace(tmp_pointer, folder / POINTER)
+        fingerprints.note_write(self.root, name, version)
         if tx is not None:
             tx.committed = True  # the commit point of a single table
         _fsync_file(folder)
