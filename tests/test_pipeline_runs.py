@@ -163,6 +163,11 @@ def test_an_unchanged_step_is_skipped_and_says_since_when(ws: Workspace, monkeyp
     assert calls == ["appdb"]  # a skip carries the run it is unchanged since
     [latest, *_] = _runs(ws)
     assert [x.detail for x in latest.steps[:2]] == ["unchanged since run 1"] * 2
+    copied = latest.steps[0].inputs
+    assert copied["run"] == 1 and copied["tables"] == {"src": ws.warehouse.version("src")}
+    assert copied["outputs"] == {"dst": ws.warehouse.version("dst")}
+    assert latest.steps[1].inputs["clock"] == {"run_date": "2026-12-07"}
+    assert latest.steps[2].inputs is None  # the app database's steps keep none
 
 
 def test_a_changed_input_or_output_or_day_reruns_only_its_step(ws: Workspace, monkeypatch) -> None:

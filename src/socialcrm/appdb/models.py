@@ -866,7 +866,7 @@ class PipelineRunStep(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     rows: Mapped[dict[str, int] | None] = mapped_column(JSON)
     detail: Mapped[str | None] = mapped_column(String(2000))
-    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     """What the step depended on when it last ran (tables with versions, settings, rule
     files, clock values read, tables it wrote), for skipping it while they are unchanged."""
     run: Mapped[PipelineRun] = relationship(back_populates="steps")
