@@ -279,17 +279,42 @@ def mention_sentiment(
     flat = [c for _, _, own in pending for c in own]
     clause_scores = lexicon_scores(flat).compound if flat else np.zeros(0)
 
+    aspects_of = _aspects([" ".join(own) for _, _, own in pending], aspect_res)
     rows: list[MentionRow] = []
     k = 0
-    for i, eid, own in pending:
+    for (i, eid, own), aspects in zip(pending, aspects_of, strict=True):
         scores = clause_scores[k : k + len(own)]
         k += len(own)
         single = len(mentions[i]) == 1
         score = float(post_scores[i]) if single else float(np.mean(scores))
-        joined = " ".join(own)
-        aspects = tuple(a for a, rx in aspect_res.items() if rx.search(joined))
         rows.append(MentionRow(i, eid, score, aspects))
     return rows
+
+
+def _aspects(texts: list[str], aspect_res: dict[str, re.Pattern[str]]) -> list[tuple[str, ...]]:
+    """The aspects each text names. ASCII texts go through RE2 (Arrow), one pass per
+    aspect; on those RE2 and Python's ``re`` agree (only Unicode word boundaries and
+    case folding differ), so the rest, with any non-ASCII character, keep ``re``."""
+    names = list(aspect_res)
+    if not texts:
+        return []
+    arr = pa.array(texts, pa.string())
+    plain = np.asarray(pc.string_is_ascii(arr), dtype=bool)
+    bits = np.zeros(len(texts), dtype=np.int64)
+    for j, name in enumerate(names):
+        hit = pc.match_substring_regex(arr, ASPECT_WORDS[name], ignore_case=True)
+        bits |= np.asarray(hit, dtype=bool).astype(np.int64) << j
+    by_bits: dict[int, tuple[str, ...]] = {}
+    out: list[tuple[str, ...]] = []
+    for text, ascii_only, b in zip(texts, plain.tolist(), bits.tolist(), strict=True):
+        if not ascii_only:
+            out.append(tuple(a for a, rx in aspect_res.items() if rx.search(text)))
+            continue
+        found = by_bits.get(b)
+        if found is None:
+            found = by_bits[b] = tuple(n for j, n in enumerate(names) if b >> j & 1)
+        out.append(found)
+    return out
 
 
 def share_of_voice(volumes: dict[str, int]) -> dict[str, float]:
