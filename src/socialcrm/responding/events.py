@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from socialcrm.appdb.models import DomainEvent, utcnow
@@ -46,7 +46,8 @@ def emit_many(session: Session, kind: str, facts: Sequence[tuple[str, dict[str, 
     for key, payload in facts:
         if key not in seen:
             seen.add(key)
-            rows.append({"key": key, "kind": kind, "payload": payload, "occurred_at": utcnow()})
+            rows.append({"key": key, "kind": kind, "payload": payload, "occurred_at": utcnow(),
+                         "webhook_imported": False})  # fmt: skip
     if rows:
-        session.execute(insert(DomainEvent), rows)
+        session.execute(insert(cast(Table, DomainEvent.__table__)), rows)
     return len(rows)
