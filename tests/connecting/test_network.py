@@ -16,9 +16,12 @@ from sklearn.metrics import normalized_mutual_info_score
 from socialcrm.connecting.influence import cascade_reach, positive_percentile
 from socialcrm.connecting.network import (
     build,
+    edge_array,
     external_share,
+    gc_paused,
     layered_communities,
     leiden,
+    make_graph,
     newman_resolution,
     pagerank,
     participation,
@@ -249,3 +252,29 @@ def test_amplifier_is_active_and_listened_to_and_not_a_spammer() -> None:
     assert not out.amplifier[4:].any()
     contrib = out[[c for c in out.columns if c.startswith("contrib_")]].sum(axis=1)
     assert np.allclose(contrib, out.influence_score)
+
+
+def test_graphs_are_built_and_read_back_edge_for_edge_with_collection_paused() -> None:
+    import gc
+
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    weight = rng.random(400)
+    g = make_graph(60, src, dst, weight, directed=True)
+    assert g.vcount() == 60 and g.is_directed()
+    assert np.array_equal(edge_array(g), np.column_stack([src, dst]))
+    assert np.array_equal(np.asarray(g.es["weight"]), weight)
+    assert edge_array(ig.Graph(n=3)).shape == (0, 2)
+    # the collector is paused only inside the block, and left as it was found
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -14,7 +14,10 @@ finds communities per platform (at the planted-partition resolution of
 
 from __future__ import annotations
 
+import gc
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import igraph as ig
@@ -35,6 +38,48 @@ MIN_JUDGED_TIES = 20
 """Out-ties a vertex needs before :func:`random_followers` judges how it picks them. Read
 off development seed 2 (20,000 people): from 20 up the rule takes the bots and few people
 (38 of 27,000); at 10, about 170 people; at 5, about 600."""
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block.
+
+    igraph takes and gives edges as Python lists of pairs: a million small containers,
+    each counted towards a collection that scans every live object, so building an edge
+    list took 5 to 7 times longer than the list itself (and longer the more the process
+    held). Nothing in such a list can be part of a cycle; collection resumes after.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def make_graph(
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray | None = None,
+    directed: bool = False,
+) -> ig.Graph:
+    """An igraph graph on ``range(n)`` with an edge per (src, dst) pair, in that order, and
+    ``weight`` per edge when given."""
+    with gc_paused():
+        g = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=directed)
+        if weight is not None:
+            g.es["weight"] = np.asarray(weight, float).tolist()
+    return g
+
+
+def edge_array(g: ig.Graph) -> np.ndarray:
+    """The graph's edges as an (m, 2) integer array, in igraph's edge order."""
+    if g.ecount() == 0:
+        return np.zeros((0, 2), np.int64)
+    with gc_paused():
+        return np.array(g.get_edgelist(), np.int64)
 
 
 @dataclass
@@ -58,9 +103,10 @@ def build(edges: pa.Table, nodes: pa.Array | None = None) -> Network:
     names = pc.take(unique, pc.array_sort_indices(unique))  # sorted: ids repeat across runs
     src = pc.index_in(edges["src"], names).to_numpy(zero_copy_only=False)
     dst = pc.index_in(edges["dst"], names).to_numpy(zero_copy_only=False)
-    g = ig.Graph(n=len(names), edges=np.column_stack([src, dst]).tolist(), directed=True)
-    g.es["weight"] = np.asarray(edges["weight"].to_numpy(zero_copy_only=False), float).tolist()
-    return Network(np.asarray(names.to_pylist(), dtype=object), g)
+    weight = np.asarray(edges["weight"].to_numpy(zero_copy_only=False), float)
+    g = make_graph(len(names), src, dst, weight, directed=True)
+    with gc_paused():
+        return Network(np.asarray(names.to_pylist(), dtype=object), g)
 
 
 def pagerank(net: Network, damping: float = DAMPING) -> np.ndarray:
@@ -155,7 +201,7 @@ def newman_resolution(g: ig.Graph, membership: np.ndarray) -> float:
     """
     if g.ecount() == 0:
         return 1.0
-    el = np.asarray(g.get_edgelist(), np.int64)
+    el = edge_array(g)
     w = np.asarray(g.es["weight"], float) if "weight" in g.es.attributes() else np.ones(len(el))
     two_m = 2.0 * w.sum()
     inside = w[membership[el[:, 0]] == membership[el[:, 1]]].sum()
@@ -226,8 +272,7 @@ def layered_communities(
         on = layer == value
         local, inverse = np.unique(np.concatenate([src[on], dst[on]]), return_inverse=True)
         k = int(on.sum())
-        g = ig.Graph(n=len(local), edges=np.column_stack([inverse[:k], inverse[k:]]).tolist())
-        g.es["weight"] = weight[on].astype(float).tolist()
+        g = make_graph(len(local), inverse[:k], inverse[k:], weight[on])
         g = g.simplify(combine_edges={"weight": "sum"})
         membership = _planted_partition(g, seed, restarts, resolution)
         vertex_parts.append(local)
@@ -251,8 +296,7 @@ def layered_communities(
     pair = np.concatenate(pairs)
     super_block = np.arange(blocks, dtype=np.int64)
     if len(pair):
-        bg = ig.Graph(n=blocks, edges=pair.tolist())
-        bg.es["weight"] = [1.0] * len(pair)
+        bg = make_graph(blocks, pair[:, 0], pair[:, 1], np.ones(len(pair)))
         bg = bg.simplify(combine_edges={"weight": "sum"})
         super_block, _ = leiden(bg, seed=seed)
     # each vertex: the community with most of its weight over its layers (ties: lowest id)
@@ -289,7 +333,7 @@ def participation(g: ig.Graph, membership: np.ndarray) -> np.ndarray:
     n = g.vcount()
     if n == 0 or g.ecount() == 0:
         return np.zeros(n)
-    el = np.asarray(g.get_edgelist(), np.int64)
+    el = edge_array(g)
     w = np.asarray(g.es["weight"], float) if "weight" in g.es.attributes() else np.ones(len(el))
     k = np.bincount(el[:, 0], w, n) + np.bincount(el[:, 1], w, n)
     # weight per (node, community of the other end), summed sparsely: a dense node x
@@ -312,7 +356,7 @@ def external_share(g: ig.Graph, membership: np.ndarray) -> np.ndarray:
     n_comm = int(membership.max()) + 1 if len(membership) else 0
     if g.ecount() == 0:
         return np.zeros(n_comm)
-    el = np.asarray(g.get_edgelist(), np.int64)
+    el = edge_array(g)
     w = np.asarray(g.es["weight"], float) if "weight" in g.es.attributes() else np.ones(len(el))
     a, b = membership[el[:, 0]], membership[el[:, 1]]
     total = np.bincount(a, w, n_comm) + np.bincount(b, w, n_comm)

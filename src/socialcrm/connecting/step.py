@@ -390,10 +390,16 @@ def _communities(
     overall = (
         None if topics is None else topics.groupby("topic_id").n.sum() / max(topics.n.sum(), 1)
     )
+    # each frame split by community once: filtering the whole frame per community cost
+    # time in proportion to communities x nodes (x handles and topics), which grows
+    # faster than the graph (groups keep their rows in frame order, as the filters did)
+    by_members = dict(iter(members.groupby("community_id", sort=False)))
+    by_value = dict(iter(value.groupby("community_id", sort=False))) if value is not None else {}
+    by_topics = _topics_by_community(topics, handles, members)
     rows = []
     for cid in kept:
-        m = members[members.community_id == cid]
-        v = value[value.community_id == cid] if value is not None else None
+        m = by_members[cid]
+        v = by_value.get(cid, value.iloc[:0]) if value is not None else None
         amps = m[m.amplifier].sort_values("influence_score", ascending=False).head(TOP)
         row = {
             "community_id": int(cid),
@@ -412,9 +418,8 @@ def _communities(
             "mean_sentiment": None,
         }
         if topics is not None:
-            hs = handles[handles.node.isin(set(m.node))][["platform", "handle"]]
-            t = topics.merge(hs, on=["platform", "handle"])
-            if len(t):
+            t = by_topics.get(cid)
+            if t is not None and len(t):
                 by = t.groupby("topic_id").n.sum().sort_values(ascending=False, kind="stable")
                 names = [topic_labels.get(int(k), f"topic {int(k)}")
                          for k in by.index[by.index >= 0][:TOP]]  # fmt: skip
@@ -432,6 +437,20 @@ def _communities(
         row.setdefault("label", f"community {cid}")
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=COMMUNITY_SCHEMA)
+
+
+def _topics_by_community(
+    topics: pd.DataFrame | None, handles: pd.DataFrame, members: pd.DataFrame
+) -> dict[int, pd.DataFrame]:
+    """The per-(platform, handle, topic) rows of each community's members' handles, in
+    the order of ``topics`` (one join for all communities instead of one per community)."""
+    if topics is None:
+        return {}
+    community = handles.node.map(members.drop_duplicates("node").set_index("node").community_id)
+    owned = handles.loc[community.notna(), ["platform", "handle"]]
+    owned = owned.assign(_community=community[community.notna()].astype(np.int64).to_numpy())
+    t = topics.merge(owned, on=["platform", "handle"])
+    return {int(k): g.drop(columns="_community") for k, g in t.groupby("_community", sort=False)}
 
 
 def _mean(v: pd.DataFrame | None, col: str) -> float | None:
