@@ -94,6 +94,40 @@ def test_four_ps_formula_by_hand(ws: Workspace) -> None:
     )
 
 
+def test_latest_consent_per_purpose_wins_and_a_tie_needs_every_record_granted(
+    ws: Workspace,
+) -> None:
+    """The status in force per person and purpose is the latest; when the person's records
+    disagree at that same latest moment the purpose is not granted, and the moment it was
+    last granted is the latest moment of a purpose in force."""
+    _write(ws)
+    cons = [
+        # email_marketing: refused, then granted later: in force from T0 + 2 s
+        {"customer_id": "shop:1", "purpose": "email_marketing", "status": "refused",
+         "recorded_at": T0},
+        {"customer_id": "shop:1", "purpose": "email_marketing", "status": "granted",
+         "recorded_at": T0 + timedelta(seconds=2)},
+        # social_linking: granted on one record, withdrawn on the other, same moment
+        {"customer_id": "shop:1", "purpose": "social_linking", "status": "granted",
+         "recorded_at": T0 + timedelta(seconds=5)},
+        {"customer_id": "shop:2", "purpose": "social_linking", "status": "withdrawn",
+         "recorded_at": T0 + timedelta(seconds=5)},
+        # profiling: granted on both records at the same latest moment
+        {"customer_id": "shop:1", "purpose": "profiling", "status": "withdrawn",
+         "recorded_at": T0},
+        {"customer_id": "shop:1", "purpose": "profiling", "status": "granted",
+         "recorded_at": T0 + timedelta(seconds=1)},
+        {"customer_id": "shop:2", "purpose": "profiling", "status": "granted",
+         "recorded_at": T0 + timedelta(seconds=1)},
+    ]  # fmt: skip
+    ws.warehouse.write("consents", _table(CONSENTS.arrow_schema, cons))
+    person = pa.table({"record_id": ["shop:1", "shop:2"], "customer_id": ["p:1", "p:1"]})
+    ws.warehouse.write("identity_clusters", person)
+    row = relationship_scores(ws).execute().set_index("customer_id").loc["p:1"]
+    assert row.p_consents == pytest.approx(2 / 6)  # email_marketing and profiling
+    assert row.last_shared_at.to_pydatetime() == T0 + timedelta(seconds=2)
+
+
 def test_weights_must_sum_to_one(ws: Workspace) -> None:
     _write(ws)
     with pytest.raises(ValueError, match="sum to 1"):

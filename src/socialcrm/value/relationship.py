@@ -103,12 +103,15 @@ def relationship_parts(ws: Workspace) -> ir.Table:
     cons = wh.table_or_empty("consents", CONSENTS.arrow_schema)
     k = cons.inner_join(people, cons.customer_id == people.record_id)
     k = k.select(person=k.customer_id_right, purpose=k.purpose, status=k.status, at=k.recorded_at)
-    latest = k.group_by("person", "purpose").aggregate(last_at=k.at.max())
-    kl = k.inner_join(
-        latest, [k.person == latest.person, k.purpose == latest.purpose, k.at == latest.last_at]
+    # the latest status per person and purpose (all granted when several share the latest
+    # moment): one row per moment first, then the one at the latest moment; two
+    # aggregations, where joining the consents back to their latest moment took a second
+    # pass over them and the largest join of the step
+    moment = k.group_by("person", "purpose", "at").aggregate(
+        ok=(k.status == "granted").cast("int64").min()
     )
-    kl = kl.group_by(person=kl.person, purpose=kl.purpose).aggregate(
-        ok=(kl.status == "granted").cast("int64").min(), at=kl.at.max()
+    kl = moment.group_by("person", "purpose").aggregate(
+        ok=moment.ok.argmax(moment.at), at=moment.at.max()
     )
     con = kl.group_by("person").aggregate(
         n_granted=kl.ok.sum(), consents_last=kl.at.max(where=kl.ok == 1)
