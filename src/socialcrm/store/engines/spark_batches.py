@@ -3,15 +3,17 @@
 
 ``fn`` is pickled with the task and runs in the executors' Python workers, so the rows
 never pass through the driver; Spark writes the results to Parquet itself. The workers
-must import ``socialcrm``: in local mode and on a one-host cluster they share the
-driver's Python; a real cluster gets the package as a wheel or zip
-(``spark.submit.pyFiles``, ``SparkContext.addPyFile``) or with a packed virtual
-environment (``spark.archives`` plus ``PYSPARK_PYTHON``).
+must import ``socialcrm``: in local mode they run the driver's Python (set here unless
+configured), on a one-host cluster ``PYSPARK_PYTHON`` names it; a real cluster gets the
+package as a wheel or zip (``spark.submit.pyFiles``, ``SparkContext.addPyFile``) or with
+a packed virtual environment (``spark.archives`` plus ``PYSPARK_PYTHON``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +37,10 @@ def spark_map_batches(
     """Run ``fn`` over ``expr``'s rows on the executors; Parquet files into ``out_dir``."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    session = con._session
+    _local_workers_run_this_python(session.sparkContext)
     con._run_pre_execute_hooks(expr)  # registers in-memory tables the query reads
-    df = con._session.sql(con.compile(expr))
+    df = session.sql(con.compile(expr))
     spark_schema = from_arrow_schema(schema)
     mapped = df.mapInArrow(_PerBatch(fn, schema, batch_rows), spark_schema)
     written = out_dir / "spark"
@@ -45,6 +49,17 @@ def spark_map_batches(
         part.rename(out_dir / f"part-{i:05d}.parquet")
     shutil.rmtree(written)
     return parquet_rows(out_dir)
+
+
+def _local_workers_run_this_python(sc: Any) -> None:
+    """In local mode, Python workers run the driver's interpreter (its virtual
+    environment has ``socialcrm``) unless ``spark.pyspark.python``/``PYSPARK_PYTHON``
+    names another; Spark's default, ``python3`` on the PATH, may lack the package."""
+    if not str(sc.master).startswith("local"):
+        return
+    if os.environ.get("PYSPARK_PYTHON") or sc.getConf().get("spark.pyspark.python"):
+        return
+    sc.pythonExec = sys.executable
 
 
 class _PerBatch:
