@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from socialcrm.store.engine import parquet_rows
+from socialcrm.store.engines.spark import is_connect_session
 
 if TYPE_CHECKING:
     from ibis.expr import types as ir
@@ -38,7 +39,9 @@ def spark_map_batches(
     from pyspark.sql.pandas.types import from_arrow_schema
 
     session = con._session
-    _local_workers_run_this_python(session.sparkContext)
+    # A Connect session has no sparkContext: its server's workers run the server's Python.
+    if not is_connect_session(session):
+        _local_workers_run_this_python(session.sparkContext)
     con._run_pre_execute_hooks(expr)  # registers in-memory tables the query reads
     df = session.sql(con.compile(expr))
     spark_schema = from_arrow_schema(schema)
