@@ -3,6 +3,7 @@ current enrichment version, and its tables equal a from-scratch run's."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -156,3 +157,47 @@ def test_a_failed_run_leaves_cache_and_tables_as_they_were(
         step_listening(ws, run_context(ws))
     assert {name: sorted_rows(ws, name) for name in before} == before
     ws.close()
+
+
+@pytest.mark.spark
+def test_on_spark_posts_are_enriched_on_the_executors_as_on_duckdb(
+    tmp_path: Path, spark_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = posts(0, 150)
+    ws = workspace(tmp_path / "duck", rows)
+    step_listening(ws, run_context(ws))
+    home = spark_ws.settings.home
+    shutil.copy(CATALOGUE, home / "catalogue.json")
+    topic_model_path(spark_ws).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(topic_model_path(ws), topic_model_path(spark_ws))
+    shutil.rmtree(home / "cache", ignore_errors=True)
+    shutil.copytree(ws.settings.home / "cache", home / "cache")
+    spark_ws.warehouse.write("posts", pa.Table.from_pylist(rows, schema=POSTS.arrow_schema))
+
+    from socialcrm.store.engine import Engine
+
+    def not_here(*args: object, **kwargs: object) -> int:
+        raise AssertionError("per-post work ran in the driver on Spark")
+
+    # the enrichment goes through mapInArrow (tests/store/test_map_batches.py shows it
+    # runs in Spark's tasks), never the in-process loop
+    monkeypatch.setattr(Engine, "_local_map_batches", not_here)
+    written = step_listening(spark_ws, run_context(spark_ws))
+    assert written[CACHE_TABLE] == 150
+    for name in COMPARED:
+        a, b = sorted_rows(spark_ws, name), sorted_rows(ws, name)
+        assert len(a) == len(b)
+        pairs = list(zip(a, b, strict=True))
+        differ = {k for x, y in pairs for k in x if not _same(x[k], y[k])}
+        worst = [(x["post_id"], k, x[k], y[k]) for x, y in pairs for k in differ if x[k] != y[k]]
+        assert not differ, (name, differ, worst[:5])
+    ws.close()
+
+
+def _same(x: object, y: object) -> bool:
+    """Equal, floats to 1e-6: thread topics' similarities (on the driver, as before) are
+    float32 products over the posts in the order the engine gives them, which moves the
+    last float32 bits (1e-8 seen)."""
+    if isinstance(x, float) and isinstance(y, float):
+        return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6)
+    return x == y
