@@ -206,6 +206,8 @@ CACHE_SCHEMA = pa.schema(
 :data:`INPUT_COLUMNS` and the :func:`enrichment_version` it was made under."""
 
 _VERSIONED_PACKAGES = ("pyarrow", "numpy", "py3langid")
+_EMBEDDING_ONLY = ("sentiment_head", "sentiment_delta")
+"""Data files only the embedding analyzer reads: retraining it keeps the lexicon's cache."""
 
 
 def enrichment_version(analyzer: str, files: Iterable[Path], *, extra: str = "") -> str:
@@ -216,7 +218,10 @@ def enrichment_version(analyzer: str, files: Iterable[Path], *, extra: str = "")
     changing: editing any listening module counts."""
     h = hashlib.sha256(f"enrich/1|{analyzer}|{extra}".encode())
     here = Path(__file__).parent
-    for path in [*sorted(here.glob("*.py")), *sorted((here / "data").glob("*")), *files]:
+    data = sorted((here / "data").glob("*"))
+    if analyzer != "embedding":  # the embedding analyzer's head and encoder delta
+        data = [p for p in data if not p.name.startswith(_EMBEDDING_ONLY)]
+    for path in [*sorted(here.glob("*.py")), *data, *files]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for dist in _VERSIONED_PACKAGES:
         try:
