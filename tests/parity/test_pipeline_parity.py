@@ -85,6 +85,7 @@ TABLES = (
     "households", "household_exclusions",
     "customer_rfm", "customer_transaction_scores",
     "posts_enriched", "post_mentions", "post_queries", "listening_daily", "topics", "alerts",
+    "post_enrichment_cache",
     "handle_influence", "customer_influence", "communities",
     "community_daily", "community_alerts",
     "amplifier_seeds",

@@ -1,6 +1,9 @@
 """The inbox sync and SLA check as they were before they went set-based: a post, then
 a conversation, at a time through the ORM. Kept as the reference the faster code must
 match row for row (tests/responding/test_sync_set_based.py, benchmarks/inbox_sync.py).
+The SLA check a conversation at a time is still the product's own
+(:func:`socialcrm.responding.inbox.check_slas`, which ``socialcrm inbox check-slas`` runs),
+so it is imported, not copied.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from socialcrm.responding.inbox import (
     Context,
     Post,
     _sentiment_after,
+    check_slas,
     rescore,
     wanted,
 )
@@ -188,46 +192,6 @@ def _new_conversation(s: Session, post: Post, ctx: Context, settings: Settings) 
         key=f"conversation_created:{conv.id}",
     )
     return conv
-
-
-def check_slas(
-    s: Session, settings: Settings, now: datetime, ids: list[int] | None = None
-) -> dict[str, int]:
-    """A conversation at a time: flag breaches (an event each) and rescore."""
-    out = {"first_response": 0, "resolution": 0, "rescored": 0}
-    q = select(Conversation).where(Conversation.state.in_(OPEN_STATES))
-    if ids is not None:
-        q = q.where(Conversation.id.in_(ids))
-    for conv in s.scalars(q):
-        if (
-            not conv.first_response_breached
-            and conv.first_response_at is None
-            and now > conv.first_response_due
-        ):
-            conv.first_response_breached = True
-            out["first_response"] += 1
-            _breach(s, conv, "first_response")
-        if (
-            not conv.resolution_breached
-            and conv.resolved_at is None
-            and sla.resolution_overdue(conv, now)
-        ):
-            conv.resolution_breached = True
-            out["resolution"] += 1
-            _breach(s, conv, "resolution")
-        rescore(conv, settings, now)
-        out["rescored"] += 1
-    s.flush()
-    return out
-
-
-def _breach(s: Session, conv: Conversation, which: str) -> None:
-    emit(
-        s,
-        "sla_breached",
-        {"conversation_id": conv.id, "sla": which, "assignee_id": conv.assignee_id},
-        key=f"sla_breached:{conv.id}:{which}",
-    )
 
 
 def _unread(
