@@ -12,7 +12,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "socialcrm"
-OPTIONAL = {"pyspark"}  # the spark extra, imported only by the Spark engine
+OPTIONAL = {"pyspark", "grpc"}  # the spark extra (grpc: Connect), imported only by the Spark engine
 
 
 def _norm(name: str) -> str:
