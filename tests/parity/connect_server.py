@@ -12,7 +12,6 @@ that started it should that one be killed first: no JVM is left behind.
 from __future__ import annotations
 
 import ctypes
-import os
 import signal
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.parity.standalone import _text, python_env, spark_home
+from tests.parity.standalone import _text, python_env, spark_home, stop
 from tests.ports import free_port
 from tests.waiting import wait_until
 
@@ -67,13 +66,7 @@ def connect_server(workdir: Path, cores: int = 2, memory: str = "2g") -> Iterato
         assert server.poll() is None, _text(log)[-3000:]
         yield f"sc://127.0.0.1:{port}"
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=60)
+        stop([server])
 
 
 def _listening(port: int) -> bool:

@@ -103,15 +103,21 @@ def standalone_cluster(workdir: Path, cores: int = 2, memory: str = "2g") -> Ite
         assert procs[1].poll() is None, _text(logs["worker"])[-3000:]
         yield url
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=60)
+        stop(list(reversed(procs)))
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop each process's group (SIGTERM, in the order given), then wait for each,
+    killing a group that has not stopped within a minute."""
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=60)
 
 
 def _text(path: Path) -> str:
