@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import ibis
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from ibis.expr import types as ir
 
-from socialcrm.listening.dedupe import components, similar
+from socialcrm.listening.dedupe import NUM_PERM, components, similar
 from socialcrm.listening.embedding import EmbeddingCache
 from socialcrm.listening.enrich import (
     CACHE_SCHEMA,
@@ -261,53 +263,73 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
     empty = pa.table({"post_id": pa.array([], pa.string()), "dup_group": pa.array([], pa.string())})
     near = ws.engine.to_arrow(edges[0].distinct())
     if near.num_rows:
-        # verify candidate links on the signatures of the linked posts only
-        ids = sorted(set(near.column("a").to_pylist()) | set(near.column("b").to_pylist()))
-        rows = ws.engine.to_arrow(
-            base.filter(base.post_id.isin(ws.engine.values(ids))).select(
-                "post_id", "dup_signature", "mentions"
-            )
-        )
-        pid = rows.column("post_id").to_pylist()
-        sig_of = dict(zip(pid, rows.column("dup_signature").to_pylist(), strict=True))
-        names_of = dict(zip(pid, rows.column("mentions").to_pylist(), strict=True))
-        a_ids, b_ids = near.column("a").to_pylist(), near.column("b").to_pylist()
-        sa = np.array([sig_of[x] for x in a_ids], dtype=np.int64)
-        sb = np.array([sig_of[x] for x in b_ids], dtype=np.int64)
-        # Near-duplicates must also name the same brand, products and competitors: the
-        # same sentence about another product is another opinion, not a copy.
-        same = np.array([names_of[x] == names_of[y] for x, y in zip(a_ids, b_ids, strict=True)])
-        near = near.filter(pa.array(similar(sa, sb) & same))
+        near = near.filter(_near_enough(ws, base, near))
     other = ws.engine.to_arrow(ibis.union(*edges[1:], distinct=True))
     all_edges = pa.concat_tables([near, other.cast(near.schema)])
     if all_edges.num_rows == 0:
         return empty
-    a = all_edges.column("a").to_pylist()
-    b = all_edges.column("b").to_pylist()
-    nodes = sorted(set(a) | set(b))
-    index = {p: i for i, p in enumerate(nodes)}
+    # Vectorised (Arrow and NumPy, no per-post Python objects): at a million posts the
+    # linked posts number hundreds of thousands.
+    ends = pa.chunked_array(all_edges.column("a").chunks + all_edges.column("b").chunks)
+    nodes = pc.unique(ends)
+    nodes = nodes.take(pc.sort_indices(nodes))
     labels = components(
-        len(nodes), np.array([index[x] for x in a]), np.array([index[x] for x in b])
+        len(nodes),
+        pc.index_in(all_edges.column("a"), value_set=nodes).to_numpy(),
+        pc.index_in(all_edges.column("b"), value_set=nodes).to_numpy(),
     )
-    # The group's representative is its earliest post present in the table.
+    # The group's representative is its earliest post present in the table (ties: the
+    # smallest id).
     present = ws.engine.to_arrow(
-        base.filter(base.post_id.isin(ws.engine.values(nodes))).select("post_id", "created_at")
+        base.filter(base.post_id.isin(_ids(ws, nodes))).select("post_id", "created_at")
     )
-    when = dict(zip(present.column("post_id").to_pylist(), present.column("created_at").to_pylist(),
-                    strict=True))  # fmt: skip
-    best: dict[int, tuple[datetime, str]] = {}
-    for node, label in zip(nodes, labels, strict=True):
-        if node in when:
-            cand = (when[node], node)
-            if label not in best or cand < best[label]:
-                best[label] = cand
-    rows = [(node, best[label][1]) for node, label in zip(nodes, labels, strict=True)
-            if node in when and label in best]  # fmt: skip
-    if not rows:
+    if present.num_rows == 0:
         return empty
-    return pa.table(
-        {"post_id": [r[0] for r in rows], "dup_group": [r[1] for r in rows]}, schema=empty.schema
+    at = pd.DataFrame(
+        {
+            "node": pc.index_in(present.column("post_id"), value_set=nodes).to_numpy(),
+            "when": present.column("created_at").to_pandas(),
+        }
     )
+    at["label"] = labels[at["node"].to_numpy()]
+    first = at.sort_values(["label", "when", "node"]).drop_duplicates("label")
+    best = pd.Series(first["node"].to_numpy(), index=first["label"].to_numpy())
+    at = at.sort_values("node")
+    return pa.table(
+        {
+            "post_id": nodes.take(pa.array(at["node"].to_numpy())),
+            "dup_group": nodes.take(pa.array(best.loc[at["label"].to_numpy()].to_numpy())),
+        },
+        schema=empty.schema,
+    )
+
+
+def _ids(ws: Workspace, ids: pa.Array) -> ir.StringColumn:
+    """A column of post ids for ``isin`` (a table, as :meth:`Engine.values` makes)."""
+    return ws.engine.memtable(pa.table({"v": ids.cast(pa.string())})).v
+
+
+def _near_enough(ws: Workspace, base: ir.Table, near: pa.Table) -> pa.Array:
+    """Which candidate links (``a``, ``b``) hold on the linked posts' signatures.
+
+    Near-duplicates must also name the same brand, products and competitors: the same
+    sentence about another product is another opinion, not a copy.
+    """
+    ids = pc.unique(pa.chunked_array(near.column("a").chunks + near.column("b").chunks))
+    rows = ws.engine.to_arrow(
+        base.filter(base.post_id.isin(_ids(ws, ids))).select("post_id", "dup_signature", "mentions")
+    ).combine_chunks()
+    pid = rows.column("post_id")
+    ia = pc.index_in(near.column("a"), value_set=pid).to_numpy()
+    ib = pc.index_in(near.column("b"), value_set=pid).to_numpy()
+    sig = rows.column("dup_signature")
+    if pc.any(pc.not_equal(pc.list_value_length(sig), NUM_PERM)).as_py() or sig.null_count:
+        raise ValueError("a linked post has no full MinHash signature")
+    flat = np.asarray(pc.list_flatten(sig), dtype=np.int64).reshape(-1, NUM_PERM)
+    # a list's identity as one string (a null list stays apart from an empty one)
+    names = pc.fill_null(pc.binary_join(rows.column("mentions"), "\x1f"), "\x00")
+    same = np.asarray(pc.equal(names.take(pa.array(ia)), names.take(pa.array(ib))))
+    return pa.array(similar(flat[ia], flat[ib]) & same)
 
 
 def _consented_links(ws: Workspace) -> ir.Table:
