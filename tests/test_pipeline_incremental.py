@@ -178,6 +178,38 @@ def test_a_changed_rules_file_reruns_and_full_reruns_all(runs: Runs, tmp_path: P
     assert [(r.skipped, r.why) for r in forced] == [(None, "--full")] * 2
 
 
+def test_under_the_graph_threshold_the_graph_is_kept_and_communities_catch_up(
+    runs: Runs, tmp_path: Path
+) -> None:
+    """A few posts more, under a lenient threshold: connecting and amplifiers keep their
+    graph; the community summaries are brought up to date on the kept communities."""
+    home = tmp_path / "copy"
+    shutil.copytree(runs.incremental.settings.home, home)
+    lenient = Settings(home=home, engine="duckdb", incremental_graph_threshold=0.05)
+    with Workspace.open(lenient) as ws:
+        run_pipeline(ws, started_at=AS_OF)  # records this home and settings (a new place)
+        posts = ws.warehouse.read_arrow("posts")
+        extra = posts.slice(0, 3).to_pylist()
+        lines = []
+        for i, post in enumerate(extra):
+            at = post["created_at"] + timedelta(hours=1)
+            lines.append(json.dumps({**post, "post_id": f"extra-{i}", "created_at": at.isoformat(),
+                                     "url": None}, default=str))  # fmt: skip
+        (tmp_path / "extra.jsonl").write_text("\n".join(lines) + "\n")
+        ingest_file(ws, "posts", tmp_path / "extra.jsonl")
+        assert ws.warehouse.rows("posts") == posts.num_rows + 3
+        results = {r.name: r for r in run_pipeline(ws, started_at=AS_OF)}
+        for graph_step in ("connecting", "amplifiers"):
+            assert "under the threshold" in (results[graph_step].skipped or "")
+        assert results["listening"].why == "posts changed"
+        assert results["communities"].why == "posts_enriched changed"
+        structure = ws.warehouse.read_arrow("community_structure").to_pandas()
+        communities = ws.warehouse.read_arrow("communities").to_pandas()
+        assert len(communities) == len(structure) > 0
+        kept = structure.set_index("community_id")
+        assert communities.set_index("community_id")["size"].equals(kept["size"])
+
+
 def _rows(ws: Workspace, table: str) -> list[tuple[str, list[float]]]:
     """A table's rows in a canonical order: the exact columns as text and the floats apart
     (compared within the digests' tolerance: embeddings of posts read from the cache and

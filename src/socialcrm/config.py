@@ -142,8 +142,10 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Incremental runs: the graph steps (connecting, amplifiers) are not "
-        "rerun while the follows' row count moved by at most this share since they last "
-        "ran (0: rerun on any change, so results always equal a full run's).",
+        "rerun while the row counts of the follows and posts their edges come from moved "
+        "by at most this share since they last ran (0: rerun on any change, so results "
+        "always equal a full run's). Community summaries (value, topics) are always "
+        "brought up to date.",
     )
     audience_webhook_secret: str | None = Field(
         default=None,

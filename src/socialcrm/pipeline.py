@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from socialcrm.appdb import runs
 from socialcrm.appdb.models import utcnow
 from socialcrm.collaborating.ideas import step_ideas
+from socialcrm.connecting.communities import step_communities
 from socialcrm.connecting.households import step_households
 from socialcrm.connecting.identity import step_identities
 from socialcrm.connecting.step import step_connecting
@@ -69,7 +70,8 @@ class Step:
     besides the rule files: a model it saved and reuses, so that it stays comparable."""
     tolerates: tuple[str, ...] = ()
     """Input tables whose row count may move by ``incremental_graph_threshold`` without
-    the step being rerun (the graph steps and ``follows``)."""
+    the step being rerun: the graph steps and the tables their edges come from (follows,
+    and posts for replies, reshares and mentions)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,13 @@ STEPS: list[Step] = [
         "Consent-gated social graph: influence per handle and customer, communities",
         step_connecting,
         needs=(),
-        tolerates=("follows",),
+        tolerates=("follows", "posts", "posts_enriched"),
+    ),
+    Step(
+        "communities",
+        "Per community: size, value, share at risk, topics and sentiment of its members",
+        step_communities,
+        needs=("community_structure",),
     ),
     Step(
         "community_listening",
@@ -154,7 +162,7 @@ STEPS: list[Step] = [
         "Amplifier seeds: consenting customers whose engagement spreads a message furthest",
         step_amplifiers,
         needs=("follows",),
-        tolerates=("follows",),
+        tolerates=("follows", "posts"),
     ),
     Step(
         "relationship",

@@ -42,6 +42,6 @@ def scored(tmp_path_factory: pytest.TempPathFactory, brand: Brand) -> Iterator[W
     from socialcrm.pipeline import run_pipeline
 
     ws = load(tmp_path_factory.mktemp("conn-ws"), brand)
-    run_pipeline(ws, ["identities", "rfm", "transaction_scores", "connecting"])
+    run_pipeline(ws, ["identities", "rfm", "transaction_scores", "connecting", "communities"])
     yield ws
     ws.close()

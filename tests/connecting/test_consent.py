@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from socialcrm.config import Settings
+from socialcrm.connecting.communities import step_communities
 from socialcrm.connecting.consent import granted, in_force
 from socialcrm.connecting.step import step_connecting
 from socialcrm.pipeline import run_context, run_pipeline
@@ -81,6 +82,7 @@ def test_revoking_social_linking_removes_the_join_everywhere(
         assert person not in allowed["customer_id"].to_pylist()
 
         step_connecting(ws, run_context(ws))
+        step_communities(ws, run_context(ws))
         run_pipeline(ws, ["listening"])
 
         after = ws.warehouse.read_arrow("customer_influence")["customer_id"].to_pylist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from socialcrm.connecting.step import _topics_by_community
+from socialcrm.connecting.communities import _topics_by_community
 
 
 def test_topic_rows_per_community_match_a_filter_per_community() -> None:
@@ -32,7 +32,8 @@ def test_topic_rows_per_community_match_a_filter_per_community() -> None:
             "sentiment": rng.normal(size=900),
         }
     )
-    split = _topics_by_community(topics, handles, members)
+    owned = handles.merge(members, on="node")[["platform", "handle", "community_id"]]
+    split = _topics_by_community(topics, owned)
     for cid in sorted(members.community_id.unique()):
         m = members[members.community_id == cid]
         hs = handles[handles.node.isin(set(m.node))][["platform", "handle"]]
@@ -41,4 +42,4 @@ def test_topic_rows_per_community_match_a_filter_per_community() -> None:
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected)
         assert got.sentiment.sum() == expected.sentiment.sum()  # same rows, same order
     assert set(split) <= set(members.community_id.tolist())
-    assert _topics_by_community(None, handles, members) == {}
+    assert _topics_by_community(None, owned) == {}

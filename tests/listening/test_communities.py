@@ -22,7 +22,8 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     with Workspace.open(Settings(home=home)) as ws:
         for table in ("customers", "identities", "consents", "posts", "follows"):
             ingest_file(ws, table, files.inputs[table])
-        run_pipeline(ws, ["identities", "listening", "connecting", "community_listening"])
+        steps = ["identities", "listening", "connecting", "communities", "community_listening"]
+        run_pipeline(ws, steps)
         yield ws
 
 

@@ -18,7 +18,7 @@ from socialcrm.store.workspace import Workspace
 CUSTOMERS = 500
 SEED = 5
 NEEDED = [
-    "identities", "rfm", "transaction_scores", "listening", "connecting",
+    "identities", "rfm", "transaction_scores", "listening", "connecting", "communities",
     "community_listening", "relationship", "trinity", "segments", "actions",
     "community_recommendations",
 ]  # fmt: skip

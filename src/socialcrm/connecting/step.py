@@ -85,23 +85,19 @@ CUSTOMER_COLUMNS = [
     "responses_per_post", "participation", "handles", "platforms",
     *[f"part_{p}" for p in PARTS], *[f"contrib_{p}" for p in PARTS],
 ]  # fmt: skip
-COMMUNITY_SCHEMA = pa.schema(
+STRUCTURE_SCHEMA = pa.schema(
     [
         pa.field("community_id", pa.int64(), nullable=False),
         pa.field("size", pa.int64(), nullable=False),
         pa.field("customers", pa.int64(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-        pa.field("mean_clv", pa.float64()),
-        pa.field("mean_p_alive", pa.float64()),
-        pa.field("share_at_risk", pa.float64()),
-        pa.field("top_topics", pa.string()),
-        pa.field("mean_sentiment", pa.float64()),
         pa.field("top_amplifiers", pa.string()),
         pa.field("amplifiers", pa.int64(), nullable=False),
         pa.field("external_edge_share", pa.float64(), nullable=False),
         pa.field("modularity", pa.float64(), nullable=False),
     ]
 )
+"""``community_structure``: what the graph alone says of each community; the
+``communities`` step adds what its members buy and talk about."""
 
 
 def _posts(ws: Workspace) -> ir.Table:
@@ -176,22 +172,8 @@ def _spam(ws: Workspace) -> pd.DataFrame | None:
     return ws.engine.to_arrow(g).to_pandas()
 
 
-def _topics(ws: Workspace) -> pd.DataFrame | None:
-    """Per (platform, handle, topic): posts and summed sentiment, from listening."""
-    if not ws.warehouse.exists("posts_enriched"):
-        return None
-    pe = ws.warehouse.table("posts_enriched")
-    if "is_spam" in pe.columns:
-        pe = pe.filter(~pe.is_spam.fill_null(False))
-    pe = pe.filter(pe.topic_id.notnull() & (pe.topic_id >= 0))  # -1: no topic
-    g = pe.group_by("platform", handle=pe.author_handle, topic_id=pe.topic_id).aggregate(
-        n=pe.count(), sentiment=pe.sentiment_score.sum()
-    )
-    return ws.engine.to_arrow(g).to_pandas()
-
-
 def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
-    """Write handle_influence, customer_influence and communities."""
+    """Write handle_influence, customer_influence and community_structure."""
     wh = ws.warehouse
     if not (wh.exists("posts") or wh.exists("follows")):
         return {}
@@ -266,11 +248,11 @@ def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     handle_table = h[HANDLE_COLUMNS].sort_values(["platform", "handle"]).reset_index(drop=True)
     cust = scored[scored.node.str.startswith("c:")].copy()
     customer_table = cust[CUSTOMER_COLUMNS].sort_values("customer_id").reset_index(drop=True)
-    communities = _communities(ws, scored, handles, und, membership, community, modularity)
+    structure = _structure(scored, und, membership, community, modularity)
     return {
         "handle_influence": wh.write("handle_influence", _arrow(handle_table)),
         "customer_influence": wh.write("customer_influence", _arrow(customer_table)),
-        "communities": wh.write("communities", communities),
+        "community_structure": wh.write("community_structure", structure),
     }
 
 
@@ -370,93 +352,37 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     )
 
 
-def _communities(
-    ws: Workspace,
+def _structure(
     scored: pd.DataFrame,
-    handles: pd.DataFrame,
     und: ig.Graph,
     membership: np.ndarray,
     community: np.ndarray,
     modularity: float,
 ) -> pa.Table:
+    """One row per community kept (``MIN_COMMUNITY`` nodes or more): its size, linked
+    people, amplifiers, the share of its members' ties that leave it, and the modularity."""
     kept = sorted(set(community.tolist()) - {-1})
     if not kept:
-        return COMMUNITY_SCHEMA.empty_table()
+        return STRUCTURE_SCHEMA.empty_table()
     ext = external_share(und, membership)
     members = scored[scored.community_id >= 0]
-    value = _values(ws, members)
-    topics = _topics(ws)
-    topic_labels = _topic_labels(ws)
-    overall = (
-        None if topics is None else topics.groupby("topic_id").n.sum() / max(topics.n.sum(), 1)
-    )
-    # each frame split by community once: filtering the whole frame per community cost
-    # time in proportion to communities x nodes (x handles and topics), which grows
-    # faster than the graph (groups keep their rows in frame order, as the filters did)
     by_members = dict(iter(members.groupby("community_id", sort=False)))
-    by_value = dict(iter(value.groupby("community_id", sort=False))) if value is not None else {}
-    by_topics = _topics_by_community(topics, handles, members)
     rows = []
     for cid in kept:
         m = by_members[cid]
-        v = by_value.get(cid, value.iloc[:0]) if value is not None else None
         amps = m[m.amplifier].sort_values("influence_score", ascending=False).head(TOP)
-        row = {
-            "community_id": int(cid),
-            "size": len(m),
-            "customers": int(m.node.str.startswith("c:").sum()),
-            "mean_clv": _mean(v, "clv"),
-            "mean_p_alive": _mean(v, "p_alive"),
-            "share_at_risk": None
-            if v is None or v.empty
-            else float(v.risk_band.isin(["high", "very_high"]).mean()),
-            "top_amplifiers": ", ".join(_display(n) for n in amps.node) or None,
-            "amplifiers": int(m.amplifier.sum()),
-            "external_edge_share": float(ext[cid]),
-            "modularity": modularity,
-            "top_topics": None,
-            "mean_sentiment": None,
-        }
-        if topics is not None:
-            t = by_topics.get(cid)
-            if t is not None and len(t):
-                by = t.groupby("topic_id").n.sum().sort_values(ascending=False, kind="stable")
-                names = [topic_labels.get(int(k), f"topic {int(k)}")
-                         for k in by.index[by.index >= 0][:TOP]]  # fmt: skip
-                row["top_topics"] = "; ".join(names)
-                row["mean_sentiment"] = float(t.sentiment.sum() / max(t.n.sum(), 1))
-                # named after what it talks about *more than others do* (lift), not after
-                # what everyone talks about
-                lift = (by / by.sum()) / overall.reindex(by.index)  # type: ignore[union-attr]
-                # "other" (no topic, id -1) names no community
-                themed = (by >= 3) & (by.index >= 0)
-                distinctive = lift[themed].sort_values(ascending=False, kind="stable")
-                if len(distinctive):
-                    k = int(distinctive.index[0])
-                    row["label"] = f"community {cid} · {topic_labels.get(k, f'topic {k}')}"
-        row.setdefault("label", f"community {cid}")
-        rows.append(row)
-    return pa.Table.from_pylist(rows, schema=COMMUNITY_SCHEMA)
-
-
-def _topics_by_community(
-    topics: pd.DataFrame | None, handles: pd.DataFrame, members: pd.DataFrame
-) -> dict[int, pd.DataFrame]:
-    """The per-(platform, handle, topic) rows of each community's members' handles, in
-    the order of ``topics`` (one join for all communities instead of one per community)."""
-    if topics is None:
-        return {}
-    community = handles.node.map(members.drop_duplicates("node").set_index("node").community_id)
-    owned = handles.loc[community.notna(), ["platform", "handle"]]
-    owned = owned.assign(_community=community[community.notna()].astype(np.int64).to_numpy())
-    t = topics.merge(owned, on=["platform", "handle"])
-    return {int(k): g.drop(columns="_community") for k, g in t.groupby("_community", sort=False)}
-
-
-def _mean(v: pd.DataFrame | None, col: str) -> float | None:
-    if v is None or v.empty or v[col].isna().all():
-        return None
-    return float(v[col].mean())
+        rows.append(
+            {
+                "community_id": int(cid),
+                "size": len(m),
+                "customers": int(m.node.str.startswith("c:").sum()),
+                "top_amplifiers": ", ".join(_display(n) for n in amps.node) or None,
+                "amplifiers": int(m.amplifier.sum()),
+                "external_edge_share": float(ext[cid]),
+                "modularity": modularity,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=STRUCTURE_SCHEMA)
 
 
 def _display(node: str) -> str:
@@ -464,25 +390,3 @@ def _display(node: str) -> str:
         return "customer " + node[2:]
     _, platform, handle = node.split(":", 2)
     return f"@{handle} ({platform})"
-
-
-def _values(ws: Workspace, members: pd.DataFrame) -> pd.DataFrame | None:
-    """Members' transaction scores (consented, linked people only)."""
-    if not ws.warehouse.exists("customer_transaction_scores"):
-        return None
-    people = members[members.node.str.startswith("c:")][["customer_id", "community_id"]]
-    if people.empty:
-        return people.assign(clv=[], p_alive=[], risk_band=[])
-    scores = ws.warehouse.table("customer_transaction_scores")
-    ids = ws.engine.memtable(pa.table({"cid": people.customer_id.astype(str).tolist()}))
-    s = scores.filter(scores.customer_id.isin(ids.cid)).select(
-        "customer_id", "clv", "p_alive", "risk_band"
-    )
-    return ws.engine.to_arrow(s).to_pandas().merge(people, on="customer_id")
-
-
-def _topic_labels(ws: Workspace) -> dict[int, str]:
-    if not ws.warehouse.exists("topics"):
-        return {}
-    t = ws.warehouse.read_arrow("topics").select(["topic_id", "label"]).to_pylist()
-    return {int(r["topic_id"]): str(r["label"]) for r in t}
