@@ -303,6 +303,31 @@ def test_grouping_and_ids_without_a_workspace() -> None:
     assert street_keys(["Kerkstraat 3", "Kerkstr. 3"]).to_pylist() == ["kerk str 3"] * 2
 
 
+def test_the_clock_is_read_only_when_a_household_id_is_new() -> None:
+    """A run that gives no new id does not depend on the time it ran (so an incremental
+    run can skip the step while the customers are unchanged)."""
+    from datetime import UTC, datetime
+
+    t0, t1 = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)
+    reads: list[datetime] = []
+
+    def clock(at: datetime):
+        return lambda: reads.append(at) or at
+
+    one = assign_ids([(["a", "b"], "same address", None)], None, clock(t0))
+    assert reads == [t0] and set(one["first_seen"].to_pylist()) == {t0}
+    same = assign_ids([(["a", "b"], "same address", None)], one, clock(t1))
+    assert reads == [t0] and same.equals(one)
+    grown = assign_ids(
+        [(["a", "b"], "same address", None), (["c", "d"], "same landline", None)], one, clock(t1)
+    )
+    assert reads == [t0, t1]  # once for the new household, not per row
+    since = dict(
+        zip(grown["customer_id"].to_pylist(), grown["first_seen"].to_pylist(), strict=True)
+    )
+    assert since == {"a": t0, "b": t0, "c": t1, "d": t1}
+
+
 def test_doctests() -> None:
     assert doctest.testmod(hh).failed == 0
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -475,7 +475,7 @@ def group_households(
 def assign_ids(
     households: list[tuple[list[str], str, str | None]],
     previous: pa.Table | None,
-    now: datetime,
+    now: datetime | Callable[[], datetime],
     renamed: dict[str, str] | None = None,
 ) -> pa.Table:
     """Household rows with stable ids.
@@ -484,7 +484,10 @@ def assign_ids(
     (ties: the household listed first, i.e. whose oldest member is oldest); a household
     that wins several keeps the one first seen earliest; one that wins none takes ``hh:``
     + its oldest member's id (``~2``, ``~3``… if that is taken). ``renamed`` maps a
-    previous person id to the person it belongs to now (after identity merges).
+    previous person id to the person it belongs to now (after identity merges). ``now``
+    (the first-seen time of new ids) may be a function, called only if an id is new: a
+    run that gives no new id then does not depend on the clock, and an incremental run
+    the next day can skip the step while the customers are unchanged.
 
     >>> t0 = datetime(2025, 1, 1, tzinfo=UTC)
     >>> first = assign_ids([(["a", "b"], "same address", "1 Main St")], None, t0)
@@ -495,6 +498,16 @@ def assign_ids(
     (['hh:a', 'hh:a', 'hh:a'], [3, 3, 3])
     """
     renamed = renamed or {}
+    clock = now if callable(now) else (lambda: now)
+    read: list[datetime] = []
+
+    def first_seen(hid: str) -> datetime:
+        if hid in old_since:
+            return old_since[hid]
+        if not read:
+            read.append(clock())
+        return read[0]
+
     old_id: dict[str, str] = {}
     old_since: dict[str, datetime] = {}
     if previous is not None and previous.num_rows:
@@ -516,14 +529,14 @@ def assign_ids(
     for k, (members, evidence, address) in enumerate(households):
         won = won_by.get(k)
         if won:
-            hid = min(won, key=lambda h: (old_since.get(h, now), h))
-            since = old_since.get(hid, now)
+            hid = min(won, key=lambda h: (first_seen(h), h))
+            since = first_seen(hid)
         else:
             base, n = "hh:" + members[0], 2
             hid = base
             while hid in taken:
                 hid, n = f"{base}~{n}", n + 1
-            since = now
+            since = first_seen(hid)
         taken.add(hid)
         for p in members:
             rows.append(
@@ -565,7 +578,9 @@ def step_households(ws: Workspace, ctx: RunContext) -> dict[str, int]:
             k.filter(k.record_id.isin(eng.values(old))).select("record_id", "customer_id")
         ).to_pylist()
         renamed = {r["record_id"]: r["customer_id"] for r in now_of}
-    table = assign_ids(grouping.households, previous, ctx.started_at.astimezone(UTC), renamed)
+    table = assign_ids(
+        grouping.households, previous, lambda: ctx.started_at.astimezone(UTC), renamed
+    )
     return {
         HOUSEHOLDS: wh.write(HOUSEHOLDS, table),
         EXCLUSIONS: wh.write(EXCLUSIONS, grouping.exclusions),
