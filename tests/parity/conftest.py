@@ -1,7 +1,8 @@
 """One demo brand, scored twice: on DuckDB and on Spark (local mode), once per session.
 
 The DuckDB run (``reference``) is the one every Spark run is compared with: local mode
-here (``scored``), a standalone cluster and a Spark Connect server in their own tests.
+here (``scored``), and a Spark Connect server driving a standalone cluster in a test of
+its own (``test_cluster_connect``).
 Both workspaces ingest the same generated files and run the whole pipeline
 (``run_pipeline``) and then, as the demo does, the loyalty awards and the rewards step
 again. The tests of this folder compare the two warehouses table by table.

@@ -2,7 +2,8 @@
 
 ``bin/spark-class`` runs ``SparkSubmit`` with the server's class
 (``org.apache.spark.sql.connect.service.SparkConnectServer``, as
-``sbin/start-connect-server.sh`` does in a full Spark distribution), in local mode, on a
+``sbin/start-connect-server.sh`` does in a full Spark distribution), in local mode or
+against a standalone cluster's master (its executors then on the cluster's worker), on a
 loopback port of its own, with its log and catalog folder in a temporary directory. The
 server is the driver; a client process connects to ``sc://127.0.0.1:PORT``. It runs in a
 process group of its own, killed (and waited for) on exit, and dies with the process
@@ -28,15 +29,18 @@ SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 @contextmanager
-def connect_server(workdir: Path, cores: int = 2, memory: str = "2g") -> Iterator[str]:
-    """Start a Spark Connect server (``local[cores]``); yield its ``sc://`` URL."""
+def connect_server(
+    workdir: Path, master: str | None = None, cores: int = 2, memory: str = "2g"
+) -> Iterator[str]:
+    """Start a Spark Connect server on ``master`` (default ``local[cores]``; a
+    ``spark://`` URL runs its executors on that cluster); yield its ``sc://`` URL."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
         str(spark_home() / "bin" / "spark-class"),
         "org.apache.spark.deploy.SparkSubmit",
         *("--class", SERVER_CLASS),
-        *("--master", f"local[{cores}]"),
+        *("--master", master or f"local[{cores}]"),
         *("--driver-memory", memory),
         *("--conf", f"spark.connect.grpc.binding.port={port}"),
         *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
