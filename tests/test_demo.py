@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from socialcrm.config import Settings
 from socialcrm.store.workspace import Workspace
+from tests.conftest import Demo
 from tests.digests import differences, table_digests
 
 DIGESTS = Path(__file__).parent / "data" / "demo_300_digests.json"
 
 
-def test_demo_builds_loads_and_scores_a_brand(tmp_path: Path) -> None:
-    env = {**os.environ, "SOCIALCRM_HOME": str(tmp_path / "ws"), "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "socialcrm.cli", "demo", "--customers", "300", "--no-serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+def test_demo_builds_loads_and_scores_a_brand(demo_300: Demo) -> None:
+    """``socialcrm demo --customers 300 --no-serve`` (run once per session, shared)."""
+    run, home = demo_300.run, demo_300.home
     assert run.returncode == 0, run.stderr
     assert "demo brand ready" in run.stdout
-    with Workspace.open(Settings(home=tmp_path / "ws")) as ws:
+    with Workspace.open(Settings(home=home)) as ws:
         rows = {t.name: t.rows for t in ws.warehouse.tables()}
         assert {"customers", "orders", "posts", "customer_rfm"} <= rows.keys()
         assert {"customer_transaction_scores", "posts_enriched"} <= rows.keys()
@@ -57,10 +49,10 @@ def test_demo_builds_loads_and_scores_a_brand(tmp_path: Path) -> None:
             db.close()
         assert kinds.get("purchase", 0) > 100 and events == lines  # nothing awarded twice
         assert ws.warehouse.exists("customer_rewards")
-    truth = tmp_path / "ws" / "demo" / "truth"
+    truth = home / "demo" / "truth"
     assert any(truth.iterdir())
     # Refactorings change no row: every table equals the digests stored before them
     # (regenerate with `python -m tests.digests WORKSPACE` only for an intended change).
     expected = json.loads(DIGESTS.read_text())
-    changed = differences(expected, table_digests(tmp_path / "ws"))
+    changed = differences(expected, table_digests(home))
     assert not changed, f"tables differ from {DIGESTS.name}: {changed}"

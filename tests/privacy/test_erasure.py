@@ -1,12 +1,13 @@
 """Erasure on the demo brand, through the CLI contract, checked by scanning everything.
 
-The demo brand (300 people, the demo's own inbox work) is built once for the module; each
-test works on a private copy. The person erased has orders, posts, an inbox conversation,
-an outbox email, an email event, a suppression, a vote, a rejected line in the rejects
-table and an audit entry naming them, so every kind of place is tried. After erasure and
-a re-run of ``socialcrm score``, every string column of every warehouse table and every
-column of every app-database table is searched for their emails, phones, handles and full
-name: none may be found. Importing the brand's original files again brings nothing back.
+The demo brand (300 people, the demo's own inbox work) is built once per run, shared with
+the demo's own test (``demo_300``); each test works on a private copy. The person erased
+has orders, posts, an inbox conversation, an outbox email, an email event, a suppression,
+a vote, a rejected line in the rejects table and an audit entry naming them, so every
+kind of place is tried. After erasure and a re-run of ``socialcrm score``, every string
+column of every warehouse table and every column of every app-database table is searched
+for their emails, phones, handles and full name: none may be found. Importing the brand's
+original files again brings nothing back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from rich.console import Console
 from sqlalchemy import select
 
 from socialcrm.appdb.accounts import audit
@@ -36,23 +36,20 @@ from socialcrm.appdb.models import (
     Suppression,
 )
 from socialcrm.config import Settings
-from socialcrm.demo import LOAD_ORDER, _home_region, run_demo
+from socialcrm.demo import LOAD_ORDER, _home_region
 from socialcrm.privacy.person import Person, find_person
 from socialcrm.store.erasure import ERASED_TABLE, REASON
 from socialcrm.store.ingest import ingest_file
 from socialcrm.store.workspace import Workspace
+from tests.conftest import Demo
 from tests.privacy.scan import app_hits, warehouse_hits
-
-_CACHE: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if "home" not in _CACHE:
-        home = tmp_path_factory.mktemp("privacy-demo") / "ws"
-        run_demo(Settings(home=home), customers=300, seed=0, console=Console(quiet=True))
-        _CACHE["home"] = home
-    return _CACHE["home"]
+def demo_home(demo_300: Demo) -> Path:
+    """The run's demo brand (built once, by the CLI; see tests/conftest.py)."""
+    assert demo_300.run.returncode == 0, demo_300.run.stderr[-3000:]
+    return demo_300.home
 
 
 @dataclass
