@@ -1,9 +1,9 @@
 """Every page of the app, on a phone (390 px) and a desktop (1,400 px), as admin and viewer.
 
-One small demo brand is built once (the CLI a newcomer runs), served for real, and each
-page is opened in Debian's chromium. On each: the page does not scroll sideways, the
-text meant for people holds no rule expression (``>=``, `` in [``, ``=3``…; analysts
-find those in ``<details>``, ``<code>`` and ``<pre>``) and no raw record id
+The run's 300-customer demo brand (built once by the CLI a newcomer runs), copied, served
+for real, and each page is opened in Debian's chromium. On each: the page does not scroll
+sideways, the text meant for people holds no rule expression (``>=``, `` in [``, ``=3``…;
+analysts find those in ``<details>``, ``<code>`` and ``<pre>``) and no raw record id
 (``newsletter:000406``). Screenshots of every case go to ``$SOCIALCRM_SCREENSHOTS``
 (default: a folder under pytest's tmp dir, printed).
 """
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from playwright.sync_api import Browser, Page
 
 from socialcrm.config import Settings
 from socialcrm.store.warehouse import Warehouse
+from tests.conftest import Demo
 from tests.web.conftest import PASSWORD, Site, seed_users, serve, sign_in
 from tests.web.test_browser import browser, shots  # noqa: F401  (module fixtures)
 
@@ -60,18 +59,11 @@ OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clie
 
 
 @pytest.fixture(scope="session")
-def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A small demo brand built by the CLI once per session, with one user per role."""
-    home = tmp_path_factory.mktemp("demo") / "ws"
-    env = {**os.environ, "SOCIALCRM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "socialcrm.cli", "demo", "--customers", "120", "--no-serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+def demo_site(tmp_path_factory: pytest.TempPathFactory, demo_300: Demo) -> Iterator[Site]:
+    """The run's demo brand (built once by the CLI, tests/conftest.py), on a copy of its
+    own (users are added to it), with one user per role."""
+    assert demo_300.run.returncode == 0, demo_300.run.stderr[-3000:]
+    home = shutil.copytree(demo_300.home, tmp_path_factory.mktemp("demo") / "ws")
     settings = Settings(home=home, web_token_cache_seconds=0)
     tokens = seed_users(settings.resolved_database_url)
     for url in serve(settings):
