@@ -86,7 +86,7 @@ TABLES = (
     "customer_rfm", "customer_transaction_scores",
     "posts_enriched", "post_mentions", "post_queries", "listening_daily", "topics", "alerts",
     "post_enrichment_cache",
-    "handle_influence", "customer_influence", "communities",
+    "handle_influence", "customer_influence", "community_structure", "communities",
     "community_daily", "community_alerts",
     "amplifier_seeds",
     "customer_relationship", "customer_scores",
