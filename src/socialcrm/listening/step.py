@@ -270,8 +270,7 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
         return empty
     # Vectorised (Arrow and NumPy, no per-post Python objects): at a million posts the
     # linked posts number hundreds of thousands.
-    ends = pa.chunked_array(all_edges.column("a").chunks + all_edges.column("b").chunks)
-    nodes = pc.unique(ends)
+    nodes = _linked(all_edges)
     nodes = nodes.take(pc.sort_indices(nodes))
     labels = components(
         len(nodes),
@@ -281,7 +280,7 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
     # The group's representative is its earliest post present in the table (ties: the
     # smallest id).
     present = ws.engine.to_arrow(
-        base.filter(base.post_id.isin(_ids(ws, nodes))).select("post_id", "created_at")
+        base.filter(base.post_id.isin(ws.engine.values(nodes))).select("post_id", "created_at")
     )
     if present.num_rows == 0:
         return empty
@@ -304,9 +303,9 @@ def duplicate_groups(ws: Workspace, base: ir.Table) -> pa.Table:
     )
 
 
-def _ids(ws: Workspace, ids: pa.Array) -> ir.StringColumn:
-    """A column of post ids for ``isin`` (a table, as :meth:`Engine.values` makes)."""
-    return ws.engine.memtable(pa.table({"v": ids.cast(pa.string())})).v
+def _linked(edges: pa.Table) -> pa.Array:
+    """The distinct post ids at either end of the links ``a`` — ``b``."""
+    return pc.unique(pa.chunked_array(edges.column("a").chunks + edges.column("b").chunks))
 
 
 def _near_enough(ws: Workspace, base: ir.Table, near: pa.Table) -> pa.Array:
@@ -315,9 +314,11 @@ def _near_enough(ws: Workspace, base: ir.Table, near: pa.Table) -> pa.Array:
     Near-duplicates must also name the same brand, products and competitors: the same
     sentence about another product is another opinion, not a copy.
     """
-    ids = pc.unique(pa.chunked_array(near.column("a").chunks + near.column("b").chunks))
+    ids = _linked(near)
     rows = ws.engine.to_arrow(
-        base.filter(base.post_id.isin(_ids(ws, ids))).select("post_id", "dup_signature", "mentions")
+        base.filter(base.post_id.isin(ws.engine.values(ids))).select(
+            "post_id", "dup_signature", "mentions"
+        )
     ).combine_chunks()
     pid = rows.column("post_id")
     ia = pc.index_in(near.column("a"), value_set=pid).to_numpy()

@@ -126,13 +126,18 @@ class Engine(ABC):
         return ibis.memtable(data)
 
     @final
-    def values(self, values: Iterable[str]) -> ir.StringColumn:
+    def values(self, values: Iterable[str] | pa.Array | pa.ChunkedArray) -> ir.StringColumn:
         """A column of ``values`` for ``col.isin(...)``: a semi-join on a small table.
 
         Thousands of literals in an ``isin`` list cost seconds each time (Ibis matches
         every literal node, the engine parses them); a table costs the same for any size.
+        An Arrow array is taken as it is (no Python object per value).
         """
-        return self.memtable(pa.table({"v": pa.array(list(values), pa.string())})).v
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            column = values.cast(pa.string())
+        else:
+            column = pa.array(list(values), pa.string())
+        return self.memtable(pa.table({"v": column})).v
 
     @final
     def map_batches(
