@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from socialcrm.programs.diffusion import GraphInputError, build_graph, read_edges
+from socialcrm.programs.diffusion import GraphInputError, build_graph, graph_from_codes, read_edges
+from socialcrm.programs.kernels import stable_order
 from tests.shared_data import shared_file
 
 
@@ -65,3 +66,18 @@ def test_csv_errors_name_line_and_field(tmp_path):
     f.write_text("source,target\na,b\n,d\n")
     with pytest.raises(GraphInputError, match="line 3: field 'source' is empty"):
         read_edges(f)
+
+
+def test_counting_sort_orders_like_a_stable_argsort():
+    keys = np.random.default_rng(3).integers(0, 50, 2_000)
+    assert np.array_equal(stable_order(keys, 50), np.argsort(keys, kind="stable"))
+
+
+def test_numbered_edges_merge_repeats_keeping_the_largest_weight():
+    labels = np.array(["a", "b", "c"], dtype=object)
+    g = graph_from_codes(
+        labels, [2, 0, 2, 1, 0], [1, 1, 1, 1, 1], "weighted", weights=[0.2, 0.5, 0.7, 0.9, 0.1]
+    )
+    assert g.m == 2  # the self-loop 1→1 is dropped, 2→1 and 0→1 merged
+    assert list(g.in_src) == [0, 2]  # edges into a node by source number
+    assert list(g.in_p) == [0.5, 0.7]

@@ -143,3 +143,15 @@ def test_pipeline_step_writes_consented_seeds(social):
     rows = social.warehouse.read_arrow("amplifier_seeds").to_pylist()
     assert rows[0]["customer_id"] == "c_star" and rows[0]["rank"] == 1
     assert rows[0]["marginal_gain"] == pytest.approx(rows[0]["cumulative_spread"])
+
+
+def test_the_graph_is_the_same_whatever_the_row_order(social):
+    """Nodes are numbered by name, not by the engine's row order, so the graph and the
+    seeds drawn on it repeat from run to run."""
+    first = workspace_graph(social, "learned").graph
+    follows = social.warehouse.read_arrow("follows")
+    social.warehouse.write("follows", follows.take(list(range(follows.num_rows))[::-1]))
+    again = workspace_graph(social, "learned").graph
+    assert list(first.labels) == sorted(first.labels)
+    for name in ("labels", "in_ptr", "in_src", "in_p", "out_ptr", "out_dst", "out_p"):
+        assert np.array_equal(getattr(first, name), getattr(again, name)), name

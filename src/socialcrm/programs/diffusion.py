@@ -29,6 +29,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from socialcrm.programs import kernels
+
 Model = Literal["wc", "ic", "weighted", "lt"]
 MODELS: tuple[str, ...] = ("wc", "ic", "weighted", "lt")
 
@@ -89,8 +91,6 @@ def build_graph(
     weighted cascade counts each influencer once. ``nodes`` adds isolated nodes (people
     nobody follows still count in a spread).
     """
-    if model not in MODELS:
-        raise GraphInputError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     src = np.asarray(sources)
     dst = np.asarray(targets)
     if src.shape != dst.shape or src.ndim != 1:
@@ -98,6 +98,22 @@ def build_graph(
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if w is not None and w.shape != src.shape:
         raise GraphInputError("weights must have one value per edge")
+    _check_model(model, p, w)
+    if undirected:
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+        if w is not None:
+            w = np.concatenate([w, w])
+
+    extra = np.asarray(nodes) if nodes is not None else src[:0]
+    codes, labels = pd.factorize(np.concatenate([src, dst, extra]), sort=False)
+    u = codes[: len(src)].astype(np.int64)
+    v = codes[len(src) : 2 * len(src)].astype(np.int64)
+    return graph_from_codes(np.asarray(labels), u, v, model, p=p, weights=w)
+
+
+def _check_model(model: str, p: float | None, w: np.ndarray | None) -> None:
+    if model not in MODELS:
+        raise GraphInputError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     if model == "ic" and (p is None or not 0 < p <= 1):
         raise GraphInputError(f"model 'ic' needs a probability 0 < p <= 1, got {p}")
     if model == "weighted" and w is None:
@@ -106,27 +122,45 @@ def build_graph(
         raise GraphInputError("edge weights must be non-negative numbers")
     if model == "weighted" and w is not None and (w > 1).any():  # w is set: checked above
         raise GraphInputError("edge probabilities must be at most 1 for model 'weighted'")
-    if undirected:
-        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
-        if w is not None:
-            w = np.concatenate([w, w])
 
-    extra = np.asarray(nodes) if nodes is not None else src[:0]
-    codes, labels = pd.factorize(np.concatenate([src, dst, extra]), sort=False)
+
+def graph_from_codes(
+    labels: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    model: Model = "wc",
+    *,
+    p: float | None = None,
+    weights: np.ndarray | None = None,
+) -> DiffusionGraph:
+    """:func:`build_graph` on edges already numbered: node ``i`` is ``labels[i]``, edge
+    ``j`` goes from ``u[j]`` to ``v[j]`` (e.g. numbered by the engine, so millions of
+    names never become Python strings).
+
+    Linear in nodes + edges: repeated edges are merged and the CSR arrays ordered with
+    counting sorts (a comparison sort of 10M edges grew 20× for 10× the edges).
+    """
     n = len(labels)
-    u = codes[: len(src)].astype(np.int64)
-    v = codes[len(src) : 2 * len(src)].astype(np.int64)
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if u.shape != v.shape or u.ndim != 1 or (w is not None and w.shape != u.shape):
+        raise GraphInputError("sources, targets and weights must be 1-d, one per edge")
+    if len(u) and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n):
+        raise GraphInputError("edge ends must be node numbers below the number of labels")
+    _check_model(model, p, w)
     keep = u != v
     u, v = u[keep], v[keep]
     w = None if w is None else w[keep]
-    # merge repeated edges, keeping the largest weight
-    key = u * n + v
-    order = np.lexsort((-(w if w is not None else np.zeros(len(u))), key))
-    key, u, v = key[order], u[order], v[order]
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
+    # merge repeated edges, keeping the largest weight: edges by (source, target)
+    by_v = kernels.stable_order(v, n)
+    order = by_v[kernels.stable_order(u[by_v], n)]
+    u, v = u[order], v[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    if w is not None:
+        w = np.maximum.reduceat(w[order], np.flatnonzero(first)) if len(w) else w
     u, v = u[first], v[first]
-    w = None if w is None else w[order][first]
 
     indeg = np.bincount(v, minlength=n).astype(np.float64)
     if model == "wc":
@@ -140,18 +174,18 @@ def build_graph(
         raw = w if w is not None else np.ones(len(u))
         total = np.bincount(v, weights=raw, minlength=n)
         prob = raw / np.maximum(total[v], 1.0) if w is not None else raw / indeg[v]
-    return _csr(n, np.asarray(labels), u, v, np.asarray(prob, dtype=np.float64), model == "lt")
+    return _csr(n, labels, u, v, np.asarray(prob, dtype=np.float64), model == "lt")
 
 
 def _csr(
     n: int, labels: np.ndarray, u: np.ndarray, v: np.ndarray, prob: np.ndarray, lt: bool
 ) -> DiffusionGraph:
-    by_dst = np.argsort(v, kind="stable")
+    by_dst = kernels.stable_order(v, n)
     in_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(v, minlength=n), out=in_ptr[1:])
     in_src = u[by_dst].astype(np.int32)
     in_p = prob[by_dst]
-    by_src = np.argsort(u, kind="stable")
+    by_src = kernels.stable_order(u, n)
     out_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(u, minlength=n), out=out_ptr[1:])
     # per-target uniform probability (all in-edges equal) enables geometric skipping

@@ -1,4 +1,5 @@
-"""Compiled inner loops (numba): reverse-reachable sets, greedy coverage, cascades.
+"""Compiled inner loops (numba): reverse-reachable sets, greedy coverage, cascades,
+counting sorts for building graphs.
 
 Every random draw comes from a SplitMix64 stream seeded by ``(seed, item index)``, so a
 batch of RR sets or simulations is the same whatever the number of threads that split it;
@@ -297,3 +298,20 @@ def simulate(
                 by_hop[s, min(h, max_hops)] += 1
         spread[s] = size
     return spread, by_hop
+
+
+@njit(nogil=True, cache=True)
+def stable_order(keys: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for keys in ``0..n-1``, by counting: linear in
+    keys + n, where a comparison sort of millions of edges grows faster than they do."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for k in keys:
+        ptr[k + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        out[ptr[k]] = i
+        ptr[k] += 1
+    return out

@@ -24,10 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from socialcrm.programs.diffusion import DiffusionGraph, Model, build_graph
+from socialcrm.programs.diffusion import DiffusionGraph, Model, graph_from_codes
 from socialcrm.store.schemas import CONSENTS, FOLLOWS, IDENTITIES, PLATFORMS, POSTS
 from socialcrm.store.workspace import Workspace
 
@@ -39,7 +42,23 @@ class WorkspaceGraph:
     """Per node: may be a seed (a customer with social-linking consent in force)."""
     customer_of: dict[str, str]
     """Eligible node → customer id."""
-    edges: pd.DataFrame
+    numbered_edges: pa.Table
+    """(src, dst, follows, reshares) with node numbers of ``graph``."""
+
+    @property
+    def edges(self) -> pd.DataFrame:
+        """(source, target, follows, reshares) by node name (for inspection: names of
+        millions of edges cost seconds)."""
+        e = self.numbered_edges
+        labels = self.graph.labels
+        return pd.DataFrame(
+            {
+                "source": labels[e.column("src").to_numpy()],
+                "target": labels[e.column("dst").to_numpy()],
+                "follows": e.column("follows").to_numpy(),
+                "reshares": e.column("reshares").to_numpy(),
+            }
+        )
 
 
 def consent_in_force(ws: Workspace, purpose: str) -> pd.DataFrame:
@@ -53,6 +72,18 @@ def consent_in_force(ws: Workspace, purpose: str) -> pd.DataFrame:
 
 def influence_edges(ws: Workspace) -> pd.DataFrame:
     """(source, target, follows, reshares): follow edges and observed reshares."""
+    return ws.engine.to_arrow(_edges(ws)).to_pandas()
+
+
+def _edges(ws: Workspace) -> ir.Table:
+    both = _influences(ws)
+    return both.group_by("source", "target").aggregate(
+        follows=both.follows.max(), reshares=both.reshares.sum()
+    )
+
+
+def _influences(ws: Workspace) -> ir.Table:
+    """One row per follow and per reshare: (source, target, follows, reshares)."""
     f = ws.warehouse.table_or_empty("follows", FOLLOWS.arrow_schema)
     p = ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
     follows = f.select(
@@ -71,19 +102,50 @@ def influence_edges(ws: Workspace) -> pd.DataFrame:
         reshares=ibis.literal(1),
     )
     both = follows.union(reshares, distinct=False)
-    both = both.filter(both.source != both.target)
-    agg = both.group_by("source", "target").aggregate(
-        follows=both.follows.max(), reshares=both.reshares.sum()
+    return both.filter(both.source != both.target)
+
+
+def _numbered_edges(ws: Workspace) -> tuple[pa.Array, pa.Table, np.ndarray]:
+    """Node names in name order; per edge ``src`` and ``dst`` (node numbers),
+    ``follows`` and ``reshares``; per node its original posts, A(u).
+
+    The engine numbers the nodes, so only integers cross into Python: 20M names as
+    Python strings (and hashing them again to number them) grew 20× for 10× the
+    edges. Numbering by name, not by the engine's row order, makes the graph, and the
+    seeds drawn on it, the same on every run.
+    """
+    both = _influences(ws)
+    both = both.filter(both.source.notnull() & both.target.notnull())
+    ends = both.select(node=both.source).union(both.select(node=both.target), distinct=True)
+    labels = ws.engine.to_arrow(ends.order_by("node")).column("node").combine_chunks()
+    ids = ws.engine.memtable(
+        pa.table({"node": labels, "id": pa.array(np.arange(len(labels), dtype=np.int64))})
     )
-    return ws.engine.to_arrow(agg).to_pandas()
+    src = ids.select(s_node=ids.node, src=ids.id)
+    dst = ids.select(d_node=ids.node, dst=ids.id)
+    j = both.join(src, both.source == src.s_node).join(dst, both.target == dst.d_node)
+    edges = ws.engine.to_arrow(
+        j.group_by("src", "dst").aggregate(
+            follows=j.follows.max().cast("int64"), reshares=j.reshares.sum().cast("int64")
+        )
+    )
+    p = _author_posts(ws)
+    pj = p.join(ids, p.node == ids.node)
+    counts = ws.engine.to_arrow(pj.select(id=pj.id, posts=pj.posts.cast("int64")))
+    posts = np.zeros(len(labels), dtype=np.float64)
+    posts[counts.column("id").to_numpy()] = counts.column("posts").to_numpy()
+    return labels, edges, posts
 
 
 def author_post_counts(ws: Workspace) -> pd.DataFrame:
     """Original (not reshared) posts per author node: A(u) of Goyal et al."""
+    return ws.engine.to_arrow(_author_posts(ws)).to_pandas()
+
+
+def _author_posts(ws: Workspace) -> ir.Table:
     p = ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
     p = p.filter(p.reshare_of_post_id.isnull())
-    agg = p.group_by(node=p.platform + ":" + p.author_handle).aggregate(posts=p.count())
-    return ws.engine.to_arrow(agg).to_pandas()
+    return p.group_by(node=p.platform + ":" + p.author_handle).aggregate(posts=p.count())
 
 
 def reshare_probabilities(
@@ -110,11 +172,18 @@ def reshare_probabilities(
     a_u: np.ndarray = (
         edges["source"].map(posts.set_index("node")["posts"]).fillna(0).to_numpy(float)
     )
+    return _goyal(edges["reshares"].to_numpy(float), a_u, prior, prior_strength)
+
+
+def _goyal(reshares: np.ndarray, a_u: np.ndarray, prior: np.ndarray, s: float) -> np.ndarray:
+    """(A(u→v) + s·p0) / (A(u) + s) per edge, from its reshares, its source's posts and
+    its prior p0."""
     # a reshare is one of u's posts propagated; never more than u's posts
-    a_uv = np.minimum(edges["reshares"].to_numpy(float), np.maximum(a_u, 0))
+    a_uv = np.minimum(reshares, np.maximum(a_u, 0))
     a_u = np.maximum(a_u, a_uv)
-    denom = a_u + prior_strength
-    return np.where(denom > 0, (a_uv + prior_strength * prior) / np.maximum(denom, 1e-12), prior)
+    denom = a_u + s
+    out: np.ndarray = np.where(denom > 0, (a_uv + s * prior) / np.maximum(denom, 1e-12), prior)
+    return out
 
 
 def seed_eligibility(ws: Workspace) -> dict[str, str]:
@@ -144,20 +213,29 @@ def workspace_graph(
     ``model`` is ``learned`` (probabilities from reshares), ``wc``, ``ic`` (needs ``p``)
     or ``lt``.
     """
-    edges = influence_edges(ws)
-    if edges.empty:
+    labels, e, posts = _numbered_edges(ws)
+    if not e.num_rows:
         raise ValueError("no follows or reshares in the workspace: no influence graph")
+    u = e.column("src").to_numpy()
+    v = e.column("dst").to_numpy()
+    names = np.asarray(labels.to_numpy(zero_copy_only=False), dtype=object)
     if model == "learned":
-        probs = reshare_probabilities(edges, author_post_counts(ws), prior_strength)
-        graph = build_graph(edges["source"], edges["target"], "weighted", weights=probs)
+        if prior_strength < 0:
+            raise ValueError("prior_strength must be non-negative")
+        indeg = np.bincount(v, minlength=len(names))  # edges are unique: rows per target
+        prior = 1.0 / indeg[v]
+        reshares = e.column("reshares").to_numpy().astype(float)
+        probs = _goyal(reshares, posts[u], prior, prior_strength)
+        graph = graph_from_codes(names, u, v, "weighted", weights=probs)
     else:
-        graph = build_graph(edges["source"], edges["target"], model, p=p)  # type: ignore[arg-type]
+        graph = graph_from_codes(names, u, v, model, p=p)  # type: ignore[arg-type]
     customer_of = seed_eligibility(ws)
-    eligible = np.asarray(pd.Index(graph.labels).isin(list(customer_of)), bool)
-    kept = pd.Index(list(customer_of)).isin(graph.labels)
+    handles = pa.array(list(customer_of), pa.string())
+    eligible = pc.is_in(labels, value_set=handles).to_numpy(zero_copy_only=False)
+    kept = pc.is_in(handles, value_set=labels).to_numpy(zero_copy_only=False)
     return WorkspaceGraph(
         graph,
-        eligible,
+        np.asarray(eligible, dtype=bool),
         {k: v for k, v, ok in zip(customer_of, customer_of.values(), kept, strict=True) if ok},
-        edges,
+        e,
     )
