@@ -163,6 +163,17 @@ class Settings(BaseSettings):
         le=1,
         description="Pairs between this and identity_threshold go to the review queue.",
     )
+    incremental_identity_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Incremental runs: while the customer records added, changed or "
+        "removed since the identity model was trained are at most this share of the "
+        "records it was trained on, identity resolution scores only the pairs with such a "
+        "record, with that model (Splink's incremental matching), and keeps the other "
+        "pairs' scores; past it, the model is trained again on all records (0: trained on "
+        "every run, so results always equal a full run's).",
+    )
     graph_half_life_days: float = Field(
         default=180.0, gt=0, description="Half-life of interactions in the social graph, days."
     )

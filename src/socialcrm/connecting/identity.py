@@ -8,6 +8,7 @@ Clusters keep their ids across runs, and people's review decisions override both
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import ibis
@@ -23,7 +24,11 @@ from socialcrm.connecting.clusters import (
     latest_decisions,
 )
 from socialcrm.connecting.households import is_landline
-from socialcrm.connecting.resolve import LINKS_SCHEMA, ResolveOptions, resolve_records
+from socialcrm.connecting.resolve import (
+    LINKS_SCHEMA,
+    ResolveOptions,
+    resolve_records,
+)
 from socialcrm.store.engine import local_sql
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import IDENTITIES, PLATFORMS
@@ -33,6 +38,26 @@ CLUSTERS = "identity_clusters"
 LINKS = "identity_links"
 LINEAGE = "identity_lineage"
 DECISIONS = "identity_decisions"
+MODEL = "identity_model"
+MODEL_RECORDS = "identity_model_records"
+
+MODEL_SCHEMA = pa.schema(
+    [
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("engine", pa.string(), nullable=False),
+        pa.field("records", pa.int64(), nullable=False),
+    ]
+)
+"""``identity_model``: the Splink model last trained (its settings with every m and u, as
+JSON), the engine it ran on and how many records it was trained on."""
+MODEL_RECORDS_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("digest", pa.string(), nullable=False),
+    ]
+)
+"""``identity_model_records``: the records the model was trained on, each with a digest of
+its fields, so that a later run knows which records are new or changed since."""
 
 IDENTITY_LINKS_SCHEMA = LINKS_SCHEMA.append(pa.field("status", pa.string(), nullable=False))
 """``status``: ``linked`` (rule or model above the threshold), ``review`` (in the uncertain
@@ -191,11 +216,11 @@ def _status(
             status.append("review")
         elif ev is None:
             status.append("review")
-            why += "; not linked: nothing but names and places in common"
+            why += NOT_LINKED + "nothing but names and places in common"
         elif (a, b) in refused_set:
             status.append("review")
-            why += (
-                "; not linked: it would join records that differ in birth date or gender,"
+            why += NOT_LINKED + (
+                "it would join records that differ in birth date or gender,"
                 " a pair a reviewer kept apart, or two people known at one address"
             )
         else:
@@ -219,14 +244,22 @@ def step_identities(
     landlines = shared_landlines(ws)
     records = _without_landlines(records, landlines)
     rules = engine.to_arrow(rule_links(ws, landlines))
+    wh = ws.warehouse
+    compared = records.drop(["created_at", "gender"])
+    digests = record_digests(records)
+    model, fresh = _incremental(ws, digests)
     resolution = resolve_records(
-        records.drop(["created_at", "gender"]),
+        compared,
         opts,
         known_matches=rules,
         engine=engine,
         workdir=ws.settings.home,
+        model=model,
+        fresh=fresh,
     )
-    wh = ws.warehouse
+    scored = resolution.links
+    if not resolution.trained and fresh is not None and wh.exists(LINKS):
+        scored = pa.concat_tables([scored, _carried(wh.read_arrow(LINKS), fresh, records)])
     kept = None
     if wh.exists(LINKS):
         prev = wh.read_arrow(LINKS)
@@ -234,7 +267,7 @@ def step_identities(
         if "evidence" in prev.column_names:
             prev = prev.filter(pc.is_in(prev["status"], pa.array(["linked", "match"])))
             kept = prev.select(LINKS_SCHEMA.names)
-    links = _merge_links(rules, resolution.links, kept)
+    links = _merge_links(rules, scored, kept)
     decisions = wh.read_arrow(DECISIONS) if wh.exists(DECISIONS) else None
     previous = wh.read_arrow(CLUSTERS) if wh.exists(CLUSTERS) else None
     order = records["record_id"].to_pylist()
@@ -252,11 +285,88 @@ def step_identities(
     lineage = clustering.lineage
     if wh.exists(LINEAGE):
         lineage = pa.concat_tables([wh.read_arrow(LINEAGE).cast(LINEAGE_SCHEMA), lineage])
-    return {
+    written = {
         CLUSTERS: wh.write(CLUSTERS, clustering.clusters),
         LINKS: wh.write(LINKS, _status(links, opts.threshold, decisions, clustering.refused)),
         LINEAGE: wh.write(LINEAGE, lineage),
     }
+    if resolution.trained and resolution.model is not None:
+        # written last: a run that stops before keeps the older model, whose records a
+        # next run then scores again (never too few)
+        row = {"model": json.dumps(resolution.model, sort_keys=True), "engine": engine.name,
+               "records": records.num_rows}  # fmt: skip
+        written[MODEL_RECORDS] = wh.write(MODEL_RECORDS, digests)
+        written[MODEL] = wh.write(MODEL, pa.Table.from_pylist([row], schema=MODEL_SCHEMA))
+    return written
+
+
+NOT_LINKED = "; not linked: "
+"""What :func:`_status` adds to the explanation of a pair kept from linking."""
+
+
+def record_digests(records: pa.Table) -> pa.Table:
+    """Per record: an MD5 of all its fields (see :data:`MODEL_RECORDS_SCHEMA`)."""
+    cols = [c for c in records.column_names if c != "record_id"]
+    fields = ", ".join(f"'{c}': {c}" for c in cols)
+    with local_sql() as con:
+        con.register("records", records)
+        return con.arrow(
+            f"SELECT record_id, md5(to_json({{{fields}}})) AS digest FROM records"
+            " ORDER BY record_id"
+        ).cast(MODEL_RECORDS_SCHEMA)
+
+
+def _incremental(
+    ws: Workspace, digests: pa.Table
+) -> tuple[dict[str, object] | None, pa.Array | None]:
+    """The stored model and the records to score with it (new or changed since it was
+    trained), when an incremental run may skip training (see the setting
+    ``incremental_identity_threshold``); else ``(None, None)``: train on all records.
+    (:func:`resolve_records` trains anyway if the model no longer fits the records.)"""
+    threshold = ws.settings.incremental_identity_threshold
+    wh = ws.warehouse
+    if threshold <= 0 or not (wh.exists(MODEL) and wh.exists(MODEL_RECORDS) and wh.exists(LINKS)):
+        return None, None
+    rows = wh.read_arrow(MODEL).to_pylist()
+    if len(rows) != 1 or rows[0]["engine"] != ws.engine.name:
+        return None, None
+    trained = wh.read_arrow(MODEL_RECORDS)
+    with local_sql() as con:
+        con.register("now", digests)
+        con.register("trained", trained)
+        fresh = con.arrow(
+            "SELECT n.record_id FROM now n LEFT JOIN trained t USING (record_id)"
+            " WHERE t.digest IS DISTINCT FROM n.digest ORDER BY n.record_id"
+        )["record_id"]
+        gone = con.one("SELECT count(*) FROM trained t ANTI JOIN now n USING (record_id)")[0]  # type: ignore[index]
+    if (len(fresh) + gone) > threshold * max(int(rows[0]["records"]), 1):
+        return None, None
+    return json.loads(rows[0]["model"]), fresh.combine_chunks()
+
+
+def _carried(previous: pa.Table, fresh: pa.Array, records: pa.Table) -> pa.Table:
+    """The model's pairs of an earlier run between records neither fresh nor gone: scored
+    with the same model, they stand (their explanations without :func:`_status`'s words)."""
+    if "evidence" not in previous.column_names:
+        return LINKS_SCHEMA.empty_table()
+    ids = records["record_id"]
+    keep = pc.and_(
+        pc.equal(previous["method"], "model"),
+        pc.and_(
+            pc.and_(pc.is_in(previous["record_id_l"], ids), pc.is_in(previous["record_id_r"], ids)),
+            pc.invert(
+                pc.or_(
+                    pc.is_in(previous["record_id_l"], fresh),
+                    pc.is_in(previous["record_id_r"], fresh),
+                )
+            ),
+        ),
+    )
+    old = previous.filter(keep).select(LINKS_SCHEMA.names)
+    words = pc.replace_substring_regex(old["explanation"], f"{NOT_LINKED}.*$", "")
+    return old.set_column(old.schema.get_field_index("explanation"), "explanation", words).cast(
+        LINKS_SCHEMA
+    )
 
 
 def decide(

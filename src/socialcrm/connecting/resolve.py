@@ -119,9 +119,44 @@ class Resolution:
     on it (the m probability of its "different" level): how far a difference in it may
     be trusted to mean two people (see :data:`RELIABLE`)."""
 
+    model: dict[str, Any] | None = None
+    """The trained Splink model (its settings with every m and u), as
+    ``linker.misc.save_model_to_json`` gives it: an incremental run scores new records
+    with it instead of training again (see :func:`resolve_records`)."""
+    trained: bool = True
+    """Whether ``model`` was trained by this run (else it was given, and it fitted)."""
+
     def reliable(self, column: str) -> bool:
         """Whether records that differ in ``column`` are two people (see :data:`RELIABLE`)."""
         return column in trusted_columns(self.disagreement)
+
+
+FRESH = "fresh_record"
+"""The column that marks, in an incremental run, the records whose pairs are scored."""
+
+
+def fresh_rules(
+    rules: list[BlockingRuleCreator | dict[str, Any]], dialect: str
+) -> list[dict[str, Any]]:
+    """The prediction's blocking rules restricted to pairs with a fresh record on either
+    side: the pairs of the others were scored by an earlier run with the same model."""
+    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
+
+    out = []
+    for rule in rules:
+        sql = to_blocking_rule_creator(rule).get_blocking_rule(dialect).blocking_rule_sql
+        out.append(
+            {"blocking_rule": f"({sql}) AND (l.{FRESH} OR r.{FRESH})", "sql_dialect": dialect}
+        )
+    return out
+
+
+def model_fits(model: dict[str, Any], cols: set[str], dialect: str) -> bool:
+    """Whether a stored model compares exactly the columns (``cols``, the prepared records'
+    non-empty ones) a model trained today would, in the backend's SQL dialect."""
+    wanted = [c.output_column_name for c in _settings(cols).get_settings(dialect).comparisons]
+    stored = [c.get("output_column_name") for c in model.get("comparisons", [])]
+    return model.get("sql_dialect") == dialect and stored == wanted
 
 
 @contextlib.contextmanager
@@ -316,18 +351,33 @@ def _training_blocks(cols: set[str]) -> list[BlockingRuleCreator]:
     return [block_on(*s) for s in sets if all(c in cols for c in s)]
 
 
-def _explain(row: dict[str, Any], levels: dict[str, dict[int, str]]) -> tuple[str, float]:
-    parts, total = [], 0.0
+def _explanations(pairs: pd.DataFrame, levels: dict[str, dict[int, str]]) -> list[str]:
+    """Per pair: each compared field's agreement level and match weight (log2 of its Bayes
+    factor, term-frequency adjusted), ``"; "``-joined; a field null on either side (gamma
+    -1) gives no evidence and is left out. Column by column: a dict per pair cost seconds
+    per hundred thousand pairs."""
+    n = len(pairs)
+    columns: list[list[str | None]] = []
     for col, labels in levels.items():
-        gamma = row.get(f"gamma_{col}")
-        if gamma is None or gamma == -1:
-            continue  # a null on either side: no evidence either way
-        bf = row.get(f"bf_{col}") or 1.0
-        tf = row.get(f"bf_tf_adj_{col}") or 1.0
-        w = math.log2(max(bf * tf, 1e-300))
-        total += w
-        parts.append(f"{col}: {labels.get(int(gamma), str(gamma))} ({w:+.1f})")
-    return "; ".join(parts), total
+        if f"gamma_{col}" not in pairs:
+            continue
+        gamma = pairs[f"gamma_{col}"].to_list()
+        bf = pairs[f"bf_{col}"].to_list() if f"bf_{col}" in pairs else [None] * n
+        tf = pairs[f"bf_tf_adj_{col}"].to_list() if f"bf_tf_adj_{col}" in pairs else [None] * n
+        texts: list[str | None] = []
+        for g, b, t in zip(gamma, bf, tf, strict=True):
+            if g is None or g == -1 or g != g:
+                texts.append(None)
+                continue
+            w = math.log2(max((b or 1.0) * (t or 1.0), 1e-300))
+            texts.append(f"{col}: {labels.get(int(g), str(g))} ({w:+.1f})")
+        columns.append(texts)
+    if not columns:
+        return [""] * n
+    joined = pc.binary_join_element_wise(
+        *[pa.array(c, pa.string()) for c in columns], "; ", null_handling="skip"
+    )
+    return [x or "" for x in joined.to_pylist()]
 
 
 def _deterministic(con: LocalSQL, cols: set[str]) -> pa.Table:
@@ -460,6 +510,8 @@ def resolve_records(
     *,
     engine: Engine | None = None,
     workdir: Path | None = None,
+    model: dict[str, Any] | None = None,
+    fresh: pa.Array | None = None,
 ) -> Resolution:
     """Score candidate pairs of ``records`` (string columns, see ``records.py``).
 
@@ -477,20 +529,23 @@ def resolve_records(
     or Splink's Spark backend on the Spark engine's session, with the same model; its
     intermediate tables then go to a temporary folder inside ``workdir``, default the
     system's, removed afterwards), or without an engine on an in-process DuckDB.
+
+    With ``model`` (a :attr:`Resolution.model` of an earlier run) nothing is trained: the
+    pairs are scored with it, if it compares the columns a model trained today would
+    (else it is trained again, and ``fresh`` ignored: see :attr:`Resolution.trained`).
+    With ``fresh`` too (record ids), only the pairs with a fresh
+    record on either side are scored (Splink's incremental matching, here over all
+    records at once so that term frequencies are today's): an earlier run with the same
+    model scored the others.
     """
-    from splink import Linker, SettingsCreator
+    from splink import Linker
 
     opts = options or ResolveOptions()
     say = progress or (lambda _msg: None)
     with local_sql() as con:
         con.register("raw_records", records)
         con.run(f"CREATE TABLE prepared AS {matching_sql(records.column_names, 'raw_records')}")
-        cols = {c for c in con.columns("prepared") if c != "record_id"}
-        # a column that is empty everywhere carries no evidence and breaks training
-        non_empty = con.one(
-            "SELECT " + ", ".join(f"count({c}) AS {c}" for c in sorted(cols)) + " FROM prepared"
-        )
-        cols = {c for c, n in zip(sorted(cols), non_empty or (), strict=True) if n}
+        cols = _non_empty(con)
         say("deterministic rules")
         det = _deterministic(con, cols)
         n = con.one("SELECT count(*) FROM prepared")[0]  # type: ignore[index]
@@ -501,16 +556,31 @@ def resolve_records(
         prepared = con.arrow(
             f"SELECT record_id, {', '.join(sorted(cols))} FROM prepared ORDER BY record_id"
         )
-        settings = SettingsCreator(
-            unique_id_column_name="record_id",
-            link_type="dedupe_only",
-            comparisons=_comparisons(compare),
-            blocking_rules_to_generate_predictions=_blocking_rules(cols),
-            retain_intermediate_calculation_columns=True,
-            retain_matching_columns=True,
-        )
+        dialect = engine.splink_dialect if engine is not None else "duckdb"
+        if model is not None and not model_fits(model, cols, dialect):
+            notes.append("the stored model compares other columns: trained again")
+            model = fresh = None
+        if fresh is not None:
+            if model is None:
+                raise ValueError("scoring only fresh records needs a trained model")
+            prepared = prepared.append_column(FRESH, pc.is_in(prepared["record_id"], fresh))
+            if not pc.any(prepared[FRESH]).as_py():
+                # nothing new to score: the earlier run's pairs stand
+                return Resolution(det, notes, _disagreement_of(model), model, trained=False)
+        settings = _settings(cols)
         splink = engine.splink(workdir) if engine is not None else local_splink()
         with _quiet_splink(), splink as backend:
+            if model is not None:
+                # the stored model, as trained; predictions only for pairs with a fresh record
+                loaded = dict(model)
+                if fresh is not None:
+                    loaded["blocking_rules_to_generate_predictions"] = fresh_rules(
+                        _blocking_rules(cols), dialect
+                    )
+                linker = Linker(
+                    backend.table(prepared), loaded, backend.api(), set_up_basic_logging=False
+                )
+                return _predict(linker, con, cols, det, notes, opts, say, model, trained=False)
             linker = Linker(
                 backend.table(prepared), settings, backend.api(), set_up_basic_logging=False
             )
@@ -550,29 +620,76 @@ def resolve_records(
                         fix_probability_two_random_records_match=True,
                     ),
                 )
-            say("scoring pairs")
-            scored: _PandasFrame = linker.inference.predict(
-                threshold_match_probability=opts.review_floor
-            )
-            pairs = scored.as_pandas_dataframe()
-            disagreement = {
-                c.output_column_name: lvl.m_probability
-                for c in linker._settings_obj.comparisons
-                for lvl in c.comparison_levels
-                if lvl._is_else_level and lvl.m_probability is not None
-            }
-            trusted = trusted_columns(disagreement)
-            pairs["evidence"] = _evidence(con, pairs, cols, trusted)
-            levels = {
-                c.output_column_name: {
-                    lvl.comparison_vector_value: _short_label(
-                        lvl.label_for_charts, c.output_column_name
-                    )
-                    for lvl in c.comparison_levels
-                }
-                for c in linker._settings_obj.comparisons
-            }
-        return Resolution(_model_links(pairs, levels, det), notes, disagreement)
+            trained = linker.misc.save_model_to_json()
+            return _predict(linker, con, cols, det, notes, opts, say, trained, trained=True)
+
+
+def _non_empty(con: LocalSQL) -> set[str]:
+    """The prepared records' columns but the id, less those empty everywhere: they carry
+    no evidence and break training."""
+    cols = {c for c in con.columns("prepared") if c != "record_id"}
+    non_empty = con.one(
+        "SELECT " + ", ".join(f"count({c}) AS {c}" for c in sorted(cols)) + " FROM prepared"
+    )
+    return {c for c, n in zip(sorted(cols), non_empty or (), strict=True) if n}
+
+
+def _settings(cols: set[str]) -> SettingsCreator:
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        unique_id_column_name="record_id",
+        link_type="dedupe_only",
+        comparisons=_comparisons(cols - {"email_user"}),
+        blocking_rules_to_generate_predictions=_blocking_rules(cols),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+def _disagreement_of(model: dict[str, Any]) -> dict[str, float]:
+    """Per compared column, the m probability of its "different" (else) level."""
+    out = {}
+    for c in model.get("comparisons", []):
+        for lvl in c.get("comparison_levels", []):
+            is_else = lvl.get("is_else_level") or lvl.get("sql_condition") == "ELSE"
+            if is_else and lvl.get("m_probability") is not None:
+                out[c["output_column_name"]] = float(lvl["m_probability"])
+    return out
+
+
+def _predict(
+    linker: Linker,
+    con: LocalSQL,
+    cols: set[str],
+    det: pa.Table,
+    notes: list[str],
+    opts: ResolveOptions,
+    say: Progress,
+    model: dict[str, Any],
+    *,
+    trained: bool,
+) -> Resolution:
+    """Score the blocked pairs with ``linker``'s model and explain them."""
+    say("scoring pairs")
+    scored: _PandasFrame = linker.inference.predict(threshold_match_probability=opts.review_floor)
+    pairs = scored.as_pandas_dataframe()
+    disagreement = {
+        c.output_column_name: lvl.m_probability
+        for c in linker._settings_obj.comparisons
+        for lvl in c.comparison_levels
+        if lvl._is_else_level and lvl.m_probability is not None
+    }
+    trusted = trusted_columns(disagreement)
+    pairs["evidence"] = _evidence(con, pairs, cols, trusted)
+    levels = {
+        c.output_column_name: {
+            lvl.comparison_vector_value: _short_label(lvl.label_for_charts, c.output_column_name)
+            for lvl in c.comparison_levels
+        }
+        for c in linker._settings_obj.comparisons
+    }
+    return Resolution(_model_links(pairs, levels, det), notes, disagreement, model, trained)
 
 
 def _evidence(
@@ -693,8 +810,7 @@ def _model_links(pairs: pd.DataFrame, levels: dict[str, dict[int, str]], det: pa
     swap = left > right
     lo = np.where(swap, right, left)
     hi = np.where(swap, left, right)
-    records = pairs.to_dict("records")
-    explanations = [_explain(r, levels)[0] for r in records]
+    explanations = _explanations(pairs, levels)
     model = pa.table(
         {
             "record_id_l": lo,

@@ -83,6 +83,8 @@ class Engine(ABC):
     backend_name: ClassVar[str]
     """The name of the engine's Ibis backend (``duckdb``, ``pyspark``)."""
     capabilities: ClassVar[Capabilities] = Capabilities()
+    splink_dialect: ClassVar[str] = "duckdb"
+    """The SQL dialect of the Splink backend :meth:`splink` gives (Splink's name for it)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 class SparkEngine(Engine):
     name = "spark"
     backend_name = "pyspark"
+    splink_dialect = "spark"
 
     def _connect(self) -> BaseBackend:
         try:
