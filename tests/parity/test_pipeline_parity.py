@@ -58,6 +58,11 @@ DIFFERS: dict[str, tuple[dict[str, str], str]] = {
         {"mean_trinity": ""},
         "follows from customer_scores: mean_trinity differs in 1 of 15 rows",
     ),
+    "identity_model": (
+        {"model": "", "engine": ""},
+        "the Splink model each engine trained, named by its engine and written in its SQL "
+        "dialect (its m and u differ as identity_links says); trained on the same records",
+    ),
     "identity_links": (
         {"match_probability": "", "match_weight": "", "explanation": ""},
         "Splink's Jaro-Winkler UDF on Spark scores some name pairs a little differently "
@@ -82,6 +87,7 @@ TABLES = (
     "ingest_log",
     # written by the pipeline's steps (and the rewards step after the loyalty awards)
     "identity_clusters", "identity_links", "identity_lineage",
+    "identity_model", "identity_model_records",
     "households", "household_exclusions",
     "customer_rfm", "customer_transaction_scores",
     "posts_enriched", "post_mentions", "post_queries", "listening_daily", "topics", "alerts",
