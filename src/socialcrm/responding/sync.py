@@ -49,15 +49,35 @@ T = TypeVar("T")
 
 def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
     """Influence by handle and CLV/risk by customer for the authors of ``posts``."""
-    ctx = Context()
     if ws is None or not posts:
-        return ctx
+        return Context()
+    return _context(ws, {p.author_handle.lower() for p in posts},
+                    {p.customer_id for p in posts if p.customer_id})  # fmt: skip
+
+
+def context_for_rows(ws: Workspace, rows: pa.Table) -> Context:
+    """:func:`context_for` the posts of ``rows`` (a sync's unread rows), all at once.
+
+    One look-up per warehouse table for the whole sync: each look-up scans its table (as
+    large as the brand), so one per batch of posts made a first sync's look-ups grow with
+    the square of the brand (27 scans of ~1M-row tables at 1M customers)."""
+    if rows.num_rows == 0:
+        return Context()
+    names = rows.column_names
+    handles = rows.column("author_handle").to_pylist() if "author_handle" in names else []
+    customers = rows.column("customer_id").to_pylist() if "customer_id" in names else []
+    return _context(ws, {(h or "?").lower() for h in handles} or {"?"}, {c for c in customers if c})
+
+
+def _context(ws: Workspace, handles: set[str], customers: set[str]) -> Context:
+    """The warehouse's influence of ``handles`` (lower-cased) and value of ``customers``
+    (and of the customers those handles belong to)."""
+    ctx = Context()
     wh = ws.warehouse
-    handles = sorted({p.author_handle.lower() for p in posts})
     if wh.exists("handle_influence"):
         t = wh.table("handle_influence")
         rows = ws.engine.to_arrow(
-            t.filter(t.handle.lower().isin(ws.engine.values(handles))).select(
+            t.filter(t.handle.lower().isin(ws.engine.values(sorted(handles)))).select(
                 "platform", "handle", "customer_id", "influence_score"
             )
         ).to_pylist()
@@ -67,13 +87,11 @@ def context_for(ws: Workspace | None, posts: Sequence[Post]) -> Context:
                 ctx.influence[key] = float(r["influence_score"])
             if r["customer_id"]:
                 ctx.customer_of.setdefault(key, r["customer_id"])
-    customers = sorted(
-        {p.customer_id for p in posts if p.customer_id} | set(ctx.customer_of.values())
-    )
-    if customers and wh.exists("customer_transaction_scores"):
+    wanted = sorted(customers | set(ctx.customer_of.values()))
+    if wanted and wh.exists("customer_transaction_scores"):
         t = wh.table("customer_transaction_scores")
         rows = ws.engine.to_arrow(
-            t.filter(t.customer_id.isin(ws.engine.values(customers))).select(
+            t.filter(t.customer_id.isin(ws.engine.values(wanted))).select(
                 "customer_id", "clv", "risk_band"
             )
         ).to_pylist()
@@ -204,8 +222,8 @@ def from_warehouse(
         return total
     now = now or utcnow()
     names = brand_accounts(settings)
+    ctx = context_for_rows(ws, unread.rows)
     for posts in _batches(unread.rows, batch, names):
-        ctx = context_for(ws, posts)
         _add(total, _ingest_batch(s, posts=posts, settings=settings, ctx=ctx, now=now))
     _finish(s, unread, total)
     return total
@@ -233,8 +251,9 @@ def sync_warehouse(
     For the pipeline's inbox step, which on a 100k-customer brand meets ~100k posts
     while the app may be served: one transaction for all of them would hold SQLite's
     write lock for many seconds and sign-ins would fail ("database is locked"). Here
-    the warehouse is read, and the authors' context looked up (``read_batch`` posts at
-    a time), before any transaction; a batch holds the lock only while its rows are
+    the warehouse is read, and the authors' context looked up (once for all the rows,
+    :func:`context_for_rows`; the rows become posts ``read_batch`` at a time), before
+    any transaction; a batch holds the lock only while its rows are
     written (a few milliseconds for a few hundred posts, set-based:
     :func:`~socialcrm.responding.inbox.ingest`), and the sync pauses after each
     (:func:`in_transaction`) so a waiting writer gets in. Posts are those the engine
@@ -263,8 +282,8 @@ def sync_warehouse(
     now = now or utcnow()
     batch = batch or SYNC_BATCH
     names = brand_accounts(settings)
+    ctx = context_for_rows(ws, unread.rows)  # warehouse reads: before any transaction
     for chunk in _batches(unread.rows, read_batch, names):
-        ctx = context_for(ws, chunk)  # warehouse reads: before any transaction
         for start in range(0, len(chunk), batch):
             posts = chunk[start : start + batch]
             work = functools.partial(
