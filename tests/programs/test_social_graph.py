@@ -155,3 +155,19 @@ def test_the_graph_is_the_same_whatever_the_row_order(social):
     assert list(first.labels) == sorted(first.labels)
     for name in ("labels", "in_ptr", "in_src", "in_p", "out_ptr", "out_dst", "out_p"):
         assert np.array_equal(getattr(first, name), getattr(again, name)), name
+
+
+def test_compiled_reshare_probabilities_equal_the_pandas_ones():
+    from socialcrm.programs import kernels
+
+    rng = np.random.default_rng(5)
+    pairs = np.unique(rng.integers(0, 30, (400, 2)), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    u, v = pairs[:, 0], pairs[:, 1]
+    reshares = rng.integers(0, 6, len(u))
+    posts = rng.integers(0, 5, 30).astype(float)
+    names = np.array([f"n{i}" for i in range(30)], dtype=object)
+    e = pd.DataFrame({"source": names[u], "target": names[v], "reshares": reshares})
+    expected = reshare_probabilities(e, pd.DataFrame({"node": names, "posts": posts}), 2.0)
+    got = kernels.reshare_probabilities(u, v, reshares, posts, 2.0)
+    assert np.array_equal(got, expected)

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialcrm.programs import kernels
 from socialcrm.programs.diffusion import DiffusionGraph, Model, graph_from_codes
 from socialcrm.store.schemas import CONSENTS, FOLLOWS, IDENTITIES, PLATFORMS, POSTS
 from socialcrm.store.workspace import Workspace
@@ -63,11 +64,15 @@ class WorkspaceGraph:
 
 def consent_in_force(ws: Workspace, purpose: str) -> pd.DataFrame:
     """Latest consent row per customer for ``purpose``: (customer_id, status)."""
+    return ws.engine.to_arrow(_latest_consent(ws, purpose)).to_pandas()
+
+
+def _latest_consent(ws: Workspace, purpose: str) -> ir.Table:
     c = ws.warehouse.table_or_empty("consents", CONSENTS.arrow_schema)
     c = c.filter(c.purpose == purpose)
     w = ibis.window(group_by=c.customer_id, order_by=ibis.desc(c.recorded_at))
     latest = c.mutate(rank=ibis.row_number().over(w)).filter(lambda t: t["rank"] == 0)
-    return ws.engine.to_arrow(latest.select("customer_id", "status")).to_pandas()
+    return latest.select("customer_id", "status")
 
 
 def influence_edges(ws: Workspace) -> pd.DataFrame:
@@ -187,18 +192,24 @@ def _goyal(reshares: np.ndarray, a_u: np.ndarray, prior: np.ndarray, s: float) -
 
 
 def seed_eligibility(ws: Workspace) -> dict[str, str]:
-    """Handle node → customer id for handles whose owner allows social linking."""
+    """Handle node → customer id for handles whose owner allows social linking (the
+    first such customer id by name when several records hold the handle)."""
     ids = ws.warehouse.table_or_empty("identities", IDENTITIES.arrow_schema)
     ids = ids.filter(ids.kind.isin(list(PLATFORMS)))
-    handles = ws.engine.to_arrow(
-        ids.select(node=ids.kind + ":" + ids.value, customer_id=ids.customer_id)
-    ).to_pandas()
-    status = consent_in_force(ws, "social_linking").set_index("customer_id")["status"]
-    handles["status"] = handles["customer_id"].map(status).fillna("none")
-    refused = set(handles.loc[handles["status"].isin(["refused", "withdrawn"]), "node"])
-    ok = handles[(handles["status"] == "granted") & ~handles["node"].isin(refused)]
-    ok = ok.sort_values(["node", "customer_id"]).drop_duplicates("node")
-    return dict(zip(ok["node"], ok["customer_id"], strict=True))
+    h = ids.select(node=ids.kind + ":" + ids.value, customer_id=ids.customer_id)
+    latest = _latest_consent(ws, "social_linking")
+    latest = latest.select(c_id=latest.customer_id, status=latest.status)
+    j = h.left_join(latest, h.customer_id == latest.c_id)
+    status = j.status.fill_null("none")
+    g = j.group_by("node").aggregate(
+        refused=status.isin(["refused", "withdrawn"]).any(),
+        customer_id=j.customer_id.min(where=status == "granted"),
+    )
+    ok = ws.engine.to_arrow(
+        g.filter(~g.refused & g.customer_id.notnull()).select("node", "customer_id")
+    )
+    nodes, customers = ok.column("node").to_pylist(), ok.column("customer_id").to_pylist()
+    return dict(zip(nodes, customers, strict=True))
 
 
 def workspace_graph(
@@ -222,10 +233,8 @@ def workspace_graph(
     if model == "learned":
         if prior_strength < 0:
             raise ValueError("prior_strength must be non-negative")
-        indeg = np.bincount(v, minlength=len(names))  # edges are unique: rows per target
-        prior = 1.0 / indeg[v]
-        reshares = e.column("reshares").to_numpy().astype(float)
-        probs = _goyal(reshares, posts[u], prior, prior_strength)
+        reshares = e.column("reshares").to_numpy()
+        probs = kernels.reshare_probabilities(u, v, reshares, posts, float(prior_strength))
         graph = graph_from_codes(names, u, v, "weighted", weights=probs)
     else:
         graph = graph_from_codes(names, u, v, model, p=p)  # type: ignore[arg-type]
