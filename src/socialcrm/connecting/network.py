@@ -88,6 +88,10 @@ class Network:
     """Node id per vertex index."""
     graph: ig.Graph
     """Directed, weighted (``weight``) graph."""
+    src: np.ndarray | None = None
+    """Per row of the edge table it was built from, the vertex index of ``src``."""
+    dst: np.ndarray | None = None
+    """Per row of the edge table it was built from, the vertex index of ``dst``."""
 
     @property
     def n(self) -> int:
@@ -106,7 +110,7 @@ def build(edges: pa.Table, nodes: pa.Array | None = None) -> Network:
     weight = np.asarray(edges["weight"].to_numpy(zero_copy_only=False), float)
     g = make_graph(len(names), src, dst, weight, directed=True)
     with gc_paused():
-        return Network(np.asarray(names.to_pylist(), dtype=object), g)
+        return Network(np.asarray(names.to_pylist(), dtype=object), g, src, dst)
 
 
 def pagerank(net: Network, damping: float = DAMPING) -> np.ndarray:

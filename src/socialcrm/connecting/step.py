@@ -53,6 +53,7 @@ from socialcrm.connecting.influence import (
     within_module_z,
 )
 from socialcrm.connecting.network import (
+    Network,
     build,
     external_share,
     layered_communities,
@@ -221,7 +222,7 @@ def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
         )
         nodes = nodes.drop(columns="spam_posts")
 
-    membership = _communities_of(edges, net.names, _outside_communities(ws, handles, nodes))
+    membership = _communities_of(edges, net, _outside_communities(ws, handles, nodes))
     modularity = (
         float(und.modularity(membership.tolist(), weights="weight")) if und.ecount() else 0.0
     )
@@ -315,13 +316,14 @@ def _company_handles(ws: Workspace) -> set[str]:
     return {str(h).lower() for c in companies for h in (c.get("handles") or {}).values() if h}
 
 
-def _communities_of(edges: pa.Table, names: np.ndarray, outside: np.ndarray) -> np.ndarray:
+def _communities_of(edges: pa.Table, net: Network, outside: np.ndarray) -> np.ndarray:
     """A community per node (:func:`layered_communities` on the per-platform edges, without
     the ``outside`` nodes nor those that follow at random); every node without one becomes
-    a community of its own."""
-    lookup = pa.array(names.tolist(), pa.string())
-    src = pc.index_in(edges["src"], lookup).to_numpy(zero_copy_only=False)
-    dst = pc.index_in(edges["dst"], lookup).to_numpy(zero_copy_only=False)
+    a community of its own. The edges' endpoints are the vertex indices ``build`` gave
+    them (looking ten million names up again took seconds at a million people)."""
+    names = net.names
+    assert net.src is not None and net.dst is not None
+    src, dst = net.src, net.dst
     platforms = pc.unique(edges["platform"])
     platforms = pc.take(platforms, pc.array_sort_indices(platforms))
     layer = pc.index_in(edges["platform"], platforms).to_numpy(zero_copy_only=False)
