@@ -189,3 +189,39 @@ def test_agents_changes_between_syncs_are_met_alike(env: Env, new_db: Callable[[
     assert snapshot(new) == want
     states = {c["state"] for c in want["conversations"].values()}
     assert {"open", "waiting", "closed"} <= states
+
+
+def test_a_sync_looks_the_context_up_once_however_many_batches(
+    env: Env, new_db: Callable[[], AppDB], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each look-up scans the brand-sized context tables, so one per batch of posts grew
+    with the square of the brand: one per sync, and the rows those per batch wrote."""
+    env.ws.warehouse.write("posts_enriched", mixed_posts())
+    old, new = new_db(), new_db()
+    reference(env, old)  # the context looked up per 5,000 rows, as before
+    real = sync._context
+    looked_up: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        looked_up.append(len(args[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_context", counting)
+    counts = sync.sync_warehouse(env.ws, new, env.settings, batch=7, now=NOW, read_batch=16)
+    assert counts["messages"] > 16 * 3  # many read batches
+    assert len(looked_up) == 1 and looked_up[0] > 5  # one look-up, for every author
+    step.check_slas_in_batches(new, env.settings, now=NOW)
+    want = snapshot(old)
+    assert snapshot(new) == want
+    assert any(c["influence"] is not None for c in want["conversations"].values())
+    assert any(c["clv"] is not None for c in want["conversations"].values())
+
+
+def test_the_context_of_rows_is_that_of_their_posts(env: Env) -> None:
+    """:func:`sync.context_for_rows` (a sync's rows) and :func:`sync.context_for` (posts,
+    for connectors) know the same of the same authors."""
+    rows = mixed_posts()
+    posts = [sync._post(r) for r in rows.to_pylist()]
+    by_rows = sync.context_for_rows(env.ws, rows)
+    assert by_rows == sync.context_for(env.ws, posts)
+    assert by_rows.influence and by_rows.clv and by_rows.risk_band
