@@ -1,7 +1,7 @@
 """The workspace's influence graph: who can influence whom, and who may be a seed.
 
-Edges come from two input tables, joined in the engine so only the compact edge list
-reaches Python:
+Edges come from two input tables, joined and numbered in the engine so only integer
+edge ends reach Python:
 
 * ``follows`` — a follower sees what the followed account posts, so the followed account
   can influence the follower (source = followed, target = follower);
@@ -62,29 +62,12 @@ class WorkspaceGraph:
         )
 
 
-def consent_in_force(ws: Workspace, purpose: str) -> pd.DataFrame:
-    """Latest consent row per customer for ``purpose``: (customer_id, status)."""
-    return ws.engine.to_arrow(_latest_consent(ws, purpose)).to_pandas()
-
-
 def _latest_consent(ws: Workspace, purpose: str) -> ir.Table:
     c = ws.warehouse.table_or_empty("consents", CONSENTS.arrow_schema)
     c = c.filter(c.purpose == purpose)
     w = ibis.window(group_by=c.customer_id, order_by=ibis.desc(c.recorded_at))
     latest = c.mutate(rank=ibis.row_number().over(w)).filter(lambda t: t["rank"] == 0)
     return latest.select("customer_id", "status")
-
-
-def influence_edges(ws: Workspace) -> pd.DataFrame:
-    """(source, target, follows, reshares): follow edges and observed reshares."""
-    return ws.engine.to_arrow(_edges(ws)).to_pandas()
-
-
-def _edges(ws: Workspace) -> ir.Table:
-    both = _influences(ws)
-    return both.group_by("source", "target").aggregate(
-        follows=both.follows.max(), reshares=both.reshares.sum()
-    )
 
 
 def _influences(ws: Workspace) -> ir.Table:
@@ -142,11 +125,6 @@ def _numbered_edges(ws: Workspace) -> tuple[pa.Array, pa.Table, np.ndarray]:
     return labels, edges, posts
 
 
-def author_post_counts(ws: Workspace) -> pd.DataFrame:
-    """Original (not reshared) posts per author node: A(u) of Goyal et al."""
-    return ws.engine.to_arrow(_author_posts(ws)).to_pandas()
-
-
 def _author_posts(ws: Workspace) -> ir.Table:
     p = ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
     p = p.filter(p.reshare_of_post_id.isnull())
@@ -177,18 +155,11 @@ def reshare_probabilities(
     a_u: np.ndarray = (
         edges["source"].map(posts.set_index("node")["posts"]).fillna(0).to_numpy(float)
     )
-    return _goyal(edges["reshares"].to_numpy(float), a_u, prior, prior_strength)
-
-
-def _goyal(reshares: np.ndarray, a_u: np.ndarray, prior: np.ndarray, s: float) -> np.ndarray:
-    """(A(u→v) + s·p0) / (A(u) + s) per edge, from its reshares, its source's posts and
-    its prior p0."""
     # a reshare is one of u's posts propagated; never more than u's posts
-    a_uv = np.minimum(reshares, np.maximum(a_u, 0))
+    a_uv = np.minimum(edges["reshares"].to_numpy(float), np.maximum(a_u, 0))
     a_u = np.maximum(a_u, a_uv)
-    denom = a_u + s
-    out: np.ndarray = np.where(denom > 0, (a_uv + s * prior) / np.maximum(denom, 1e-12), prior)
-    return out
+    denom = a_u + prior_strength
+    return np.where(denom > 0, (a_uv + prior_strength * prior) / np.maximum(denom, 1e-12), prior)
 
 
 def seed_eligibility(ws: Workspace) -> dict[str, str]:
