@@ -180,12 +180,13 @@ def graph_from_codes(
 def _csr(
     n: int, labels: np.ndarray, u: np.ndarray, v: np.ndarray, prob: np.ndarray, lt: bool
 ) -> DiffusionGraph:
+    """CSR arrays of edges sorted by (source, target), as :func:`graph_from_codes` leaves
+    them: already in order by source."""
     by_dst = kernels.stable_order(v, n)
     in_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(v, minlength=n), out=in_ptr[1:])
     in_src = u[by_dst].astype(np.int32)
     in_p = prob[by_dst]
-    by_src = kernels.stable_order(u, n)
     out_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(u, minlength=n), out=out_ptr[1:])
     # per-target uniform probability (all in-edges equal) enables geometric skipping
@@ -204,8 +205,8 @@ def _csr(
         in_p=in_p,
         in_uniform=uniform,
         out_ptr=out_ptr,
-        out_dst=v[by_src].astype(np.int32),
-        out_p=prob[by_src],
+        out_dst=v.astype(np.int32),
+        out_p=prob,
     )
 
 
