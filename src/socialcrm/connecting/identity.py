@@ -246,7 +246,7 @@ def step_identities(
     rules = engine.to_arrow(rule_links(ws, landlines))
     wh = ws.warehouse
     compared = records.drop(["created_at", "gender"])
-    digests = record_digests(records)
+    digests = record_digests(compared)
     model, fresh = _incremental(ws, digests)
     resolution = resolve_records(
         compared,
@@ -305,9 +305,10 @@ NOT_LINKED = "; not linked: "
 
 
 def record_digests(records: pa.Table) -> pa.Table:
-    """Per record: an MD5 of all its fields (see :data:`MODEL_RECORDS_SCHEMA`)."""
-    cols = [c for c in records.column_names if c != "record_id"]
-    fields = ", ".join(f"'{c}': {c}" for c in cols)
+    """Per record: an MD5 of the fields the model compares, as text (see
+    :data:`MODEL_RECORDS_SCHEMA`), so that both engines give the same digests."""
+    cols = sorted(c for c in records.column_names if c != "record_id")
+    fields = ", ".join(f"'{c}': CAST({c} AS VARCHAR)" for c in cols)
     with local_sql() as con:
         con.register("records", records)
         return con.arrow(
