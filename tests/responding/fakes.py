@@ -116,4 +116,4 @@ def serving(app: Starlette) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         srv.should_exit = True
-        thread.join(timeout=30)
+        thread.join()

@@ -134,7 +134,7 @@ def test_turn_into_idea_makes_one_idea_linked_both_ways(env: Env) -> None:
 
 def test_turning_twice_at_the_same_moment_still_makes_one_idea(env: Env) -> None:
     conv = conversation(env, "dave@mstdn.io", [("d1", "Sell spare straps", 0)])
-    gate = threading.Barrier(2, timeout=30)
+    gate = threading.Barrier(2)
     got: list[to_idea.Outcome] = []
 
     def work() -> None:
@@ -149,8 +149,7 @@ def test_turning_twice_at_the_same_moment_still_makes_one_idea(env: Env) -> None
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
+        t.join()
     assert len(got) == 2 and got[0].idea_id == got[1].idea_id
     assert sorted(o.created for o in got) == [False, True]
     with env.db.session() as s:
@@ -312,7 +311,7 @@ def test_two_workers_deliver_each_outbox_item_once(shared_url: str) -> None:
         for k in keys:
             outbox.enqueue(s, connector="mastodon", body=f"reply {k}", in_reply_to=None,
                            conversation_id=None, actor="t", key=k)  # fmt: skip
-    gate = threading.Barrier(2, timeout=30)
+    gate = threading.Barrier(2)
     results: list[dict[str, int]] = []
     with serving(server.app()) as url:
 
@@ -330,8 +329,7 @@ def test_two_workers_deliver_each_outbox_item_once(shared_url: str) -> None:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
+            t.join()
     posted = [k for m, k in server.requests if m == "POST"]
     assert sorted(posted) == keys  # every item posted, none twice
     assert len(server.statuses) == 16
@@ -367,7 +365,7 @@ def test_two_webhook_passes_send_each_delivery_once(env: Env) -> None:
             for i in range(10):
                 webhooks.emit(s, "idea.status_changed", f"test:{i}", {"n": i})
             webhooks.fan_out(s)
-        gate = threading.Barrier(2, timeout=30)
+        gate = threading.Barrier(2)
         reports: list[webhooks.Report] = []
 
         def worker() -> None:
@@ -382,8 +380,7 @@ def test_two_webhook_passes_send_each_delivery_once(env: Env) -> None:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
+            t.join()
         ids = [g.headers["Socialcrm-Delivery-Id"] for g in r.got]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert sum(x.delivered for x in reports) == 10

@@ -334,8 +334,7 @@ def test_two_syncs_at_once_end_with_the_rows_of_one(env: Env, new_db) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker did not finish in 120 s"
+        t.join()
     assert errors == []
     step.check_slas_in_batches(db, env.settings, now=NOW)
     assert snapshot(db) == snapshot(reference)
