@@ -127,10 +127,7 @@ def cluster_links(
     index = {r: i for i, r in enumerate(ids)}
     n = len(ids)
     decided = latest_decisions(decisions)
-    candidates = _candidates(links, threshold, decided)
-    involved = {index[r] for pair in decided for r in pair if r in index}
-    involved.update(index[r] for a, b, _, _ in candidates for r in (a, b) if r in index)
-    forest = _Forest(n, _attributes(attributes, index, involved))
+    forest = _Forest(n, _attributes(attributes, index))
     for (a, b), verdict in decided.items():
         if verdict == "no_match" and a in index and b in index:
             forest.cannot(index[a], index[b])
@@ -138,7 +135,7 @@ def cluster_links(
         if verdict == "match" and a in index and b in index:
             forest.union(index[a], index[b], 1.0, force=True)
     refused: list[tuple[str, str]] = []
-    for a, b, p, address_only in candidates:
+    for a, b, p, address_only in _candidates(links, threshold, decided):
         if a in index and b in index and not forest.union(index[a], index[b], p, address_only):
             refused.append((a, b))
     label = np.fromiter((forest.find(i) for i in range(n)), np.int64, n)
@@ -198,51 +195,35 @@ def _candidates(
     return out
 
 
-def _attributes(
-    attributes: pa.Table | None, index: dict[str, int], involved: set[int]
-) -> dict[int, _Traits]:
-    """The traits of the ``involved`` records (those a link or decision names: no other
-    record is ever joined, so no other's traits are asked); records without any are left
-    out (:data:`_NO_TRAITS`)."""
-    traits: dict[int, _Traits] = {}
-    if attributes is None or not involved:
+def _attributes(attributes: pa.Table | None, index: dict[str, int]) -> list[_Traits]:
+    traits = [_Traits() for _ in index]
+    if attributes is None:
         return traits
-    cols = attributes.column_names
     rid = attributes.column("record_id").to_pylist()
-    births = (
-        pc.replace_substring_regex(
-            attributes.column("birth_date").cast(pa.string()), r"\D", ""
-        ).to_pylist()
-        if "birth_date" in cols
-        else [None] * len(rid)
-    )
-    genders = (
-        pc.utf8_lower(
-            pc.utf8_trim_whitespace(attributes.column("gender").cast(pa.string()))
-        ).to_pylist()
-        if "gender" in cols
-        else [None] * len(rid)
-    )
-    for r, birth, gender in zip(rid, births, genders, strict=True):
+    cols = attributes.column_names
+    births = attributes.column("birth_date").to_pylist() if "birth_date" in cols else None
+    genders = attributes.column("gender").to_pylist() if "gender" in cols else None
+    for k, r in enumerate(rid):
         i = index.get(r)
-        if i is None or i not in involved:
+        if i is None:
             continue
-        b = frozenset([birth]) if birth else frozenset()
-        g = frozenset([gender[0]]) if gender in ("female", "male", "f", "m") else frozenset()
-        if b or g:
-            traits[i] = _Traits(b, g)
+        if births is not None and births[k]:
+            digits = "".join(ch for ch in str(births[k]) if ch.isdigit())
+            if digits:
+                traits[i].births = frozenset([digits])
+        if genders is not None and genders[k]:
+            g = str(genders[k]).strip().lower()
+            if g in ("female", "male", "f", "m"):
+                traits[i].genders = frozenset([g[0]])
     return traits
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Traits:
     """What a cluster's records declare that two different people would not share."""
 
     births: frozenset[str] = frozenset()
     genders: frozenset[str] = frozenset()
-
-
-_NO_TRAITS = _Traits()
 
 
 def same_birth_date(a: str, b: str) -> bool:
@@ -282,7 +263,7 @@ def _conflict(x: _Traits, y: _Traits) -> bool:
 class _Forest:
     """Union-find over records whose unions keep every cluster consistent."""
 
-    def __init__(self, n: int, traits: dict[int, _Traits]) -> None:
+    def __init__(self, n: int, traits: list[_Traits]) -> None:
         self.parent = list(range(n))
         self.members: list[list[int]] = [[i] for i in range(n)]
         self.traits = traits
@@ -315,16 +296,19 @@ class _Forest:
         ra, rb = self.find(i), self.find(j)
         if ra != rb:
             two_people = address_only and min(len(self.members[ra]), len(self.members[rb])) > 1
-            t, u = self.traits.get(ra, _NO_TRAITS), self.traits.get(rb, _NO_TRAITS)
-            if not force and (two_people or _conflict(t, u) or self._kept_apart(ra, rb)):
+            if not force and (
+                two_people
+                or _conflict(self.traits[ra], self.traits[rb])
+                or self._kept_apart(ra, rb)
+            ):
                 return False
             if len(self.members[ra]) < len(self.members[rb]):
                 ra, rb = rb, ra
             self.parent[rb] = ra
             self.members[ra].extend(self.members[rb])
             self.members[rb] = []
-            if t is not _NO_TRAITS or u is not _NO_TRAITS:
-                self.traits[ra] = _Traits(t.births | u.births, t.genders | u.genders)
+            t, u = self.traits[ra], self.traits[rb]
+            self.traits[ra] = _Traits(t.births | u.births, t.genders | u.genders)
         for k in (i, j):
             if not self.best[k] >= p:
                 self.best[k] = p
