@@ -156,3 +156,17 @@ def test_a_record_whose_fields_change_gets_a_new_digest() -> None:
     nulled = records.set_column(1, "first_name", pa.array([None, None], pa.string()))
     d0, d1, d2 = (record_digests(t)["digest"].to_pylist() for t in (records, changed, nulled))
     assert d0[1] == d1[1] == d2[1] and len({d0[0], d1[0], d2[0]}) == 3
+
+
+def test_a_run_without_new_records_scores_nothing_and_keeps_every_link(
+    day: dict[str, Path],
+) -> None:
+    home = day["root"] / "again"
+    shutil.copytree(day["before"], home)
+    with _open(home, 0.2) as ws:
+        before = ws.warehouse.read_arrow(LINKS)
+        clusters = _clusters(ws)
+        step_identities(ws, run_context(ws))
+        key = [("record_id_l", "ascending"), ("record_id_r", "ascending")]
+        assert ws.warehouse.read_arrow(LINKS).sort_by(key).equals(before.sort_by(key))
+        assert _clusters(ws) == clusters

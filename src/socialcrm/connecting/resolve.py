@@ -563,10 +563,11 @@ def resolve_records(
         if fresh is not None:
             if model is None:
                 raise ValueError("scoring only fresh records needs a trained model")
+            # with no fresh record the prediction scores nothing, but Splink still reads the
+            # model, so its disagreements are those a trained run has (untrained levels take
+            # Splink's defaults, which the model's JSON leaves out)
             prepared = prepared.append_column(FRESH, pc.is_in(prepared["record_id"], fresh))
-            if not pc.any(prepared[FRESH]).as_py():
-                # nothing new to score: the earlier run's pairs stand
-                return Resolution(det, notes, _disagreement_of(model), model, trained=False)
+        settings = _settings(cols)
         splink = engine.splink(workdir) if engine is not None else local_splink()
         with _quiet_splink(), splink as backend:
             if model is not None:
@@ -580,7 +581,6 @@ def resolve_records(
                     backend.table(prepared), loaded, backend.api(), set_up_basic_logging=False
                 )
                 return _predict(linker, con, cols, det, notes, opts, say, model, trained=False)
-            settings = _settings(cols)
             linker = Linker(
                 backend.table(prepared), settings, backend.api(), set_up_basic_logging=False
             )
@@ -647,18 +647,6 @@ def _settings(cols: set[str]) -> SettingsCreator:
     )
 
 
-def _disagreement_of(model: dict[str, Any]) -> dict[str, float]:
-    """Per compared column, the m probability of its "different" (else) level, where the
-    model learned one (see :attr:`Resolution.disagreement`)."""
-    out = {}
-    for c in model.get("comparisons", []):
-        for lvl in c.get("comparison_levels", []):
-            is_else = str(lvl.get("sql_condition", "")).strip().upper() == "ELSE"  # as Splink
-            if is_else and lvl.get("m_probability") is not None:
-                out[c["output_column_name"]] = float(lvl["m_probability"])
-    return out
-
-
 def _predict(
     linker: Linker,
     con: LocalSQL,
@@ -675,7 +663,12 @@ def _predict(
     say("scoring pairs")
     scored: _PandasFrame = linker.inference.predict(threshold_match_probability=opts.review_floor)
     pairs = scored.as_pandas_dataframe()
-    disagreement = _disagreement_of(model)
+    disagreement = {
+        c.output_column_name: lvl.m_probability
+        for c in linker._settings_obj.comparisons
+        for lvl in c.comparison_levels
+        if lvl._is_else_level and lvl.m_probability is not None
+    }
     trusted = trusted_columns(disagreement)
     pairs["evidence"] = _evidence(con, pairs, cols, trusted)
     levels = {
