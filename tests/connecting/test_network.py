@@ -15,6 +15,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from socialcrm.connecting.influence import cascade_reach, positive_percentile
 from socialcrm.connecting.network import (
+    Ties,
     build,
     edge_array,
     external_share,
@@ -96,11 +97,12 @@ def test_bridges_have_high_participation() -> None:
     net = build(pa.table({"src": rows[:, 0], "dst": rows[:, 1], "weight": np.ones(len(rows))}))
     g = undirected(net)
     membership, _ = leiden(g)
-    part = dict(zip(net.names, participation(g, membership), strict=True))
+    ties = Ties.of_network(net)
+    part = dict(zip(net.names, participation(ties, membership), strict=True))
     assert max(part, key=part.get) == "x"
     assert part["x"] == pytest.approx(0.5)
     assert part["c"] == 0.0
-    ext = external_share(g, membership)
+    ext = external_share(ties, membership)
     assert ((ext > 0) & (ext < 1)).all()
 
 
@@ -278,3 +280,27 @@ def test_graphs_are_built_and_read_back_edge_for_edge_with_collection_paused() -
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_ties_are_igraphs_collapsed_undirected_graph() -> None:
+    # a multigraph with edges both ways, parallel edges and a loop, weights of every size
+    rng = np.random.default_rng(7)
+    n, m = 60, 900
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    weight = rng.exponential(1.0, m)
+    g = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=True)
+    g.es["weight"] = weight.tolist()
+    und = g.as_undirected(mode="collapse", combine_edges={"weight": "sum"})
+    ties = Ties.collapse(n, src, dst, weight)
+    el = edge_array(und)
+    theirs = sorted(zip(el.min(1), el.max(1), und.es["weight"], strict=True))
+    assert np.array_equal(ties.a, [t[0] for t in theirs])
+    assert np.array_equal(ties.b, [t[1] for t in theirs])
+    assert np.allclose(ties.w, [t[2] for t in theirs], rtol=1e-12)
+    assert np.allclose(ties.strength(), und.strength(weights="weight"), rtol=1e-12)
+    assert np.array_equal(ties.degree(), und.degree())
+    membership = rng.integers(0, 5, n)
+    ours = ties.modularity(membership)
+    assert ours == pytest.approx(und.modularity(membership.tolist(), weights="weight"), 1e-12)
+    assert ours != 0.0
+    assert Ties.collapse(n, src[:0], dst[:0]).modularity(membership) == 0.0

@@ -36,7 +36,6 @@ See ``network.layered_communities`` and ``docs/connecting.md``.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -54,20 +53,17 @@ from socialcrm.connecting.influence import (
 )
 from socialcrm.connecting.network import (
     Network,
+    Ties,
     build,
     external_share,
     layered_communities,
     pagerank,
     participation,
     random_followers,
-    undirected,
 )
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import FOLLOWS, POSTS
 from socialcrm.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    import igraph as ig
 
 MIN_COMMUNITY = 3
 """Smaller groups (pairs, isolated handles) get community_id -1 instead of a row each."""
@@ -192,7 +188,7 @@ def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     # platform, which PageRank and the undirected graph add up
     net = build(edges, pa.array(handles.node.unique(), pa.string()))
     pr = pagerank(net)
-    und = undirected(net)
+    ties = Ties.of_network(net)
     per_node = handles.groupby("node", as_index=False).agg(
         posts=("posts", "sum"),
         responses=("responses", "sum"),
@@ -223,20 +219,16 @@ def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
         nodes = nodes.drop(columns="spam_posts")
 
     membership = _communities_of(edges, net, _outside_communities(ws, handles, nodes))
-    modularity = (
-        float(und.modularity(membership.tolist(), weights="weight")) if und.ecount() else 0.0
-    )
+    modularity = ties.modularity(membership)
     sizes = np.bincount(membership) if len(membership) else np.zeros(0, np.int64)
     community = (
         np.where(sizes[membership] >= MIN_COMMUNITY, membership, -1) if net.n else membership
     )
-    strength = (
-        np.asarray(und.strength(weights="weight"), float) if und.ecount() else np.zeros(net.n)
-    )
+    strength = ties.strength()
     nodes["pagerank"] = pr
     nodes["community_id"] = community
-    nodes["participation"] = participation(und, membership)
-    nodes["degree"] = np.asarray(und.degree(), np.int64) if net.n else np.zeros(0, np.int64)
+    nodes["participation"] = participation(ties, membership)
+    nodes["degree"] = ties.degree()
     nodes["within_z"] = within_module_z(strength, membership) if net.n else np.zeros(0)
     scored = score_nodes(nodes)
 
@@ -249,7 +241,7 @@ def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     handle_table = h[HANDLE_COLUMNS].sort_values(["platform", "handle"]).reset_index(drop=True)
     cust = scored[scored.node.str.startswith("c:")].copy()
     customer_table = cust[CUSTOMER_COLUMNS].sort_values("customer_id").reset_index(drop=True)
-    structure = _structure(scored, und, membership, community, modularity)
+    structure = _structure(scored, ties, membership, community, modularity)
     return {
         "handle_influence": wh.write("handle_influence", _arrow(handle_table)),
         "customer_influence": wh.write("customer_influence", _arrow(customer_table)),
@@ -356,7 +348,7 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 
 def _structure(
     scored: pd.DataFrame,
-    und: ig.Graph,
+    ties: Ties,
     membership: np.ndarray,
     community: np.ndarray,
     modularity: float,
@@ -366,7 +358,7 @@ def _structure(
     kept = sorted(set(community.tolist()) - {-1})
     if not kept:
         return STRUCTURE_SCHEMA.empty_table()
-    ext = external_share(und, membership)
+    ext = external_share(ties, membership)
     members = scored[scored.community_id >= 0]
     by_members = dict(iter(members.groupby("community_id", sort=False)))
     rows = []
