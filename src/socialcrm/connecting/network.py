@@ -99,6 +99,11 @@ class Network:
     def n(self) -> int:
         return int(self.graph.vcount())
 
+    def index(self, names: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The vertex index of each of ``names`` (-1 for a name not in the graph)."""
+        found = pc.index_in(names, pa.array(self.names, pa.string()))
+        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+
 
 def build(edges: pa.Table, nodes: pa.Array | None = None) -> Network:
     """A directed weighted graph from ``src``, ``dst``, ``weight`` columns (plus isolated
