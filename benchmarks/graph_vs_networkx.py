@@ -1,12 +1,12 @@
 """Our graph algorithms (igraph PRPACK PageRank, best-of-5 Leiden) against networkx on
 SNAP ego-Facebook: time and quality, measured in one process, both sides timed the same way.
 
-Both sides get one untimed warm-up call, then the best of the same number of timed repeats
-(``--repeat``, 3). networkx and our Leiden are single-threaded; PRPACK runs on OpenMP's threads (all
-cores), so PageRank is also timed on one thread, beside networkx: that is the speed check
-(on a busy 2-core machine OpenMP's threads can make it 20× slower). Speed checks compare
-the CPU time of the calling thread, which another process on a shared machine does not
-inflate; wall times are reported beside it.
+Both sides get one untimed warm-up call, then the best of the same number of timed
+repeats (``--repeat``, 3). networkx and our Leiden are single-threaded, and so is our
+PageRank: ``pagerank`` runs PRPACK on one OpenMP thread (on several, runs differed in the
+last bits); it is also timed under an explicit one-thread limit, the speed check, as before
+that pinning. Speed checks compare the CPU time of the calling thread, which another
+process on a shared machine does not inflate; wall times are reported beside it.
 PageRank: networkx at its default tolerance (its best documented configuration; it stops
 when the L1 change is below N × 1e-6) and again at ``tol=1e-10``; ours is PRPACK's direct
 solve, which has no tolerance to set. Communities: our Leiden (best of 5 runs inside one
