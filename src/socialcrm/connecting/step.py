@@ -236,7 +236,7 @@ def step_connecting(ws: Workspace, ctx: RunContext) -> dict[str, int]:
         nodes["spam_share"] = np.where(nodes.posts > 0, spam_posts / nodes.posts.clip(lower=1), 0.0)
 
     outside = _outside_communities(ws, handles, vertex, nodes)
-    membership = _communities_of(edges, net, outside)
+    membership = _communities_of(net, outside)
     modularity = ties.modularity(membership)
     sizes = np.bincount(membership) if len(membership) else np.zeros(0, np.int64)
     community = (
@@ -341,22 +341,17 @@ def _company_handles(ws: Workspace) -> set[str]:
     return {str(h).lower() for c in companies for h in (c.get("handles") or {}).values() if h}
 
 
-def _communities_of(edges: pa.Table, net: Network, outside: np.ndarray) -> np.ndarray:
+def _communities_of(net: Network, outside: np.ndarray) -> np.ndarray:
     """A community per node (:func:`layered_communities` on the per-platform edges, without
     the ``outside`` nodes nor those that follow at random); every node without one becomes
-    a community of its own. The edges' endpoints are the vertex indices ``build`` gave
-    them (looking ten million names up again took seconds at a million people)."""
+    a community of its own. The edges are the graph's own (``build``: vertex indices, in one
+    order whatever order the engine returned them in, so that Leiden's seeded runs find
+    the same communities on every engine; looking ten million names up again took seconds
+    at a million people)."""
     names = net.names
     assert net.src is not None and net.dst is not None
-    src, dst = net.src, net.dst
-    platforms = pc.unique(edges["platform"])
-    platforms = pc.take(platforms, pc.array_sort_indices(platforms))
-    layer = pc.index_in(edges["platform"], platforms).to_numpy(zero_copy_only=False)
-    weight = np.asarray(edges["weight"].to_numpy(zero_copy_only=False), float)
-    # one order whatever order the engine returned the edges in, so that Leiden's seeded
-    # runs find the same communities on every engine
-    order = np.lexsort((dst, src, layer))
-    src, dst, layer, weight = src[order], dst[order], layer[order], weight[order]
+    assert net.weight is not None and net.layer is not None
+    src, dst, weight, layer = net.src, net.dst, net.weight, net.layer
     outside = outside | random_followers(src, dst, layer, len(names))
     keep = ~outside[src] & ~outside[dst]
     membership = layered_communities(src[keep], dst[keep], weight[keep], layer[keep], len(names))
