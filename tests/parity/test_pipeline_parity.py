@@ -42,22 +42,6 @@ VOLATILE: dict[str, dict[str, str]] = {
 """Columns left out of the comparison, each with why (the same as tests/digests.py)."""
 
 DIFFERS: dict[str, tuple[dict[str, str], str]] = {
-    "customer_scores": (
-        {"trinity_score": ""},
-        "trinity_score, rounded to 2 decimals, differs by 0.01 for 1 of 354 customers "
-        "(79.36 / 79.37: the last bits of its inputs); influence_value, once different "
-        "through the participation coefficient's float noise, agrees since that is summed "
-        "exactly",
-    ),
-    "customer_segments": (
-        {"trinity_score": ""},
-        "follows from customer_scores: trinity_score differs for 1 of 354 customers "
-        "(segments and tiers agree)",
-    ),
-    "segment_summary": (
-        {"mean_trinity": ""},
-        "follows from customer_scores: mean_trinity differs in 1 of 15 rows",
-    ),
     "identity_model": (
         {"model": "", "engine": ""},
         "the Splink model each engine trained, named by its engine and written in its SQL "

@@ -20,6 +20,7 @@ import ibis
 import pyarrow as pa
 from ibis.expr import types as ir
 
+from socialcrm.store.rounding import round_half_away
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import TOUCHES
 from socialcrm.store.workspace import Workspace
@@ -187,7 +188,7 @@ def next_best_actions(cands: ir.Table, contact: ir.Table, now: ir.Value) -> ir.T
         else_=ibis.null("float64"),
     )
     ev = ibis.cases(
-        (stake.notnull(), (j.uplift * stake - j.cost).round(2)), else_=ibis.null("float64")
+        (stake.notnull(), round_half_away(j.uplift * stake - j.cost, 2)), else_=ibis.null("float64")
     )
     blocked = ibis.cases(
         (~j.marketing, ibis.null("string")),
@@ -225,7 +226,7 @@ def next_best_actions(cands: ir.Table, contact: ir.Table, now: ir.Value) -> ir.T
         channel=channel,
         reason=j.action_reason + " — " + j.segment_reason + via,
         expected_value=ev,
-        value_at_stake=stake.round(2),
+        value_at_stake=round_half_away(stake, 2),
         uplift=j.uplift,
         uplift_source=j.uplift_source,
         uplift_campaigns=j.uplift_campaigns,

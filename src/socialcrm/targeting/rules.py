@@ -20,6 +20,8 @@ from typing import Any
 import ibis
 from ibis.expr import types as ir
 
+from socialcrm.store.rounding import round_half_away
+
 OPS = ("==", "!=", ">", ">=", "<", "<=", "in", "not_in", "is_null", "not_null")
 VALUES = ("clv_if_retained", "clv", "none")
 
@@ -193,7 +195,7 @@ def _test(t: ir.Table, c: Condition) -> ir.BooleanValue:
 
 def _shown(col: ir.Value) -> ir.StringValue:
     if col.type().is_floating():
-        col = col.round(2)
+        col = round_half_away(col, 2)
     return col.cast("string").fill_null("null")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ibis
 from ibis.expr import types as ir
 
+from socialcrm.store.rounding import round_half_away
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import CONSENT_PURPOSES, CONSENTS, IDENTITIES, PLATFORMS, TOUCHES
 from socialcrm.store.workspace import Workspace
@@ -200,7 +201,7 @@ def relationship_scores(
         depth=depth,
         days_since_shared=age,
         recency_factor=factor,
-        relationship_value=(100.0 * depth * factor).round(2),
+        relationship_value=round_half_away(100.0 * depth * factor, 2),
     ).order_by("customer_id")
 
 

@@ -21,6 +21,7 @@ import ibis
 from ibis.expr import types as ir
 
 from socialcrm.store.engine import engine_type_of
+from socialcrm.store.rounding import round_half_away
 from socialcrm.value.units import DAYS_PER_UNIT as DAYS_PER_UNIT  # its home, apart from Ibis
 
 TimeUnit = Literal["day", "week"]
@@ -327,7 +328,7 @@ def rfm_scores(summary: ir.Table) -> ir.Table:
     n = summary.count().over()
     silence = summary["T"] - summary.recency
     # rounded so that engines summing in different orders still tie equal spends
-    avg = (summary.spend / (summary.frequency + 1).cast("float64")).round(6)
+    avg = round_half_away(summary.spend / (summary.frequency + 1).cast("float64"), 6)
 
     def score(rank: ir.IntegerValue) -> ir.IntegerValue:
         return (1 + (rank * RFM_BINS) // n).cast("int64")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ibis
 from ibis.expr import types as ir
 
+from socialcrm.store.rounding import round_half_away
 from socialcrm.store.run import RunContext
 from socialcrm.store.workspace import Workspace
 
@@ -57,7 +58,7 @@ COLUMN_TYPES: dict[str, str] = {
 def percentile(value: ir.NumericValue, known: ir.BooleanValue) -> ir.FloatingValue:
     """0-100 rank of ``value`` among the rows where ``known``; null elsewhere."""
     pr = ibis.percent_rank().over(group_by=known, order_by=value)
-    return ibis.cases((known, (100.0 * pr).round(2)), else_=ibis.null("float64"))
+    return ibis.cases((known, round_half_away(100.0 * pr, 2)), else_=ibis.null("float64"))
 
 
 def _weights(ws: Workspace) -> dict[str, float]:
@@ -169,7 +170,9 @@ def trinity_scores(ws: Workspace, weights: dict[str, float] | None = None) -> ir
     axes = [ibis.cases((j[f"{a}_known"], a[0].upper()), else_="") for a in AXES]
     unknown = [ibis.cases((j[f"{a}_known"], ""), else_=f"{a}: {reasons[a]}; ") for a in AXES]
     out = j.mutate(
-        trinity_score=ibis.cases((den > 0, (num / den).round(2)), else_=ibis.null("float64")),
+        trinity_score=ibis.cases(
+            (den > 0, round_half_away(num / den, 2)), else_=ibis.null("float64")
+        ),
         trinity_axes=axes[0] + axes[1] + axes[2],
         unknown=(unknown[0] + unknown[1] + unknown[2]).re_replace(r";\s*$", "").nullif(""),
         transaction_basis=ibis.literal(basis),
