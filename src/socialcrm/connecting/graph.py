@@ -10,6 +10,7 @@ handles stay anonymous nodes: nothing here ties them to her record.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,12 @@ KIND_WEIGHTS = {"follow": 1.0, "reply": 1.0, "reshare": 2.0, "mention": 0.5}
 """How much attention each kind of edge shows: a reshare passes a message on to one's
 own audience, so it counts double; a mention is the weakest signal."""
 MENTION = r"@([A-Za-z0-9_][A-Za-z0-9_.]*[A-Za-z0-9_])"
+WEIGHT_UNIT = 2.0**-32
+"""Edge weights are summed as whole multiples of this unit, so that every engine adds them
+up exactly, in any order: summed as doubles, an edge's decayed interactions came out with
+other last bits on DuckDB and on Spark (each adds in its own order), which moved a few
+near-tied PageRank percentiles at 100k customers. A unit this small changes no weight by
+more than 2.4e-10."""
 
 
 def handle_owners(ws: Workspace) -> ir.Table:
@@ -62,7 +69,8 @@ def reference_time(ws: Workspace) -> datetime | None:
 
 
 def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.Table:
-    """(platform, src, dst, kind, weight) per follow and interaction, decayed."""
+    """(platform, src, dst, kind, units) per follow and interaction: its weight, decayed,
+    in whole :data:`WEIGHT_UNIT` s."""
     posts = ws.warehouse.table_or_empty("posts", POSTS.arrow_schema)
     follows = ws.warehouse.table_or_empty("follows", FOLLOWS.arrow_schema)
     parts = [
@@ -75,10 +83,12 @@ def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.
         )
     ]
     if ref is not None:
-        age_days = (
-            ibis.literal(ref).cast("timestamp").epoch_seconds() - posts.created_at.epoch_seconds()
-        ) / 86400.0
-        p = posts.mutate(decay=ibis.literal(0.5).pow(age_days.clip(lower=0) / half_life_days))
+        # whole seconds on both engines: DuckDB's epoch keeps a timestamp's fraction of a
+        # second, Spark's drops it
+        ref_s = math.floor(ref.timestamp())
+        created_s = posts.created_at.epoch_seconds().floor().cast("int64")
+        age_days = (ibis.literal(ref_s) - created_s).clip(lower=0).cast("float64") / 86400.0
+        p = posts.mutate(decay=ibis.literal(0.5).pow(age_days / half_life_days))
         parent = posts.select(
             parent_id=posts.post_id,
             parent_platform=posts.platform,
@@ -117,7 +127,7 @@ def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.
             src=p.src.cast("string"),
             dst=p.dst.cast("string"),
             kind=p.kind.cast("string"),
-            weight=p.weight.cast("float64"),
+            units=(p.weight.cast("float64") / WEIGHT_UNIT + 0.5).floor().cast("int64"),
         )
         for p in parts
     ]
@@ -144,13 +154,17 @@ def node_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir
         "platform",
         src=node_id(j.platform, j.src, j.s_customer),
         dst=node_id(j.platform, j.dst, j.d_customer),
-        weight=j.weight,
+        units=j.units,
         interaction=(j.kind != "follow").cast("int64"),
     )
     j = j.filter(j.src != j.dst)
-    return j.group_by("platform", "src", "dst").aggregate(
-        weight=j.weight.sum(), interactions=j.interaction.sum()
+    g = j.group_by("platform", "src", "dst").aggregate(
+        units=j.units.sum(), interactions=j.interaction.sum()
     )
+    # whole units add up exactly (far below 2**53), so the weight has the same bits
+    # on every engine
+    weight = g.units.cast("float64") * WEIGHT_UNIT
+    return g.select("platform", "src", "dst", weight=weight, interactions="interactions")
 
 
 def node_id(platform: ir.StringValue, handle: ir.StringValue, customer: ir.StringValue) -> ir.Value:
