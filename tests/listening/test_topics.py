@@ -105,3 +105,26 @@ def test_a_reply_is_in_its_thread_topic() -> None:
 def test_topic_text_leaves_out_names_handles_and_links() -> None:
     text = topic_text("@ann my Aurora headlamp died, see https://x.co/1 #aurora", ["Aurora"])
     assert text == "my headlamp died, see"
+
+
+def test_a_model_file_digests_what_it_says_not_when_it_was_fitted(tmp_path) -> None:
+    texts = [f"{w} coffee beans roast {i}" for i in range(30) for w in ("dark", "light")]
+    texts += [f"running shoes {w} {i}" for i in range(30) for w in ("trail", "road")]
+    model = TopicModel.fit(texts, n_topics=2)
+
+    def saved(name: str, m: TopicModel) -> str:
+        m.save(tmp_path / name)
+        return TopicModel.file_digest(tmp_path / name)
+
+    def with_meta(meta: dict) -> TopicModel:
+        return TopicModel(model.tfidf, model.basis, model.centroids, model.topics,
+                          model.min_similarity, {**model.meta, **meta})  # fmt: skip
+
+    monday = saved("a.npz", with_meta({"fitted_at": "2026-12-07T10:00:00+00:00"}))
+    tuesday = saved("b.npz", with_meta({"fitted_at": "2026-12-08T09:30:00+00:00"}))
+    assert (tmp_path / "a.npz").read_bytes() != (tmp_path / "b.npz").read_bytes()
+    assert monday == tuesday
+    assert saved("c.npz", with_meta({"fitted_at": "x", "exclude": ["roast"]})) != monday
+    moved = TopicModel(model.tfidf, model.basis, model.centroids * 0.5, model.topics,
+                       model.min_similarity, model.meta)  # fmt: skip
+    assert saved("d.npz", moved) != monday

@@ -127,9 +127,10 @@ def step_listening(ws: Workspace, ctx: RunContext) -> dict[str, int]:
     topics = load_or_fit_topics(ws, posts, catalogue)
     enricher = Enricher(analyzer, catalogue, topics)
     files = [ws.settings.catalogue_path] if catalogue is not None else []
+    model = ""
     if not topics.uses_embeddings:  # TF-IDF topics are assigned per post by the enricher
-        files.append(topic_model_path(ws))
-    version = enrichment_version(analyzer_name, files)
+        model = "topics=" + TopicModel.file_digest(topic_model_path(ws))
+    version = enrichment_version(analyzer_name, files, extra=model)
 
     ws.settings.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ws.settings.home, prefix=".listening-") as tmp:

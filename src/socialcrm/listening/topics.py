@@ -27,6 +27,7 @@ Replies and reshares are short ("Will do, cheers."): their topic is their thread
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -241,6 +242,24 @@ class TopicModel:
             doc=np.frombuffer(json.dumps(doc).encode("utf-8"), dtype=np.uint8),
         )
         tmp.replace(path)
+
+    @staticmethod
+    def file_digest(path: Path) -> str:
+        """A digest of what a model file says, not of its bytes: its arrays and document
+        without ``meta.fitted_at``. Two fits of the same posts (on DuckDB and on Spark, or
+        a refit that changes nothing) digest the same, so posts enriched under one stay
+        valid under the other."""
+        h = hashlib.sha256(b"topics/1")
+        with np.load(path, allow_pickle=False) as z:
+            for name in sorted(z.files):
+                value = z[name]
+                if name == "doc":
+                    doc = json.loads(bytes(value).decode("utf-8"))
+                    doc.get("meta", {}).pop("fitted_at", None)
+                    value = np.frombuffer(json.dumps(doc, sort_keys=True).encode(), np.uint8)
+                h.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
+                h.update(np.ascontiguousarray(value).tobytes())
+        return h.hexdigest()[:20]
 
     @classmethod
     def load(cls, path: Path) -> TopicModel:
