@@ -112,10 +112,11 @@ class Network:
 
 
 WEIGHT_DIGITS = 9
-"""Significant digits an edge's weight keeps. The engines sum an edge's decayed interactions
-in their own order (and Spark's ``pow`` is Java's): DuckDB's and Spark's weights differed in
-the last bits, and so PageRank and participation did, enough to swap near-tied nodes'
-percentiles (10 of 110,670 handles at 100,000 customers). Rounded, both give the same."""
+"""Significant digits an edge's weight keeps, so that weights that differ only in their last
+bits give one graph. ``graph.node_edges`` sums whole units and so gives the same bits on
+every engine; an edge table summed as doubles, in whatever order an engine adds, does not,
+and last-bit differences in PageRank were enough to swap near-tied nodes' percentiles
+(10 of 110,670 handles at 100,000 customers between DuckDB and Spark)."""
 
 
 def rounded(values: np.ndarray, digits: int = WEIGHT_DIGITS) -> np.ndarray:
