@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         "(a standalone cluster) or sc://host:port (a Spark Connect server; see "
         "docs/architecture.md). The workspace folder must be the same path for all of them.",
     )
+    spark_driver_memory: str = Field(
+        default="2g",
+        pattern=r"^[0-9]+[kKmMgGtT]?$",
+        description="Heap of the Spark driver's JVM in a classic session (local[N], where the "
+        "executors share it, or spark://), e.g. '8g'. At a million customers local mode "
+        "needs more than the default: the graph step collects ten million edges. An sc:// "
+        "server has its own (given when it starts).",
+    )
     duckdb_threads: int | None = Field(default=None, description="DuckDB threads (default: all).")
     duckdb_memory_limit: str | None = Field(
         default=None, description="DuckDB memory limit, e.g. '4GB' (default: DuckDB's 80%)."

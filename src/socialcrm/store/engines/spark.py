@@ -48,7 +48,9 @@ class SparkEngine(Engine):
         if is_connect_url(master):
             session = _connect_session(master)
         else:
-            session = _classic_session(master, self.settings.home / "spark-warehouse")
+            session = _classic_session(
+                master, self.settings.home / "spark-warehouse", self.settings.spark_driver_memory
+            )
         return ibis.pyspark.connect(session)
 
     @property
@@ -180,8 +182,10 @@ SESSION_SQL_CONF = {
 Connect session sets them on its server-side session)."""
 
 
-def _classic_session(master: str, warehouse: Path) -> SparkSession:
-    """A classic session (local mode or ``spark://``), the driver in this process."""
+def _classic_session(master: str, warehouse: Path, driver_memory: str = "2g") -> SparkSession:
+    """A classic session (local mode or ``spark://``), the driver in this process, its JVM
+    started with ``driver_memory`` of heap (a JVM's heap is fixed when it starts: the first
+    session of a process decides it)."""
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
@@ -194,7 +198,7 @@ def _classic_session(master: str, warehouse: Path) -> SparkSession:
         .config("spark.sql.warehouse.dir", str(warehouse.resolve()))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "2g")
+        .config("spark.driver.memory", driver_memory)
     )
     for key, value in SESSION_SQL_CONF.items():
         builder = builder.config(key, value)
