@@ -94,7 +94,11 @@ FOLLOWS_FROM_KNOWN: dict[str, dict[str, str]] = {
 }
 """Columns that differ at scale only because a column the parity tests' DIFFERS names does."""
 
-PASSED_ON = ("SOCIALCRM_DUCKDB_MEMORY_LIMIT", "SOCIALCRM_DUCKDB_THREADS")
+PASSED_ON = (
+    "SOCIALCRM_DUCKDB_MEMORY_LIMIT",
+    "SOCIALCRM_DUCKDB_THREADS",
+    "SOCIALCRM_SPARK_DRIVER_MEMORY",
+)
 """Settings of the caller's environment the workspaces keep (the rest start from defaults)."""
 
 INGEST = """
