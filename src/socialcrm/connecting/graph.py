@@ -18,6 +18,7 @@ import ibis
 from ibis.expr import types as ir
 
 from socialcrm.connecting.consent import granted
+from socialcrm.store.rounding import whole_seconds
 from socialcrm.store.schemas import FOLLOWS, IDENTITIES, PLATFORMS, POSTS
 from socialcrm.store.workspace import Workspace
 
@@ -83,11 +84,9 @@ def raw_edges(ws: Workspace, half_life_days: float, ref: datetime | None) -> ir.
         )
     ]
     if ref is not None:
-        # whole seconds on both engines: DuckDB's epoch keeps a timestamp's fraction of a
-        # second, Spark's drops it
-        ref_s = math.floor(ref.timestamp())
-        created_s = posts.created_at.epoch_seconds().floor().cast("int64")
-        age_days = (ibis.literal(ref_s) - created_s).clip(lower=0).cast("float64") / 86400.0
+        ref_s = math.floor(ref.timestamp())  # whole seconds, as whole_seconds on the engine
+        age_s = ibis.literal(ref_s) - whole_seconds(posts.created_at)
+        age_days = age_s.clip(lower=0).cast("float64") / 86400.0
         p = posts.mutate(decay=ibis.literal(0.5).pow(age_days / half_life_days))
         parent = posts.select(
             parent_id=posts.post_id,

@@ -1,4 +1,4 @@
-"""One rounding rule for every engine.
+"""One rounding rule for every engine, for numbers and for moments.
 
 DuckDB's ``round(x, 2)`` rounds the double ``x * 100`` half away from zero; Spark's
 rounds the exact decimal value of the double ``x`` (a ``BigDecimal``) half up. For a
@@ -23,4 +23,12 @@ def round_half_away(value: ir.NumericValue, digits: int) -> ir.FloatingValue:
     return rounded
 
 
-__all__ = ["round_half_away"]
+def whole_seconds(moment: ir.TimestampValue) -> ir.IntegerValue:
+    """Seconds since 1970 of ``moment``, a fraction of a second dropped (floor): DuckDB's
+    ``epoch`` keeps the fraction and Spark's ``unix_timestamp`` drops it, so ages measured
+    from raw epochs differed between the engines."""
+    seconds: ir.IntegerValue = moment.epoch_seconds().floor().cast("int64")
+    return seconds
+
+
+__all__ = ["round_half_away", "whole_seconds"]

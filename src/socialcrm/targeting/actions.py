@@ -20,7 +20,7 @@ import ibis
 import pyarrow as pa
 from ibis.expr import types as ir
 
-from socialcrm.store.rounding import round_half_away
+from socialcrm.store.rounding import round_half_away, whole_seconds
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import TOUCHES
 from socialcrm.store.workspace import Workspace
@@ -53,9 +53,7 @@ def contact_profile(ws: Workspace) -> ir.Table:
     c = c.inner_join(people, c.customer_id == people.record_id)
     # the newest record's say; two records of one instant: the larger record id (argmax
     # alone picks either, and DuckDB and Spark picked differently)
-    # (whole seconds: DuckDB's epoch keeps a fraction of a second, Spark's not)
-    seconds = c.created_at.epoch_seconds().floor().cast("int64")
-    newest = seconds.cast("string").lpad(12, "0") + c.customer_id
+    newest = whole_seconds(c.created_at).cast("string").lpad(12, "0") + c.customer_id
     prof = c.group_by(p_id=c.customer_id_right).aggregate(
         preferred_channel=c.preferred_channel.argmax(newest, where=c.preferred_channel.notnull()),
         contact_frequency=c.contact_frequency.argmax(newest, where=c.contact_frequency.notnull()),

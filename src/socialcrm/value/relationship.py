@@ -21,7 +21,7 @@ from __future__ import annotations
 import ibis
 from ibis.expr import types as ir
 
-from socialcrm.store.rounding import round_half_away
+from socialcrm.store.rounding import round_half_away, whole_seconds
 from socialcrm.store.run import RunContext
 from socialcrm.store.schemas import CONSENT_PURPOSES, CONSENTS, IDENTITIES, PLATFORMS, TOUCHES
 from socialcrm.store.workspace import Workspace
@@ -193,8 +193,7 @@ def relationship_scores(
         raise ValueError(f"relationship weights must name {sorted(WEIGHTS)} and sum to 1")
     parts = relationship_parts(ws)
     ref = parts.last_shared_at.max().as_scalar()
-    # whole seconds on both engines: DuckDB's epoch keeps a fraction of a second, Spark's not
-    age = (_seconds(ref) - _seconds(parts.last_shared_at)).cast("float64") / 86400.0
+    age = (whole_seconds(ref) - whole_seconds(parts.last_shared_at)).cast("float64") / 86400.0
     recency = ibis.literal(0.5).pow(age.clip(lower=0) / half_life_days)
     depth = sum((parts[f"{p}_depth"] * w[p] for p in WEIGHTS), ibis.literal(0.0))
     factor = RECENCY_FLOOR + (1 - RECENCY_FLOOR) * recency
@@ -204,10 +203,6 @@ def relationship_scores(
         recency_factor=factor,
         relationship_value=round_half_away(100.0 * depth * factor, 2),
     ).order_by("customer_id")
-
-
-def _seconds(t: ir.TimestampValue) -> ir.IntegerValue:
-    return t.epoch_seconds().floor().cast("int64")
 
 
 def step_relationship(ws: Workspace, ctx: RunContext) -> dict[str, int]:

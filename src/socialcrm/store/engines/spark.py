@@ -182,7 +182,7 @@ SESSION_SQL_CONF = {
 Connect session sets them on its server-side session)."""
 
 
-def _classic_session(master: str, warehouse: Path, driver_memory: str = "2g") -> SparkSession:
+def _classic_session(master: str, warehouse: Path, driver_memory: str) -> SparkSession:
     """A classic session (local mode or ``spark://``), the driver in this process, its JVM
     started with ``driver_memory`` of heap (a JVM's heap is fixed when it starts: the first
     session of a process decides it)."""
